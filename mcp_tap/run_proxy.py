@@ -1,0 +1,76 @@
+"""`mcp-tap proxy`: listen on loopback, forward to the target, publish what crosses."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import TextIO
+from urllib.parse import urlsplit
+
+from mcp_tap.bus import TapBus
+from mcp_tap.proxy import TapProxy
+from mcp_tap.serving import serving
+
+
+@dataclass
+class ProxyOptions:
+    """What `mcp-tap proxy` was asked to do."""
+
+    target: str | None = None  # None: start the bundled demo server and proxy to it
+    host: str = "127.0.0.1"
+    port: int = 8890
+
+
+@contextlib.asynccontextmanager
+async def target_or_demo(target: str | None) -> AsyncIterator[str]:
+    """The given target URL, or the URL of a demo server started for the occasion."""
+    if target is not None:
+        yield target
+        return
+    from demo_server.runner import running_demo_server
+
+    async with running_demo_server() as base_url:
+        yield base_url + "/mcp"
+
+
+def client_url(proxy_base: str, target: str) -> str:
+    """The URL to give a client: the proxy's origin plus the target's path and query."""
+    parts = urlsplit(target)
+    return proxy_base + (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+@contextlib.asynccontextmanager
+async def running_proxy(
+    target: str, bus: TapBus, host: str = "127.0.0.1", port: int = 0
+) -> AsyncIterator[str]:
+    """Serve a proxy to `target` in the background; yield the proxy's base URL."""
+    proxy = TapProxy(target, bus)
+    try:
+        async with serving(proxy, host, port) as base_url:
+            yield base_url
+    finally:
+        await proxy.aclose()
+
+
+async def run_proxy(options: ProxyOptions, bus: TapBus, out: TextIO = sys.stdout) -> None:
+    """Run until SIGINT or SIGTERM, then shut down cleanly."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with target_or_demo(options.target) as target:
+            async with running_proxy(target, bus, options.host, options.port) as base_url:
+                out.write(
+                    f"mcp-tap listening on {base_url} - point your client at "
+                    f"{client_url(base_url, target)} - forwarding to {target}\n"
+                )
+                out.flush()
+                await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)

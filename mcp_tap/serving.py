@@ -1,0 +1,76 @@
+"""Run an ASGI app with uvicorn on a socket we bind ourselves, so port 0 works and is known."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import socket
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import uvicorn
+
+
+class PortInUse(OSError):
+    """The requested listen address is taken."""
+
+
+class _QuietServer(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to its owner."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """Bind a listening TCP socket; port 0 picks a free one."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRINUSE:
+            raise PortInUse(f"{host}:{port} is already in use") from None
+        raise
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+def url_host(host: str) -> str:
+    """A host as it is written in a URL (IPv6 in brackets)."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+@contextlib.asynccontextmanager
+async def serving(app: Any, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
+    """Serve `app` in a background task; yield its base URL once it accepts connections."""
+    sock = bind_socket(host, port)
+    bound_port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app,
+        log_level="critical",  # mcp-tap reports faults itself, in one line, never a traceback
+        lifespan="on",
+        server_header=False,  # the upstream's own headers are what the client should see
+        date_header=False,
+        timeout_graceful_shutdown=2,  # open SSE streams must not hold Ctrl-C hostage
+        timeout_keep_alive=75,
+    )
+    server = _QuietServer(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if task.done():
+                task.result()  # startup failed: raise its error here
+                raise RuntimeError("server stopped during startup")
+            await asyncio.sleep(0.005)
+        yield f"http://{url_host(host)}:{bound_port}"
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        sock.close()

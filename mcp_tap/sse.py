@@ -1,0 +1,150 @@
+"""A sans-IO decoder for Server-Sent Events (the WHATWG `text/event-stream` rules).
+
+Feed it byte chunks split anywhere; it returns the events completed by each chunk. It never
+touches a socket, so the proxy, replay and tests share one parser. The proxy forwards the
+original bytes and feeds a copy here: nothing this decoder does can change what a client gets.
+"""
+
+from __future__ import annotations
+
+import codecs
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class SSEEvent:
+    """One dispatched event. `event` is "message" when the stream named no type."""
+
+    data: str
+    event: str = "message"
+    id: str | None = None  # the last event id in force when this event was dispatched
+    retry: int | None = None  # a `retry:` value seen in this event's block, if any
+
+
+@dataclass(frozen=True, slots=True)
+class SSEComment:
+    """A comment line (`: ping`); keepalives are comments and are never messages."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class SSEPriming:
+    """A block with no data, or only empty data: it carries no message, yet its id counts.
+
+    2025-11-25 servers send one at the start of a stream so the client can resume from it.
+    """
+
+    id: str | None
+    retry: int | None = None
+
+
+SSEItem = SSEEvent | SSEComment | SSEPriming
+
+
+class SSEDecoder:
+    """Incremental SSE parser: `feed(chunk) -> items`, `close() -> items`."""
+
+    def __init__(self) -> None:
+        self._text = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._pending = ""  # text of a line not yet terminated
+        self._after_cr = False  # the last chunk ended in CR: a following LF belongs to it
+        self._first_line = True  # a leading BOM is stripped from the first line only
+        self._data: list[str] = []
+        self._event = ""
+        self._retry: int | None = None
+        self._saw_field = False  # the current block has at least one field line
+        self._last_id: str | None = None
+
+    @property
+    def last_event_id(self) -> str | None:
+        """The id a client would send as `Last-Event-ID` after what has been fed so far."""
+        return self._last_id
+
+    def feed(self, chunk: bytes) -> list[SSEItem]:
+        """Decode a chunk and return every item it completed."""
+        return self._feed_text(self._text.decode(chunk))
+
+    def close(self) -> list[SSEItem]:
+        """End of stream: a final unterminated line is processed, an unfinished block dropped."""
+        items = self._feed_text(self._text.decode(b"", final=True))
+        if self._pending:
+            line, self._pending = self._pending, ""
+            self._process_line(line, items)
+        return items  # per the spec, an event not followed by a blank line is discarded
+
+    def _feed_text(self, text: str) -> list[SSEItem]:
+        items: list[SSEItem] = []
+        if not text:
+            return items
+        if self._after_cr and text[0] == "\n":
+            text = text[1:]
+        self._after_cr = False
+        buffer = self._pending + text
+        start = 0
+        length = len(buffer)
+        while True:
+            cr = buffer.find("\r", start)
+            lf = buffer.find("\n", start)
+            if cr < 0 and lf < 0:
+                break
+            if cr < 0 or (0 <= lf < cr):
+                end, next_start = lf, lf + 1
+            else:
+                end = cr
+                if cr + 1 < length:
+                    next_start = cr + 2 if buffer[cr + 1] == "\n" else cr + 1
+                else:
+                    next_start = cr + 1
+                    self._after_cr = True  # the LF of a CRLF may arrive in the next chunk
+            self._process_line(buffer[start:end], items)
+            start = next_start
+        self._pending = buffer[start:]
+        return items
+
+    def _process_line(self, line: str, items: list[SSEItem]) -> None:
+        if self._first_line:
+            self._first_line = False
+            if line.startswith("\ufeff"):
+                line = line[1:]
+        if not line:
+            self._dispatch(items)
+            return
+        if line[0] == ":":
+            items.append(SSEComment(line[1:].removeprefix(" ")))
+            return
+        name, colon, value = line.partition(":")
+        if colon and value.startswith(" "):
+            value = value[1:]
+        self._saw_field = True
+        if name == "data":
+            self._data.append(value)
+        elif name == "event":
+            self._event = value
+        elif name == "id":
+            if "\0" not in value:
+                self._last_id = value
+        elif name == "retry":
+            if value.isascii() and value.isdigit():
+                self._retry = int(value)
+        # any other field name is ignored, as the spec says
+
+    def _dispatch(self, items: list[SSEItem]) -> None:
+        if not self._saw_field:
+            return
+        data = "\n".join(self._data)
+        if data:
+            items.append(
+                SSEEvent(
+                    data=data,
+                    event=self._event or "message",
+                    id=self._last_id,
+                    retry=self._retry,
+                )
+            )
+        else:
+            items.append(SSEPriming(id=self._last_id, retry=self._retry))
+        self._data = []
+        self._event = ""
+        self._retry = None
+        self._saw_field = False
