@@ -1,0 +1,147 @@
+"""Small hand-written upstream servers that let a test see what the proxy sent them.
+
+Each is a plain ASGI app served by uvicorn on 127.0.0.1 in a thread of the test process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from mcp_tap.serving import serving
+
+
+@contextmanager
+def serve_in_thread(app: Any) -> Iterator[str]:
+    """Serve `app` on a free loopback port from a background thread; yield its base URL."""
+    ready: list[str] = []
+    stop = threading.Event()
+
+    async def main() -> None:
+        async with serving(app) as url:
+            ready.append(url)
+            while not stop.is_set():
+                await asyncio.sleep(0.02)
+
+    thread = threading.Thread(target=lambda: asyncio.run(main()), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not ready:
+        assert thread.is_alive() and time.monotonic() < deadline, "upstream did not start"
+        time.sleep(0.01)
+    try:
+        yield ready[0]
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+
+class EchoApp:
+    """Answers every request with JSON describing what arrived, plus headers to send back."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        seen = {
+            "method": scope["method"],
+            "path": scope["path"],
+            "query": scope["query_string"].decode(),
+            "headers": [[k.decode(), v.decode()] for k, v in scope["headers"]],
+            "body": body.decode(),
+        }
+        self.requests.append(seen)
+        payload = json.dumps(seen).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 401 if scope["path"] == "/unauthorized" else 200,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"www-authenticate", b'Bearer resource_metadata="http://x/.well-known/y"'),
+                    (b"mcp-session-id", b"echo-session"),
+                    (b"x-custom", b"kept"),
+                    (b"content-length", str(len(payload)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+
+
+class SlowStreamApp:
+    """An SSE response that sends one event every 50 ms for 10 s, noting when the client left."""
+
+    def __init__(self) -> None:
+        self.disconnected_at: float | None = None
+        self.started_at: float | None = None
+        self.events_sent = 0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await receive()
+        self.started_at = time.monotonic()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/event-stream")],
+            }
+        )
+
+        async def watch() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            self.disconnected_at = time.monotonic()
+
+        watcher = asyncio.ensure_future(watch())
+        try:
+            for i in range(200):
+                if watcher.done():
+                    return
+                note = {"jsonrpc": "2.0", "method": "notifications/message", "params": {"i": i}}
+                chunk = f"data: {json.dumps(note)}\n\n".encode()
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                self.events_sent += 1
+                await asyncio.sleep(0.05)
+            await send({"type": "http.response.body", "body": b""})
+        finally:
+            watcher.cancel()
+
+
+class AbsoluteEndpointApp:
+    """A 2024-11-05 style GET /sse whose `endpoint` event names an absolute upstream URL."""
+
+    def __init__(self) -> None:
+        self.base = ""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await receive()
+        host = dict(scope["headers"])[b"host"].decode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/event-stream; charset=utf-8")],
+            }
+        )
+        endpoint = f"http://{host}/messages/?session_id=abc123"
+        first = f"event: endpoint\r\ndata: {endpoint}\r\n\r\n".encode()
+        await send({"type": "http.response.body", "body": first[:20], "more_body": True})
+        await send({"type": "http.response.body", "body": first[20:], "more_body": True})
+        await send({"type": "http.response.body", "body": b": ping\r\n\r\n"})
