@@ -47,13 +47,18 @@ def url_host(host: str) -> str:
 
 
 @contextlib.asynccontextmanager
-async def serving(app: Any, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
-    """Serve `app` in a background task; yield its base URL once it accepts connections."""
+async def serving(
+    app: Any, host: str = "127.0.0.1", port: int = 0, log_level: str = "critical"
+) -> AsyncIterator[str]:
+    """Serve `app` in a background task; yield its base URL once it accepts connections.
+
+    The default log level keeps uvicorn silent: mcp-tap reports faults itself, in one line.
+    """
     sock = bind_socket(host, port)
     bound_port = sock.getsockname()[1]
     config = uvicorn.Config(
         app,
-        log_level="critical",  # mcp-tap reports faults itself, in one line, never a traceback
+        log_level=log_level,
         lifespan="on",
         server_header=False,  # the upstream's own headers are what the client should see
         date_header=False,
