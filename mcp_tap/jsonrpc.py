@@ -18,7 +18,7 @@ def classify_text(text: str | bytes) -> list[RpcMessage]:
     """Parse one body or SSE data field; a batch gives one message per element."""
     try:
         value = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as error:
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:  # deep nesting recurses
         raw = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
         return [RpcMessage(MessageKind.INVALID, raw=raw, problem=f"not JSON: {error}")]
     if isinstance(value, list):

@@ -47,14 +47,15 @@ class SSEDecoder:
 
     def __init__(self) -> None:
         self._text = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._pending = ""  # text of a line not yet terminated
+        self._pending: list[str] = []  # parts of a line not yet terminated
         self._after_cr = False  # the last chunk ended in CR: a following LF belongs to it
         self._first_line = True  # a leading BOM is stripped from the first line only
         self._data: list[str] = []
         self._event = ""
         self._retry: int | None = None
         self._saw_field = False  # the current block has at least one field line
-        self._last_id: str | None = None
+        self._id_buffer: str | None = None  # the spec's "last event ID buffer"
+        self._last_id: str | None = None  # committed from the buffer when a block dispatches
 
     @property
     def last_event_id(self) -> str | None:
@@ -69,37 +70,46 @@ class SSEDecoder:
         """End of stream: a final unterminated line is processed, an unfinished block dropped."""
         items = self._feed_text(self._text.decode(b"", final=True))
         if self._pending:
-            line, self._pending = self._pending, ""
+            line = "".join(self._pending)
+            self._pending = []
             self._process_line(line, items)
         return items  # per the spec, an event not followed by a blank line is discarded
 
     def _feed_text(self, text: str) -> list[SSEItem]:
+        # Linear in the input: each terminator is searched for once, and a long unterminated
+        # line (a 10 MB JSON body in one `data:`) is kept as parts and joined only once.
         items: list[SSEItem] = []
         if not text:
             return items
         if self._after_cr and text[0] == "\n":
             text = text[1:]
         self._after_cr = False
-        buffer = self._pending + text
         start = 0
-        length = len(buffer)
-        while True:
-            cr = buffer.find("\r", start)
-            lf = buffer.find("\n", start)
-            if cr < 0 and lf < 0:
-                break
+        length = len(text)
+        cr = text.find("\r")
+        lf = text.find("\n")
+        while cr >= 0 or lf >= 0:
             if cr < 0 or (0 <= lf < cr):
                 end, next_start = lf, lf + 1
             else:
                 end = cr
                 if cr + 1 < length:
-                    next_start = cr + 2 if buffer[cr + 1] == "\n" else cr + 1
+                    next_start = cr + 2 if text[cr + 1] == "\n" else cr + 1
                 else:
                     next_start = cr + 1
                     self._after_cr = True  # the LF of a CRLF may arrive in the next chunk
-            self._process_line(buffer[start:end], items)
+            line = text[start:end]
+            if self._pending:
+                line = "".join(self._pending) + line
+                self._pending = []
+            self._process_line(line, items)
             start = next_start
-        self._pending = buffer[start:]
+            if 0 <= cr < start:
+                cr = text.find("\r", start)
+            if 0 <= lf < start:
+                lf = text.find("\n", start)
+        if start < length:
+            self._pending.append(text[start:])
         return items
 
     def _process_line(self, line: str, items: list[SSEItem]) -> None:
@@ -123,7 +133,7 @@ class SSEDecoder:
             self._event = value
         elif name == "id":
             if "\0" not in value:
-                self._last_id = value
+                self._id_buffer = value
         elif name == "retry":
             if value.isascii() and value.isdigit():
                 self._retry = int(value)
@@ -132,6 +142,7 @@ class SSEDecoder:
     def _dispatch(self, items: list[SSEItem]) -> None:
         if not self._saw_field:
             return
+        self._last_id = self._id_buffer
         data = "\n".join(self._data)
         if data:
             items.append(
