@@ -7,6 +7,7 @@ ships events, so a recording read back yields the same events the proxy publishe
 from __future__ import annotations
 
 import dataclasses
+import enum
 from typing import Any
 
 from mcp_tap.events import (
@@ -50,6 +51,8 @@ def event_to_dict(event: TapEvent) -> dict[str, Any]:
             value = [[name, text] for name, text in value]
         elif isinstance(value, RpcMessage):
             value = _message_to_dict(value)
+        elif isinstance(value, enum.Enum):  # plain str: YAML safe dumpers refuse enum members
+            value = value.value
         data[field.name] = value
     return data
 
@@ -71,7 +74,8 @@ def event_from_dict(data: Any) -> TapEvent:
     """Rebuild a tap event from `event_to_dict` output; raises DecodeError if it cannot."""
     if not isinstance(data, dict):
         raise DecodeError(f"an event must be a mapping, got {type(data).__name__}")
-    cls = EVENT_TYPES.get(data.get("type", ""))
+    type_name = data.get("type")
+    cls = EVENT_TYPES.get(type_name) if isinstance(type_name, str) else None  # may be unhashable
     if cls is None:
         raise DecodeError(f"unknown event type {data.get('type')!r}")
     values = {k: v for k, v in data.items() if k != "type"}
@@ -107,7 +111,8 @@ def message_from_dict(data: Any) -> RpcMessage:
     if "raw" in data or kind is MessageKind.ENDPOINT:
         return RpcMessage(kind, raw=str(data.get("raw", "")), problem=data.get("problem"))
     message = classify_value(data.get("json"), batch_index=data.get("batch_index"))
-    if message.kind is not kind and kind is MessageKind.INVALID:
-        # kept INVALID as it was seen (e.g. JSON that is not JSON-RPC), not re-judged
-        return dataclasses.replace(message, kind=kind, problem=data.get("problem"))
+    if kind is MessageKind.INVALID:
+        # kept INVALID as it was seen (e.g. JSON that is not JSON-RPC), not re-judged, and
+        # with the problem stored then ("empty batch" re-classifies as "not a JSON object")
+        return dataclasses.replace(message, kind=kind, problem=data.get("problem", message.problem))
     return message
