@@ -18,6 +18,7 @@ import httpx2
 from mcp_tap.bus import TapBus
 from mcp_tap.endpoint import EndpointRewriter
 from mcp_tap.events import Fault, Headers, StreamKind
+from mcp_tap.guard import DEFAULT_MAX_BODY, HostGuard, declared_length
 from mcp_tap.jsonrpc import error_body, request_id_for_error
 from mcp_tap.wiretap import ExchangeTap, header
 
@@ -71,7 +72,14 @@ def upstream_client(idle_timeout: float = DEFAULT_IDLE_TIMEOUT) -> httpx2.AsyncC
 class TapProxy:
     """ASGI app forwarding every method, path and query to the target's origin."""
 
-    def __init__(self, target: str, bus: TapBus, client: httpx2.AsyncClient | None = None):
+    def __init__(
+        self,
+        target: str,
+        bus: TapBus,
+        client: httpx2.AsyncClient | None = None,
+        guard: HostGuard | None = None,
+        max_body: int = DEFAULT_MAX_BODY,
+    ):
         parts = urlsplit(target)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"target must be an http(s) URL, got {target!r}")
@@ -79,6 +87,8 @@ class TapProxy:
         self.origin = f"{parts.scheme}://{parts.netloc}"
         self.bus = bus
         self._client = client
+        self.guard = guard
+        self.max_body = max_body
         self._exchange_ids = itertools.count(1)
 
     @property
@@ -109,9 +119,6 @@ class TapProxy:
                 return
 
     async def _exchange(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = await _read_body(receive)
-        if body is None:
-            return  # the client left before its request was complete
         method: str = scope["method"]
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
         query: bytes = scope["query_string"]
@@ -119,10 +126,21 @@ class TapProxy:
         headers: Headers = tuple(
             (name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"]
         )
+        declared = declared_length(headers)
+        too_large = declared is not None and declared > self.max_body
+        body = None if too_large else await _read_body(receive, self.max_body)
+        if too_large or (body is not None and len(body) > self.max_body):
+            limit = f"request body larger than --max-body ({self.max_body} bytes)"
+            await self._refuse(send, 413, "request-too-large", f"{method} {target}: {limit}")
+            return
+        if body is None:
+            return  # the client left before its request was complete
+        refusal = self.guard.refusal(headers) if self.guard is not None else None
+        if refusal is not None:
+            await self._refuse(send, 403, "request-refused", refusal, request_id_for_error(body))
+            return
         tap = ExchangeTap(self.bus, next(self._exchange_ids), method, target, headers, body)
-        forwarding = asyncio.ensure_future(
-            self._forward(method, target, headers, body, send, tap)
-        )
+        forwarding = asyncio.ensure_future(self._forward(method, target, headers, body, send, tap))
         watching = asyncio.ensure_future(_wait_for_disconnect(receive))
         try:
             await asyncio.wait({forwarding, watching}, return_when=asyncio.FIRST_COMPLETED)
@@ -144,7 +162,9 @@ class TapProxy:
             (name.encode("latin-1"), value.encode("latin-1"))
             for name, value in forwardable(headers, SET_BY_PROXY)
         ]
-        request = httpx2.Request(method, self.origin + target, headers=upstream_headers, content=body)
+        request = httpx2.Request(
+            method, self.origin + target, headers=upstream_headers, content=body
+        )
         try:
             response = await self.client.send(request, stream=True)
         except httpx2.TimeoutException as error:
@@ -188,7 +208,9 @@ class TapProxy:
             self._fault(tap, "upstream-stalled", f"no bytes for the idle timeout: {error!r}")
             reason = "upstream-error"
         except httpx2.HTTPError as error:
-            self._fault(tap, "upstream-reset", f"upstream broke off the response: {_describe(error)}")
+            self._fault(
+                tap, "upstream-reset", f"upstream broke off the response: {_describe(error)}"
+            )
             reason = "upstream-error"
         else:
             reason = "complete"
@@ -218,18 +240,40 @@ class TapProxy:
         tap.response_chunk(payload)
         tap.closed("upstream-error")
 
+    async def _refuse(
+        self, send: Send, status: int, kind: str, detail: str, request_id: str | int | None = None
+    ) -> None:
+        """Answer without forwarding (403, 413): a JSON-RPC error a person can read, and a fault."""
+        self.bus.publish(Fault(self.bus.now(), None, kind, detail))
+        payload = error_body(request_id, UPSTREAM_ERROR_CODE, f"mcp-tap: {detail}")
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload, "more_body": False})
+
     def _fault(self, tap: ExchangeTap, kind: str, detail: str) -> None:
         self.bus.publish(Fault(self.bus.now(), tap.exchange_id, kind, detail))
 
 
-async def _read_body(receive: Receive) -> bytes | None:
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole request body; None if the client left; stops early once past `limit`."""
     parts: list[bytes] = []
+    size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             return None
-        parts.append(message.get("body", b""))
-        if not message.get("more_body", False):
+        chunk = message.get("body", b"")
+        parts.append(chunk)
+        size += len(chunk)
+        if size > limit or not message.get("more_body", False):
             return b"".join(parts)
 
 

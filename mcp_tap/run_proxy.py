@@ -6,12 +6,13 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import TextIO
 from urllib.parse import urlsplit
 
 from mcp_tap.bus import TapBus
+from mcp_tap.guard import DEFAULT_MAX_BODY, HostGuard
 from mcp_tap.proxy import TapProxy
 from mcp_tap.serving import serving
 
@@ -23,6 +24,8 @@ class ProxyOptions:
     target: str | None = None  # None: start the bundled demo server and proxy to it
     host: str = "127.0.0.1"
     port: int = 8890
+    allow_hosts: Sequence[str] = ()  # Host names accepted besides loopback and --host
+    max_body: int = DEFAULT_MAX_BODY
 
 
 @contextlib.asynccontextmanager
@@ -45,10 +48,15 @@ def client_url(proxy_base: str, target: str) -> str:
 
 @contextlib.asynccontextmanager
 async def running_proxy(
-    target: str, bus: TapBus, host: str = "127.0.0.1", port: int = 0
+    target: str,
+    bus: TapBus,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    allow_hosts: Sequence[str] = (),
+    max_body: int = DEFAULT_MAX_BODY,
 ) -> AsyncIterator[str]:
     """Serve a proxy to `target` in the background; yield the proxy's base URL."""
-    proxy = TapProxy(target, bus)
+    proxy = TapProxy(target, bus, guard=HostGuard(host, allow_hosts), max_body=max_body)
     try:
         async with serving(proxy, host, port) as base_url:
             yield base_url
@@ -64,7 +72,9 @@ async def run_proxy(options: ProxyOptions, bus: TapBus, out: TextIO = sys.stdout
         loop.add_signal_handler(sig, stop.set)
     try:
         async with target_or_demo(options.target) as target:
-            async with running_proxy(target, bus, options.host, options.port) as base_url:
+            async with running_proxy(
+                target, bus, options.host, options.port, options.allow_hosts, options.max_body
+            ) as base_url:
                 out.write(
                     f"mcp-tap listening on {base_url} - point your client at "
                     f"{client_url(base_url, target)} - forwarding to {target}\n"
