@@ -79,6 +79,7 @@ class TapProxy:
         client: httpx2.AsyncClient | None = None,
         guard: HostGuard | None = None,
         max_body: int = DEFAULT_MAX_BODY,
+        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
     ):
         parts = urlsplit(target)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -89,12 +90,13 @@ class TapProxy:
         self._client = client
         self.guard = guard
         self.max_body = max_body
+        self.idle_timeout = idle_timeout
         self._exchange_ids = itertools.count(1)
 
     @property
     def client(self) -> httpx2.AsyncClient:
         if self._client is None:
-            self._client = upstream_client()
+            self._client = upstream_client(self.idle_timeout)
         return self._client
 
     async def aclose(self) -> None:
@@ -204,19 +206,19 @@ class TapProxy:
                 tap.response_chunk(chunk)
                 if rewriter is not None and rewriter.passing_through:
                     rewriter = None
-        except httpx2.TimeoutException as error:
-            self._fault(tap, "upstream-stalled", f"no bytes for the idle timeout: {error!r}")
-            reason = "upstream-error"
         except httpx2.HTTPError as error:
-            self._fault(
-                tap, "upstream-reset", f"upstream broke off the response: {_describe(error)}"
-            )
-            reason = "upstream-error"
-        else:
-            reason = "complete"
+            # Break the client's connection too, as the upstream broke ours: ending the body
+            # cleanly would tell the client that a cut-off stream was complete.
+            if isinstance(error, httpx2.TimeoutException):
+                kind, detail = "upstream-stalled", f"sent nothing for {self.idle_timeout:g} s"
+            else:
+                kind, detail = "upstream-reset", f"broke off the response ({type(error).__name__})"
+            self._fault(tap, kind, f"upstream {self.target} {detail}")
+            tap.closed("upstream-error")
+            return
         tail = rewriter.flush() if rewriter is not None else b""
         await send({"type": "http.response.body", "body": tail, "more_body": False})
-        tap.closed(reason)
+        tap.closed("complete")
 
     async def _fail(
         self, send: Send, tap: ExchangeTap, body: bytes, status: int, kind: str, detail: str
@@ -287,4 +289,4 @@ def _describe(error: BaseException) -> str:
         return f"is unreachable ({error or 'connection refused'})"
     if isinstance(error, httpx2.TimeoutException):
         return f"did not answer in time ({type(error).__name__})"
-    return f"failed: {type(error).__name__}: {error}"
+    return f"failed: {type(error).__name__}: {error or 'connection closed'}"

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from mcp_tap.bus import TapBus
 from mcp_tap.guard import DEFAULT_MAX_BODY, HostGuard
-from mcp_tap.proxy import TapProxy
+from mcp_tap.proxy import DEFAULT_IDLE_TIMEOUT, TapProxy
 from mcp_tap.serving import serving
 
 
@@ -26,6 +26,7 @@ class ProxyOptions:
     port: int = 8890
     allow_hosts: Sequence[str] = ()  # Host names accepted besides loopback and --host
     max_body: int = DEFAULT_MAX_BODY
+    idle_timeout: float = DEFAULT_IDLE_TIMEOUT  # upstream silence that ends an exchange
 
 
 @contextlib.asynccontextmanager
@@ -54,9 +55,11 @@ async def running_proxy(
     port: int = 0,
     allow_hosts: Sequence[str] = (),
     max_body: int = DEFAULT_MAX_BODY,
+    idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
 ) -> AsyncIterator[str]:
     """Serve a proxy to `target` in the background; yield the proxy's base URL."""
-    proxy = TapProxy(target, bus, guard=HostGuard(host, allow_hosts), max_body=max_body)
+    guard = HostGuard(host, allow_hosts)
+    proxy = TapProxy(target, bus, guard=guard, max_body=max_body, idle_timeout=idle_timeout)
     try:
         async with serving(proxy, host, port) as base_url:
             yield base_url
@@ -73,7 +76,13 @@ async def run_proxy(options: ProxyOptions, bus: TapBus, out: TextIO = sys.stdout
     try:
         async with target_or_demo(options.target) as target:
             async with running_proxy(
-                target, bus, options.host, options.port, options.allow_hosts, options.max_body
+                target,
+                bus,
+                options.host,
+                options.port,
+                options.allow_hosts,
+                options.max_body,
+                options.idle_timeout,
             ) as base_url:
                 out.write(
                     f"mcp-tap listening on {base_url} - point your client at "

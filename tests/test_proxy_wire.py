@@ -9,25 +9,21 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx2
 import pytest
 
-from mcp_tap.bus import TapBus
 from mcp_tap.events import (
     Direction,
     ExchangeClosed,
     Fault,
     MessageKind,
-    MessageSeen,
     ResponseStarted,
     StreamKind,
-    TapEvent,
 )
-from mcp_tap.run_proxy import running_proxy
 from mcp_tap.serving import bind_socket
+from tests.inproc import Collector, through_proxy
 from tests.procs import demo_server
 from tests.upstreams import AbsoluteEndpointApp, EchoApp, SlowStreamApp, serve_in_thread
 
@@ -36,39 +32,6 @@ pytestmark = pytest.mark.timeout(60)
 ACCEPT_BOTH = "application/json, text/event-stream"
 HANDSHAKE = {"content-type": "application/json", "accept": ACCEPT_BOTH}
 VOLATILE = {"date", "server", "mcp-session-id", "connection", "transfer-encoding", "keep-alive"}
-
-
-class Collector:
-    """A subscriber that keeps every event."""
-
-    def __init__(self) -> None:
-        self.events: list[TapEvent] = []
-
-    def handle(self, event: TapEvent) -> None:
-        self.events.append(event)
-
-    def close(self) -> None:
-        pass
-
-    def messages(self) -> list[MessageSeen]:
-        return [e for e in self.events if isinstance(e, MessageSeen)]
-
-
-def through_proxy(
-    target: str, body: Callable[[str, Collector], Awaitable[None]]
-) -> Collector:
-    """Run `body(proxy_base_url, collector)` with a proxy to `target` on a free port."""
-    collector = Collector()
-
-    async def main() -> None:
-        bus = TapBus([collector])
-        async with running_proxy(target, bus) as base:
-            await body(base, collector)
-            await asyncio.sleep(0.05)  # let the last events drain
-        bus.close()
-
-    asyncio.run(main())
-    return collector
 
 
 def initialize(version: str = "2025-11-25") -> dict[str, Any]:

@@ -145,3 +145,94 @@ class AbsoluteEndpointApp:
         await send({"type": "http.response.body", "body": first[:20], "more_body": True})
         await send({"type": "http.response.body", "body": first[20:], "more_body": True})
         await send({"type": "http.response.body", "body": b": ping\r\n\r\n"})
+
+
+class FaultApp:
+    """One misbehaviour per path, for the fault suite."""
+
+    BIG_TEXT_BYTES = 10 * 1024 * 1024
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await receive()
+        path = scope["path"]
+        if path.startswith("/status/"):
+            status = int(path.removeprefix("/status/"))
+            body = json.dumps({"jsonrpc": "2.0", "id": 1, "error": {"code": -1, "message": path}})
+            await _respond(send, status, "application/json", body.encode())
+        elif path == "/big":
+            text = "x" * self.BIG_TEXT_BYTES
+            body = json.dumps({"jsonrpc": "2.0", "id": 1, "result": {"text": text}}).encode()
+            await _respond(send, 200, "application/json", body)
+        elif path == "/invalid-json":
+            await _respond(send, 200, "application/json", b'{"jsonrpc": "2.0", "id": 1, oops')
+        elif path == "/broken-sse":
+            body = b"data: {half\nid\x00: 1\r\n\r\nevent\n:\n\ndata: {}\nretry: x\n\ndata: [no end"
+            await _respond(send, 200, "text/event-stream", body)
+        elif path == "/stall-headers":
+            await asyncio.sleep(30)
+        elif path == "/stall-stream":
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", b"text/event-stream")],
+                }
+            )
+            first = b'data: {"jsonrpc":"2.0","method":"notifications/message"}\n\n'
+            await send({"type": "http.response.body", "body": first, "more_body": True})
+            await asyncio.sleep(30)
+
+
+async def _respond(send: Any, status: int, content_type: str, body: bytes) -> None:
+    headers = [
+        (b"content-type", content_type.encode()),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+@contextmanager
+def resetting_upstream() -> Iterator[str]:
+    """A raw TCP server that starts an SSE response, sends one event, then resets the connection."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(5)
+                conn.recv(65536)
+                event = b'data: {"jsonrpc":"2.0","method":"notifications/message"}\n\n'
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                    b"transfer-encoding: chunked\r\n\r\n"
+                    + f"{len(event):x}\r\n".encode()
+                    + event
+                    + b"\r\n"
+                )
+                time.sleep(0.2)
+                # SO_LINGER 0: close sends a TCP reset instead of a clean FIN
+                conn.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+                )
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()

@@ -1,0 +1,47 @@
+"""A proxy inside the test process, on a real loopback socket, whose tap events a test can read."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from mcp_tap.bus import TapBus
+from mcp_tap.events import Fault, MessageSeen, TapEvent
+from mcp_tap.run_proxy import running_proxy
+
+
+class Collector:
+    """A subscriber that keeps every event."""
+
+    def __init__(self) -> None:
+        self.events: list[TapEvent] = []
+
+    def handle(self, event: TapEvent) -> None:
+        self.events.append(event)
+
+    def close(self) -> None:
+        pass
+
+    def messages(self) -> list[MessageSeen]:
+        return [e for e in self.events if isinstance(e, MessageSeen)]
+
+    def faults(self) -> list[Fault]:
+        return [e for e in self.events if isinstance(e, Fault)]
+
+
+def through_proxy(
+    target: str, body: Callable[[str, Collector], Awaitable[None]], **proxy_options: Any
+) -> Collector:
+    """Run `body(proxy_base_url, collector)` with a proxy to `target` on a free port."""
+    collector = Collector()
+
+    async def main() -> None:
+        bus = TapBus([collector])
+        async with running_proxy(target, bus, **proxy_options) as base:
+            await body(base, collector)
+            await asyncio.sleep(0.05)  # let the last events drain
+        bus.close()
+
+    asyncio.run(main())
+    return collector
