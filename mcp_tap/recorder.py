@@ -1,0 +1,241 @@
+"""`RecordingWriter`: the subscriber that writes tap events to a YAML recording.
+
+`handle` only puts the event on a queue, so the event loop pays for one `put`; a writer
+thread redacts, serialises and writes. The queue is unbounded on purpose: when the disk or
+the YAML dumper falls behind a burst, events wait in memory (back-pressure on memory, never
+on the forwarding path) and none is dropped.
+
+Every batch the thread drains is written with `os.write` on an unbuffered descriptor, so once
+a batch is written it sits in the kernel and survives `kill -9` of the process. Each
+document ends with `...`, which lets the reader tell a complete last event from a cut one.
+The format is described in docs/recording-format.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import re
+import threading
+import time
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any, cast
+from urllib.parse import urlsplit
+
+import yaml
+
+from mcp_tap.codec import event_to_dict
+from mcp_tap.events import Fault, TapEvent
+from mcp_tap.redact import RedactionRules, Redactor
+
+log = logging.getLogger(__name__)
+
+FORMAT_NAME = "mcp-tap-recording"
+FORMAT_VERSION = 1
+DEFAULT_DIRECTORY = Path("recordings")
+MAX_BATCH = 1024  # events per write: bounds the text held at once during a burst
+PREAMBLE = "# mcp-tap recording: one YAML document per tap event, see docs/recording-format.md\n"
+
+_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class _RecordingDumper(_Dumper):  # type: ignore[misc, valid-type]
+    """The safe dumper, without anchors: a recording must read the same in every document."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+class _HeaderPair(list[str]):
+    """A (name, value) header pair, written on one line: `- [content-type, text/plain]`."""
+
+
+def _represent_pair(dumper: Any, pair: _HeaderPair) -> Any:
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", pair, flow_style=True)
+
+
+_RecordingDumper.add_representer(_HeaderPair, _represent_pair)
+_STOP = object()
+
+
+def mcp_tap_version() -> str:
+    """The installed mcp-tap version, or "unknown" when running from an uninstalled tree."""
+    try:
+        return metadata.version("mcp-tap")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def utc_now() -> datetime:
+    """The current time in UTC."""
+    return datetime.now(UTC)
+
+
+def dump_document(data: Any) -> str:
+    """One YAML document, `---` to `...`, as the recording writes it."""
+    text: str = yaml.dump(
+        data,
+        Dumper=_RecordingDumper,
+        explicit_start=True,
+        explicit_end=True,
+        sort_keys=False,
+        allow_unicode=True,
+        width=100,
+    )
+    return text
+
+
+def recording_header(
+    target: str | None, started: datetime, rules: RedactionRules | None
+) -> dict[str, Any]:
+    """The first document: what this file is and where the traffic went."""
+    if target and rules is not None:
+        target = Redactor(rules).url(target)
+    return {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "mcp_tap_version": mcp_tap_version(),
+        "target": target or "demo",
+        "started": started.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "redaction": (rules or RedactionRules(builtin=False)).describe(),
+    }
+
+
+def default_recording_path(
+    target: str | None, started: datetime, directory: Path = DEFAULT_DIRECTORY
+) -> Path:
+    """`recordings/20261126T101500Z-<target host>.yaml` (`demo` for the bundled server)."""
+    host = (urlsplit(target).hostname or "target") if target else "demo"
+    host = re.sub(r"[^A-Za-z0-9.-]+", "_", host)
+    return directory / f"{started.astimezone(UTC):%Y%m%dT%H%M%SZ}-{host}.yaml"
+
+
+def open_exclusive(path: Path, unique: bool = False) -> tuple[int, Path]:
+    """Create `path` for writing, mode 0600, never replacing a file.
+
+    With `unique`, a taken name gets a `-2`, `-3`... suffix instead of failing.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    candidate, number = path, 1
+    while True:
+        try:
+            return os.open(candidate, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600), candidate
+        except FileExistsError:
+            if not unique:
+                raise
+            number += 1
+            candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
+
+
+class RecordingWriter:
+    """Subscriber writing every event, redacted, to a new YAML file via a writer thread."""
+
+    def __init__(
+        self,
+        path: str | Path | None,
+        target: str | None,
+        rules: RedactionRules | None = None,
+        started: datetime | None = None,
+    ) -> None:
+        """Create the file (the default name when `path` is None) and write its header.
+
+        Raises OSError (FileExistsError included) when the file cannot be created.
+        """
+        started = started or utc_now()
+        if path is None:
+            self._fd, self.path = open_exclusive(default_recording_path(target, started), True)
+        else:
+            self._fd, self.path = open_exclusive(Path(path))
+        self._redact = Redactor(rules) if rules is not None else None
+        self.error: OSError | None = None  # set when the disk refused a write
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._closed = False
+        header = PREAMBLE + dump_document(recording_header(target, started, rules))
+        try:
+            _write_all(self._fd, header.encode("utf-8"))
+        except OSError:
+            os.close(self._fd)
+            raise
+        self._thread = threading.Thread(target=self._run, name="mcp-tap-recorder", daemon=True)
+        self._thread.start()
+
+    def handle(self, event: TapEvent) -> None:
+        """Queue the event for the writer thread; O(1), never blocks, never drops."""
+        if not self._closed:
+            self._queue.put(event)
+
+    def close(self) -> None:
+        """Write everything queued, stop the thread, close the file. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(_STOP)
+        self._thread.join()
+        os.close(self._fd)
+
+    def _run(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < MAX_BATCH and batch[-1] is not _STOP:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            documents = []
+            for item in batch:
+                if item is not _STOP and self.error is None:
+                    documents.append(self._document(cast(TapEvent, item)))
+                    # Hand the GIL back after each document: otherwise, during a burst, the
+                    # proxy's event loop waits out the 5 ms switch interval at every wake-up.
+                    time.sleep(0)
+            if documents:
+                self._write("".join(documents).encode("utf-8"))
+            if batch[-1] is _STOP:
+                return
+
+    def _document(self, event: TapEvent) -> str:
+        try:
+            if self._redact is not None:
+                event = self._redact(event)
+            data = event_to_dict(event)
+            if "headers" in data:
+                data["headers"] = [_HeaderPair(pair) for pair in data["headers"]]
+            try:
+                text = dump_document(data)
+                if not text.isascii():
+                    text.encode("utf-8")  # the pure-Python dumper lets surrogates through
+            except UnicodeEncodeError:  # a lone surrogate, from a JSON "\ud800" escape
+                text = dump_document(_scrub(data))
+            return text
+        except Exception as error:  # one odd event must cost one document, not the recording
+            log.warning("could not record %r: %s", type(event).__name__, error)
+            exchange_id = getattr(event, "exchange_id", None)
+            fault = Fault(event.time, exchange_id, "recording-error", f"not recorded: {error}")
+            return dump_document(event_to_dict(fault))
+
+    def _write(self, data: bytes) -> None:
+        try:
+            _write_all(self._fd, data)
+        except OSError as error:  # e.g. a full disk: stop writing, keep the proxy running
+            log.error("recording to %s stopped: %s", self.path, error)
+            self.error = error
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]  # os.write may write less than asked
+
+
+def _scrub(value: Any) -> Any:
+    """`value` with lone surrogates (not storable as UTF-8) replaced by U+FFFD."""
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, dict):
+        return {_scrub(key): _scrub(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return type(value)(_scrub(item) for item in value)
+    return value

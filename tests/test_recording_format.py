@@ -1,0 +1,299 @@
+"""The recording format without a network: writer and reader round trips, cuts, redaction."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mcp_tap.events import (
+    Direction,
+    ExchangeClosed,
+    ExchangeOpened,
+    Fault,
+    Finding,
+    MessageKind,
+    MessageSeen,
+    ResponseStarted,
+    RpcMessage,
+    Severity,
+    StreamKind,
+    TapEvent,
+)
+from mcp_tap.jsonrpc import classify_text, classify_value
+from mcp_tap.recorder import RecordingWriter, default_recording_path
+from mcp_tap.recording import RecordingError, load_recording, parse_recording
+from mcp_tap.redact import RedactionRules, Redactor, parse_field_path
+
+pytestmark = pytest.mark.timeout(60)
+
+SESSION = "3f2c9d0e8a7b4c1d"
+CALL = {
+    "jsonrpc": "2.0",
+    "id": 2,
+    "method": "tools/call",
+    "params": {
+        "name": "login",
+        "arguments": {"user": "ann", "password": "pw-1", "keys": [{"secret": "k1"}, {"x": 1}]},
+        "_meta": {"progressToken": 2},
+    },
+}
+
+
+def sample_events() -> list[TapEvent]:
+    """One of every event type, with the awkward parts: batches, raw text, unicode."""
+    headers = (("authorization", "Bearer abc"), ("mcp-session-id", SESSION), ("x-a", "1, 2"))
+    return [
+        ExchangeOpened(1, 0.001, "POST", f"/messages/?session_id={SESSION}", headers, SESSION),
+        MessageSeen(
+            1, 0.002, Direction.CLIENT_TO_SERVER, StreamKind.REQUEST_BODY, SESSION,
+            classify_value(CALL),
+        ),
+        ResponseStarted(1, 0.01, 200, (("content-type", "text/event-stream"),),
+                        StreamKind.POST_SSE, SESSION),
+        MessageSeen(
+            1, 0.02, Direction.SERVER_TO_CLIENT, StreamKind.POST_SSE, SESSION,
+            classify_value({"jsonrpc": "2.0", "method": "notifications/progress", "params": {
+                "progressToken": 2, "progress": 0.5, "message": "žluťoučký ✓"}}),
+            sse_id="7-1",
+        ),
+        *[MessageSeen(1, 0.03, Direction.SERVER_TO_CLIENT, StreamKind.POST_SSE, SESSION, m)
+          for m in classify_text(b'[{"jsonrpc":"2.0","id":2,"result":{}}, 3]')],
+        MessageSeen(1, 0.04, Direction.SERVER_TO_CLIENT, StreamKind.POST_SSE, SESSION,
+                    classify_text("{not json\n---\n...")[0]),
+        MessageSeen(2, 0.05, Direction.SERVER_TO_CLIENT, StreamKind.LEGACY_SSE, SESSION,
+                    RpcMessage(MessageKind.ENDPOINT, raw=f"/messages/?session_id={SESSION}"),
+                    sse_event="endpoint"),
+        ExchangeClosed(1, 0.06, "complete", 1234),
+        Fault(0.07, None, "upstream-reset", f"session {SESSION} broke off"),
+        Finding(0.08, Severity.WARNING, "progress-not-increasing", "0.5 after 0.5",
+                exchange_id=1, session_id=SESSION, request_id=2, progress_token=2,
+                extra={"previous": 0.5}),
+    ]  # fmt: skip
+
+
+def write(path: Path, events: list[TapEvent], rules: RedactionRules | None = None) -> Path:
+    writer = RecordingWriter(path, "http://127.0.0.1:8000/mcp", rules)
+    for event in events:
+        writer.handle(event)
+    writer.close()
+    return path
+
+
+def test_round_trip_without_redaction_is_exact(tmp_path: Path) -> None:
+    events = sample_events()
+    recording = load_recording(write(tmp_path / "r.yaml", events))
+    assert recording.events == events and recording.warnings == []
+    assert recording.header["format"] == "mcp-tap-recording"
+    assert recording.header["started"].endswith("Z")
+
+
+def test_file_is_yaml_documents_with_markers(tmp_path: Path) -> None:
+    text = write(tmp_path / "r.yaml", sample_events()).read_text()
+    assert text.count("\n---\n") == len(sample_events()) + 1  # the header, then one per event
+    assert text.count("\n...\n") == len(sample_events()) + 1
+    assert "- [x-a, '1, 2']" in text  # a header pair is one diffable line
+    assert "žluťoučký ✓" in text  # unicode as is, not escaped
+
+
+def test_never_overwrites(tmp_path: Path) -> None:
+    path = write(tmp_path / "r.yaml", [])
+    with pytest.raises(FileExistsError):
+        RecordingWriter(path, None)
+
+
+def test_default_path_is_unique_per_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    first = RecordingWriter(None, "http://example.test:9000/mcp")
+    second = RecordingWriter(None, "http://example.test:9000/mcp")
+    first.close()
+    second.close()
+    assert first.path.parent == Path("recordings") and first.path.name.endswith(
+        "-example.test.yaml"
+    )
+    assert first.path != second.path
+    started = datetime(2026, 11, 26, 10, 15, tzinfo=UTC)
+    assert default_recording_path(None, started).name == "20261126T101500Z-demo.yaml"
+
+
+def test_every_cut_loads_a_prefix_with_at_most_one_warning(tmp_path: Path) -> None:
+    text = write(tmp_path / "r.yaml", sample_events()).read_text()
+    full = parse_recording(text).events
+    header_end = text.index("\n...\n") + 5
+    for cut in range(header_end, len(text) + 1):
+        recording = parse_recording(text[:cut])
+        assert recording.events == full[: len(recording.events)], cut
+        assert len(recording.warnings) <= 1
+        if recording.warnings:
+            assert "cut short" in recording.warnings[0]
+    with pytest.raises(RecordingError, match="no `version`"):
+        parse_recording(text[: text.index("version:")])  # a header cut before its version
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "empty file"),
+        ("{{{: [", "not YAML"),
+        ("just: a mapping\n", "not an mcp-tap recording"),
+        ("---\nformat: mcp-tap-recording\nversion: 2\n...\n", "version 2 is not supported"),
+        (
+            "---\nformat: mcp-tap-recording\nversion: 1\n...\n"
+            "--- !!python/object/apply:os.system ['true']\n...\n",
+            "unsupported YAML tag !!python/object/apply:os.system",
+        ),
+        (
+            "---\nformat: mcp-tap-recording\nversion: 1\n...\n---\ntype: nonsense\n...\n"
+            "---\ntype: fault\ntime: 1\nkind: x\ndetail: y\n...\n",
+            "line 5: unknown event type 'nonsense'",
+        ),
+    ],
+)
+def test_bad_input_is_one_clear_line(text: str, message: str) -> None:
+    with pytest.raises(RecordingError) as raised:
+        parse_recording(text, "f.yaml")
+    assert message in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_python_tag_in_last_document_is_still_refused() -> None:
+    text = "---\nformat: mcp-tap-recording\nversion: 1\n...\n--- !!python/name:os.system\n...\n"
+    with pytest.raises(RecordingError, match="unsupported YAML tag"):
+        parse_recording(text)
+
+
+def test_hand_written_file_without_end_markers_loads() -> None:
+    text = (
+        "format: mcp-tap-recording\nversion: 1\n---\ntype: fault\ntime: 1.5\nkind: k\ndetail: d\n"
+    )
+    recording = parse_recording(text)
+    assert recording.events == [Fault(1.5, None, "k", "d")] and recording.warnings == []
+    cut = parse_recording(text + "---\ntype: fault\ntime: [1,\n")
+    assert len(cut.events) == 1 and len(cut.warnings) == 1
+
+
+def test_missing_file_and_directory(tmp_path: Path) -> None:
+    with pytest.raises(RecordingError, match="no such file"):
+        load_recording(tmp_path / "absent.yaml")
+    with pytest.raises(RecordingError, match="directory"):
+        load_recording(tmp_path)
+    (tmp_path / "bin.yaml").write_bytes(b"\xff\xfe\x00binary")
+    with pytest.raises(RecordingError, match="not a text file"):
+        load_recording(tmp_path / "bin.yaml")
+
+
+# JSON values as json.loads produces them; no lone surrogates (not storable), no NaN (!= NaN).
+texts = st.text(st.characters(exclude_categories=["Cs"]))
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False)
+    | texts,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(texts, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(payload=json_values, raw=texts)
+def test_any_json_and_any_text_survive(payload: Any, raw: str) -> None:
+    events: list[TapEvent] = [
+        MessageSeen(1, 0.1, Direction.SERVER_TO_CLIENT, StreamKind.JSON_RESPONSE, None,
+                    classify_value({"jsonrpc": "2.0", "id": 1, "result": {"v": payload}})),
+        MessageSeen(1, 0.2, Direction.SERVER_TO_CLIENT, StreamKind.JSON_RESPONSE, None,
+                    RpcMessage(MessageKind.INVALID, raw=raw, problem="not JSON")),
+    ]  # fmt: skip
+    with tempfile.TemporaryDirectory() as directory:
+        loaded = load_recording(write(Path(directory) / "r.yaml", events)).events
+    assert loaded == events
+
+
+def test_lone_surrogate_is_stored_as_replacement_character(tmp_path: Path) -> None:
+    (message,) = classify_text(b'{"jsonrpc":"2.0","method":"x","params":{"s":"a\\ud800b"}}')
+    event = MessageSeen(1, 0.1, Direction.CLIENT_TO_SERVER, StreamKind.REQUEST_BODY, None, message)
+    (loaded,) = load_recording(write(tmp_path / "r.yaml", [event])).events
+    assert isinstance(loaded, MessageSeen) and loaded.message.payload["params"]["s"] == "a\ufffdb"
+
+
+# --- redaction ----------------------------------------------------------------------------
+
+
+def test_default_redaction(tmp_path: Path) -> None:
+    events = sample_events()
+    rules = RedactionRules.from_options(fields=["params.arguments.password"])
+    text = write(tmp_path / "r.yaml", events, rules).read_text()
+    assert SESSION not in text and "Bearer abc" not in text and "pw-1" not in text
+    loaded = load_recording(tmp_path / "r.yaml").events
+    opened, call = loaded[0], loaded[1]
+    assert isinstance(opened, ExchangeOpened) and isinstance(call, MessageSeen)
+    assert opened.target == "/messages/?session_id=session-1"
+    assert dict(opened.headers) == {
+        "authorization": "<redacted:authorization>",
+        "mcp-session-id": "session-1",
+        "x-a": "1, 2",
+    }
+    assert call.message.payload["params"]["arguments"]["password"] == (
+        "<redacted:params.arguments.password>"
+    )
+    assert call.message.method == "tools/call" and call.message.progress_token == 2
+    assert {getattr(e, "session_id", "session-1") for e in loaded} <= {"session-1", None}
+    assert events == sample_events()  # the originals, shared with other subscribers, untouched
+
+
+def test_header_names_that_look_secret() -> None:
+    rules = RedactionRules.from_options(headers=["X-Tenant"])
+    secret = ["cookie", "set-cookie", "x-csrf-token", "x-client-secret", "x-my-apikey",
+              "api-key", "proxy-authorization", "x-tenant"]  # fmt: skip
+    assert all(rules.header_is_secret(name) for name in secret)
+    assert not any(map(rules.header_is_secret, ["accept", "mcp-session-id", "mcp-method"]))
+    off = RedactionRules.from_options(enabled=False, headers=["x-tenant"])
+    assert off.header_is_secret("x-tenant") and not off.header_is_secret("authorization")
+
+
+def test_session_pseudonyms_are_stable_and_distinct() -> None:
+    redactor = Redactor()
+    assert [redactor.session(s) for s in ["a", "b", "a", "c"]] == [
+        "session-1", "session-2", "session-1", "session-3",
+    ]  # fmt: skip
+    assert Redactor(RedactionRules(builtin=False)).session("a") == "a"
+
+
+def test_queries_and_urls() -> None:
+    redactor = Redactor()
+    assert redactor.url("http://u:pw@h:1/sse?sessionId=x&access_token=t&k=v") == (
+        "http://u:<redacted:password>@h:1/sse?sessionId=session-1"
+        "&access_token=<redacted:access_token>&k=v"
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("$.params.arguments.password", ("params", "arguments", "password")),
+        ("params.arguments.keys[*].secret", ("params", "arguments", "keys", "*", "secret")),
+        ("$", None),
+    ],
+)
+def test_field_paths(path: str, expected: tuple[str, ...] | None) -> None:
+    if expected is None:
+        with pytest.raises(ValueError):
+            parse_field_path(path)
+    else:
+        assert parse_field_path(path) == expected
+
+
+def test_field_wildcards_reach_lists_and_keys() -> None:
+    rules = RedactionRules.from_options(fields=["params.arguments.keys.*.secret", "params.*.user"])
+    event = sample_events()[1]
+    redacted = Redactor(rules)(event)
+    assert isinstance(redacted, MessageSeen)
+    arguments = redacted.message.payload["params"]["arguments"]
+    assert arguments["keys"] == [{"secret": "<redacted:params.arguments.keys.0.secret>"}, {"x": 1}]
+    assert arguments["user"] == "<redacted:params.arguments.user>"
+    assert arguments["password"] == "pw-1"
+    assert CALL["params"]["arguments"]["keys"][0] == {"secret": "k1"}  # type: ignore[index]
