@@ -1,0 +1,49 @@
+"""`--jsonl`: one JSON object per tap event on a stream, for pipes and other programs."""
+
+from __future__ import annotations
+
+import json
+from typing import TextIO
+
+from mcp_tap.codec import event_to_dict
+from mcp_tap.events import TapEvent
+from mcp_tap.frames import FramePacer
+
+DEFAULT_FPS = 12.0
+
+
+class JsonLinesView:
+    """Tap subscriber writing one JSON object per event (`codec.event_to_dict`), for pipes.
+
+    Like the console view it only queues in `handle` and writes in frames.
+    """
+
+    def __init__(self, out: TextIO, fps: float = DEFAULT_FPS) -> None:
+        self.out = out
+        self._queue: list[TapEvent] = []
+        self._broken = False
+        self._pacer = FramePacer(self.flush, 1.0 / fps)
+
+    def handle(self, event: TapEvent) -> None:
+        """Queue the event for the next write."""
+        self._queue.append(event)
+        if not self._pacer.pending:
+            self._pacer.poke()
+
+    def flush(self) -> None:
+        """Write every queued event, one line each."""
+        batch, self._queue = self._queue, []
+        if batch and not self._broken:
+            try:
+                self._write(batch)
+            except BrokenPipeError:  # the reader left; forwarding goes on regardless
+                self._broken = True
+
+    def _write(self, batch: list[TapEvent]) -> None:
+        self.out.write("".join(json.dumps(event_to_dict(e), default=str) + "\n" for e in batch))
+        self.out.flush()
+
+    def close(self) -> None:
+        """Write what is left."""
+        self._pacer.cancel()
+        self.flush()
