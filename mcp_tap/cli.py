@@ -6,15 +6,24 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from rich.console import Console
 
 from mcp_tap.bus import TapBus
+from mcp_tap.compare import CallVerdict
+from mcp_tap.demo import run_demo
 from mcp_tap.events import Subscriber
+from mcp_tap.guard import DEFAULT_MAX_BODY, is_loopback
+from mcp_tap.junit import write_junit
+from mcp_tap.proxy import DEFAULT_IDLE_TIMEOUT
 from mcp_tap.recorder import RecordingWriter
 from mcp_tap.recording import RecordingError, load_recording
 from mcp_tap.redact import RedactionRules
+from mcp_tap.replay_report import print_verdicts
+from mcp_tap.replayer import ReplayError
 from mcp_tap.run_proxy import ProxyOptions, run_proxy
+from mcp_tap.run_replay import ReplayOptions, exit_code, replay
 from mcp_tap.serving import PortInUse
 from mcp_tap.show import filter_events
 from mcp_tap.view import ViewOptions, build_view
@@ -39,8 +48,82 @@ def build_parser() -> argparse.ArgumentParser:
     )
     proxy.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
     proxy.add_argument("--port", type=int, default=8890, help="listen port; 0 picks a free one")
+    proxy.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also accept this Host/Origin name (DNS rebinding protection; repeatable)",
+    )
+    proxy.add_argument(
+        "--max-body",
+        type=int,
+        default=DEFAULT_MAX_BODY,
+        metavar="BYTES",
+        help=f"answer larger request bodies with 413 (default {DEFAULT_MAX_BODY})",
+    )
+    proxy.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=DEFAULT_IDLE_TIMEOUT,
+        metavar="SECONDS",
+        help=f"end an exchange whose upstream sends nothing this long "
+        f"(default {DEFAULT_IDLE_TIMEOUT:g}, past the SDKs' 300 s)",
+    )
     _add_recording_options(proxy)
     _add_view_options(proxy)
+
+    replay = commands.add_parser(
+        "replay", help="re-send a recording to a server and compare what comes back"
+    )
+    replay.add_argument("file", metavar="FILE.yaml", help="a recording written by `mcp-tap proxy`")
+    replay.add_argument(
+        "--target", help="the server's URL (default: start a fresh bundled demo server)"
+    )
+    pace = replay.add_mutually_exclusive_group()
+    pace.add_argument(
+        "--speed", type=float, default=1.0, help="scale the recorded gaps (2 = twice as fast)"
+    )
+    pace.add_argument(
+        "--fast", action="store_true", help="send each message as soon as causality allows"
+    )
+    replay.add_argument(
+        "--ignore",
+        action="append",
+        default=[],
+        metavar="JSONPATH",
+        help="also ignore this field of results, e.g. result.content.0.text (repeatable)",
+    )
+    replay.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="the value of a header the recording redacted (or set $MCP_TAP_HEADER_<NAME>)",
+    )
+    replay.add_argument(
+        "--progress-tolerance",
+        type=int,
+        default=0,
+        metavar="N",
+        help="accept this many more or fewer progress notifications per request (default 0)",
+    )
+    replay.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="how long to wait for a response before calling it missing (default 30)",
+    )
+    replay.add_argument("--junit", metavar="FILE", help="write a JUnit XML report here")
+    replay.add_argument("--record", metavar="PATH", help="record the replay itself here")
+    _add_view_options(replay)
+
+    demo = commands.add_parser(
+        "demo", help="demo server + proxy + scripted clients, then a replay of the recording"
+    )
+    demo.add_argument("--record", metavar="PATH", help="where to write the demo's recording")
+    _add_view_options(demo)
 
     show = commands.add_parser("show", help="show a recording as the live proxy would")
     show.add_argument("file", metavar="FILE.yaml", help="a recording written by `mcp-tap proxy`")
@@ -108,7 +191,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _proxy(args)
         if args.command == "show":
             return _show(args)
-    except (UserError, PortInUse, ValueError, RecordingError) as error:
+        if args.command == "replay":
+            return _replay(args)
+        if args.command == "demo":
+            return _demo(args)
+    except (UserError, PortInUse, ValueError, RecordingError, ReplayError) as error:
         print(f"mcp-tap: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
@@ -117,7 +204,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _proxy(args: argparse.Namespace) -> int:
-    options = ProxyOptions(target=args.target, host=args.host, port=args.port)
+    options = ProxyOptions(
+        target=args.target,
+        host=args.host,
+        port=args.port,
+        allow_hosts=args.allow_host,
+        max_body=args.max_body,
+        idle_timeout=args.idle_timeout,
+    )
+    if not is_loopback(args.host):
+        print(
+            f"mcp-tap: warning: listening on {args.host}, not loopback: other machines can "
+            "reach the proxy and, through it, the server",
+            file=sys.stderr,
+        )
     bus = TapBus()
     subscribers = _view_subscribers(args, bus)
     info = sys.stderr if args.jsonl else sys.stdout  # keep a JSON-lines stdout pure
@@ -166,10 +266,14 @@ def _recorder(args: argparse.Namespace) -> RecordingWriter | None:
     rules = RedactionRules.from_options(
         enabled=not args.no_redact, headers=args.redact_header, fields=args.redact_field
     )
+    return _open_recorder(args.record, args.target, rules)
+
+
+def _open_recorder(path: str | None, target: str | None, rules: RedactionRules) -> RecordingWriter:
     try:
-        return RecordingWriter(args.record, args.target, rules)
+        return RecordingWriter(path, target, rules)
     except FileExistsError:
-        raise UserError(f"{args.record} already exists; choose another --record path") from None
+        raise UserError(f"{path} already exists; choose another --record path") from None
     except OSError as error:
         raise UserError(f"cannot create the recording: {error}") from None
 
@@ -187,6 +291,61 @@ def _show(args: argparse.Namespace) -> int:
     finally:
         bus.close()
     return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    recording = load_recording(args.file)
+    for warning in recording.warnings:
+        print(f"mcp-tap: warning: {warning}", file=sys.stderr)
+    headers = {}
+    for item in args.header:
+        name, equals, value = item.partition("=")
+        if not equals or not name:
+            raise UserError(f"--header wants NAME=VALUE, got {item!r}")
+        headers[name.strip()] = value
+    options = ReplayOptions(
+        target=args.target,
+        speed=None if args.fast else args.speed,
+        ignore=args.ignore,
+        headers=headers,
+        progress_tolerance=args.progress_tolerance,
+        timeout=args.timeout,
+    )
+    if options.speed is not None and options.speed <= 0:
+        raise UserError("--speed must be above 0")
+    bus = TapBus()
+    for subscriber in _view_subscribers(args, bus):
+        bus.subscribe(subscriber)
+    if args.record:
+        bus.subscribe(_open_recorder(args.record, args.target, RedactionRules.from_options()))
+    try:
+        verdicts, seconds = asyncio.run(replay(recording.events, options, bus))
+    finally:
+        bus.close()
+    _report(args, verdicts)
+    if args.junit:
+        write_junit(Path(args.junit), Path(args.file).stem, verdicts, seconds)
+    return exit_code(verdicts)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    console = Console(stderr=True) if args.jsonl else Console()
+
+    def live_view(bus: TapBus) -> list[Subscriber]:
+        return _view_subscribers(args, bus)
+
+    def replay_view(bus: TapBus) -> list[Subscriber]:
+        return _view_subscribers(argparse.Namespace(**{**vars(args), "quiet": True}), bus)
+
+    record = Path(args.record) if args.record else None
+    verdicts = asyncio.run(run_demo(console, record, live_view, replay_view))
+    _report(args, verdicts)
+    return exit_code(verdicts)
+
+
+def _report(args: argparse.Namespace, verdicts: list[CallVerdict]) -> None:
+    """The replay's diff and verdict; on stderr when stdout carries JSON lines."""
+    print_verdicts(Console(stderr=True) if args.jsonl else Console(), verdicts)
 
 
 if __name__ == "__main__":

@@ -51,6 +51,12 @@ class HostGuard:
         return None
 
 
+def is_loopback(host: str) -> bool:
+    """True for an address that only this machine can reach."""
+    name = _hostname(host)
+    return name in LOOPBACK_NAMES or name.startswith("127.")
+
+
 def declared_length(headers: Headers) -> int | None:
     """The request's Content-Length, if it sent a valid one."""
     for name, value in headers:

@@ -87,8 +87,9 @@ def scripted_stream(
 class MisbehavingServer:
     """The ASGI app. `calls` counts the tools/call requests it answered."""
 
-    def __init__(self) -> None:
+    def __init__(self, broken: frozenset[str] = frozenset()) -> None:
         self.calls = 0
+        self.broken = broken  # tools answered with the bad_progress script instead
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -147,9 +148,9 @@ class MisbehavingServer:
             self.calls += 1
             args = params.get("arguments") or {}
             token = meta.get("progressToken")
-            await self._stream(
-                send, scripted_stream(params.get("name", ""), request_id, token, args, modern)
-            )
+            name = params.get("name", "")
+            script = "bad_progress" if name in self.broken else name
+            await self._stream(send, scripted_stream(script, request_id, token, args, modern))
         elif method == "ping":
             await self._json(send, {"jsonrpc": "2.0", "id": request_id, "result": {}})
         else:
@@ -189,9 +190,11 @@ class MisbehavingServer:
 
 
 @contextlib.asynccontextmanager
-async def running_misbehaving_server(host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
+async def running_misbehaving_server(
+    host: str = "127.0.0.1", port: int = 0, broken: frozenset[str] = frozenset()
+) -> AsyncIterator[str]:
     """Serve the misbehaving server in this event loop on a free port; yield its base URL."""
-    async with serving(MisbehavingServer(), host, port) as base_url:
+    async with serving(MisbehavingServer(broken), host, port) as base_url:
         yield base_url
 
 
@@ -199,13 +202,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the misbehaving MCP test server.")
     parser.add_argument("--port", type=int, required=True, help="TCP port (0 picks a free one)")
     parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument(
+        "--break",
+        dest="broken",
+        action="append",
+        default=[],
+        metavar="TOOL",
+        help="answer this tool with the bad_progress script (repeatable)",
+    )
     args = parser.parse_args(argv)
 
     async def serve() -> None:
         stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):  # a clean stop, even as a background job
             asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-        async with running_misbehaving_server(args.host, args.port) as base_url:
+        async with running_misbehaving_server(
+            args.host, args.port, frozenset(args.broken)
+        ) as base_url:
             print(f"misbehaving server: {base_url}/mcp", flush=True)
             await stop.wait()
 

@@ -26,7 +26,9 @@ TS_CLIENT = TS_DIR / "call_tool.mjs"
 class Proc:
     """A child process whose stdout lines are collected by a reader thread."""
 
-    def __init__(self, args: Sequence[str], cwd: Path | None = None, env: dict[str, str] | None = None):
+    def __init__(
+        self, args: Sequence[str], cwd: Path | None = None, env: dict[str, str] | None = None
+    ):
         self.args = list(args)
         self.popen = subprocess.Popen(
             self.args,
@@ -54,6 +56,10 @@ class Proc:
         assert self.popen.stderr is not None
         for line in self.popen.stderr:
             self._stderr.append(line)
+
+    @property
+    def returncode(self) -> int | None:
+        return self.popen.returncode
 
     @property
     def stderr(self) -> str:
@@ -144,14 +150,27 @@ def run_client(args: Sequence[str], timeout: float = 60.0) -> list[dict[str, Any
     return events
 
 
-def py_client(url: str, transport: str, tool: str, arguments: dict[str, Any]) -> list[dict[str, Any]]:
+def py_client(
+    url: str, transport: str, tool: str, arguments: dict[str, Any]
+) -> list[dict[str, Any]]:
     return run_client(
-        [sys.executable, str(PY_CLIENT), url, "--transport", transport, "--tool", tool,
-         "--args", json.dumps(arguments)]
+        [
+            sys.executable,
+            str(PY_CLIENT),
+            url,
+            "--transport",
+            transport,
+            "--tool",
+            tool,
+            "--args",
+            json.dumps(arguments),
+        ]
     )
 
 
-def ts_client(url: str, tool: str, arguments: dict[str, Any], sse: bool = False) -> list[dict[str, Any]]:
+def ts_client(
+    url: str, tool: str, arguments: dict[str, Any], sse: bool = False
+) -> list[dict[str, Any]]:
     args = ["node", str(TS_CLIENT), url, tool, json.dumps(arguments)]
     return run_client(args + (["--sse"] if sse else []))
 
