@@ -5,6 +5,7 @@ thread redacts, serialises and writes. The queue is unbounded on purpose: when t
 the YAML dumper falls behind a burst, events wait in memory (back-pressure on memory, never
 on the forwarding path) and none is dropped.
 
+Documents are written by `yaml_emit` (PyYAML's dumper is ~20x slower per event).
 Every batch the thread drains is written with `os.write` on an unbuffered descriptor, so once
 a batch is written it sits in the kernel and survives `kill -9` of the process. Each
 document ends with `...`, which lets the reader tell a complete last event from a cut one.
@@ -25,39 +26,20 @@ from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-import yaml
-
 from mcp_tap.codec import event_to_dict
 from mcp_tap.events import Fault, TapEvent
 from mcp_tap.redact import RedactionRules, Redactor
+from mcp_tap.yaml_emit import emit_document
 
 log = logging.getLogger(__name__)
 
 FORMAT_NAME = "mcp-tap-recording"
 FORMAT_VERSION = 1
 DEFAULT_DIRECTORY = Path("recordings")
+YIELD_EVERY = 8  # documents (about 20 us each) between GIL hand-backs
 MAX_BATCH = 1024  # events per write: bounds the text held at once during a burst
 PREAMBLE = "# mcp-tap recording: one YAML document per tap event, see docs/recording-format.md\n"
 
-_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-
-
-class _RecordingDumper(_Dumper):  # type: ignore[misc, valid-type]
-    """The safe dumper, without anchors: a recording must read the same in every document."""
-
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
-
-
-class _HeaderPair(list[str]):
-    """A (name, value) header pair, written on one line: `- [content-type, text/plain]`."""
-
-
-def _represent_pair(dumper: Any, pair: _HeaderPair) -> Any:
-    return dumper.represent_sequence("tag:yaml.org,2002:seq", pair, flow_style=True)
-
-
-_RecordingDumper.add_representer(_HeaderPair, _represent_pair)
 _STOP = object()
 
 
@@ -72,20 +54,6 @@ def mcp_tap_version() -> str:
 def utc_now() -> datetime:
     """The current time in UTC."""
     return datetime.now(UTC)
-
-
-def dump_document(data: Any) -> str:
-    """One YAML document, `---` to `...`, as the recording writes it."""
-    text: str = yaml.dump(
-        data,
-        Dumper=_RecordingDumper,
-        explicit_start=True,
-        explicit_end=True,
-        sort_keys=False,
-        allow_unicode=True,
-        width=100,
-    )
-    return text
 
 
 def recording_header(
@@ -153,7 +121,7 @@ class RecordingWriter:
         self.error: OSError | None = None  # set when the disk refused a write
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._closed = False
-        header = PREAMBLE + dump_document(recording_header(target, started, rules))
+        header = PREAMBLE + emit_document(recording_header(target, started, rules))
         try:
             _write_all(self._fd, header.encode("utf-8"))
         except OSError:
@@ -185,11 +153,12 @@ class RecordingWriter:
                 except queue.Empty:
                     break
             documents = []
-            for item in batch:
+            for count, item in enumerate(batch, start=1):
                 if item is not _STOP and self.error is None:
                     documents.append(self._document(cast(TapEvent, item)))
-                    # Hand the GIL back after each document: otherwise, during a burst, the
-                    # proxy's event loop waits out the 5 ms switch interval at every wake-up.
+                if count % YIELD_EVERY == 0:
+                    # Hand the GIL back now and then: otherwise, during a burst, the proxy's
+                    # event loop waits out the 5 ms switch interval at every wake-up.
                     time.sleep(0)
             if documents:
                 self._write("".join(documents).encode("utf-8"))
@@ -200,21 +169,12 @@ class RecordingWriter:
         try:
             if self._redact is not None:
                 event = self._redact(event)
-            data = event_to_dict(event)
-            if "headers" in data:
-                data["headers"] = [_HeaderPair(pair) for pair in data["headers"]]
-            try:
-                text = dump_document(data)
-                if not text.isascii():
-                    text.encode("utf-8")  # the pure-Python dumper lets surrogates through
-            except UnicodeEncodeError:  # a lone surrogate, from a JSON "\ud800" escape
-                text = dump_document(_scrub(data))
-            return text
+            return emit_document(event_to_dict(event))
         except Exception as error:  # one odd event must cost one document, not the recording
             log.warning("could not record %r: %s", type(event).__name__, error)
             exchange_id = getattr(event, "exchange_id", None)
             fault = Fault(event.time, exchange_id, "recording-error", f"not recorded: {error}")
-            return dump_document(event_to_dict(fault))
+            return emit_document(event_to_dict(fault))
 
     def _write(self, data: bytes) -> None:
         try:
@@ -228,14 +188,3 @@ def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]  # os.write may write less than asked
-
-
-def _scrub(value: Any) -> Any:
-    """`value` with lone surrogates (not storable as UTF-8) replaced by U+FFFD."""
-    if isinstance(value, str):
-        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    if isinstance(value, dict):
-        return {_scrub(key): _scrub(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return type(value)(_scrub(item) for item in value)
-    return value

@@ -1,0 +1,120 @@
+"""A small, fast YAML emitter for recording documents (JSON-like values only).
+
+PyYAML's dumper builds a representer, a node graph and an emitter for every call: about
+200 us per tap event, too slow for a flood of progress notifications. Recording documents
+hold only JSON values (dicts, lists, str, int, float, bool, None), so this module writes
+them directly in block style, quoting every string a YAML 1.1 safe loader could read as
+something else. `yaml.safe_load` of the output gives back the input exactly; the tests
+check that property on arbitrary JSON values.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+# A string written without quotes must look like a word YAML 1.1 cannot read as another type.
+_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_./-]*")
+_RESERVED = frozenset(
+    {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "nan", "inf", "ln"}
+)
+# Characters a YAML stream may not hold raw: controls, DEL/C1, BOM, non-characters, and
+# line separators the reader would break lines on. They are written as escapes.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
+# A lone surrogate (from a JSON "\\ud800" escape) has no UTF-8 form and YAML loaders refuse
+# its escape, so it is stored as U+FFFD, the replacement character.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+_STRINGS: dict[str, str] = {}  # keys and short values repeat in every document
+_STRINGS_MAX = 4096
+
+
+def scalar(value: Any) -> str:
+    """One scalar in YAML."""
+    kind = type(value)
+    if kind is str:
+        text = _STRINGS.get(value)
+        if text is None:
+            text = _string(value)
+            if len(value) <= 64 and len(_STRINGS) < _STRINGS_MAX:
+                _STRINGS[value] = text
+        return text
+    if kind is int:
+        return str(value)
+    if kind is float:
+        return _float(value)
+    if value is None:
+        return "null"
+    if kind is bool:
+        return "true" if value else "false"
+    raise TypeError(f"cannot write {kind.__name__} in a recording")
+
+
+def _string(value: str) -> str:
+    if _PLAIN.fullmatch(value) and value.lower() not in _RESERVED:
+        return value
+    quoted = json.dumps(_SURROGATE.sub("\ufffd", value), ensure_ascii=False)
+    return _UNPRINTABLE.sub(_escape, quoted)  # JSON's own escapes are YAML escapes too
+
+
+def _float(value: float) -> str:
+    if math.isnan(value):
+        return ".nan"
+    if math.isinf(value):
+        return ".inf" if value > 0 else "-.inf"
+    text = repr(value)
+    mantissa, e, exponent = text.partition("e")
+    if "." not in mantissa:  # YAML 1.1 reads `1e+20` as a string, `1.0e+20` as a float
+        mantissa += ".0"
+    return mantissa + e + exponent
+
+
+def _block(value: dict[str, Any] | list[Any], indent: str, out: list[str]) -> None:
+    """Append the lines of a non-empty mapping or sequence at `indent`."""
+    inner = indent + "  "
+    if type(value) is dict:
+        for key, item in value.items():
+            _entry(f"{indent}{scalar(key)}:", item, inner, out)
+        return
+    for item in value:
+        if type(item) is dict and item:
+            start = len(out)
+            _block(item, inner, out)
+            out[start] = f"{indent}- {out[start][len(inner):]}"  # first key on the dash line
+        else:
+            _entry(f"{indent}-", item, inner, out)
+
+
+def _entry(head: str, value: Any, indent: str, out: list[str]) -> None:
+    kind = type(value)
+    if kind is dict or kind is list:
+        if not value:
+            out.append(f"{head} {{}}" if kind is dict else f"{head} []")
+        elif kind is list and len(value) <= 4 and all(type(v) not in _NESTED for v in value):
+            out.append(f"{head} [{', '.join(scalar(v) for v in value)}]")  # e.g. a header pair
+        else:
+            out.append(head)
+            _block(value, indent, out)
+    else:
+        out.append(f"{head} {scalar(value)}")
+
+
+_NESTED = (dict, list)
+
+
+def emit_document(data: dict[str, Any]) -> str:
+    """One YAML document, from `---` to `...`, holding the mapping `data`."""
+    lines = ["---"]
+    if data:
+        _block(data, "", lines)
+    else:
+        lines.append("{}")
+    lines.append("...")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,116 @@
+"""The recording's YAML emitter: whatever JSON it writes, a YAML safe loader reads back exactly."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mcp_tap.yaml_emit import emit_document
+
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False)
+    | st.text()
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda children: (
+        st.lists(children, max_size=6) | st.dictionaries(st.text(), children, max_size=6)
+    ),
+    max_leaves=40,
+)
+
+
+def load(text: str) -> Any:
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(st.text(), json_values, max_size=8))
+def test_any_json_document_round_trips(document: dict[str, Any]) -> None:
+    assert load(emit_document(document)) == document
+
+
+def test_strings_that_look_like_other_types_stay_strings() -> None:
+    tricky = [
+        "2.0",
+        "1e5",
+        "yes",
+        "No",
+        "null",
+        "~",
+        "true",
+        "0x1f",
+        "12:30",
+        "-",
+        "- a",
+        "a: b",
+        "# c",
+        "[x]",
+        "{y}",
+        "*ref",
+        "&anchor",
+        "!tag",
+        "%d",
+        "@x",
+        "`x",
+        "",
+        " lead",
+        "trail ",
+        "multi\nline",
+        "tab\there",
+        "\u2028",
+        "\ufeff",
+        "\x7f",
+        "emoji \U0001f600",
+        "2026-11-26",
+        "<<",
+        "=",
+        "'q'",
+        '"q"',
+        ".inf",
+    ]
+    document = {"values": tricky, **{value: index for index, value in enumerate(tricky)}}
+    assert load(emit_document(document)) == document
+
+
+def test_a_lone_surrogate_is_stored_as_the_replacement_character() -> None:
+    assert load(emit_document({"text": "a\ud800b"})) == {"text": "a\ufffdb"}
+
+
+def test_floats_keep_their_type_and_value() -> None:
+    values = [0.5, 1e20, -1e-7, 3.0, float("inf"), float("-inf"), 123456789.125]
+    assert load(emit_document({"v": values}))["v"] == values
+    assert math.isnan(load(emit_document({"v": float("nan")}))["v"])
+
+
+def test_the_layout_is_readable_block_yaml() -> None:
+    text = emit_document(
+        {
+            "type": "message",
+            "headers": [["content-type", "application/json"]],
+            "message": {
+                "kind": "request",
+                "json": {"jsonrpc": "2.0", "id": 1, "method": "tools/call"},
+            },
+        }
+    )
+    assert text == (
+        "---\n"
+        "type: message\n"
+        "headers:\n"
+        "  - [content-type, application/json]\n"
+        "message:\n"
+        "  kind: request\n"
+        "  json:\n"
+        '    jsonrpc: "2.0"\n'
+        "    id: 1\n"
+        "    method: tools/call\n"
+        "...\n"
+    )
