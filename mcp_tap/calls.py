@@ -74,17 +74,17 @@ class CallBook:
             return
         params = progress_params(message)
         if params is not None:
-            call = self._by_token.get((owner, _token_key(params.get("progressToken"))))
-            if call is not None:
-                call.progress.append(params)
+            holder = self._by_token.get((owner, _token_key(params.get("progressToken"))))
+            if holder is not None:
+                holder.progress.append(params)
         elif message.kind in (MessageKind.RESPONSE, MessageKind.ERROR):
             # An initialize request has no session yet; its response arrives with one.
-            call = self._by_id.get((owner, message.id)) or self._by_id.get(
+            asker = self._by_id.get((owner, message.id)) or self._by_id.get(
                 (event.exchange_id, message.id)
             )
-            if call is not None and call.response is None:
-                call.response = message
-                call.answered_at = event.time
+            if asker is not None and asker.response is None:
+                asker.response = message
+                asker.answered_at = event.time
 
     def close(self) -> None:
         pass

@@ -34,11 +34,13 @@ def write_junit(
                 case, "failure", message="; ".join(d.what for d in verdict.divergences)
             )
             failure.text = "\n".join(
-                f"{d.what}\n  recorded: {json.dumps(d.recorded)}\n  received: {json.dumps(d.received)}"
+                f"{d.what}\n  recorded: {json.dumps(d.recorded)}\n"
+                f"  received: {json.dumps(d.received)}"
                 for d in verdict.divergences
             )
-    tree = ET.ElementTree(ET.Element("testsuites"))
-    tree.getroot().append(suite)
+    root = ET.Element("testsuites")
+    root.append(suite)
+    tree = ET.ElementTree(root)
     ET.indent(tree)
     path.parent.mkdir(parents=True, exist_ok=True)
     tree.write(path, encoding="utf-8", xml_declaration=True)

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import os
 from collections.abc import Callable
+from functools import partial
 from urllib.parse import urljoin, urlsplit
 
 import httpx2
@@ -126,7 +127,7 @@ class Replayer:
         started = loop.time()
         for step in self.plan.steps:
             for call in step.waits_for:
-                if not await self._until(lambda c=call: self._answered(c), f"for {call.label}"):
+                if not await self._until(partial(self._answered, call), f"for {call.label}"):
                     self.missing.append(call)
             if self.speed is not None:
                 due = started + (step.time - self.plan.start) / self.speed
@@ -180,7 +181,7 @@ class Replayer:
                 value = self.secrets[name]
             elif name == "mcp-session-id":
                 if value not in self._sessions:
-                    await self._until(lambda v=value: v in self._sessions, "for a session id")
+                    await self._until(partial(self._sessions.__contains__, value), "for a session")
                 value = self._sessions.get(value, value)
             headers.append((name, value))
         return tuple(headers)

@@ -7,6 +7,7 @@ response chunk) and publishes `ExchangeOpened`, `ResponseStarted`, `MessageSeen`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from urllib.parse import parse_qs, urlsplit
 
 from mcp_tap.bus import TapBus
@@ -134,7 +135,7 @@ class ExchangeTap:
         event = ExchangeClosed(self.exchange_id, self.bus.now(), reason, self._bytes_out)
         self.bus.publish(event)
 
-    def _sse_items(self, items: list[object]) -> None:
+    def _sse_items(self, items: Sequence[object]) -> None:
         assert self.stream is not None
         for item in items:
             if isinstance(item, SSEEvent):

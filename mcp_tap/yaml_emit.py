@@ -87,7 +87,7 @@ def _block(value: dict[str, Any] | list[Any], indent: str, out: list[str]) -> No
         if type(item) is dict and item:
             start = len(out)
             _block(item, inner, out)
-            out[start] = f"{indent}- {out[start][len(inner):]}"  # first key on the dash line
+            out[start] = f"{indent}- {out[start][len(inner) :]}"  # first key on the dash line
         else:
             _entry(f"{indent}-", item, inner, out)
 

@@ -26,7 +26,7 @@ def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str
 
 
 def assert_streamed_download(events: list[dict], protocol_version: str) -> None:
-    """Every progress arrived in order, the first long before the result, and the result is right."""
+    """All progress arrived in order, the first long before the result; the result is right."""
     progress = [e for e in events if e["event"] == "progress"]
     (result,) = [e for e in events if e["event"] == "result"]
     assert [p["progress"] for p in progress] == [1, 2, 3, 4, 5]

@@ -139,7 +139,11 @@ def test_resumed_stream_is_seen_as_the_same_requests_stream() -> None:
                             last_id = line[3:].strip()
                         if line.startswith("data:") and '"progress":2' in line:
                             break  # drop the connection after the second update
-                resumed_headers = {**session, "accept": "text/event-stream", "last-event-id": last_id}
+                resumed_headers = {
+                    **session,
+                    "accept": "text/event-stream",
+                    "last-event-id": last_id,
+                }
                 replayed = []
                 async with client.stream("GET", url, headers=resumed_headers) as resumed:
                     assert resumed.status_code == 200
@@ -152,9 +156,7 @@ def test_resumed_stream_is_seen_as_the_same_requests_stream() -> None:
 
         collector = through_proxy(base + "/mcp", body)
 
-    progress = [
-        m for m in collector.messages() if m.message.method == "notifications/progress"
-    ]
+    progress = [m for m in collector.messages() if m.message.method == "notifications/progress"]
     tokens = {m.message.payload["params"]["progressToken"] for m in progress}
     assert tokens == {"tok-5"}
     values = [m.message.payload["params"]["progress"] for m in progress]
@@ -162,8 +164,11 @@ def test_resumed_stream_is_seen_as_the_same_requests_stream() -> None:
     streams = {m.stream for m in progress}
     assert streams == {StreamKind.POST_SSE, StreamKind.GET_SSE}
     assert all(m.sse_id for m in progress)
-    (response,) = [m for m in collector.messages() if m.message.kind is MessageKind.RESPONSE
-                   and m.message.id == 5]
+    (response,) = [
+        m
+        for m in collector.messages()
+        if m.message.kind is MessageKind.RESPONSE and m.message.id == 5
+    ]
     assert response.stream is StreamKind.GET_SSE
     session_ids = {m.session_id for m in progress} | {response.session_id}
     assert len(session_ids) == 1 and None not in session_ids
@@ -243,10 +248,13 @@ def test_absolute_legacy_endpoint_is_rewritten_to_the_proxy() -> None:
             async with httpx2.AsyncClient(timeout=10) as client:
                 response = await client.get(proxy + "/sse", headers={"accept": "text/event-stream"})
             proxy_host = proxy.removeprefix("http://")
-            assert response.content == (
-                f"event: endpoint\r\ndata: http://{proxy_host}/messages/?session_id=abc123"
-                "\r\n\r\n: ping\r\n\r\n"
-            ).encode()
+            assert (
+                response.content
+                == (
+                    f"event: endpoint\r\ndata: http://{proxy_host}/messages/?session_id=abc123"
+                    "\r\n\r\n: ping\r\n\r\n"
+                ).encode()
+            )
 
         collector = through_proxy(upstream + "/sse", body)
     (endpoint,) = collector.messages()
