@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.procs import demo_server, have_ts_client, py_client, tap_proxy, ts_client
+from tests.procs import demo_server, py_client, tap_proxy, ts_client
 
 STEP = 0.2  # seconds between the demo server's progress steps
 SIZE_MB = 5
@@ -57,13 +57,13 @@ def test_python_client_legacy_sse_transport(proxied) -> None:
     assert_streamed_download(events, "2025-11-25")
 
 
-@pytest.mark.skipif(not have_ts_client(), reason="node or tests/clients/ts/node_modules missing")
+@pytest.mark.usefixtures("typescript_client")
 def test_typescript_client_streamable_http(proxied) -> None:
     mcp_url, _ = proxied
     assert_streamed_download(ts_client(mcp_url, "download_file", ARGS), "2025-11-25")
 
 
-@pytest.mark.skipif(not have_ts_client(), reason="node or tests/clients/ts/node_modules missing")
+@pytest.mark.usefixtures("typescript_client")
 def test_typescript_client_legacy_sse_transport(proxied) -> None:
     _, sse_url = proxied
     assert_streamed_download(ts_client(sse_url, "download_file", ARGS, sse=True), "2025-11-25")
