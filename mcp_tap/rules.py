@@ -92,6 +92,22 @@ STREAM_CLOSED_WITHOUT_RESPONSE = Rule(
     "a 2026-07-28 response stream ended without the response; the request is lost",
 )
 
+MESSAGE_INVALID = Rule(
+    "message-invalid",
+    Severity.WARNING,
+    "a body or SSE event that is not a JSON-RPC message; forwarded untouched",
+)
+METHOD_UNKNOWN = Rule(
+    "method-unknown",
+    Severity.INFO,
+    "a method no MCP revision defines (an extension, or a typo); forwarded untouched",
+)
+PROTOCOL_VERSION_UNKNOWN = Rule(
+    "protocol-version-unknown",
+    Severity.WARNING,
+    "a protocol version no MCP revision defines, in a message or MCP-Protocol-Version header",
+)
+
 RULES: tuple[Rule, ...] = (
     PROGRESS_NOT_INCREASING,
     PROGRESS_AFTER_COMPLETION,
@@ -107,5 +123,8 @@ RULES: tuple[Rule, ...] = (
     REQUEST_CANCELLED,
     MESSAGE_AFTER_CANCELLATION,
     STREAM_CLOSED_WITHOUT_RESPONSE,
+    MESSAGE_INVALID,
+    METHOD_UNKNOWN,
+    PROTOCOL_VERSION_UNKNOWN,
 )
 BY_SLUG = {rule.slug: rule for rule in RULES}

@@ -49,6 +49,7 @@ from mcp_tap.view_format import (
 )
 from mcp_tap.view_jsonl import JsonLinesView
 from mcp_tap.view_summary import Tally, summary
+from mcp_tap.wire_checks import WireChecker
 
 DEFAULT_FPS = 12.0  # smooth enough for bars, cheap enough for a flood
 PLAIN_WIDTH = 120  # tables in a pipe: no terminal to fit, so room for every column
@@ -286,19 +287,22 @@ def build_view(
     summary_console: Console | None = None,
     emit_findings: bool = True,
 ) -> list[Subscriber]:
-    """The tracker and the view for a command, in bus order (the tracker first).
+    """The checkers and the view for a command, in bus order (the checkers first).
 
     `jsonl`: write JSON lines there instead of the console view (the summary then goes to
     `summary_console`, e.g. stderr, so the JSON stream stays clean). `emit_findings=False`
     when the events come from a recording that already holds its findings.
     """
     tracker = ProgressTracker(publish, emit_findings=emit_findings)
+    checkers: list[Subscriber] = [tracker]
+    if emit_findings:
+        checkers.append(WireChecker(publish))
     if jsonl is not None:
-        subscribers: list[Subscriber] = [tracker, JsonLinesView(jsonl)]
+        subscribers = [*checkers, JsonLinesView(jsonl)]
         if summary_console is not None:
             subscribers.append(_SummaryOnly(ConsoleView(tracker, options, summary_console)))
         return subscribers
-    return [tracker, ConsoleView(tracker, options, console)]
+    return [*checkers, ConsoleView(tracker, options, console)]
 
 
 class _SummaryOnly:

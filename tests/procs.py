@@ -24,7 +24,10 @@ TS_CLIENT = TS_DIR / "call_tool.mjs"
 
 
 class Proc:
-    """A child process whose stdout lines are collected by a reader thread."""
+    """A child process whose output lines are collected by reader threads.
+
+    `wait_for_line` reads stdout and stderr lines as they come; `stderr` keeps stderr apart.
+    """
 
     def __init__(
         self, args: Sequence[str], cwd: Path | None = None, env: dict[str, str] | None = None
@@ -56,6 +59,7 @@ class Proc:
         assert self.popen.stderr is not None
         for line in self.popen.stderr:
             self._stderr.append(line)
+            self._queue.put(line.rstrip("\n"))  # wait_for_line sees both streams
 
     @property
     def returncode(self) -> int | None:

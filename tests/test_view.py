@@ -18,6 +18,7 @@ from mcp_tap.events import Fault, StreamKind, TapEvent
 from mcp_tap.tracker import ProgressTracker
 from mcp_tap.view import ConsoleView, ViewOptions, build_view
 from mcp_tap.view_jsonl import JsonLinesView
+from mcp_tap.wire_checks import WireChecker
 from tests.tap_script import MODERN, TapScript, error, progress, request, result
 
 ANSI = re.compile(r"\x1b\[")
@@ -33,7 +34,7 @@ class Viewed:
     def __init__(self, console: Console, options: ViewOptions | None = None) -> None:
         self.console = console
         self.bus = TapBus()
-        tracker, view = build_view(self.bus.publish, options, console=console)
+        tracker, *_checkers, view = build_view(self.bus.publish, options, console=console)
         assert isinstance(view, ConsoleView)
         self.tracker, self.view = tracker, view
         self.bus.subscribe(tracker)
@@ -271,14 +272,18 @@ def test_jsonl_view_writes_one_decodable_object_per_event() -> None:
     assert events[1] == script.events[1]
 
 
-def test_the_cli_builds_tracker_then_view_for_every_command() -> None:
+def test_the_cli_builds_checkers_then_view_for_every_command() -> None:
     args = build_parser().parse_args(["proxy", "-q", "--filter", "tools/*", "--no-record"])
     bus = TapBus()
-    tracker, view = _view_subscribers(args, bus)
-    assert isinstance(tracker, ProgressTracker) and isinstance(view, ConsoleView)
+    tracker, checker, view = _view_subscribers(args, bus)
+    assert isinstance(tracker, ProgressTracker) and isinstance(checker, WireChecker)
+    assert isinstance(view, ConsoleView)
     assert view.options == ViewOptions(quiet=True, filters=("tools/*",))
     args = build_parser().parse_args(["proxy", "--jsonl", "--no-record"])
-    assert isinstance(_view_subscribers(args, bus)[1], JsonLinesView)
+    assert isinstance(_view_subscribers(args, bus)[2], JsonLinesView)
+    args = build_parser().parse_args(["show", "recording.yaml"])
+    tracker, view = _view_subscribers(args, bus, recorded=True)  # its findings are recorded
+    assert isinstance(view, ConsoleView)
 
 
 def test_many_streams_share_one_overflow_row() -> None:
