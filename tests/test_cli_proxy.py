@@ -1,0 +1,81 @@
+"""`mcp-tap proxy` as a user runs it: the start line, Ctrl-C, faults kept in the recording."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+
+import httpx2
+import pytest
+import yaml
+
+from mcp_tap.guard import HostGuard, is_loopback
+from mcp_tap.serving import bind_socket
+from tests.procs import Proc
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def start_proxy(tmp_path: Path, *args: str) -> tuple[Proc, str]:
+    proc = Proc([sys.executable, "-m", "mcp_tap", "proxy", "--port", "0", *args], cwd=tmp_path)
+    match = proc.wait_for_line(r"listening on (\S+) - point your client at (\S+) - forwarding")
+    return proc, match.group(2)
+
+
+def test_embedded_demo_server_then_ctrl_c_stops_cleanly_with_a_summary(tmp_path: Path) -> None:
+    proc, url = start_proxy(tmp_path, "--no-record")
+    try:
+        assert url.endswith("/mcp")
+        request = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+        headers = {"accept": "application/json, text/event-stream"}
+        response = httpx2.post(url, json=request, headers=headers, timeout=10)
+        assert response.status_code in (200, 400)  # the demo server's own answer
+    finally:
+        proc.popen.send_signal(signal.SIGINT)
+        code = proc.finish(timeout=20)
+    assert code == 0
+    assert "Traceback" not in proc.stderr
+    assert any("mcp-tap summary" in line for line in proc.lines)
+
+
+def test_an_unreachable_target_is_one_line_and_a_recorded_fault(tmp_path: Path) -> None:
+    sock = bind_socket("127.0.0.1", 0)
+    target = f"http://127.0.0.1:{sock.getsockname()[1]}/mcp"
+    sock.close()
+    recording = tmp_path / "session.yaml"
+    proc, url = start_proxy(tmp_path, "--target", target, "--record", str(recording))
+    try:
+        response = httpx2.post(url, json={"jsonrpc": "2.0", "id": 3, "method": "ping"}, timeout=10)
+        assert response.status_code == 502
+        line = proc.wait_for_line(r"upstream-unreachable")
+        assert target in line.string
+    finally:
+        proc.stop(signal.SIGINT)
+    documents = list(yaml.safe_load_all(recording.read_text()))
+    faults = [d for d in documents if d and d.get("type") == "fault"]
+    assert [f["kind"] for f in faults] == ["upstream-unreachable"]
+    assert target in faults[0]["detail"]
+
+
+def test_a_taken_port_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    sock = bind_socket("127.0.0.1", 0)
+    try:
+        port = str(sock.getsockname()[1])
+        proc = Proc([sys.executable, "-m", "mcp_tap", "proxy", "--port", port, "--no-record"])
+        code = proc.finish(timeout=20)
+    finally:
+        sock.close()
+    assert code == 2
+    (line,) = proc.stderr.strip().splitlines()
+    assert "already in use" in line
+
+
+def test_only_loopback_counts_as_loopback() -> None:
+    assert all(is_loopback(h) for h in ("127.0.0.1", "127.0.0.2", "localhost", "::1", "[::1]"))
+    assert not any(is_loopback(h) for h in ("0.0.0.0", "192.168.1.2", "example.com", "::"))
+    guard = HostGuard("127.0.0.1", ["tap.internal"])
+    assert guard.refusal((("host", "tap.internal:8890"),)) is None
+    assert guard.refusal((("host", "localhost:1"), ("origin", "http://[::1]:3000"))) is None
+    assert guard.refusal((("host", "attacker.example"),)) is not None
+    assert guard.refusal((("host", "127.0.0.1:8890"), ("origin", "null"))) is not None
