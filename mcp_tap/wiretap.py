@@ -61,8 +61,12 @@ def response_stream_kind(
         return None  # compressed bodies are forwarded untouched but not inspected
     kind = media_type(header(response_headers, "content-type"))
     if kind == "text/event-stream":
-        if request_method == "GET" and header(request_headers, "mcp-session-id") is None:
-            return StreamKind.LEGACY_SSE  # a streamable-HTTP GET stream always has a session
+        if request_method == "GET" and not any(
+            header(request_headers, name) for name in ("mcp-session-id", "mcp-protocol-version")
+        ):
+            # A streamable-HTTP GET stream comes after initialize, so it carries a session or
+            # at least the negotiated version; the 2024-11-05 GET /sse comes before either.
+            return StreamKind.LEGACY_SSE
         return StreamKind.GET_SSE if request_method == "GET" else StreamKind.POST_SSE
     if kind == "application/json" or (kind.endswith("+json") and status != 204):
         return StreamKind.JSON_RESPONSE
