@@ -1,6 +1,6 @@
 """`RecordingWriter`: the subscriber that writes tap events to a YAML recording.
 
-`handle` only puts the event on a queue, so the event loop pays for one `put`; a writer
+`handle` only appends the event to a deque, so the event loop pays for one append; a writer
 thread redacts, serialises and writes. The queue is unbounded on purpose: when the disk or
 the YAML dumper falls behind a burst, events wait in memory (back-pressure on memory, never
 on the forwarding path) and none is dropped.
@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
 import re
 import threading
 import time
+from collections import deque
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -119,7 +119,11 @@ class RecordingWriter:
             self._fd, self.path = open_exclusive(Path(path))
         self._redact = Redactor(rules) if rules is not None else None
         self.error: OSError | None = None  # set when the disk refused a write
-        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        # A deque and one wake-up per burst: waking the writer for every event costs the
+        # event loop more than the event itself (a futex call per put).
+        self._pending: deque[object] = deque()
+        self._wake = threading.Event()
+        self._awake = False  # the writer was woken and has not yet taken what is pending
         self._closed = False
         header = PREAMBLE + emit_document(recording_header(target, started, rules))
         try:
@@ -133,37 +137,44 @@ class RecordingWriter:
     def handle(self, event: TapEvent) -> None:
         """Queue the event for the writer thread; O(1), never blocks, never drops."""
         if not self._closed:
-            self._queue.put(event)
+            self._pending.append(event)
+            if not self._awake:
+                self._awake = True
+                self._wake.set()
 
     def close(self) -> None:
         """Write everything queued, stop the thread, close the file. Safe to call twice."""
         if self._closed:
             return
         self._closed = True
-        self._queue.put(_STOP)
+        self._pending.append(_STOP)
+        self._wake.set()
         self._thread.join()
         os.close(self._fd)
 
     def _run(self) -> None:
         while True:
-            batch = [self._queue.get()]
-            while len(batch) < MAX_BATCH and batch[-1] is not _STOP:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            documents = []
-            for count, item in enumerate(batch, start=1):
-                if item is not _STOP and self.error is None:
-                    documents.append(self._document(cast(TapEvent, item)))
-                if count % YIELD_EVERY == 0:
-                    # Hand the GIL back now and then: otherwise, during a burst, the proxy's
-                    # event loop waits out the 5 ms switch interval at every wake-up.
-                    time.sleep(0)
-            if documents:
-                self._write("".join(documents).encode("utf-8"))
-            if batch[-1] is _STOP:
-                return
+            self._wake.wait()
+            self._wake.clear()
+            self._awake = False  # before taking: an event appended from now on wakes us again
+            while self._pending:
+                batch = [self._pending.popleft() for _ in range(min(MAX_BATCH, len(self._pending)))]
+                if self._write_batch(batch):
+                    return
+
+    def _write_batch(self, batch: list[object]) -> bool:
+        """Write a batch of events; True when it held the stop marker."""
+        documents = []
+        for count, item in enumerate(batch, start=1):
+            if item is not _STOP and self.error is None:
+                documents.append(self._document(cast(TapEvent, item)))
+            if count % YIELD_EVERY == 0:
+                # Hand the GIL back now and then: otherwise, during a burst, the proxy's
+                # event loop waits out the 5 ms switch interval at every wake-up.
+                time.sleep(0)
+        if documents:
+            self._write("".join(documents).encode("utf-8"))
+        return batch[-1] is _STOP
 
     def _document(self, event: TapEvent) -> str:
         try:

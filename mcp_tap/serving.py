@@ -27,7 +27,9 @@ class _QuietServer(uvicorn.Server):
 def bind_socket(host: str, port: int) -> socket.socket:
     """Bind a listening TCP socket; port 0 picks a free one."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio turns Nagle off only for sockets whose proto says TCP, and
+    # with Nagle on every keep-alive response after the first waits ~40 ms for an ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from mcp_types.version import KNOWN_PROTOCOL_VERSIONS
-
 from mcp_tap.events import ExchangeOpened, Finding, MessageKind, MessageSeen, TapEvent
 from mcp_tap.rules import MESSAGE_INVALID, METHOD_UNKNOWN, PROTOCOL_VERSION_UNKNOWN, Rule
 
+KNOWN_PROTOCOL_VERSIONS = frozenset(
+    {"2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25", "2026-07-28"}
+)
 # Every method of every MCP revision, 2024-11-05 to 2026-07-28.
 KNOWN_METHODS = frozenset(
     {
