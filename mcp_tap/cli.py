@@ -74,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_recording_options(proxy)
     _add_view_options(proxy)
 
+    show = commands.add_parser("show", help="show a recording as the live proxy would")
+    show.add_argument("file", metavar="FILE.yaml", help="a recording written by `mcp-tap proxy`")
+    _add_view_options(show)
     replay = commands.add_parser(
         "replay", help="re-send a recording to a server and compare what comes back"
     )
@@ -126,9 +129,6 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--record", metavar="PATH", help="where to write the demo's recording")
     _add_view_options(demo)
 
-    show = commands.add_parser("show", help="show a recording as the live proxy would")
-    show.add_argument("file", metavar="FILE.yaml", help="a recording written by `mcp-tap proxy`")
-    _add_view_options(show)
     return parser
 
 
