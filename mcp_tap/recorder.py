@@ -17,8 +17,8 @@ from __future__ import annotations
 import logging
 import os
 import re
+import sys
 import threading
-import time
 from collections import deque
 from datetime import UTC, datetime
 from importlib import metadata
@@ -36,7 +36,10 @@ log = logging.getLogger(__name__)
 FORMAT_NAME = "mcp-tap-recording"
 FORMAT_VERSION = 1
 DEFAULT_DIRECTORY = Path("recordings")
-YIELD_EVERY = 8  # documents (about 20 us each) between GIL hand-backs
+# The writer and the proxy's event loop share the GIL, which changes hands every 5 ms by
+# default: the loop could then wait 5 ms for a busy writer, and a writer that yields more often
+# falls behind a flood of events and lets its backlog grow. 1 ms slices keep both in step.
+SWITCH_INTERVAL = 0.001
 MAX_BATCH = 1024  # events per write: bounds the text held at once during a burst
 PREAMBLE = "# mcp-tap recording: one YAML document per tap event, see docs/recording-format.md\n"
 
@@ -131,6 +134,7 @@ class RecordingWriter:
         except OSError:
             os.close(self._fd)
             raise
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
         self._thread = threading.Thread(target=self._run, name="mcp-tap-recorder", daemon=True)
         self._thread.start()
 
@@ -164,14 +168,11 @@ class RecordingWriter:
 
     def _write_batch(self, batch: list[object]) -> bool:
         """Write a batch of events; True when it held the stop marker."""
-        documents = []
-        for count, item in enumerate(batch, start=1):
-            if item is not _STOP and self.error is None:
-                documents.append(self._document(cast(TapEvent, item)))
-            if count % YIELD_EVERY == 0:
-                # Hand the GIL back now and then: otherwise, during a burst, the proxy's
-                # event loop waits out the 5 ms switch interval at every wake-up.
-                time.sleep(0)
+        documents = [
+            self._document(cast(TapEvent, item))
+            for item in batch
+            if item is not _STOP and self.error is None
+        ]
         if documents:
             self._write("".join(documents).encode("utf-8"))
         return batch[-1] is _STOP
