@@ -95,30 +95,26 @@ def running(name: str, args: Sequence[str], directory: Path) -> Iterator[Child]:
         child.stop()
 
 
-def python_module(module: str, *args: str, nodelay: bool = False) -> list[str]:
-    """`python -m module args`, or through bench/nodelay.py (the TCP_NODELAY diagnostic)."""
-    if nodelay:
-        return [sys.executable, str(ROOT / "bench" / "nodelay.py"), module, *args]
+def python_module(module: str, *args: str) -> list[str]:
+    """`python -m module args`."""
     return [sys.executable, "-m", module, *args]
 
 
 @contextmanager
-def demo_server(directory: Path, nodelay: bool = False) -> Iterator[tuple[str, Child]]:
+def demo_server(directory: Path) -> Iterator[tuple[str, Child]]:
     """`python -m demo_server --port 0 --step-delay 0`; yields its /mcp URL."""
-    args = python_module("demo_server", "--port", "0", "--step-delay", "0", nodelay=nodelay)
+    args = python_module("demo_server", "--port", "0", "--step-delay", "0")
     with running("demo-server", args, directory) as child:
         yield child.wait_for(r"progress-demo: (http://127\.0\.0\.1:\d+/mcp)").group(1), child
 
 
 @contextmanager
 def tap_proxy(
-    name: str, target: str, directory: Path, record: Path | None, nodelay: bool = False
+    name: str, target: str, directory: Path, record: Path | None
 ) -> Iterator[tuple[str, Child]]:
     """`python -m mcp_tap proxy`, view on (stdout to a file), recording to `record`."""
     recording = ["--record", str(record)] if record is not None else ["--no-record"]
-    args = python_module(
-        "mcp_tap", "proxy", "--target", target, "--port", "0", *recording, nodelay=nodelay
-    )
+    args = python_module("mcp_tap", "proxy", "--target", target, "--port", "0", *recording)
     with running(name, args, directory) as child:
         yield child.wait_for(r"point your client at (\S+)").group(1), child
 

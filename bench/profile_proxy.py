@@ -1,7 +1,7 @@
 """Where the proxy's CPU goes under load: py-spy samples of `mcp-tap proxy` while it forwards.
 
     uv pip install py-spy          # into the venv, for your own use (not a project dependency)
-    uv run python bench/profile_proxy.py [--quick] [--nodelay] [--raw-dir DIR] [--json FILE]
+    uv run python bench/profile_proxy.py [--quick] [--raw-dir DIR] [--json FILE]
 
 Starts the demo server and the proxy as bench/run.py does (recording, tracker and view on,
 stdout to a file), attaches `py-spy record --threads --nonblocking` to the proxy for each
@@ -234,7 +234,6 @@ def profile(
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--nodelay", action="store_true", help="see bench/nodelay.py")
     parser.add_argument("--rate", type=int, default=500, help="samples per second")
     parser.add_argument("--raw-dir", type=Path, help="keep py-spy's collapsed stacks here")
     parser.add_argument("--json", type=Path, help="also write the analysis here")
@@ -245,8 +244,8 @@ def main() -> int:
         work = Path(directory)
         raw_dir = args.raw_dir or work
         raw_dir.mkdir(parents=True, exist_ok=True)
-        with demo_server(work, args.nodelay) as (server_url, server):
-            with tap_proxy("proxy", server_url, work, work / "rec.yaml", args.nodelay) as (
+        with demo_server(work) as (server_url, server):
+            with tap_proxy("proxy", server_url, work, work / "rec.yaml") as (
                 url,
                 proxy,
             ):

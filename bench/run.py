@@ -1,6 +1,6 @@
 """mcp-tap benchmark suite: a direct connection vs the same work through `mcp-tap proxy`.
 
-    uv run python bench/run.py [--quick] [--json bench/results.json] [--nodelay]
+    uv run python bench/run.py [--quick] [--json bench/results.json]
 
 Runs the demo server (`python -m demo_server`) and the proxy (`python -m mcp_tap proxy`, with
 recording, tracker and view on, its stdout in a file) as separate processes and measures:
@@ -445,10 +445,10 @@ def timed(name: str, step: Callable[[], dict[str, Any]], results: dict[str, Any]
     log(f"   done in {results[name]['test_seconds']:.1f} s")
 
 
-def run(plan: Plan, work: Path, nodelay: bool) -> dict[str, Any]:
+def run(plan: Plan, work: Path) -> dict[str, Any]:
     results: dict[str, Any] = {}
-    with demo_server(work, nodelay) as (server_url, server):
-        with tap_proxy("proxy", server_url, work, work / "main.yaml", nodelay) as (url, proxy):
+    with demo_server(work) as (server_url, server):
+        with tap_proxy("proxy", server_url, work, work / "main.yaml") as (url, proxy):
             both = [proxy, server]
             timed("latency", lambda: run_async(latency(server_url, url, plan)), results)
             wait_idle(both)
@@ -459,20 +459,20 @@ def run(plan: Plan, work: Path, nodelay: bool) -> dict[str, Any]:
         stamp_args = [sys.executable, str(ROOT / "bench" / "stamp_server.py"), "--port", "0"]
         with running("stamp-server", stamp_args, work) as stamp:
             stamp_url = stamp.wait_for(r"stamp-server: (\S+)").group(1)
-            with tap_proxy("stamp-proxy", stamp_url, work, work / "stamp.yaml", nodelay) as (
+            with tap_proxy("stamp-proxy", stamp_url, work, work / "stamp.yaml") as (
                 url,
                 proxy,
             ):
                 timed("event_delay", lambda: run_async(event_delay(stamp_url, url, plan)), results)
 
         record = work / "memory.yaml"
-        with tap_proxy("memory-proxy", server_url, work, record, nodelay) as (url, proxy):
+        with tap_proxy("memory-proxy", server_url, work, record) as (url, proxy):
             timed("memory", lambda: run_async(memory(url, proxy, server, record, plan)), results)
 
         session = work / "session.yaml"
 
         def replay_test() -> dict[str, Any]:
-            with tap_proxy("record-proxy", server_url, work, session, nodelay) as (url, _proxy):
+            with tap_proxy("record-proxy", server_url, work, session) as (url, _proxy):
                 started = time.perf_counter()
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
@@ -562,12 +562,6 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a scaled-down run (~2 minutes)")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write results")
-    parser.add_argument(
-        "--nodelay",
-        action="store_true",
-        help="diagnostic: run the demo server and proxies through bench/nodelay.py, which "
-        "sets TCP_NODELAY on their listening sockets",
-    )
     args = parser.parse_args()
     plan = QUICK if args.quick else FULL
     info = machine()
@@ -577,11 +571,10 @@ def main() -> int:
     )
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="mcp-tap-bench-") as directory:
-        results = run(plan, Path(directory), args.nodelay)
+        results = run(plan, Path(directory))
     report: dict[str, Any] = {
         "machine": info,
         "mode": "quick" if args.quick else "full",
-        "nodelay_shim": args.nodelay,
         "plan": asdict(plan),
         "results": results,
         "seconds": time.perf_counter() - started,
@@ -589,7 +582,7 @@ def main() -> int:
     report["floors"] = verdicts(results)
     text = table(report)
     print(
-        f"mcp-tap bench ({report['mode']}{', nodelay shim' if args.nodelay else ''}) on "
+        f"mcp-tap bench ({report['mode']}) on "
         f"{info['nproc']} x {info['cpu_model']}, Python {info['python']}, "
         f"commit {info['commit'] or '?'}, {report['seconds']:.0f} s"
     )
