@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mcp_tap.events import Direction, ExchangeOpened, MessageSeen, StreamKind
+from mcp_tap.events import Direction, ExchangeOpened, MessageSeen, StreamKind, header
 from mcp_tap.progress_stats import (
     ProgressStats,
     RequestState,
@@ -22,7 +22,6 @@ from mcp_tap.progress_stats import (
     coerced_twin,
     typed_key,
 )
-from mcp_tap.wiretap import header
 
 ENDED_MEMORY = 4096  # ended requests remembered for late messages (ids and tokens)
 OWN_STREAMS = (StreamKind.POST_SSE, StreamKind.JSON_RESPONSE)  # a POST's own response body

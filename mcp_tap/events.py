@@ -15,6 +15,14 @@ Headers = tuple[tuple[str, str], ...]
 """HTTP headers as (lower-case name, value) pairs, in wire order, duplicates kept."""
 
 
+def header(headers: Headers, name: str) -> str | None:
+    """The first value of a header (names are stored lower-case)."""
+    for key, value in headers:
+        if key == name:
+            return value
+    return None
+
+
 class Direction(enum.StrEnum):
     """Which way a message travels."""
 

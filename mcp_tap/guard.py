@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from mcp_tap.events import Headers
+from mcp_tap.events import Headers, header
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
 DEFAULT_MAX_BODY = 16 * 1024 * 1024  # above the SDK servers' own 4 MiB, so theirs still answers
@@ -37,13 +37,13 @@ class HostGuard:
 
     def refusal(self, headers: Headers) -> str | None:
         """Why a request must be refused (403), or None when it may pass."""
-        host = next((value for name, value in headers if name == "host"), None)
+        host = header(headers, "host")
         if host is None or _hostname(host) not in self.names:
             return (
                 f"Host {host!r} is not this proxy's; use --allow-host to accept it "
                 "(DNS rebinding protection)"
             )
-        origin = next((value for name, value in headers if name == "origin"), None)
+        origin = header(headers, "origin")
         if origin is not None:
             parts = urlsplit(origin)
             if parts.scheme not in ("http", "https") or _hostname(parts.netloc) not in self.names:

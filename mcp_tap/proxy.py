@@ -17,10 +17,10 @@ import httpx2
 
 from mcp_tap.bus import TapBus
 from mcp_tap.endpoint import EndpointRewriter
-from mcp_tap.events import Fault, Headers, StreamKind
+from mcp_tap.events import Fault, Headers, StreamKind, header
 from mcp_tap.guard import DEFAULT_MAX_BODY, HostGuard, declared_length
 from mcp_tap.jsonrpc import error_body, request_id_for_error
-from mcp_tap.wiretap import ExchangeTap, header
+from mcp_tap.wiretap import ExchangeTap
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

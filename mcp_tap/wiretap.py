@@ -21,19 +21,12 @@ from mcp_tap.events import (
     ResponseStarted,
     RpcMessage,
     StreamKind,
+    header,
 )
 from mcp_tap.jsonrpc import classify_text
 from mcp_tap.sse import SSEDecoder, SSEEvent, SSEPriming
 
 LEGACY_SESSION_PARAMS = ("session_id", "sessionId")  # Python SDK, TypeScript SDK
-
-
-def header(headers: Headers, name: str) -> str | None:
-    """The first value of a header (names are stored lower-case)."""
-    for key, value in headers:
-        if key == name:
-            return value
-    return None
 
 
 def media_type(content_type: str | None) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from mcp_tap.bus import TapBus
-from mcp_tap.events import Fault, MessageSeen, TapEvent
+from mcp_tap.events import Fault, Finding, MessageSeen, TapEvent
 from mcp_tap.run_proxy import running_proxy
 
 
@@ -25,6 +25,11 @@ class Collector:
 
     def messages(self) -> list[MessageSeen]:
         return [e for e in self.events if isinstance(e, MessageSeen)]
+
+    @property
+    def rules(self) -> list[str]:
+        """The rule slugs of the findings seen, in order."""
+        return [e.rule for e in self.events if isinstance(e, Finding)]
 
     def faults(self) -> list[Fault]:
         return [e for e in self.events if isinstance(e, Fault)]

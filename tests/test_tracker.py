@@ -15,6 +15,7 @@ from mcp_tap.progress_stats import RequestState, percentile
 from mcp_tap.rules import BY_SLUG
 from mcp_tap.run_proxy import running_proxy
 from mcp_tap.tracker import MAX_FINDINGS_PER_SUBJECT, ProgressTracker
+from tests.inproc import Collector
 from tests.misbehaving_server import UNKNOWN_TOKEN, running_misbehaving_server
 from tests.tap_script import (
     MODERN,
@@ -357,23 +358,6 @@ def test_server_to_client_requests_are_tracked_the_other_way(tap: Tap) -> None:
 
 
 # --- end to end: a real client, the real proxy, a real (misbehaving) server ---------------
-
-
-class Collector:
-    """A subscriber keeping every event it is given."""
-
-    def __init__(self) -> None:
-        self.events: list[TapEvent] = []
-
-    def handle(self, event: TapEvent) -> None:
-        self.events.append(event)
-
-    def close(self) -> None:
-        pass
-
-    @property
-    def rules(self) -> list[str]:
-        return [e.rule for e in self.events if isinstance(e, Finding)]
 
 
 async def _call_through_proxy(
