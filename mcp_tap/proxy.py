@@ -13,13 +13,18 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx2
-
 from mcp_tap.bus import TapBus
 from mcp_tap.endpoint import EndpointRewriter
 from mcp_tap.events import Fault, Headers, StreamKind, header
 from mcp_tap.guard import DEFAULT_MAX_BODY, HostGuard, declared_length
 from mcp_tap.jsonrpc import error_body, request_id_for_error
+from mcp_tap.upstream import (
+    UpstreamError,
+    UpstreamPool,
+    UpstreamResponse,
+    UpstreamTimeout,
+    UpstreamUnreachable,
+)
 from mcp_tap.wiretap import ExchangeTap
 
 Scope = MutableMapping[str, Any]
@@ -59,16 +64,6 @@ def forwardable(headers: Headers, extra_drop: frozenset[str] = frozenset()) -> H
     )
 
 
-def upstream_client(idle_timeout: float = DEFAULT_IDLE_TIMEOUT) -> httpx2.AsyncClient:
-    """One pooled keep-alive client for every upstream request."""
-    return httpx2.AsyncClient(
-        timeout=httpx2.Timeout(connect=10.0, read=idle_timeout, write=30.0, pool=None),
-        limits=httpx2.Limits(max_connections=None, max_keepalive_connections=200),
-        follow_redirects=False,  # a redirect is the upstream's answer; the client decides
-        trust_env=False,  # never route loopback traffic through an environment proxy
-    )
-
-
 class TapProxy:
     """ASGI app forwarding every method, path and query to the target's origin."""
 
@@ -76,7 +71,6 @@ class TapProxy:
         self,
         target: str,
         bus: TapBus,
-        client: httpx2.AsyncClient | None = None,
         guard: HostGuard | None = None,
         max_body: int = DEFAULT_MAX_BODY,
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
@@ -87,22 +81,15 @@ class TapProxy:
         self.target = target
         self.origin = f"{parts.scheme}://{parts.netloc}"
         self.bus = bus
-        self._client = client
+        self.upstream = UpstreamPool(self.origin, idle_timeout)
         self.guard = guard
         self.max_body = max_body
         self.idle_timeout = idle_timeout
         self._exchange_ids = itertools.count(1)
 
-    @property
-    def client(self) -> httpx2.AsyncClient:
-        if self._client is None:
-            self._client = upstream_client(self.idle_timeout)
-        return self._client
-
     async def aclose(self) -> None:
-        """Close the upstream connection pool."""
-        if self._client is not None:
-            await self._client.aclose()
+        """Close the idle upstream connections."""
+        await self.upstream.aclose()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -142,78 +129,65 @@ class TapProxy:
             await self._refuse(send, 403, "request-refused", refusal, request_id_for_error(body))
             return
         tap = ExchangeTap(self.bus, next(self._exchange_ids), method, target, headers, body)
-        forwarding = asyncio.ensure_future(self._forward(method, target, headers, body, send, tap))
-        watching = asyncio.ensure_future(_wait_for_disconnect(receive))
+        # The exchange runs in this task; a watcher cancels it if the client leaves, since
+        # closing the upstream request is how a 2026-07-28 client cancels.
+        exchange = asyncio.current_task()
+        assert exchange is not None
+        departure = _Departure()
+        watcher = asyncio.ensure_future(_watch_for_departure(receive, exchange, departure))
         try:
-            await asyncio.wait({forwarding, watching}, return_when=asyncio.FIRST_COMPLETED)
+            await self._forward(method, target, headers, body, send, tap)
+        except asyncio.CancelledError:
+            if not departure.happened:
+                raise
+            exchange.uncancel()
+            tap.closed("client-disconnected")
         finally:
-            if not forwarding.done():
-                forwarding.cancel()  # the client left: closing upstream is how 2026-07-28 cancels
-                try:
-                    await forwarding
-                except asyncio.CancelledError:
-                    pass
-                tap.closed("client-disconnected")
-            watching.cancel()
-        forwarding.result()
+            watcher.cancel()
 
     async def _forward(
         self, method: str, target: str, headers: Headers, body: bytes, send: Send, tap: ExchangeTap
     ) -> None:
-        upstream_headers = [
-            (name.encode("latin-1"), value.encode("latin-1"))
-            for name, value in forwardable(headers, SET_BY_PROXY)
-        ]
-        request = httpx2.Request(
-            method, self.origin + target, headers=upstream_headers, content=body
-        )
         try:
-            response = await self.client.send(request, stream=True)
-        except httpx2.TimeoutException as error:
-            await self._fail(send, tap, body, 504, "upstream-timeout", _describe(error))
-            return
-        except httpx2.HTTPError as error:
-            await self._fail(send, tap, body, 502, "upstream-unreachable", _describe(error))
+            response = await self.upstream.request(
+                method, target, forwardable(headers, SET_BY_PROXY), body
+            )
+        except UpstreamError as error:
+            status, kind, detail = _refusal_for(error)
+            await self._fail(send, tap, body, status, kind, detail)
             return
         try:
             await self._relay(response, send, tap)
         finally:
-            await response.aclose()
+            response.close()
 
-    async def _relay(self, response: httpx2.Response, send: Send, tap: ExchangeTap) -> None:
-        headers: Headers = tuple(
-            (name.decode("latin-1").lower(), value.decode("latin-1"))
-            for name, value in response.headers.raw
-        )
-        headers = forwardable(headers)
+    async def _relay(self, response: UpstreamResponse, send: Send, tap: ExchangeTap) -> None:
+        headers = forwardable(response.headers)
         await send(
             {
                 "type": "http.response.start",
-                "status": response.status_code,
+                "status": response.status,
                 "headers": [(n.encode("latin-1"), v.encode("latin-1")) for n, v in headers],
             }
         )
-        tap.response_started(response.status_code, headers)
+        tap.response_started(response.status, headers)
         rewriter = None
         if tap.stream is StreamKind.LEGACY_SSE:
             host = header(tap.headers, "host") or urlsplit(self.origin).netloc
             rewriter = EndpointRewriter(f"http://{host}")
         try:
-            async for chunk in response.aiter_raw():
+            while chunk := await response.read():
                 out = rewriter.feed(chunk) if rewriter is not None else chunk
                 if out:
                     await send({"type": "http.response.body", "body": out, "more_body": True})
                 tap.response_chunk(chunk)
                 if rewriter is not None and rewriter.passing_through:
                     rewriter = None
-        except httpx2.HTTPError as error:
+        except UpstreamError as error:
             # Break the client's connection too, as the upstream broke ours: ending the body
             # cleanly would tell the client that a cut-off stream was complete.
-            if isinstance(error, httpx2.TimeoutException):
-                kind, detail = "upstream-stalled", f"sent nothing for {self.idle_timeout:g} s"
-            else:
-                kind, detail = "upstream-reset", f"broke off the response ({type(error).__name__})"
-            self._fault(tap, kind, f"upstream {self.target} {detail}")
+            kind = "upstream-stalled" if isinstance(error, UpstreamTimeout) else "upstream-reset"
+            self._fault(tap, kind, f"upstream {self.target} {error}")
             tap.closed("upstream-error")
             return
         tail = rewriter.flush() if rewriter is not None else b""
@@ -279,14 +253,25 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
             return b"".join(parts)
 
 
-async def _wait_for_disconnect(receive: Receive) -> None:
+def _refusal_for(error: UpstreamError) -> tuple[int, str, str]:
+    """The status, fault kind and detail for an upstream that gave no response head."""
+    if isinstance(error, UpstreamTimeout):
+        return 504, "upstream-timeout", f"did not answer: {error}"
+    if isinstance(error, UpstreamUnreachable):
+        return 502, "upstream-unreachable", f"is unreachable ({error})"
+    return 502, "upstream-reset", str(error)
+
+
+class _Departure:
+    """Whether the client left before its exchange was over."""
+
+    happened = False
+
+
+async def _watch_for_departure(
+    receive: Receive, exchange: asyncio.Task[Any], departure: _Departure
+) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
-
-
-def _describe(error: BaseException) -> str:
-    if isinstance(error, httpx2.ConnectError):
-        return f"is unreachable ({error or 'connection refused'})"
-    if isinstance(error, httpx2.TimeoutException):
-        return f"did not answer in time ({type(error).__name__})"
-    return f"failed: {type(error).__name__}: {error or 'connection closed'}"
+    departure.happened = True
+    exchange.cancel()

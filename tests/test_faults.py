@@ -27,6 +27,11 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 FAULT_TABLE = [
     ("Connection refused", "502, JSON-RPC error naming the target", "fault upstream-unreachable"),
     (
+        "Connection closed, or malformed HTTP, before a response",
+        "502, JSON-RPC error naming the target",
+        "fault upstream-reset",
+    ),
+    (
         "Reset mid-stream",
         "the events sent so far, then a broken connection",
         "the events, fault upstream-reset",

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -197,7 +198,6 @@ async def _respond(send: Any, status: int, content_type: str, body: bytes) -> No
 @contextmanager
 def resetting_upstream() -> Iterator[str]:
     """A raw TCP server that starts an SSE response, sends one event, then resets the connection."""
-    import socket
 
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -236,3 +236,69 @@ def resetting_upstream() -> Iterator[str]:
         stop.set()
         thread.join(timeout=5)
         listener.close()
+
+
+class ScriptedUpstream:
+    """A raw TCP server whose every connection is handled by `script(conn, number)`.
+
+    For the HTTP a framework would never send: bodies ended by closing, interim 1xx answers,
+    connections dropped between requests, malformed status lines.
+    """
+
+    def __init__(self, script: Callable[[socket.socket, int], None]):
+        self.script = script
+        self.connections = 0
+        self._listener = socket.socket()
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(16)
+        self._listener.settimeout(0.1)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+
+    def __enter__(self) -> ScriptedUpstream:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self._listener.close()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            self.connections += 1
+            number = self.connections
+            conn.settimeout(5)
+            threading.Thread(target=self._handle, args=(conn, number), daemon=True).start()
+
+    def _handle(self, conn: socket.socket, number: int) -> None:
+        with conn:
+            try:
+                self.script(conn, number)
+            except OSError:
+                pass
+
+
+def read_request(conn: socket.socket) -> bytes:
+    """One request head (and the body its content-length announces) from a raw connection."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            while len(body) < int(value):
+                body += conn.recv(65536)
+    return head

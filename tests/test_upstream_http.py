@@ -1,0 +1,188 @@
+"""The proxy's own HTTP/1.1 client against upstreams that speak the less common parts of HTTP.
+
+Each upstream is a raw TCP server on 127.0.0.1 (tests/upstreams.py ScriptedUpstream), so the
+bytes on the wire are exactly the ones written here; the client is httpx2 through the proxy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+
+import httpx2
+import pytest
+
+from mcp_tap.events import Direction
+from tests.inproc import Collector, through_proxy
+from tests.upstreams import EchoApp, ScriptedUpstream, read_request, serve_in_thread
+
+pytestmark = pytest.mark.timeout(60)
+
+RESULT = b'{"jsonrpc":"2.0","id":1,"result":{}}'
+
+
+def answer(conn: socket.socket, body: bytes = RESULT, extra: bytes = b"") -> None:
+    conn.sendall(
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+        + extra
+        + b"content-length: %d\r\n\r\n" % len(body)
+        + body
+    )
+
+
+def keep_answering(conn: socket.socket, _: int) -> None:
+    while read_request(conn):
+        answer(conn)
+
+
+def test_sequential_requests_share_one_upstream_connection() -> None:
+    with ScriptedUpstream(keep_answering) as upstream:
+
+        async def body(proxy: str, _: Collector) -> None:
+            async with httpx2.AsyncClient(timeout=10) as client:
+                for _ in range(20):
+                    response = await client.post(proxy + "/mcp", content=b"{}")
+                    assert response.content == RESULT
+
+        through_proxy(upstream.url + "/mcp", body)
+    assert upstream.connections == 1
+
+
+def test_an_idle_connection_the_upstream_dropped_is_replaced_without_an_error() -> None:
+    def drop_second_request(conn: socket.socket, number: int) -> None:
+        if number == 1:
+            read_request(conn)
+            answer(conn)
+            read_request(conn)  # then close without answering, as a keep-alive timeout does
+            return
+        keep_answering(conn, number)
+
+    with ScriptedUpstream(drop_second_request) as upstream:
+
+        async def body(proxy: str, _: Collector) -> None:
+            async with httpx2.AsyncClient(timeout=10) as client:
+                for _ in range(2):
+                    response = await client.post(proxy + "/mcp", content=b"{}")
+                    assert response.status_code == 200 and response.content == RESULT
+
+        collector = through_proxy(upstream.url + "/mcp", body)
+    assert upstream.connections == 2
+    assert collector.faults() == []
+
+
+def test_an_upstream_that_closes_without_answering_gets_502_and_a_fault() -> None:
+    with ScriptedUpstream(lambda conn, _: bool(read_request(conn))) as upstream:
+
+        async def body(proxy: str, _: Collector) -> None:
+            request = {"jsonrpc": "2.0", "id": 5, "method": "tools/list"}
+            async with httpx2.AsyncClient(timeout=10) as client:
+                response = await client.post(proxy + "/mcp", json=request)
+            assert response.status_code == 502
+            assert response.json()["id"] == 5
+            assert upstream.url in response.json()["error"]["message"]
+
+        collector = through_proxy(upstream.url + "/mcp", body)
+    assert [f.kind for f in collector.faults()] == ["upstream-reset"]
+    assert "before the response was complete" in collector.faults()[0].detail
+
+
+def test_a_body_ended_by_closing_the_connection_arrives_whole() -> None:
+    text = "x" * 200_000
+    payload = json.dumps({"jsonrpc": "2.0", "id": 1, "result": {"text": text}}).encode()
+
+    def close_delimited(conn: socket.socket, _: int) -> None:
+        read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\r\n")
+        for start in range(0, len(payload), 7000):
+            conn.sendall(payload[start : start + 7000])
+
+    with ScriptedUpstream(close_delimited) as upstream:
+
+        async def body(proxy: str, _: Collector) -> None:
+            async with httpx2.AsyncClient(timeout=10) as client:
+                for _ in range(2):
+                    response = await client.post(proxy + "/mcp", content=b"{}")
+                    assert response.content == payload
+
+        collector = through_proxy(upstream.url + "/mcp", body)
+    seen = [m for m in collector.messages() if m.direction is Direction.SERVER_TO_CLIENT]
+    assert [m.message.payload["result"]["text"] == text for m in seen] == [True, True]
+    assert upstream.connections == 2  # such a connection cannot carry a second request
+
+
+def test_an_interim_100_continue_is_skipped_for_the_real_answer() -> None:
+    def continue_first(conn: socket.socket, _: int) -> None:
+        while read_request(conn):
+            conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+            answer(conn)
+
+    with ScriptedUpstream(continue_first) as upstream:
+
+        async def body(proxy: str, _: Collector) -> None:
+            async with httpx2.AsyncClient(timeout=10) as client:
+                for _ in range(3):
+                    response = await client.post(proxy + "/mcp", content=b"{}")
+                    assert response.status_code == 200 and response.content == RESULT
+
+        through_proxy(upstream.url + "/mcp", body)
+    assert upstream.connections == 1
+
+
+def test_a_head_response_ends_at_its_headers() -> None:
+    def head_aware(conn: socket.socket, _: int) -> None:
+        while request := read_request(conn):
+            if request.startswith(b"HEAD "):
+                conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 50\r\n\r\n")
+            else:
+                answer(conn)
+
+    with ScriptedUpstream(head_aware) as upstream:
+
+        async def body(proxy: str, _: Collector) -> None:
+            async with httpx2.AsyncClient(timeout=10) as client:
+                head = await client.head(proxy + "/mcp")
+                assert head.status_code == 200 and head.headers["content-length"] == "50"
+                response = await client.post(proxy + "/mcp", content=b"{}")
+                assert response.content == RESULT
+
+        through_proxy(upstream.url + "/mcp", body, idle_timeout=5)
+
+
+def test_malformed_http_from_the_upstream_gets_502_and_a_fault() -> None:
+    def malformed(conn: socket.socket, _: int) -> None:
+        read_request(conn)
+        conn.sendall(b"HTTP/1.1 abc nonsense\r\n\r\n")
+
+    with ScriptedUpstream(malformed) as upstream:
+
+        async def body(proxy: str, _: Collector) -> None:
+            async with httpx2.AsyncClient(timeout=10) as client:
+                response = await client.post(proxy + "/mcp", content=b"{}")
+            assert response.status_code == 502
+
+        collector = through_proxy(upstream.url + "/mcp", body)
+    assert [f.kind for f in collector.faults()] == ["upstream-reset"]
+    assert "malformed HTTP" in collector.faults()[0].detail
+
+
+def test_the_proxy_adds_no_headers_of_its_own() -> None:
+    echo = EchoApp()
+    with serve_in_thread(echo) as upstream:
+
+        async def body(proxy: str, _: Collector) -> None:
+            # A bare request, so any default header a client library would add shows up.
+            host, port = proxy.removeprefix("http://").split(":")
+            reader, writer = await asyncio.open_connection(host, int(port))
+            writer.write(
+                f"POST /mcp HTTP/1.1\r\nhost: {host}:{port}\r\nx-only: 1\r\n"
+                "content-length: 2\r\nconnection: close\r\n\r\n{}".encode()
+            )
+            answer = await asyncio.wait_for(reader.read(), 10)
+            writer.close()
+            assert answer.startswith(b"HTTP/1.1 200 ")
+
+        through_proxy(upstream + "/mcp", body)
+    (seen,) = echo.requests
+    host = upstream.removeprefix("http://")
+    assert seen["headers"] == [["host", host], ["x-only", "1"], ["content-length", "2"]]
