@@ -19,6 +19,7 @@ from mcp_tap.events import Fault, Headers, StreamKind, header
 from mcp_tap.guard import DEFAULT_MAX_BODY, HostGuard, declared_length
 from mcp_tap.jsonrpc import error_body, request_id_for_error
 from mcp_tap.upstream import (
+    DEFAULT_IDLE_TIMEOUT,
     UpstreamError,
     UpstreamPool,
     UpstreamResponse,
@@ -46,8 +47,6 @@ HOP_BY_HOP = frozenset(
 )
 SET_BY_PROXY = frozenset({"host", "content-length"})
 
-# Longer than the SDKs' own 300 s SSE read timeout, so a quiet stream is never cut by us first.
-DEFAULT_IDLE_TIMEOUT = 330.0
 UPSTREAM_ERROR_CODE = -32000
 
 
@@ -128,32 +127,38 @@ class TapProxy:
         if refusal is not None:
             await self._refuse(send, 403, "request-refused", refusal, request_id_for_error(body))
             return
-        tap = ExchangeTap(self.bus, next(self._exchange_ids), method, target, headers, body)
-        # The exchange runs in this task; a watcher cancels it if the client leaves, since
-        # closing the upstream request is how a 2026-07-28 client cancels.
-        exchange = asyncio.current_task()
-        assert exchange is not None
-        departure = _Departure()
-        watcher = asyncio.ensure_future(_watch_for_departure(receive, exchange, departure))
+        tap = ExchangeTap(self.bus, next(self._exchange_ids), method, target, headers)
+        departure = _Departure(receive)
         try:
             await self._forward(method, target, headers, body, send, tap)
         except asyncio.CancelledError:
             if not departure.happened:
                 raise
-            exchange.uncancel()
+            departure.exchange.uncancel()
             tap.closed("client-disconnected")
         finally:
-            watcher.cancel()
+            departure.stop_watching()
 
     async def _forward(
         self, method: str, target: str, headers: Headers, body: bytes, send: Send, tap: ExchangeTap
     ) -> None:
+        failure: UpstreamError | None = None
         try:
-            response = await self.upstream.request(
+            request = await self.upstream.send(
                 method, target, forwardable(headers, SET_BY_PROXY), body
             )
         except UpstreamError as error:
-            status, kind, detail = _refusal_for(error)
+            failure = error
+        finally:
+            # Inspect the request once it is on its way: then it costs the exchange no time.
+            tap.opened(body)
+        if failure is None:
+            try:
+                response = await request.response()
+            except UpstreamError as error:
+                failure = error
+        if failure is not None:
+            status, kind, detail = _refusal_for(failure)
             await self._fail(send, tap, body, status, kind, detail)
             return
         try:
@@ -263,15 +268,34 @@ def _refusal_for(error: UpstreamError) -> tuple[int, str, str]:
 
 
 class _Departure:
-    """Whether the client left before its exchange was over."""
+    """Cancels the exchange running in the current task if its client leaves.
 
-    happened = False
+    Closing the upstream request is how a 2026-07-28 client cancels, so the proxy must notice.
+    Most exchanges end within a few milliseconds, so the task that listens for the client
+    leaving starts only once an exchange has lasted WATCH_AFTER seconds.
+    """
 
+    WATCH_AFTER = 0.01
 
-async def _watch_for_departure(
-    receive: Receive, exchange: asyncio.Task[Any], departure: _Departure
-) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
-    departure.happened = True
-    exchange.cancel()
+    def __init__(self, receive: Receive):
+        exchange = asyncio.current_task()
+        assert exchange is not None
+        self.exchange = exchange
+        self.happened = False
+        self._receive = receive
+        self._watcher: asyncio.Task[None] | None = None
+        self._timer = asyncio.get_running_loop().call_later(self.WATCH_AFTER, self._start)
+
+    def stop_watching(self) -> None:
+        self._timer.cancel()
+        if self._watcher is not None:
+            self._watcher.cancel()
+
+    def _start(self) -> None:
+        self._watcher = asyncio.ensure_future(self._watch())
+
+    async def _watch(self) -> None:
+        while (await self._receive())["type"] != "http.disconnect":
+            pass
+        self.happened = True
+        self.exchange.cancel()

@@ -16,13 +16,12 @@ from collections.abc import Callable
 from functools import partial
 from urllib.parse import urljoin, urlsplit
 
-import httpx2
-
 from mcp_tap.bus import TapBus
 from mcp_tap.calls import Call, CallBook
 from mcp_tap.events import Fault, Headers, MessageKind, MessageSeen, ResponseStarted, TapEvent
 from mcp_tap.proxy import SET_BY_PROXY, forwardable
 from mcp_tap.replay_plan import RecordedExchange, ReplayPlan, Step
+from mcp_tap.upstream import UpstreamError, UpstreamPool
 from mcp_tap.wiretap import ExchangeTap, legacy_session_id
 
 REDACTED_PREFIX = "<redacted:"
@@ -55,22 +54,21 @@ def refill_secrets(exchanges: list[RecordedExchange], given: dict[str, str]) -> 
 
 
 class Replayer:
-    """Drives one replay of a plan against `target_origin` (scheme://host:port)."""
+    """Drives one replay of a plan against the origin of `upstream`."""
 
     def __init__(
         self,
         plan: ReplayPlan,
-        target_origin: str,
+        upstream: UpstreamPool,
         bus: TapBus,
-        client: httpx2.AsyncClient,
         speed: float | None = 1.0,  # None: as fast as causality allows
         timeout: float = 30.0,  # how long to wait for a response the next step depends on
         secrets: dict[str, str] | None = None,
     ) -> None:
         self.plan = plan
-        self.origin = target_origin.rstrip("/")
+        self.origin = upstream.origin
         self.bus = bus
-        self.client = client
+        self.upstream = upstream
         self.speed = speed
         self.timeout = timeout
         self.secrets = secrets or {}
@@ -167,9 +165,8 @@ class Replayer:
         self._next_id += 1
         self.exchange_map[recorded.exchange_id] = self._next_id
         self._recorded_of[self._next_id] = recorded
-        tap = ExchangeTap(
-            self.bus, self._next_id, recorded.opened.method, target, headers, recorded.body
-        )
+        tap = ExchangeTap(self.bus, self._next_id, recorded.opened.method, target, headers)
+        tap.opened(recorded.body)
         self._tasks[recorded.exchange_id] = asyncio.create_task(
             self._exchange(tap, target, headers, recorded.body)
         )
@@ -192,28 +189,22 @@ class Replayer:
             task.cancel()
 
     async def _exchange(self, tap: ExchangeTap, target: str, headers: Headers, body: bytes) -> None:
-        request = httpx2.Request(
-            tap.method, self.origin + target, headers=list(headers), content=body
-        )
         reason = "complete"
         try:
-            response = await self.client.send(request, stream=True)
+            request = await self.upstream.send(tap.method, target, headers, body)
+            response = await request.response()
             try:
-                tap.response_started(response.status_code, _lower(response.headers.raw))
-                async for chunk in response.aiter_raw():
+                tap.response_started(response.status, response.headers)
+                while chunk := await response.read():
                     tap.response_chunk(chunk)
             finally:
-                await response.aclose()
+                response.close()
         except asyncio.CancelledError:
             reason = "client-disconnected"
-        except httpx2.HTTPError as error:
+        except UpstreamError as error:
             reason = "upstream-error"
             detail = f"{tap.method} {self.origin}{target}: {type(error).__name__}: {error}"
             self.bus.publish(
                 Fault(self.bus.now(), tap.exchange_id, "replay-request-failed", detail)
             )
         tap.closed(reason)
-
-
-def _lower(raw: list[tuple[bytes, bytes]]) -> Headers:
-    return tuple((n.decode("latin-1").lower(), v.decode("latin-1")) for n, v in raw)

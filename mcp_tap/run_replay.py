@@ -10,13 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx2
-
 from mcp_tap.bus import TapBus
 from mcp_tap.compare import CallVerdict, compare_calls
 from mcp_tap.events import TapEvent
 from mcp_tap.replay_plan import build_plan
 from mcp_tap.replayer import Replayer, ReplayError, refill_secrets
+from mcp_tap.upstream import DEFAULT_IDLE_TIMEOUT, UpstreamPool
 
 EXIT_MATCH, EXIT_DIVERGED = 0, 1
 
@@ -64,11 +63,12 @@ async def replay(
     secrets = refill_secrets(plan.exchanges, options.headers)  # fail before sending anything
     started = time.monotonic()
     async with target_origin(options.target) as origin:
-        async with httpx2.AsyncClient(
-            timeout=httpx2.Timeout(10.0, read=None), trust_env=False
-        ) as client:
-            replayer = Replayer(plan, origin, bus, client, options.speed, options.timeout, secrets)
+        upstream = UpstreamPool(origin, idle_timeout=DEFAULT_IDLE_TIMEOUT)
+        try:
+            replayer = Replayer(plan, upstream, bus, options.speed, options.timeout, secrets)
             await replayer.run()
+        finally:
+            await upstream.aclose()
     await asyncio.sleep(0)  # let the bus deliver the last events
     bus.drain()
     verdicts = compare_calls(

@@ -64,6 +64,8 @@ async def serving(
         lifespan="on",
         server_header=False,  # the upstream's own headers are what the client should see
         date_header=False,
+        proxy_headers=False,  # X-Forwarded-* from a client is data to pass on, not to trust
+        access_log=False,
         timeout_graceful_shutdown=2,  # open SSE streams must not hold Ctrl-C hostage
         timeout_keep_alive=75,
     )

@@ -20,6 +20,8 @@ import httptools
 
 from mcp_tap.events import Headers
 
+# Longer than the SDKs' own 300 s SSE read timeout, so a quiet stream is never cut by us first.
+DEFAULT_IDLE_TIMEOUT = 330.0
 PAUSE_READING_AT = 256 * 1024  # bytes read but not yet taken by the proxy
 MAX_IDLE_CONNECTIONS = 200
 CONNECT_TIMEOUT = 10.0
@@ -50,6 +52,7 @@ class UpstreamPool:
         parts = urlsplit(origin)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"upstream must be an http(s) origin, got {origin!r}")
+        self.origin = f"{parts.scheme}://{parts.netloc}"
         self.host = parts.hostname
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
         self.host_header = parts.netloc.rpartition("@")[2]
@@ -58,22 +61,21 @@ class UpstreamPool:
         self._tls = ssl.create_default_context() if parts.scheme == "https" else None
         self._idle: list[_Connection] = []
 
-    async def request(
+    async def send(
         self, method: str, target: str, headers: Iterable[tuple[str, str]], body: bytes
-    ) -> UpstreamResponse:
-        """Send the request and wait for the response head; the body is read from the result."""
+    ) -> UpstreamRequest:
+        """Write the request, on an idle connection or a new one; `response()` awaits the answer.
+
+        Returns as soon as the request is written, so the caller can inspect it while the
+        upstream works. Raises UpstreamUnreachable or UpstreamTimeout if no connection opens.
+        """
         head = self._head(method, target, headers, body)
         connection = self._reusable_connection()
-        if connection is not None:
-            try:
-                return await connection.exchange(self, method, head, body)
-            except UpstreamBroken:
-                if connection.answered:
-                    raise
-                # The upstream closed this idle connection as the request went out: the request
-                # was never read, so it goes once more on a new connection, as browsers do.
-        connection = await self._connect()
-        return await connection.exchange(self, method, head, body)
+        reused = connection is not None
+        if connection is None:
+            connection = await self.connect()
+        connection.send(method, head, body)
+        return UpstreamRequest(self, connection, reused, method, head, body)
 
     def release(self, connection: _Connection) -> None:
         """Take back a connection whose exchange is over: keep it if it can carry another."""
@@ -94,7 +96,8 @@ class UpstreamPool:
                 return connection
         return None
 
-    async def _connect(self) -> _Connection:
+    async def connect(self) -> _Connection:
+        """A new connection to the upstream."""
         loop = asyncio.get_running_loop()
         try:
             _, connection = await asyncio.wait_for(
@@ -125,6 +128,45 @@ class UpstreamPool:
             lines.append(f"content-length: {len(body)}\r\n")
         lines.append("\r\n")
         return "".join(lines).encode("latin-1")
+
+
+class UpstreamRequest:
+    """A request written to the upstream, whose response head is still to come."""
+
+    __slots__ = ("_pool", "_connection", "_reused", "_method", "_head", "_body")
+
+    def __init__(
+        self,
+        pool: UpstreamPool,
+        connection: _Connection,
+        reused: bool,
+        method: str,
+        head: bytes,
+        body: bytes,
+    ):
+        self._pool = pool
+        self._connection = connection
+        self._reused = reused
+        self._method = method
+        self._head = head
+        self._body = body
+
+    async def response(self) -> UpstreamResponse:
+        """Wait for the status line and headers; the body is read from the result."""
+        try:
+            return await self._connection.response(self._pool)
+        except UpstreamBroken:
+            if not self._reused or self._connection.answered:
+                raise
+        # The upstream closed this idle connection as the request went out, so the request
+        # was never read: it goes once more on a new connection, as browsers do.
+        self._connection = await self._pool.connect()
+        self._connection.send(self._method, self._head, self._body)
+        return await self._connection.response(self._pool)
+
+    def cancel(self) -> None:
+        """Give up on the response: closing the connection is what the upstream sees."""
+        self._connection.abort()
 
 
 class UpstreamResponse:
@@ -181,14 +223,14 @@ class _Connection(asyncio.Protocol):
     def reusable(self) -> bool:
         return self._complete and self._keep_alive and not self.closed and not self._head_only
 
-    async def exchange(
-        self, pool: UpstreamPool, method: str, head: bytes, body: bytes
-    ) -> UpstreamResponse:
+    def send(self, method: str, head: bytes, body: bytes) -> None:
         assert self._transport is not None and not self._in_flight
         self._reset(method)
         self._transport.writelines((head, body) if body else (head,))
         self._last_activity = self._loop.time()
         self._watchdog = self._loop.call_later(self._idle_timeout, self._check_idle)
+
+    async def response(self, pool: UpstreamPool) -> UpstreamResponse:
         try:
             while not self._has_head:
                 if self._error is not None:

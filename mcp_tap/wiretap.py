@@ -76,19 +76,26 @@ class ExchangeTap:
         method: str,
         target: str,
         headers: Headers,
-        body: bytes,
     ) -> None:
         self.bus = bus
         self.exchange_id = exchange_id
         self.method = method
+        self.target = target
         self.headers = headers
         self.session_id = header(headers, "mcp-session-id") or legacy_session_id(target)
         self.stream: StreamKind | None = None
         self._sse: SSEDecoder | None = None
         self._json_parts: list[bytes] = []
         self._bytes_out = 0
-        now = bus.now()
-        bus.publish(ExchangeOpened(exchange_id, now, method, target, headers, self.session_id))
+
+    def opened(self, body: bytes) -> None:
+        """The request, with this body, was sent upstream (or failed to be)."""
+        now = self.bus.now()
+        self.bus.publish(
+            ExchangeOpened(
+                self.exchange_id, now, self.method, self.target, self.headers, self.session_id
+            )
+        )
         if body.strip():
             self._publish_messages(
                 classify_text(body), now, Direction.CLIENT_TO_SERVER, StreamKind.REQUEST_BODY
