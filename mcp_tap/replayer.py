@@ -189,22 +189,42 @@ class Replayer:
             task.cancel()
 
     async def _exchange(self, tap: ExchangeTap, target: str, headers: Headers, body: bytes) -> None:
-        reason = "complete"
+        outcome: asyncio.Future[UpstreamError | None] = asyncio.get_running_loop().create_future()
+        exchange = self.upstream.send(tap.method, target, headers, body, _TapFeed(tap, outcome))
         try:
-            request = await self.upstream.send(tap.method, target, headers, body)
-            response = await request.response()
-            try:
-                tap.response_started(response.status, response.headers)
-                while chunk := await response.read():
-                    tap.response_chunk(chunk)
-            finally:
-                response.close()
+            error = await outcome
         except asyncio.CancelledError:
-            reason = "client-disconnected"
-        except UpstreamError as error:
-            reason = "upstream-error"
+            exchange.cancel()
+            tap.closed("client-disconnected")
+            return
+        if error is not None:
             detail = f"{tap.method} {self.origin}{target}: {type(error).__name__}: {error}"
             self.bus.publish(
                 Fault(self.bus.now(), tap.exchange_id, "replay-request-failed", detail)
             )
-        tap.closed(reason)
+        tap.closed("complete" if error is None else "upstream-error")
+
+
+class _TapFeed:
+    """An upstream response sink that feeds the replay's tap and reports how it ended."""
+
+    def __init__(self, tap: ExchangeTap, outcome: asyncio.Future[UpstreamError | None]):
+        self.tap = tap
+        self.outcome = outcome
+
+    def response_head(self, status: int, headers: Headers) -> None:
+        self.tap.response_started(status, headers)
+
+    def response_body(self, chunk: bytes) -> None:
+        self.tap.response_chunk(chunk)
+
+    def response_flush(self) -> None:
+        pass
+
+    def response_end(self) -> None:
+        if not self.outcome.done():  # done: the replay stopped waiting (cancelled)
+            self.outcome.set_result(None)
+
+    def response_failed(self, error: UpstreamError) -> None:
+        if not self.outcome.done():
+            self.outcome.set_result(error)

@@ -12,9 +12,9 @@ from typing import TextIO
 from urllib.parse import urlsplit
 
 from mcp_tap.bus import TapBus
+from mcp_tap.front import serving_requests
 from mcp_tap.guard import DEFAULT_MAX_BODY, HostGuard
 from mcp_tap.proxy import DEFAULT_IDLE_TIMEOUT, TapProxy
-from mcp_tap.serving import serving
 
 
 @dataclass
@@ -61,7 +61,7 @@ async def running_proxy(
     guard = HostGuard(host, allow_hosts)
     proxy = TapProxy(target, bus, guard=guard, max_body=max_body, idle_timeout=idle_timeout)
     try:
-        async with serving(proxy, host, port) as base_url:
+        async with serving_requests(proxy, host, port, max_body) as base_url:
             yield base_url
     finally:
         await proxy.aclose()

@@ -1,10 +1,10 @@
 """The proxy's HTTP/1.1 client to its one upstream: a keep-alive pool over asyncio and llhttp.
 
 A general client (httpx → httpcore → anyio → h11) spent about 1.5 ms of CPU on every small
-request, more than the proxy spent on everything else. This one is a single asyncio Protocol
-per connection feeding httptools' C parser: body bytes are handed on from the parser callback,
-whatever arrived since the last read is taken in one piece, and reading from the upstream
-pauses only when the client falls 256 KiB behind, so nothing waits on a buffer that could go.
+request, more than the proxy spent on everything else. Here each connection is one asyncio
+Protocol feeding httptools' C parser, and the response goes to a `ResponseSink` from the
+parser's own callbacks: no task wakes up per chunk and no buffer sits in between. After each
+read from the socket the sink is told to flush, so whatever arrived together leaves together.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import asyncio
 import socket
 import ssl
 from collections.abc import Iterable
-from typing import cast
+from typing import Protocol, cast
 from urllib.parse import urlsplit
 
 import httptools
@@ -22,9 +22,8 @@ from mcp_tap.events import Headers
 
 # Longer than the SDKs' own 300 s SSE read timeout, so a quiet stream is never cut by us first.
 DEFAULT_IDLE_TIMEOUT = 330.0
-PAUSE_READING_AT = 256 * 1024  # bytes read but not yet taken by the proxy
-MAX_IDLE_CONNECTIONS = 200
 CONNECT_TIMEOUT = 10.0
+MAX_IDLE_CONNECTIONS = 200
 BODILESS_STATUSES = frozenset({204, 304})
 BODY_EXPECTED = frozenset({"POST", "PUT", "PATCH"})
 
@@ -45,8 +44,27 @@ class UpstreamBroken(UpstreamError):
     """The connection closed, reset or spoke malformed HTTP before the response was complete."""
 
 
+class ResponseSink(Protocol):
+    """Where an upstream response goes, called from the event loop as bytes arrive."""
+
+    def response_head(self, status: int, headers: Headers) -> None:
+        """The status line and headers (names lower-cased, in the order received)."""
+
+    def response_body(self, chunk: bytes) -> None:
+        """A piece of the body; more may come before the next flush."""
+
+    def response_flush(self) -> None:
+        """Everything from one read of the socket has been handed over."""
+
+    def response_end(self) -> None:
+        """The body is complete."""
+
+    def response_failed(self, error: UpstreamError) -> None:
+        """No (further) response will come; the last call for this exchange."""
+
+
 class UpstreamPool:
-    """Keep-alive connections to one origin; `request()` sends one exchange on one of them."""
+    """Keep-alive connections to one origin; `send()` starts one exchange."""
 
     def __init__(self, origin: str, idle_timeout: float, connect_timeout: float = CONNECT_TIMEOUT):
         parts = urlsplit(origin)
@@ -61,40 +79,27 @@ class UpstreamPool:
         self._tls = ssl.create_default_context() if parts.scheme == "https" else None
         self._idle: list[_Connection] = []
 
-    async def send(
-        self, method: str, target: str, headers: Iterable[tuple[str, str]], body: bytes
-    ) -> UpstreamRequest:
-        """Write the request, on an idle connection or a new one; `response()` awaits the answer.
+    def send(
+        self,
+        method: str,
+        target: str,
+        headers: Iterable[tuple[str, str]],
+        body: bytes,
+        sink: ResponseSink,
+    ) -> UpstreamExchange:
+        """Send a request; its response goes to `sink`.
 
-        Returns as soon as the request is written, so the caller can inspect it while the
-        upstream works. Raises UpstreamUnreachable or UpstreamTimeout if no connection opens.
+        On an idle keep-alive connection the request is written before this returns;
+        otherwise a connection is opened first, in the background.
         """
         head = self._head(method, target, headers, body)
+        exchange = UpstreamExchange(self, method, head, body, sink)
         connection = self._reusable_connection()
-        reused = connection is not None
-        if connection is None:
-            connection = await self.connect()
-        connection.send(method, head, body)
-        return UpstreamRequest(self, connection, reused, method, head, body)
-
-    def release(self, connection: _Connection) -> None:
-        """Take back a connection whose exchange is over: keep it if it can carry another."""
-        if connection.reusable and len(self._idle) < MAX_IDLE_CONNECTIONS:
-            self._idle.append(connection)
+        if connection is not None:
+            exchange.start(connection, reused=True)
         else:
-            connection.abort()
-
-    async def aclose(self) -> None:
-        idle, self._idle = self._idle, []
-        for connection in idle:
-            connection.abort()
-
-    def _reusable_connection(self) -> _Connection | None:
-        while self._idle:
-            connection = self._idle.pop()
-            if not connection.closed:
-                return connection
-        return None
+            exchange.connect()
+        return exchange
 
     async def connect(self) -> _Connection:
         """A new connection to the upstream."""
@@ -119,6 +124,26 @@ class UpstreamPool:
             raise UpstreamUnreachable(reason) from None
         return connection
 
+    def release(self, connection: _Connection) -> None:
+        """Take back a connection whose exchange is over: keep it if it can carry another."""
+        if connection.reusable and len(self._idle) < MAX_IDLE_CONNECTIONS:
+            self._idle.append(connection)
+        else:
+            connection.abort()
+
+    async def aclose(self) -> None:
+        """Close the idle connections."""
+        idle, self._idle = self._idle, []
+        for connection in idle:
+            connection.abort()
+
+    def _reusable_connection(self) -> _Connection | None:
+        while self._idle:
+            connection = self._idle.pop()
+            if not connection.closed:
+                return connection
+        return None
+
     def _head(
         self, method: str, target: str, headers: Iterable[tuple[str, str]], body: bytes
     ) -> bytes:
@@ -130,66 +155,87 @@ class UpstreamPool:
         return "".join(lines).encode("latin-1")
 
 
-class UpstreamRequest:
-    """A request written to the upstream, whose response head is still to come."""
-
-    __slots__ = ("_pool", "_connection", "_reused", "_method", "_head", "_body")
+class UpstreamExchange:
+    """One request on its way to the upstream, and the way to pause or drop its response."""
 
     def __init__(
-        self,
-        pool: UpstreamPool,
-        connection: _Connection,
-        reused: bool,
-        method: str,
-        head: bytes,
-        body: bytes,
+        self, pool: UpstreamPool, method: str, head: bytes, body: bytes, sink: ResponseSink
     ):
+        self.method = method
+        self.sink = sink
         self._pool = pool
-        self._connection = connection
-        self._reused = reused
-        self._method = method
         self._head = head
         self._body = body
-
-    async def response(self) -> UpstreamResponse:
-        """Wait for the status line and headers; the body is read from the result."""
-        try:
-            return await self._connection.response(self._pool)
-        except UpstreamBroken:
-            if not self._reused or self._connection.answered:
-                raise
-        # The upstream closed this idle connection as the request went out, so the request
-        # was never read: it goes once more on a new connection, as browsers do.
-        self._connection = await self._pool.connect()
-        self._connection.send(self._method, self._head, self._body)
-        return await self._connection.response(self._pool)
+        self._connection: _Connection | None = None
+        self._connecting: asyncio.Task[None] | None = None
+        self._reused = False
+        self._paused = False
+        self.done = False
 
     def cancel(self) -> None:
-        """Give up on the response: closing the connection is what the upstream sees."""
-        self._connection.abort()
+        """Drop the exchange: its connection is closed, which is what the upstream sees."""
+        if self.done:
+            return
+        self.done = True
+        if self._connecting is not None:
+            self._connecting.cancel()
+        if self._connection is not None:
+            self._connection.abort()
 
+    def pause_reading(self) -> None:
+        """Stop reading the response (the client is behind); the idle timeout waits too."""
+        self._paused = True
+        if self._connection is not None:
+            self._connection.pause_reading()
 
-class UpstreamResponse:
-    """A response whose head has arrived; `read()` the body, then `close()` it."""
+    def resume_reading(self) -> None:
+        self._paused = False
+        if self._connection is not None:
+            self._connection.resume_reading()
 
-    __slots__ = ("status", "headers", "_connection", "_pool")
+    # called by the pool and the connection
 
-    def __init__(self, pool: UpstreamPool, connection: _Connection, status: int, headers: Headers):
-        self.status = status
-        self.headers = headers  # names lower-cased, in the order received
+    def start(self, connection: _Connection, reused: bool) -> None:
         self._connection = connection
-        self._pool = pool
+        self._reused = reused
+        connection.send(self, self._head, self._body)
+        if self._paused:
+            connection.pause_reading()
 
-    async def read(self) -> bytes:
-        """Every body byte that arrived since the last read; b"" once the body is complete.
+    def connect(self) -> None:
+        self._connecting = asyncio.ensure_future(self._open_connection())
 
-        Raises UpstreamTimeout if the upstream went silent, UpstreamBroken if it broke off.
-        """
-        return await self._connection.read()
+    async def _open_connection(self) -> None:
+        try:
+            connection = await self._pool.connect()
+        except UpstreamError as error:
+            self._connecting = None
+            self.done = True
+            self.sink.response_failed(error)
+            return
+        self._connecting = None
+        if self.done:
+            connection.abort()
+        else:
+            self.start(connection, reused=False)
 
-    def close(self) -> None:
-        """Hand the connection back: reused if the body was read to its end, else closed."""
-        self._pool.release(self._connection)
+    def ended(self, connection: _Connection) -> None:
+        self.done = True
+        self._pool.release(connection)
+        self.sink.response_end()
+
+    def failed(self, error: UpstreamError, answered: bool) -> None:
+        if self.done:
+            return
+        if isinstance(error, UpstreamBroken) and self._reused and not answered:
+            # The upstream closed this idle connection as the request went out, so the request
+            # was never read: it goes once more on a new connection, as browsers do.
+            self._reused = False
+            self._connection = None
+            self.connect()
+            return
+        self.done = True
+        self.sink.response_failed(error)
 
 
 class _Connection(asyncio.Protocol):
@@ -201,62 +247,45 @@ class _Connection(asyncio.Protocol):
         self._parser = httptools.HttpResponseParser(self)
         self._transport: asyncio.Transport | None = None
         self.closed = False
-        self.answered = False  # any byte of the current response has arrived
-        self._in_flight = False
+        self._exchange: UpstreamExchange | None = None
+        self._answered = False  # a byte of the current response has arrived
         self._head_only = False
         self._interim = False  # inside a 1xx response, which is skipped
-        self._status = 0
         self._headers: list[tuple[str, str]] = []
         self._has_head = False
         self._until_close = False
-        self._complete = False
         self._keep_alive = False
-        self._chunks: list[bytes] = []
-        self._buffered = 0
         self._paused = False
-        self._error: UpstreamError | None = None
-        self._waiter: asyncio.Future[None] | None = None
         self._last_activity = 0.0
         self._watchdog: asyncio.TimerHandle | None = None
 
     @property
     def reusable(self) -> bool:
-        return self._complete and self._keep_alive and not self.closed and not self._head_only
+        return self._exchange is None and self._keep_alive and not self.closed
 
-    def send(self, method: str, head: bytes, body: bytes) -> None:
-        assert self._transport is not None and not self._in_flight
-        self._reset(method)
+    def send(self, exchange: UpstreamExchange, head: bytes, body: bytes) -> None:
+        assert self._transport is not None and self._exchange is None
+        self._exchange = exchange
+        self._head_only = exchange.method == "HEAD"
+        self._answered = self._interim = self._has_head = self._until_close = False
+        self._keep_alive = False
         self._transport.writelines((head, body) if body else (head,))
         self._last_activity = self._loop.time()
         self._watchdog = self._loop.call_later(self._idle_timeout, self._check_idle)
 
-    async def response(self, pool: UpstreamPool) -> UpstreamResponse:
-        try:
-            while not self._has_head:
-                if self._error is not None:
-                    raise self._error
-                await self._wait()
-        except BaseException:
-            self.abort()
-            raise
-        return UpstreamResponse(pool, self, self._status, tuple(self._headers))
+    def pause_reading(self) -> None:
+        if not self._paused and self._transport is not None and not self.closed:
+            self._paused = True
+            self._transport.pause_reading()
 
-    async def read(self) -> bytes:
-        while not self._chunks:
-            if self._error is not None:
-                raise self._error
-            if self._complete:
-                return b""
-            await self._wait()
-        chunks, self._chunks, self._buffered = self._chunks, [], 0
-        self._last_activity = self._loop.time()
-        if self._paused and self._transport is not None:
+    def resume_reading(self) -> None:
+        if self._paused and self._transport is not None and not self.closed:
             self._paused = False
+            self._last_activity = self._loop.time()
             self._transport.resume_reading()
-        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     def abort(self) -> None:
-        self._in_flight = False
+        self._exchange = None
         self._stop_watchdog()
         if self._transport is not None and not self.closed:
             self.closed = True
@@ -271,24 +300,27 @@ class _Connection(asyncio.Protocol):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def data_received(self, data: bytes) -> None:
-        if not self._in_flight:
+        exchange = self._exchange
+        if exchange is None:
             self.abort()  # bytes nobody asked for: the connection cannot be trusted again
             return
-        self.answered = True
+        self._answered = True
         self._last_activity = self._loop.time()
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError as error:
             self._fail(UpstreamBroken(f"sent malformed HTTP ({error})"))
+            return
+        if self._exchange is exchange and self._has_head:
+            exchange.sink.response_flush()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self._stop_watchdog()
-        if not self._in_flight or self._complete:
+        if self._exchange is None:
             return
         if self._has_head and self._until_close and exc is None:
-            self._complete = True  # a body delimited by the end of the connection
-            self._wake()
+            self._end()  # a body delimited by the end of the connection
         elif exc is None:
             self._fail(UpstreamBroken("closed the connection before the response was complete"))
         else:
@@ -303,82 +335,51 @@ class _Connection(asyncio.Protocol):
         self._headers.append((name.decode("latin-1").lower(), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
+        exchange = self._exchange
+        if exchange is None:
+            return
         status = self._parser.get_status_code()
         if 100 <= status < 200 and status != 101:
             self._interim = True  # 100 Continue and friends: the real response follows
             return
-        self._status = status
         self._has_head = True
         framed = any(
             name == "content-length" or (name == "transfer-encoding" and "chunked" in value.lower())
             for name, value in self._headers
         )
         self._until_close = not framed and status not in BODILESS_STATUSES
-        if self._head_only:
-            self._complete = True  # a HEAD response has no body, whatever its headers say
-        self._wake()
+        exchange.sink.response_head(status, tuple(self._headers))
+        if self._head_only and self._exchange is exchange:
+            self._end()  # a HEAD response has no body, whatever its headers say
 
     def on_body(self, body: bytes) -> None:
-        if self._complete:
-            return
-        self._chunks.append(body)
-        self._buffered += len(body)
-        if self._buffered >= PAUSE_READING_AT and not self._paused and self._transport is not None:
-            self._paused = True
-            self._transport.pause_reading()
-        self._wake()
+        if self._exchange is not None:
+            self._exchange.sink.response_body(body)
 
     def on_message_complete(self) -> None:
         if self._interim:
             self._interim = False
-            return
-        if self._complete:
-            return
-        self._complete = True
-        self._keep_alive = self._parser.should_keep_alive()
-        self._in_flight = False
-        self._stop_watchdog()
-        self._wake()
+        elif self._exchange is not None:
+            self._keep_alive = self._parser.should_keep_alive() and not self._head_only
+            self._end()
 
     # internals
 
-    def _reset(self, method: str) -> None:
-        self._in_flight = True
-        self._head_only = method == "HEAD"
-        self.answered = False
-        self._interim = False
-        self._status = 0
-        self._headers = []
-        self._has_head = False
-        self._until_close = False
-        self._complete = False
-        self._keep_alive = False
-        self._chunks = []
-        self._buffered = 0
-        self._error = None
-
-    async def _wait(self) -> None:
-        waiter = self._loop.create_future()
-        self._waiter = waiter
-        try:
-            await waiter
-        finally:
-            self._waiter = None
-
-    def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+    def _end(self) -> None:
+        exchange, self._exchange = self._exchange, None
+        self._stop_watchdog()
+        if exchange is not None:
+            exchange.ended(self)
 
     def _fail(self, error: UpstreamError) -> None:
-        if self._error is None:
-            self._error = error
+        exchange = self._exchange
         self.abort()
-        self._wake()
+        if exchange is not None:
+            exchange.failed(error, self._answered)
 
     def _check_idle(self) -> None:
         self._watchdog = None
-        if not self._in_flight:
+        if self._exchange is None:
             return
         silent_for = self._loop.time() - self._last_activity
         if self._paused or silent_for < self._idle_timeout:
