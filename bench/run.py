@@ -48,9 +48,11 @@ class Plan:
 
     latency_calls: int = 2000
     latency_warmup: int = 200
-    latency_blocks: int = 4  # alternate direct/proxied blocks of latency_calls / blocks
+    # Alternate direct/proxied in short blocks: on a shared machine, conditions drift over
+    # seconds (which core each process runs on), and long blocks would measure the drift.
+    latency_blocks: int = 40
     stream_count: int = 5000
-    stream_runs: int = 3
+    stream_runs: int = 5
     stamp_rounds: int = 3
     stamp_count: int = 200
     stamp_interval: float = 0.01
@@ -69,7 +71,8 @@ FULL = Plan()
 QUICK = Plan(
     latency_calls=300,
     latency_warmup=50,
-    latency_blocks=2,
+    latency_blocks=10,
+    stream_runs=3,
     stamp_rounds=1,
     session_rounds=1,
     memory_total=100_000,
