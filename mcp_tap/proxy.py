@@ -45,15 +45,11 @@ UPSTREAM_ERROR_CODE = -32000
 
 def forwardable(headers: Headers, extra_drop: frozenset[str] = frozenset()) -> Headers:
     """Drop hop-by-hop headers (and any the `Connection` header names) from a header list."""
-    named: set[str] = set()
+    drop = HOP_BY_HOP | extra_drop if extra_drop else HOP_BY_HOP
     for name, value in headers:
         if name == "connection":
-            named.update(token.strip().lower() for token in value.split(","))
-    return tuple(
-        (name, value)
-        for name, value in headers
-        if name not in HOP_BY_HOP and name not in named and name not in extra_drop
-    )
+            drop = drop | {token.strip().lower() for token in value.split(",")}
+    return tuple([(name, value) for name, value in headers if name not in drop])
 
 
 class TapProxy:

@@ -38,6 +38,8 @@ def media_type(content_type: str | None) -> str:
 
 def legacy_session_id(target: str) -> str | None:
     """The 2024-11-05 session id carried in an endpoint URL's query, if any."""
+    if "?" not in target:
+        return None  # the common case, and parsing costs more than the rest of a request
     query = parse_qs(urlsplit(target).query)
     for name in LEGACY_SESSION_PARAMS:
         if name in query:

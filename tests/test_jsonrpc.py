@@ -496,3 +496,17 @@ def test_classify_text_on_json_like_values(value: Any) -> None:
         assert message.id is None or (
             isinstance(message.id, str | int) and not isinstance(message.id, bool)
         )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"jsonrpc":"2.0","id":123456789012345678901234567890,"result":{}}',  # past 64 bits
+        '{"jsonrpc":"2.0","id":1,"result":{"value":NaN}}',  # not JSON, but Python writes it
+        '{"jsonrpc":"2.0","id":1,"result":{"text":"\\ud800"}}',  # a lone surrogate escape
+    ],
+)
+def test_json_that_a_strict_parser_refuses_is_still_read(text: str) -> None:
+    (message,) = classify_text(text)
+    assert message.kind is MessageKind.RESPONSE
+    assert json.dumps(message.payload) == json.dumps(json.loads(text))  # NaN != NaN
