@@ -34,6 +34,8 @@ EVENT_TYPES: dict[str, type[Any]] = {
     "finding": Finding,
 }
 TYPE_NAMES = {cls: name for name, cls in EVENT_TYPES.items()}
+# dataclasses.fields() rebuilds its answer on every call; the recorder asks once per event.
+FIELD_NAMES = {cls: tuple(f.name for f in dataclasses.fields(cls)) for cls in EVENT_TYPES.values()}
 
 
 class DecodeError(ValueError):
@@ -43,17 +45,17 @@ class DecodeError(ValueError):
 def event_to_dict(event: TapEvent) -> dict[str, Any]:
     """A plain-data form of `event`: `type` first, then its fields; None fields left out."""
     data: dict[str, Any] = {"type": TYPE_NAMES[type(event)]}
-    for field in dataclasses.fields(event):
-        value = getattr(event, field.name)
-        if value is None or (field.name == "extra" and not value):
+    for name in FIELD_NAMES[type(event)]:
+        value = getattr(event, name)
+        if value is None or (name == "extra" and not value):
             continue
-        if field.name == "headers":
+        if name == "headers":
             value = [[name, text] for name, text in value]
         elif isinstance(value, RpcMessage):
             value = _message_to_dict(value)
         elif isinstance(value, enum.Enum):  # plain str: YAML safe dumpers refuse enum members
             value = value.value
-        data[field.name] = value
+        data[name] = value
     return data
 
 
