@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import socket
 from collections import deque
 from collections.abc import AsyncIterator
@@ -58,7 +59,9 @@ class ExchangeListener(Protocol):
     def client_resumed(self) -> None: ...
 
 
-class _Framing:
+class _Framing(enum.Enum):
+    """How the end of a response body is marked."""
+
     LENGTH = "length"  # the head says how long the body is
     CHUNKED = "chunked"
     UNTIL_CLOSE = "until-close"  # an HTTP/1.0 client: the end of the connection ends the body
@@ -130,12 +133,12 @@ class ClientConnection(asyncio.Protocol):
     def end_response(self, data: bytes = b"") -> None:
         """Send the last body bytes and end the response; the next request is served next."""
         pieces = self._pieces(data)
-        if self._framing == _Framing.CHUNKED:
+        if self._framing is _Framing.CHUNKED:
             pieces.append(b"0\r\n\r\n")
         self._write(pieces)
         self.listener = None
         self._current = None
-        if not self._keep_alive or self._framing == _Framing.UNTIL_CLOSE:
+        if not self._keep_alive or self._framing is _Framing.UNTIL_CLOSE:
             self._close()
         elif self._waiting:
             self._loop.call_soon(self._serve_next)  # after this exchange's handler is done
@@ -300,8 +303,8 @@ class ClientConnection(asyncio.Protocol):
         if self._head is not None:
             pieces.append(self._head)
             self._head = None
-        if data and self._framing != _Framing.NONE:
-            if self._framing == _Framing.CHUNKED:
+        if data and self._framing is not _Framing.NONE:
+            if self._framing is _Framing.CHUNKED:
                 pieces.extend((b"%x\r\n" % len(data), data, b"\r\n"))
             else:
                 pieces.append(data)
