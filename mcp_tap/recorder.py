@@ -41,7 +41,7 @@ DEFAULT_DIRECTORY = Path("recordings")
 # default: the loop could then wait 5 ms for a busy writer, and a writer that yields more often
 # falls behind a flood of events and lets its backlog grow. 1 ms slices keep both in step.
 SWITCH_INTERVAL = 0.001
-POLL_INTERVAL = 0.001  # while events keep coming
+GATHER_INTERVAL = 0.02  # how long events wait for the writer, at most, unless it is behind
 MAX_BATCH = 1024  # events per write: bounds the text held at once during a burst
 PREAMBLE = "# mcp-tap recording: one YAML document per tap event, see docs/recording-format.md\n"
 
@@ -162,18 +162,18 @@ class RecordingWriter:
         while True:
             self._wake.wait()
             self._wake.clear()
-            # A burst keeps the writer awake: it looks again every POLL_INTERVAL instead of
-            # being woken per event, which cost the event loop a futex call each time.
             while True:
+                # Let events gather: the writer takes the GIL once per interval, not once per
+                # exchange, so the event loop waits on it for few exchanges, not for most.
+                time.sleep(GATHER_INTERVAL)
                 while self._pending:
                     count = min(MAX_BATCH, len(self._pending))
                     if self._write_batch([self._pending.popleft() for _ in range(count)]):
                         return
-                time.sleep(POLL_INTERVAL)
-                if not self._pending:
-                    self._awake = False  # from now on, handle() wakes us
-                    if not self._pending:  # nothing slipped in before that: sleep
-                        break
+                self._awake = False  # from now on, handle() wakes us
+                if self._pending:  # something slipped in before that: go on
+                    continue
+                break
 
     def _write_batch(self, batch: list[object]) -> bool:
         """Write a batch of events; True when it held the stop marker."""
