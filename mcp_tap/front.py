@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
-import socket
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ import httptools
 
 from mcp_tap.events import Headers, header
 from mcp_tap.guard import declared_length
-from mcp_tap.serving import bind_socket, url_host
+from mcp_tap.serving import bind_socket, disable_nagle, url_host
 
 KEEP_ALIVE_TIMEOUT = 75.0  # an idle client connection is closed after this long
 SHUTDOWN_GRACE = 2.0  # open streams must not hold Ctrl-C hostage
@@ -162,9 +161,7 @@ class ClientConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
         self._open_connections.add(self)
-        sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        disable_nagle(transport)
         self._arm_idle_timer()
 
     def data_received(self, data: bytes) -> None:

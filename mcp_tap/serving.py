@@ -43,6 +43,13 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def disable_nagle(transport: asyncio.BaseTransport) -> None:
+    """Send small writes at once: Nagle's algorithm would hold them for the peer's ACK."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 def url_host(host: str) -> str:
     """A host as it is written in a URL (IPv6 in brackets)."""
     return f"[{host}]" if ":" in host and not host.startswith("[") else host

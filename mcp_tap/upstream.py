@@ -10,7 +10,6 @@ read from the socket the sink is told to flush, so whatever arrived together lea
 from __future__ import annotations
 
 import asyncio
-import socket
 import ssl
 from collections.abc import Iterable
 from typing import Protocol, cast
@@ -19,6 +18,7 @@ from urllib.parse import urlsplit
 import httptools
 
 from mcp_tap.events import Headers
+from mcp_tap.serving import disable_nagle
 
 # Longer than the SDKs' own 300 s SSE read timeout, so a quiet stream is never cut by us first.
 DEFAULT_IDLE_TIMEOUT = 330.0
@@ -295,9 +295,7 @@ class _Connection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
-        sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        disable_nagle(transport)
 
     def data_received(self, data: bytes) -> None:
         exchange = self._exchange

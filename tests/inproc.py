@@ -50,3 +50,13 @@ def through_proxy(
 
     asyncio.run(main())
     return collector
+
+
+async def raw_exchange(proxy: str, data: bytes) -> bytes:
+    """Write `data` to the proxy, read until it closes the connection (bounded)."""
+    host, port = proxy.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(data)
+    answer = await asyncio.wait_for(reader.read(-1), 10)
+    writer.close()
+    return answer

@@ -13,20 +13,10 @@ import threading
 
 import pytest
 
-from tests.inproc import Collector, through_proxy
+from tests.inproc import Collector, raw_exchange, through_proxy
 from tests.upstreams import EchoApp, ScriptedUpstream, read_request, serve_in_thread
 
 pytestmark = pytest.mark.timeout(60)
-
-
-async def raw_exchange(proxy: str, data: bytes, until_close: bool = True) -> bytes:
-    """Write `data` to the proxy, read until it closes the connection (bounded)."""
-    host, port = proxy.removeprefix("http://").split(":")
-    reader, writer = await asyncio.open_connection(host, int(port))
-    writer.write(data)
-    answer = await asyncio.wait_for(reader.read(-1), 10)
-    writer.close()
-    return answer
 
 
 def responses(data: bytes) -> list[tuple[int, dict[str, object]]]:

@@ -6,7 +6,6 @@ bytes on the wire are exactly the ones written here; the client is httpx2 throug
 
 from __future__ import annotations
 
-import asyncio
 import json
 import socket
 
@@ -14,7 +13,7 @@ import httpx2
 import pytest
 
 from mcp_tap.events import Direction
-from tests.inproc import Collector, through_proxy
+from tests.inproc import Collector, raw_exchange, through_proxy
 from tests.upstreams import EchoApp, ScriptedUpstream, read_request, serve_in_thread
 
 pytestmark = pytest.mark.timeout(60)
@@ -172,14 +171,10 @@ def test_the_proxy_adds_no_headers_of_its_own() -> None:
 
         async def body(proxy: str, _: Collector) -> None:
             # A bare request, so any default header a client library would add shows up.
-            host, port = proxy.removeprefix("http://").split(":")
-            reader, writer = await asyncio.open_connection(host, int(port))
-            writer.write(
-                f"POST /mcp HTTP/1.1\r\nhost: {host}:{port}\r\nx-only: 1\r\n"
-                "content-length: 2\r\nconnection: close\r\n\r\n{}".encode()
-            )
-            answer = await asyncio.wait_for(reader.read(), 10)
-            writer.close()
+            host = proxy.removeprefix("http://")
+            request = f"POST /mcp HTTP/1.1\r\nhost: {host}\r\nx-only: 1\r\n"
+            request += "content-length: 2\r\nconnection: close\r\n\r\n{}"
+            answer = await raw_exchange(proxy, request.encode())
             assert answer.startswith(b"HTTP/1.1 200 ")
 
         through_proxy(upstream + "/mcp", body)
