@@ -184,11 +184,15 @@ class UpstreamExchange:
 
     def pause_reading(self) -> None:
         """Stop reading the response (the client is behind); the idle timeout waits too."""
+        if self.done:
+            return  # the connection may already carry another exchange
         self._paused = True
         if self._connection is not None:
             self._connection.pause_reading()
 
     def resume_reading(self) -> None:
+        if self.done:
+            return
         self._paused = False
         if self._connection is not None:
             self._connection.resume_reading()
@@ -269,6 +273,7 @@ class _Connection(asyncio.Protocol):
         self._head_only = exchange.method == "HEAD"
         self._answered = self._interim = self._has_head = self._until_close = False
         self._keep_alive = False
+        self.resume_reading()  # a pause belonged to the previous exchange
         self._transport.writelines((head, body) if body else (head,))
         self._last_activity = self._loop.time()
         self._watchdog = self._loop.call_later(self._idle_timeout, self._check_idle)

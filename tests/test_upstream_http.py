@@ -6,13 +6,15 @@ bytes on the wire are exactly the ones written here; the client is httpx2 throug
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 
 import httpx2
 import pytest
 
-from mcp_tap.events import Direction
+from mcp_tap.events import Direction, Headers
+from mcp_tap.upstream import UpstreamError, UpstreamExchange, UpstreamPool
 from tests.inproc import Collector, raw_exchange, through_proxy
 from tests.upstreams import EchoApp, ScriptedUpstream, read_request, serve_in_thread
 
@@ -181,3 +183,44 @@ def test_the_proxy_adds_no_headers_of_its_own() -> None:
     (seen,) = echo.requests
     host = upstream.removeprefix("http://")
     assert seen["headers"] == [["host", host], ["x-only", "1"], ["content-length", "2"]]
+
+
+def test_a_pause_that_comes_after_the_response_does_not_stall_the_next_one() -> None:
+    """The client socket can fill on the very write that ends a response; the pause it asks
+    for then reaches an exchange whose connection is already back in the pool."""
+
+    class PauseAtTheEnd:
+        def __init__(self) -> None:
+            self.exchange: UpstreamExchange | None = None
+            self.done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+        def response_head(self, status: int, headers: Headers) -> None:
+            pass
+
+        def response_body(self, chunk: bytes) -> None:
+            pass
+
+        def response_flush(self) -> None:
+            pass
+
+        def response_end(self) -> None:
+            assert self.exchange is not None
+            self.exchange.pause_reading()  # as a client write that fills the socket would
+            self.done.set_result("end")
+
+        def response_failed(self, error: UpstreamError) -> None:
+            self.done.set_result(f"failed: {error}")
+
+    async def two_exchanges(url: str) -> list[str]:
+        pool = UpstreamPool(url, idle_timeout=3)
+        outcomes = []
+        for _ in range(2):
+            sink = PauseAtTheEnd()
+            sink.exchange = pool.send("POST", "/mcp", [], b"{}", sink)
+            outcomes.append(await asyncio.wait_for(sink.done, 10))
+        await pool.aclose()
+        return outcomes
+
+    with ScriptedUpstream(keep_answering) as upstream:
+        assert asyncio.run(two_exchanges(upstream.url)) == ["end", "end"]
+    assert upstream.connections == 1
