@@ -32,6 +32,7 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\u{ord(match.group()):04x}"
 
 
+_LONGEST_SIMPLE_KEY = 1000  # longer keys are written in the explicit `? key` form
 _STRINGS: dict[str, str] = {}  # keys and short values repeat in every document
 _STRINGS_MAX = 4096
 
@@ -81,7 +82,12 @@ def _block(value: dict[str, Any] | list[Any], indent: str, out: list[str]) -> No
     inner = indent + "  "
     if type(value) is dict:
         for key, item in value.items():
-            _entry(f"{indent}{scalar(key)}:", item, inner, out)
+            text = scalar(key)
+            if len(text) > _LONGEST_SIMPLE_KEY:
+                out.append(f"{indent}? {text}")  # YAML reads at most 1024 characters as a key
+                _entry(f"{indent}:", item, inner, out)
+            else:
+                _entry(f"{indent}{text}:", item, inner, out)
         return
     for item in value:
         if type(item) is dict and item:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -114,3 +115,17 @@ def test_the_layout_is_readable_block_yaml() -> None:
         "    method: tools/call\n"
         "...\n"
     )
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"payload": {"k" * 2000: 1}},
+        {"payload": {"k" * 2000: {"nested": [1, {"deeper": "x"}]}}},
+        {"payload": [{"k" * 1500: "v", "short": 1}]},
+        {"k" * 3000: []},
+    ],
+)
+def test_keys_past_yamls_1024_character_limit_round_trip(document: dict[str, Any]) -> None:
+    text = emit_document(document)
+    assert load(text) == document and yaml.safe_load(text) == document
