@@ -156,6 +156,17 @@ class ClientConnection(asyncio.Protocol):
         if self._transport is not None:
             self._transport.abort()
 
+    @property
+    def busy(self) -> bool:
+        """A response is being written on this connection."""
+        return self._current is not None
+
+    def close_when_idle(self) -> None:
+        """Close now if no response is being written, else once it is done."""
+        self._closing = True
+        if self._current is None:
+            self._close()
+
     # -- asyncio.Protocol --
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -320,12 +331,6 @@ class ClientConnection(asyncio.Protocol):
         if self._transport is not None:
             self._transport.close()  # after what is buffered has been written
 
-    def close_when_idle(self) -> None:
-        """Close now if no response is being written, else once it is done."""
-        self._closing = True
-        if self._current is None:
-            self._close()
-
     def _arm_idle_timer(self) -> None:
         self._cancel_idle_timer()
         self._idle_timer = self._loop.call_later(KEEP_ALIVE_TIMEOUT, self._close)
@@ -334,10 +339,6 @@ class ClientConnection(asyncio.Protocol):
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
-
-    @property
-    def busy(self) -> bool:
-        return self._current is not None
 
 
 _REASONS = {status.value: status.phrase for status in HTTPStatus}

@@ -72,7 +72,6 @@ class TapProxy:
         self.upstream = UpstreamPool(self.origin, idle_timeout)
         self.guard = guard
         self.max_body = max_body
-        self.idle_timeout = idle_timeout
         self._exchange_ids = itertools.count(1)
 
     async def aclose(self) -> None:

@@ -98,7 +98,7 @@ class UpstreamPool:
         if connection is not None:
             exchange.start(connection, reused=True)
         else:
-            exchange.connect()
+            exchange.start_when_connected()
         return exchange
 
     async def connect(self) -> _Connection:
@@ -206,7 +206,7 @@ class UpstreamExchange:
         if self._paused:
             connection.pause_reading()
 
-    def connect(self) -> None:
+    def start_when_connected(self) -> None:
         self._connecting = asyncio.ensure_future(self._open_connection())
 
     async def _open_connection(self) -> None:
@@ -236,7 +236,7 @@ class UpstreamExchange:
             # was never read: it goes once more on a new connection, as browsers do.
             self._reused = False
             self._connection = None
-            self.connect()
+            self.start_when_connected()
             return
         self.done = True
         self.sink.response_failed(error)
