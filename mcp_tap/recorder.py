@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 from mcp_tap.codec import event_to_dict
 from mcp_tap.events import Fault, TapEvent
 from mcp_tap.redact import RedactionRules, Redactor
-from mcp_tap.yaml_emit import emit_document
+from mcp_tap.yaml_emit import Memo, Reusable, emit_document
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +123,7 @@ class RecordingWriter:
         else:
             self._fd, self.path = open_exclusive(Path(path))
         self._redact = Redactor(rules) if rules is not None else None
+        self._memo = Memo()  # used by the writer thread only
         self.error: OSError | None = None  # set when the disk refused a write
         # A deque and one wake-up per burst: waking the writer for every event costs the
         # event loop more than the event itself (a futex call per put).
@@ -190,12 +191,26 @@ class RecordingWriter:
         try:
             if self._redact is not None:
                 event = self._redact(event)
-            return emit_document(event_to_dict(event))
+            return emit_document(self._mark_repeating(event_to_dict(event)))
         except Exception as error:  # one odd event must cost one document, not the recording
             log.warning("could not record %r: %s", type(event).__name__, error)
             exchange_id = getattr(event, "exchange_id", None)
             fault = Fault(event.time, exchange_id, "recording-error", f"not recorded: {error}")
             return emit_document(event_to_dict(fault))
+
+    def _mark_repeating(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Mark the parts of an event that tend to repeat verbatim: headers, and a message's
+        result, params or error (whose id alone changes from one tools/list to the next)."""
+        if "headers" in data:
+            data["headers"] = Reusable(data["headers"], self._memo)
+        message = data.get("message")
+        payload = message.get("json") if message is not None else None
+        if message is not None and type(payload) is dict:
+            payload = message["json"] = dict(payload)  # a copy: the event's own is shared
+            for key in ("result", "params", "error"):
+                if key in payload:
+                    payload[key] = Reusable(payload[key], self._memo)
+        return data
 
     def _write(self, data: bytes) -> None:
         try:

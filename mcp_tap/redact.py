@@ -102,13 +102,16 @@ class Redactor:
     def __init__(self, rules: RedactionRules | None = None) -> None:
         self.rules = rules or RedactionRules()
         self._sessions: dict[str, str] = {}
+        self._secret_names: dict[str, bool] = {}  # header name -> rules.header_is_secret
 
     def __call__(self, event: TapEvent) -> TapEvent:
         """A copy of `event` with secrets replaced; `event` itself is left untouched."""
         changes: dict[str, Any] = {}
         if isinstance(event, ExchangeOpened | ResponseStarted):
-            changes["headers"] = self._headers(event.headers)
-        if isinstance(event, ExchangeOpened):
+            headers = self._headers(event.headers)
+            if headers != event.headers:
+                changes["headers"] = headers
+        if isinstance(event, ExchangeOpened) and "?" in event.target:
             changes["target"] = self._query(event.target)
         if isinstance(event, MessageSeen) and (message := self._message(event)) is not None:
             changes["message"] = message
@@ -137,8 +140,14 @@ class Redactor:
 
     def _headers(self, headers: Headers) -> Headers:
         out = []
+        secret_names = self._secret_names
         for name, value in headers:
-            if self.rules.header_is_secret(name):
+            secret = secret_names.get(name)
+            if secret is None:
+                secret = self.rules.header_is_secret(name)
+                if len(secret_names) < 1024:  # names a client chose: keep the table bounded
+                    secret_names[name] = secret
+            if secret:
                 value = marker(name)
             elif name == SESSION_HEADER:
                 value = self.session(value)

@@ -11,6 +11,7 @@ check that property on arbitrary JSON values.
 from __future__ import annotations
 
 import json
+import marshal
 import math
 import re
 from typing import Any
@@ -100,7 +101,9 @@ def _block(value: dict[str, Any] | list[Any], indent: str, out: list[str]) -> No
 
 def _entry(head: str, value: Any, indent: str, out: list[str]) -> None:
     kind = type(value)
-    if kind is dict or kind is list:
+    if kind is Reusable:
+        value.memo.entry(head, value.value, indent, out)
+    elif kind is dict or kind is list:
         if not value:
             out.append(f"{head} {{}}" if kind is dict else f"{head} []")
         elif kind is list and len(value) <= 4 and all(type(v) not in _NESTED for v in value):
@@ -113,6 +116,52 @@ def _entry(head: str, value: Any, indent: str, out: list[str]) -> None:
 
 
 _NESTED = (dict, list)
+
+
+class Memo:
+    """The YAML of large values written recently, reused when one comes again unchanged.
+
+    MCP traffic repeats itself: every tools/list answer carries the same result, every request
+    of a client the same headers, and writing a 2.5 KB result costs ~120 us. The key is the
+    value's marshal form (version 2, which has no back-references): it is exact, telling 1,
+    1.0 and True apart, NaN from null, and one key order from another, so an equal key means
+    equal YAML. Small values are cheaper to write than to look up; huge ones are not kept.
+    """
+
+    def __init__(self, entries: int = 32, smallest: int = 256, largest: int = 32768) -> None:
+        self._texts: dict[tuple[str, bytes], str] = {}
+        self._entries = entries
+        self._smallest = smallest
+        self._largest = largest
+
+    def entry(self, head: str, value: Any, indent: str, out: list[str]) -> None:
+        """What `_entry` writes for `value`, from memory when it has been written before."""
+        if type(value) not in _NESTED:
+            _entry(head, value, indent, out)
+            return
+        key = (head, marshal.dumps(value, 2))
+        text = self._texts.pop(key, None)  # put back below: the most recent stays longest
+        if text is None:
+            lines: list[str] = []
+            _entry(head, value, indent, lines)
+            text = "\n".join(lines)
+            if not self._smallest <= len(key[1]) <= self._largest:
+                out.append(text)
+                return
+            if len(self._texts) >= self._entries:
+                del self._texts[next(iter(self._texts))]  # the least recently used
+        self._texts[key] = text
+        out.append(text)
+
+
+class Reusable:
+    """Marks a value in a document as likely to repeat: `emit_document` asks `memo` for it."""
+
+    __slots__ = ("value", "memo")
+
+    def __init__(self, value: Any, memo: Memo) -> None:
+        self.value = value
+        self.memo = memo
 
 
 def emit_document(data: dict[str, Any]) -> str:

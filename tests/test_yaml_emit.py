@@ -10,7 +10,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mcp_tap.yaml_emit import emit_document
+from mcp_tap.yaml_emit import Memo, Reusable, emit_document
 
 json_scalars = (
     st.none()
@@ -129,3 +129,24 @@ def test_the_layout_is_readable_block_yaml() -> None:
 def test_keys_past_yamls_1024_character_limit_round_trip(document: dict[str, Any]) -> None:
     text = emit_document(document)
     assert load(text) == document and yaml.safe_load(text) == document
+
+
+def _through(memo: Memo, document: dict[str, Any]) -> str:
+    return emit_document({key: Reusable(value, memo) for key, value in document.items()})
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.dictionaries(st.text(max_size=3), json_values, max_size=4), max_size=8))
+def test_reused_yaml_is_what_a_fresh_write_gives(documents: list[dict[str, Any]]) -> None:
+    memo = Memo(entries=4, smallest=0)  # remember everything, forget often
+    for document in documents * 2:  # every document comes back once
+        assert _through(memo, document) == emit_document(document)
+
+
+def test_values_that_json_would_confuse_are_never_reused_for_each_other() -> None:
+    memo = Memo(smallest=0)
+    padding = ["x" * 20] * 20
+    for value in (1, 1.0, True, None, float("nan"), float("inf"), 0.0, -0.0, "1", [1], {"1": 1}):
+        document = {"result": {"padding": padding, "value": value}}
+        assert _through(memo, document) == emit_document(document)
+        assert _through(memo, document) == emit_document(document)  # now from memory
