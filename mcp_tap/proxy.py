@@ -40,16 +40,19 @@ HOP_BY_HOP = frozenset(
     }
 )
 SET_BY_PROXY = frozenset({"host", "content-length"})
+NOT_FORWARDED_REQUEST = HOP_BY_HOP | SET_BY_PROXY  # what a request loses on its way upstream
+_CONNECTION_OPTIONS = frozenset({"keep-alive", "close"})  # `Connection` values, not field names
 UPSTREAM_ERROR_CODE = -32000
 
 
-def forwardable(headers: Headers, extra_drop: frozenset[str] = frozenset()) -> Headers:
-    """Drop hop-by-hop headers (and any the `Connection` header names) from a header list."""
-    drop = HOP_BY_HOP | extra_drop if extra_drop else HOP_BY_HOP
+def forwardable(headers: Headers, drop: frozenset[str] = HOP_BY_HOP) -> Headers:
+    """`headers` without the ones in `drop` and the ones the `Connection` header names."""
     for name, value in headers:
         if name == "connection":
-            drop = drop | {token.strip().lower() for token in value.split(",")}
-    return tuple([(name, value) for name, value in headers if name not in drop])
+            named = {token.strip().lower() for token in value.split(",")} - _CONNECTION_OPTIONS
+            if named:
+                drop = drop | named
+    return tuple([item for item in headers if item[0] not in drop])
 
 
 class TapProxy:
@@ -72,7 +75,7 @@ class TapProxy:
         self.upstream = UpstreamPool(self.origin, idle_timeout)
         self.guard = guard
         self.max_body = max_body
-        self._exchange_ids = itertools.count(1)
+        self.exchange_ids = itertools.count(1)
 
     async def aclose(self) -> None:
         """Close the idle upstream connections."""
@@ -89,10 +92,7 @@ class TapProxy:
         if refusal is not None:
             self.refuse(client, 403, "request-refused", refusal, request_id_for_error(request.body))
             return
-        tap = ExchangeTap(
-            self.bus, next(self._exchange_ids), request.method, request.target, request.headers
-        )
-        _Relay(self, request, client, tap)
+        _Relay(self, request, client)
 
     def refuse(
         self,
@@ -111,34 +111,42 @@ class TapProxy:
 class _Relay:
     """One exchange: the upstream's response sink and the client connection's listener."""
 
-    def __init__(
-        self, proxy: TapProxy, request: Request, client: ClientConnection, tap: ExchangeTap
-    ):
+    def __init__(self, proxy: TapProxy, request: Request, client: ClientConnection):
         self.proxy = proxy
         self.request = request
         self.client = client
-        self.tap = tap
         self._answered = False
         self._parts: list[bytes] = []
         self._rewriter: EndpointRewriter | None = None
+        self._head_for_tap: tuple[int, Headers] | None = None
         client.listener = self
-        headers = forwardable(request.headers, SET_BY_PROXY)
+        headers = forwardable(request.headers, NOT_FORWARDED_REQUEST)
         self.upstream = proxy.upstream.send(
             request.method, request.target, headers, request.body, self
         )
-        # Inspect the request once it is on its way: then it costs the exchange no time.
-        tap.opened(request.body)
+        # Inspect the request once it is on its way: then it costs the exchange no time. (No
+        # response can arrive before this returns to the event loop.)
+        exchange_id = next(proxy.exchange_ids)
+        self.tap = ExchangeTap(
+            proxy.bus, exchange_id, request.method, request.target, request.headers
+        )
+        self.tap.opened(request.body)
 
     # -- upstream.ResponseSink --
 
     def response_head(self, status: int, headers: Headers) -> None:
         self._answered = True
         headers = forwardable(headers)
-        self.tap.response_started(status, headers)
-        if self.tap.stream is StreamKind.LEGACY_SSE:
-            host = header(self.tap.headers, "host") or urlsplit(self.proxy.origin).netloc
-            self._rewriter = EndpointRewriter(f"http://{host}")
-            headers = tuple(h for h in headers if h[0] != "content-length")  # it may change
+        if self.request.method == "GET":
+            # A GET may open a 2024-11-05 SSE stream, whose endpoint URL gets rewritten: the tap
+            # must say what the body is before the head leaves.
+            self.tap.response_started(status, headers)
+            if self.tap.stream is StreamKind.LEGACY_SSE:
+                host = header(self.tap.headers, "host") or urlsplit(self.proxy.origin).netloc
+                self._rewriter = EndpointRewriter(f"http://{host}")
+                headers = tuple(h for h in headers if h[0] != "content-length")  # it may change
+        else:
+            self._head_for_tap = (status, headers)  # told once the head is on its way
         self.client.start_response(status, headers)
 
     def response_body(self, chunk: bytes) -> None:
@@ -147,10 +155,12 @@ class _Relay:
     def response_flush(self) -> None:
         if not self._parts:
             self.client.flush()
+            self._tell_tap_the_head()
             return
         data = self._take_parts()
         rewriter = self._rewriter
         self.client.write_body(rewriter.feed(data) if rewriter is not None else data)
+        self._tell_tap_the_head()
         self.tap.response_chunk(data)
         if rewriter is not None and rewriter.passing_through:
             self._rewriter = None
@@ -161,6 +171,7 @@ class _Relay:
         if self._rewriter is not None:
             out = self._rewriter.feed(data) + self._rewriter.flush()
         self.client.end_response(out)
+        self._tell_tap_the_head()
         if data:
             self.tap.response_chunk(data)
         self.tap.closed("complete")
@@ -182,6 +193,7 @@ class _Relay:
     def client_gone(self) -> None:
         # Closing the upstream request is how a 2026-07-28 client cancels.
         self.upstream.cancel()
+        self._tell_tap_the_head()
         self.tap.closed("client-disconnected")
 
     def client_paused(self) -> None:
@@ -191,6 +203,13 @@ class _Relay:
         self.upstream.resume_reading()
 
     # -- internals --
+
+    def _tell_tap_the_head(self) -> None:
+        """Publish a response head that went to the client before the tap heard of it."""
+        if self._head_for_tap is not None:
+            status, headers = self._head_for_tap
+            self._head_for_tap = None
+            self.tap.response_started(status, headers)
 
     def _take_parts(self) -> bytes:
         parts, self._parts = self._parts, []

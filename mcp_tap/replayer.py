@@ -19,7 +19,7 @@ from urllib.parse import urljoin, urlsplit
 from mcp_tap.bus import TapBus
 from mcp_tap.calls import Call, CallBook
 from mcp_tap.events import Fault, Headers, MessageKind, MessageSeen, ResponseStarted, TapEvent
-from mcp_tap.proxy import SET_BY_PROXY, forwardable
+from mcp_tap.proxy import NOT_FORWARDED_REQUEST, forwardable
 from mcp_tap.replay_plan import RecordedExchange, ReplayPlan, Step
 from mcp_tap.upstream import UpstreamError, UpstreamPool
 from mcp_tap.wiretap import ExchangeTap, legacy_session_id
@@ -173,7 +173,7 @@ class Replayer:
 
     async def _headers(self, recorded: Headers) -> Headers:
         headers = []
-        for name, value in forwardable(recorded, SET_BY_PROXY):
+        for name, value in forwardable(recorded, NOT_FORWARDED_REQUEST):
             if value.startswith(REDACTED_PREFIX):
                 value = self.secrets[name]
             elif name == "mcp-session-id":

@@ -346,10 +346,13 @@ class _Connection(asyncio.Protocol):
             self._interim = True  # 100 Continue and friends: the real response follows
             return
         self._has_head = True
-        framed = any(
-            name == "content-length" or (name == "transfer-encoding" and "chunked" in value.lower())
-            for name, value in self._headers
-        )
+        framed = False
+        for name, value in self._headers:
+            if name == "content-length" or (
+                name == "transfer-encoding" and "chunked" in value.lower()
+            ):
+                framed = True
+                break
         self._until_close = not framed and status not in BODILESS_STATUSES
         exchange.sink.response_head(status, tuple(self._headers))
         if self._head_only and self._exchange is exchange:
