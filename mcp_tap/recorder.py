@@ -41,6 +41,10 @@ DEFAULT_DIRECTORY = Path("recordings")
 # default: the loop could then wait 5 ms for a busy writer, and a writer that yields more often
 # falls behind a flood of events and lets its backlog grow. 1 ms slices keep both in step.
 SWITCH_INTERVAL = 0.001
+# A request that arrives while the writer works must wait for the GIL, up to SWITCH_INTERVAL
+# before Python forces a switch; the writer lets go by itself after every 0.1 ms of work.
+WORK_SLICE = 0.0001
+SMALL_BATCH = 128  # events gathered in one interval: up to this many, the writer yields
 GATHER_INTERVAL = 0.02  # how long events wait for the writer, at most, unless it is behind
 MAX_BATCH = 1024  # events per write: bounds the text held at once during a burst
 PREAMBLE = "# mcp-tap recording: one YAML document per tap event, see docs/recording-format.md\n"
@@ -178,11 +182,18 @@ class RecordingWriter:
 
     def _write_batch(self, batch: list[object]) -> bool:
         """Write a batch of events; True when it held the stop marker."""
-        documents = [
-            self._document(cast(TapEvent, item))
-            for item in batch
-            if item is not _STOP and self.error is None
-        ]
+        documents = []
+        # A small batch means requests come and go one by one, and each waits for the GIL
+        # while the writer holds it; a large one means a flood, which a yielding writer
+        # would not keep up with (the loop, once it has the GIL, keeps it for a whole slice).
+        yielding = len(batch) <= SMALL_BATCH
+        pause_at = time.perf_counter() + WORK_SLICE
+        for item in batch:
+            if item is not _STOP and self.error is None:
+                documents.append(self._document(cast(TapEvent, item)))
+                if yielding and time.perf_counter() >= pause_at:
+                    time.sleep(0)  # the event loop, if it waits for the GIL, takes it now
+                    pause_at = time.perf_counter() + WORK_SLICE
         if documents:
             self._write("".join(documents).encode("utf-8"))
         return batch[-1] is _STOP
