@@ -3,11 +3,11 @@
     uv run python bench/relay_floor.py [--rounds 3]
 
 Runs test 1 of run.py (2,000 tools/list calls in 40 alternating blocks, direct vs through
-a middlebox) against two middleboxes in turn: a bare byte relay (an asyncio Protocol on
-uvloop that copies bytes both ways and parses nothing) and `mcp-tap proxy` as run.py runs it
-(recording, tracker and view on). The relay's figure is the cost of two extra loopback hops
-and process wake-ups on this machine, which no proxy can go below; the difference between
-the two is what mcp-tap itself costs.
+a middlebox) against three middleboxes in turn: a bare byte relay (an asyncio Protocol on
+uvloop that copies bytes both ways and parses nothing), `mcp-tap proxy --no-record`, and
+`mcp-tap proxy` as run.py runs it (recording, tracker and view on). The relay's figure is the
+cost of two extra loopback hops and process wake-ups on this machine, which no proxy can go
+below; the differences are what mcp-tap's forwarding and tap, and then its recorder, cost.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def main() -> None:
     if args.relay:
         relay_main(args.relay[0], int(args.relay[1]))
         return
-    added: dict[str, list[float]] = {"byte relay": [], "mcp-tap proxy": []}
+    added: dict[str, list[float]] = {"byte relay": [], "--no-record": [], "mcp-tap proxy": []}
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         with demo_server(directory) as (direct, _server):
@@ -96,6 +96,8 @@ def main() -> None:
             for round_number in range(args.rounds):
                 with running("relay", [*relay_args, str(upstream.port)], directory) as relay:
                     added["byte relay"].append(measure(direct, relay))
+                with tap_proxy("proxy", direct, directory, None) as (_, proxy):
+                    added["--no-record"].append(measure(direct, proxy))
                 record = directory / f"round-{round_number}.yaml"
                 with tap_proxy("proxy", direct, directory, record) as (_, proxy):
                     added["mcp-tap proxy"].append(measure(direct, proxy))
