@@ -5,7 +5,9 @@ thread redacts, serialises and writes. The queue is unbounded on purpose: when t
 the YAML dumper falls behind a burst, events wait in memory (back-pressure on memory, never
 on the forwarding path) and none is dropped.
 
-Documents are written by `yaml_emit` (PyYAML's dumper is ~20x slower per event).
+Documents are written by `yaml_emit` (PyYAML's dumper is ~20x slower per event), and the
+parts that repeat verbatim (a tools/list result, a client's headers) are written once and
+their YAML reused (`yaml_emit.Memo`).
 Every batch the thread drains is written with `os.write` on an unbuffered descriptor, so once
 a batch is written it sits in the kernel and survives `kill -9` of the process. Each
 document ends with `...`, which lets the reader tell a complete last event from a cut one.
@@ -183,9 +185,9 @@ class RecordingWriter:
     def _write_batch(self, batch: list[object]) -> bool:
         """Write a batch of events; True when it held the stop marker."""
         documents = []
-        # A small batch means requests come and go one by one, and each waits for the GIL
-        # while the writer holds it; a large one means a flood, which a yielding writer
-        # would not keep up with (the loop, once it has the GIL, keeps it for a whole slice).
+        # A small batch means requests come one at a time, and each waits for the GIL while
+        # the writer holds it. A large one means a flood, which a yielding writer would not
+        # keep up with: a busy loop that takes the GIL keeps it until a switch is forced.
         yielding = len(batch) <= SMALL_BATCH
         pause_at = time.perf_counter() + WORK_SLICE
         for item in batch:
