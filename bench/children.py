@@ -23,7 +23,7 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 class Child:
     """A process whose stdout and stderr are written to files in `directory`."""
 
-    def __init__(self, name: str, args: Sequence[str], directory: Path) -> None:
+    def __init__(self, name: str, args: Sequence[str], directory: Path, cwd: Path = ROOT) -> None:
         self.name = name
         self.args = list(args)
         self.out_path = directory / f"{name}.out"
@@ -34,7 +34,7 @@ class Child:
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=err,
-                cwd=ROOT,
+                cwd=cwd,  # `python -m mcp_tap` runs the mcp_tap found here
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
                 start_new_session=True,
             )
