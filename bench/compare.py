@@ -8,6 +8,9 @@ packages). Then it sends tools/list calls in alternating blocks of 30 to the ser
 and through every proxy in turn, so a slow phase of this machine hits every version alike,
 and prints each version's added p50, p90 and p99 and its CPU per call. Comparing two runs of
 run.py instead compares two phases of the machine as much as two versions of the code.
+
+`--pin C,S,P` pins this client to CPU C, the demo server to S and every proxy to P, to see
+what the placement of three busy processes on few cores does to the figures.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -61,18 +65,29 @@ async def alternate(urls: dict[str, str], blocks: int) -> dict[str, list[float]]
     return samples
 
 
+def pin(pid: int, cpu: int) -> None:
+    """Keep every thread of process `pid` on `cpu`."""
+    for thread in os.listdir(f"/proc/{pid}/task"):
+        os.sched_setaffinity(int(thread), {cpu})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("revisions", nargs="*", help="git revisions to compare with the tree")
     parser.add_argument("--no-record", action="store_true", help="run every proxy unrecorded")
     parser.add_argument("--blocks", type=int, default=90, help="blocks of 30 calls per target")
+    parser.add_argument("--pin", metavar="C,S,P", help="CPUs for client, server and proxies")
     args = parser.parse_args()
+    cpus = [int(cpu) for cpu in args.pin.split(",")] if args.pin else None
     with contextlib.ExitStack() as stack:
         directory = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         trees = {"working tree": ROOT}
         for revision in args.revisions:
             trees[revision] = stack.enter_context(worktree(revision, directory))
-        direct, _server = stack.enter_context(demo_server(directory))
+        direct, server = stack.enter_context(demo_server(directory))
+        if cpus:
+            pin(os.getpid(), cpus[0])
+            pin(server.pid, cpus[1])
         urls = {"direct": direct}
         proxies: dict[str, Child] = {}
         for number, (name, tree) in enumerate(trees.items()):
@@ -83,6 +98,8 @@ def main() -> None:
             stack.callback(proxy.stop)
             urls[name] = proxy.wait_for(r"point your client at (\S+)").group(1)
             proxies[name] = proxy
+            if cpus:
+                pin(proxy.pid, cpus[2])  # after start-up: the recorder thread exists by then
         cpu_before = {name: proxy.cpu_seconds() for name, proxy in proxies.items()}
         samples = asyncio.run(alternate(urls, args.blocks))
         calls = args.blocks * CALLS_PER_BLOCK
