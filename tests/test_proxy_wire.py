@@ -13,12 +13,16 @@ from typing import Any
 
 import httpx2
 import pytest
+from mcp import Client
+from mcp.client.sse import sse_client
 
 from mcp_tap.events import (
     Direction,
     ExchangeClosed,
+    ExchangeOpened,
     Fault,
     MessageKind,
+    MessageSeen,
     ResponseStarted,
     StreamKind,
 )
@@ -277,3 +281,48 @@ def test_invalid_json_is_forwarded_untouched_and_flagged() -> None:
     sent = [m for m in collector.messages() if m.direction is Direction.CLIENT_TO_SERVER]
     assert sent[0].message.kind is MessageKind.INVALID
     assert sent[0].message.raw == "{not json"
+
+
+@pytest.mark.parametrize("transport", ["auto", "legacy", "sse"])
+def test_each_exchange_is_told_in_order_opened_request_head_response_closed(
+    transport: str,
+) -> None:
+    """The tap hears of a response head after it has left, but still before its messages."""
+    with demo_server() as base:
+
+        async def body(proxy: str, _: Collector) -> None:
+            target: Any = proxy + "/mcp"
+            if transport == "sse":
+                target = sse_client(proxy + "/sse")
+            async with Client(target, mode="auto" if transport == "auto" else "legacy") as client:
+                await client.list_tools()
+                updates: list[float] = []
+
+                async def on_progress(progress: float, total: float | None, _: str | None) -> None:
+                    updates.append(progress)
+
+                arguments = {"filename": "a.bin", "size_mb": 3, "step_delay": 0.01}
+                await client.call_tool("download_file", arguments, progress_callback=on_progress)
+                assert updates == [1, 2, 3]
+
+        collector = through_proxy(base + "/mcp", body)
+
+    stages: dict[int, list[str]] = {}
+    for event in collector.events:
+        if isinstance(event, ExchangeOpened):
+            stages[event.exchange_id] = ["opened"]
+        elif isinstance(event, MessageSeen) and event.direction is Direction.CLIENT_TO_SERVER:
+            stages[event.exchange_id].append("request")
+        elif isinstance(event, ResponseStarted):
+            stages[event.exchange_id].append("head")
+        elif isinstance(event, MessageSeen):
+            stages[event.exchange_id].append("response")
+        elif isinstance(event, ExchangeClosed):
+            stages[event.exchange_id].append("closed")
+    order = ["opened", "request", "head", "response", "closed"]
+    for exchange_id, seen in stages.items():
+        ranks = [order.index(stage) for stage in seen]
+        assert ranks == sorted(ranks), f"exchange {exchange_id}: {seen}"
+        assert seen.count("head") == 1 and seen[-1] == "closed", f"exchange {exchange_id}: {seen}"
+    # the tools/list result, three progress notifications and the tool's result, at least
+    assert sum(seen.count("response") for seen in stages.values()) >= 5
