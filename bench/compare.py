@@ -35,7 +35,7 @@ WARMUP = 100
 @contextlib.contextmanager
 def worktree(revision: str, directory: Path) -> Iterator[Path]:
     """`revision` checked out (detached) under `directory`; removed afterwards."""
-    path = directory / f"tree-{revision}"
+    path = directory / ("tree-" + "".join(c if c.isalnum() else "-" for c in revision))
     git = ["git", "-C", str(ROOT)]
     subprocess.run([*git, "worktree", "add", "--detach", "-q", str(path), revision], check=True)
     try:
