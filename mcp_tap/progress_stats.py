@@ -8,6 +8,7 @@ from __future__ import annotations
 import enum
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
@@ -156,7 +157,7 @@ def coerced_twin(value: str | int) -> str | int | None:
     return int(value) if value.isascii() and value.lstrip("-").isdigit() else None
 
 
-def percentile(values: list[float], fraction: float) -> float | None:
+def percentile(values: Sequence[float], fraction: float) -> float | None:
     """The `fraction` quantile of `values` (nearest rank), None when empty."""
     if not values:
         return None

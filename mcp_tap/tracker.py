@@ -12,7 +12,8 @@ in 2025-11-25 a task-augmented request's token outlives its response until the t
 
 from __future__ import annotations
 
-from collections import Counter
+from array import array
+from collections import Counter, deque
 from collections.abc import Callable
 from typing import Any
 
@@ -60,6 +61,10 @@ def _params(event: MessageSeen) -> dict[str, Any]:
     return params if isinstance(params, dict) else {}
 
 
+KEPT_STREAMS = 1000  # progress streams kept for the summary, which shows the last few
+KEPT_ENDINGS = 10_000  # ended streams a view has not yet taken (it takes them every frame)
+
+
 class ProgressTracker:
     """Tap subscriber: correlation, per-token stats, latencies and findings.
 
@@ -71,9 +76,12 @@ class ProgressTracker:
         self._publish = publish
         self._emit = emit_findings
         self.index = RequestIndex()
-        self.streams: list[ProgressStats] = []  # every token seen, in order
-        self.ended: list[tuple[TapEvent, ProgressStats]] = []  # (the event that ended it, ...)
-        self.latencies: dict[str, list[float]] = {}  # method -> request-to-response seconds
+        # A proxy runs for hours: what it keeps per request must be bounded or a few bytes.
+        self.streams: deque[ProgressStats] = deque(maxlen=KEPT_STREAMS)  # the latest, in order
+        self.stream_count = 0  # every token seen
+        # (the event that ended it, its stats), until a view takes them to print
+        self.ended: deque[tuple[TapEvent, ProgressStats]] = deque(maxlen=KEPT_ENDINGS)
+        self.latencies: dict[str, array[float]] = {}  # method -> request-to-response seconds
         self.requests: Counter[str] = Counter()  # method -> requests seen
         self.errors: Counter[str] = Counter()  # method -> error responses seen
         self.findings: list[Finding] = []
@@ -171,6 +179,7 @@ class ProgressTracker:
             request.sent_at, request.exchange_id,
         )  # fmt: skip
         self.streams.append(request.progress)
+        self.stream_count += 1
         self.index.take_token(request)
 
     def _on_response(self, event: MessageSeen) -> None:
@@ -185,7 +194,10 @@ class ProgressTracker:
         if request.state is RequestState.CANCELLED:
             self._after_cancel(event, request, "a response")
             return
-        self.latencies.setdefault(request.method, []).append(event.time - request.sent_at)
+        times = self.latencies.get(request.method)
+        if times is None:
+            times = self.latencies[request.method] = array("d")  # 8 bytes a request
+        times.append(event.time - request.sent_at)
         if message.kind is MessageKind.ERROR:
             self.errors[request.method] += 1
         if message.protocol_version and event.session_id is not None:

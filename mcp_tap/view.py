@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import weakref
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -87,8 +88,8 @@ class ConsoleView:
         self._pacer = FramePacer(self.render_frame, 1.0 / self.options.fps)
         self._exchanges: dict[int, ExchangeOpened] = {}
         self.bars = ProgressBars(self.console)
-        self._summarized: set[int] = set()  # id(stats) of streams whose end line was printed
-        self._ended_seen = 0  # how much of tracker.ended the frames have gone through
+        # streams whose end line was printed (weak: the tracker forgets old streams)
+        self._summarized: weakref.WeakSet[ProgressStats] = weakref.WeakSet()
         self._broken = False  # the output went away (a closed pipe): stop writing
         self._closed = False
 
@@ -142,9 +143,9 @@ class ConsoleView:
             return {}
         ended = self.tracker.ended
         ending: dict[int, list[ProgressStats]] = {}
-        for event, stats in ended[self._ended_seen :]:
+        while ended:
+            event, stats = ended.popleft()
             ending.setdefault(id(event), []).append(stats)
-        self._ended_seen = len(ended)
         return ending
 
     def _render_event(
@@ -212,9 +213,9 @@ class ConsoleView:
 
     def _finish_stream(self, stats: ProgressStats, out: list[RenderableType | str]) -> None:
         self.bars.remove(stats)
-        if id(stats) in self._summarized or not self._stream_wanted(stats):
+        if stats in self._summarized or not self._stream_wanted(stats):
             return
-        self._summarized.add(id(stats))
+        self._summarized.add(stats)
         out.append(self._text(stream_line(stats, self.ascii)))
 
     # --- output ---------------------------------------------------------------------------
@@ -266,7 +267,7 @@ class ConsoleView:
         """The end-of-run tables."""
         tracker = self.tracker
         if tracker is None:
-            return summary(Counter(), Counter(), {}, Counter(), [], self.tally)
+            return summary(Counter(), Counter(), {}, Counter(), [], 0, self.tally)
         open_requests = Counter(r.method for r in tracker.unanswered())
         return summary(
             tracker.requests,
@@ -274,6 +275,7 @@ class ConsoleView:
             tracker.latencies,
             open_requests,
             tracker.streams,
+            tracker.stream_count,
             self.tally,
         )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from rich import box
@@ -35,7 +36,7 @@ class Tally:
 def requests_table(
     requests: Counter[str],
     errors: Counter[str],
-    latencies: dict[str, list[float]],
+    latencies: Mapping[str, Sequence[float]],
     open_requests: Counter[str],
 ) -> Table:
     """Requests per method: how many, how many failed or are open, p50/p95/max latency."""
@@ -44,7 +45,7 @@ def requests_table(
     for name in ("requests", "errors", "open", "p50", "p95", "max"):
         table.add_column(name, justify="right")
     for method in sorted(requests, key=lambda m: (-requests[m], m)):
-        times = latencies.get(method, [])
+        times = latencies.get(method, ())
         table.add_row(
             method,
             str(requests[method]),
@@ -57,12 +58,12 @@ def requests_table(
     return table
 
 
-def streams_table(streams: list[ProgressStats]) -> Table:
-    """One row per progress token: updates, timing and how it ended."""
-    shown = streams[-MAX_STREAM_ROWS:]
+def streams_table(streams: Sequence[ProgressStats], stream_count: int) -> Table:
+    """One row per progress token (the latest of `stream_count`): updates, timing, outcome."""
+    shown = list(streams)[-MAX_STREAM_ROWS:]
     caption = (
-        f"{len(streams) - len(shown)} earlier streams not shown"
-        if len(shown) < len(streams)
+        f"{stream_count - len(shown)} earlier streams not shown"
+        if len(shown) < stream_count
         else None
     )
     table = Table(
@@ -134,9 +135,10 @@ def faults_table(faults: list[Fault]) -> Table:
 def summary(
     requests: Counter[str],
     errors: Counter[str],
-    latencies: dict[str, list[float]],
+    latencies: Mapping[str, Sequence[float]],
     open_requests: Counter[str],
-    streams: list[ProgressStats],
+    streams: Sequence[ProgressStats],
+    stream_count: int,
     tally: Tally,
 ) -> RenderableType:
     """Everything for the end of a run, only the tables that have rows."""
@@ -144,7 +146,7 @@ def summary(
     if requests:
         parts.append(requests_table(requests, errors, latencies, open_requests))
     if streams:
-        parts.append(streams_table(streams))
+        parts.append(streams_table(streams, stream_count))
     if tally.findings:
         parts.append(findings_table(tally.findings))
     else:

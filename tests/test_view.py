@@ -15,7 +15,7 @@ from mcp_tap.bus import TapBus
 from mcp_tap.cli import _view_subscribers, build_parser
 from mcp_tap.codec import event_from_dict
 from mcp_tap.events import Fault, StreamKind, TapEvent
-from mcp_tap.tracker import ProgressTracker
+from mcp_tap.tracker import KEPT_STREAMS, ProgressTracker
 from mcp_tap.view import ConsoleView, ViewOptions, build_view
 from mcp_tap.view_jsonl import JsonLinesView
 from mcp_tap.wire_checks import WireChecker
@@ -65,6 +65,27 @@ class Viewed:
 
 def line_with(text: str, needle: str) -> str:
     return next(line for line in text.splitlines() if needle in line)
+
+
+def test_a_long_session_keeps_the_latest_streams_and_counts_them_all() -> None:
+    """Hours of tool calls: every stream still gets its line and is counted in the summary,
+    while the tracker keeps only the latest streams (memory stays bounded)."""
+    v = Viewed(Console(file=io.StringIO(), width=120))  # a file: one line per event
+    calls = KEPT_STREAMS + 200
+    for n in range(calls):
+        ex = v.script.at(n).call(n, token=n)
+        v.script.send(ex, progress(n, 1, total=1))
+        v.script.at(n + 0.5).send(ex, result(n))
+        v.script.close(ex)
+        if n % 100 == 99:
+            v.frame()
+    v.view.close()
+    text = v.console.file.getvalue()  # type: ignore[attr-defined]
+    assert text.count("1 update in 0.500 s") == calls  # each stream's end line, printed once
+    assert f"{calls - 15} earlier streams not shown" in text
+    assert len(v.tracker.streams) == KEPT_STREAMS and v.tracker.stream_count == calls
+    assert not v.tracker.ended  # the view took every ending it printed
+    assert len(v.tracker.latencies["tools/call"]) == calls
 
 
 def test_request_line_highlights_its_progress_token() -> None:
