@@ -61,6 +61,7 @@ class Plan:
     session_rounds: int = 3
     memory_total: int = 1_000_000
     memory_per_call: int = 100_000
+    memory_tool_calls: int = 20_000  # then many short calls: what the proxy keeps per request
     replay_echoes: int = 2000  # echo calls: 2 messages each
     replay_lists: int = 489  # tools/list calls (the client adds ~11 of its own): 2 each
     replay_stream: int = 4996  # one stream_progress call: count + 2 messages
@@ -76,6 +77,7 @@ QUICK = Plan(
     stamp_rounds=1,
     session_rounds=1,
     memory_total=100_000,
+    memory_tool_calls=3_000,
     replay_echoes=500,
     replay_lists=114,
     replay_stream=1246,
@@ -319,6 +321,7 @@ async def memory(url: str, proxy: Child, server: Child, record: Path, plan: Plan
     seconds = time.perf_counter() - started
     waited = await asyncio.to_thread(wait_idle, [proxy, server], 300.0, 1.0)
     after = proxy.rss_mb()
+    many = await many_tool_calls(url, proxy, server, plan.memory_tool_calls)
     return {
         "notifications": calls * plan.memory_per_call,
         "calls": calls,
@@ -334,7 +337,24 @@ async def memory(url: str, proxy: Child, server: Child, record: Path, plan: Plan
         "recording_mb": record.stat().st_size / 1e6,
         "recording_bytes_per_event": record.stat().st_size / (calls * plan.memory_per_call),
         "view_output_mb": proxy.out_path.stat().st_size / 1e6,
+        "tool_calls": many,
     }
+
+
+async def many_tool_calls(url: str, proxy: Child, server: Child, calls: int) -> dict[str, Any]:
+    """RSS before and after `calls` short tool calls with progress, ten at a time."""
+    before = proxy.rss_mb()
+    async with wire.client(10) as http:
+
+        async def worker(first: int) -> None:
+            for call in range(first, calls, 10):
+                await wire.stream_progress(http, url, 10**6 + call, 2)
+
+        await asyncio.gather(*(worker(first) for first in range(10)))
+    await asyncio.to_thread(wait_idle, [proxy, server], 300.0, 1.0)
+    after = proxy.rss_mb()
+    growth = after - before
+    return {"calls": calls, "rss_before_mb": before, "rss_after_mb": after, "growth_mb": growth}
 
 
 # --- 6. replay -------------------------------------------------------------------------------
@@ -534,6 +554,9 @@ def table(report: dict[str, Any]) -> str:
         (f"5 proxy RSS over {me['notifications']:,} (MB)", me["rss_before_mb"],
          me["rss_after_mb"], f"+{me['growth_mb']:.1f} MB (peak +{me['peak_growth_mb']:.1f})",
          mark("rss_growth_mb")),
+        (f"5 proxy RSS over {me['tool_calls']['calls']:,} tool calls (MB)",
+         me["tool_calls"]["rss_before_mb"], me["tool_calls"]["rss_after_mb"],
+         f"+{me['tool_calls']['growth_mb']:.1f} MB", ""),
         (f"6 replay --fast {rp['messages']:,} msgs (s)", None, rp["replay_s"],
          f"{rp['messages_per_s']:,.0f} msg/s", ""),
     ]  # fmt: skip
