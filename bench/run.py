@@ -321,6 +321,7 @@ async def memory(url: str, proxy: Child, server: Child, record: Path, plan: Plan
     seconds = time.perf_counter() - started
     waited = await asyncio.to_thread(wait_idle, [proxy, server], 300.0, 1.0)
     after = proxy.rss_mb()
+    recorded, printed = record.stat().st_size, proxy.out_path.stat().st_size
     many = await many_tool_calls(url, proxy, server, plan.memory_tool_calls)
     return {
         "notifications": calls * plan.memory_per_call,
@@ -334,9 +335,9 @@ async def memory(url: str, proxy: Child, server: Child, record: Path, plan: Plan
         "growth_mb": after - before,
         "peak_growth_mb": max(samples) - before,
         "drain_after_s": waited,
-        "recording_mb": record.stat().st_size / 1e6,
-        "recording_bytes_per_event": record.stat().st_size / (calls * plan.memory_per_call),
-        "view_output_mb": proxy.out_path.stat().st_size / 1e6,
+        "recording_mb": recorded / 1e6,
+        "recording_bytes_per_event": recorded / (calls * plan.memory_per_call),
+        "view_output_mb": printed / 1e6,
         "tool_calls": many,
     }
 
@@ -538,25 +539,25 @@ def table(report: dict[str, Any]) -> str:
     )
     rows = [
         ("1 tools/list p50 (ms)", lat["direct"]["p50_ms"], lat["proxied"]["p50_ms"],
-         f"+{lat['added_p50_ms']:.3f} ms", mark("latency_added_p50_ms")),
+         f"{lat['added_p50_ms']:+.3f} ms", mark("latency_added_p50_ms")),
         ("1 tools/list p99 (ms)", lat["direct"]["p99_ms"], lat["proxied"]["p99_ms"],
-         f"+{lat['added_p99_ms']:.3f} ms", ""),
+         f"{lat['added_p99_ms']:+.3f} ms", ""),
         (f"2 stream {st['notifications']:,} (s, median)", st["direct_median_s"],
          st["proxied_median_s"], f"x{st['ratio']:.3f}", mark("stream_ratio")),
         ("3 event delay p50 (ms)", ev["direct"]["p50_ms"], ev["proxied"]["p50_ms"],
-         f"+{ev['added_p50_ms']:.3f} ms", ""),
+         f"{ev['added_p50_ms']:+.3f} ms", ""),
         ("3 event delay p99 (ms)", ev["direct"]["p99_ms"], ev["proxied"]["p99_ms"],
-         f"+{ev['added_p99_ms']:.3f} ms", mark("event_added_p99_ms")),
+         f"{ev['added_p99_ms']:+.3f} ms", mark("event_added_p99_ms")),
         (f"4 {co['sessions']}x{co['notifications_each']} concurrent (s)", co["direct_median_s"],
          co["proxied_median_s"],
          f"x{co['ratio']:.3f}, {'all' if co['all_delivered'] else 'NOT all'} delivered",
          mark("concurrency_ratio")),
         (f"5 proxy RSS over {me['notifications']:,} (MB)", me["rss_before_mb"],
-         me["rss_after_mb"], f"+{me['growth_mb']:.1f} MB (peak +{me['peak_growth_mb']:.1f})",
+         me["rss_after_mb"], f"{me['growth_mb']:+.1f} MB (peak {me['peak_growth_mb']:+.1f})",
          mark("rss_growth_mb")),
         (f"5 proxy RSS over {me['tool_calls']['calls']:,} tool calls (MB)",
          me["tool_calls"]["rss_before_mb"], me["tool_calls"]["rss_after_mb"],
-         f"+{me['tool_calls']['growth_mb']:.1f} MB", ""),
+         f"{me['tool_calls']['growth_mb']:+.1f} MB", ""),
         (f"6 replay --fast {rp['messages']:,} msgs (s)", None, rp["replay_s"],
          f"{rp['messages_per_s']:,.0f} msg/s", ""),
     ]  # fmt: skip
