@@ -380,7 +380,11 @@ class ProgressTracker:
         token: Any = None,
         extra: dict[str, Any] | None = None,
     ) -> None:
-        count_key = (rule.slug, subject if subject is not None else id(request))
+        if subject is None and request is not None:
+            # not id(request): Python reuses the ids of requests the index has forgotten, and
+            # a new request would inherit an old one's count
+            subject = (request.direction, request.exchange_id, request.request_id)
+        count_key = (rule.slug, subject)
         self._flag_counts[count_key] += 1
         seen = self._flag_counts[count_key]
         if seen > MAX_FINDINGS_PER_SUBJECT:
