@@ -87,6 +87,7 @@ class ClientConnection(asyncio.Protocol):
         # the request being parsed
         self._url = b""
         self._headers: list[tuple[str, str]] = []
+        self._request_headers: Headers = ()  # all of them, once the last has arrived
         self._body: list[bytes] = []
         self._size = 0
         self._too_large = False
@@ -220,6 +221,7 @@ class ClientConnection(asyncio.Protocol):
         self._cancel_idle_timer()
         self._url = b""
         self._headers = []
+        self._request_headers = ()
         self._body = []
         self._size = 0
         self._too_large = False
@@ -232,7 +234,7 @@ class ClientConnection(asyncio.Protocol):
         self._headers.append((name.decode("latin-1").lower(), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
-        headers = tuple(self._headers)
+        headers = self._request_headers = tuple(self._headers)
         declared = declared_length(headers)
         if declared is not None and declared > self._max_body:
             self._refuse_the_rest()
@@ -274,7 +276,7 @@ class ClientConnection(asyncio.Protocol):
         return Request(
             method,
             target,
-            tuple(self._headers),
+            self._request_headers,
             body,
             too_large=self._too_large,
             keep_alive=self._parser.should_keep_alive(),
