@@ -35,6 +35,14 @@ class Collector:
         return [e for e in self.events if isinstance(e, Fault)]
 
 
+def assert_error_answer(response: Any, status: int, request_id: Any, target: str) -> None:
+    """The proxy's own answer: `status`, and a JSON-RPC error for `request_id` naming `target`."""
+    assert response.status_code == status
+    error = response.json()
+    assert error["id"] == request_id
+    assert target in error["error"]["message"]
+
+
 def through_proxy(
     target: str, body: Callable[[str, Collector], Awaitable[None]], **proxy_options: Any
 ) -> Collector:

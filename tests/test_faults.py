@@ -15,7 +15,7 @@ import httpx2
 import pytest
 
 from mcp_tap.events import Direction, MessageKind
-from tests.inproc import Collector, through_proxy
+from tests.inproc import Collector, assert_error_answer, through_proxy
 from tests.upstreams import EchoApp, FaultApp, SlowStreamApp, resetting_upstream, serve_in_thread
 
 pytestmark = pytest.mark.timeout(60)
@@ -102,9 +102,7 @@ def test_stall_before_headers_gives_504_and_the_proxy_goes_on() -> None:
             request = {"jsonrpc": "2.0", "id": 9, "method": "tools/list"}
             async with httpx2.AsyncClient(timeout=10) as client:
                 response = await client.post(proxy + "/stall-headers", json=request)
-                assert response.status_code == 504
-                assert response.json()["id"] == 9
-                assert upstream in response.json()["error"]["message"]
+                assert_error_answer(response, 504, 9, upstream)
                 await still_serves(client, proxy)
 
         collector = through_proxy(upstream + "/mcp", body, idle_timeout=IDLE_TIMEOUT)

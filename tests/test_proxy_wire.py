@@ -27,7 +27,7 @@ from mcp_tap.events import (
     StreamKind,
 )
 from mcp_tap.serving import bind_socket
-from tests.inproc import Collector, through_proxy
+from tests.inproc import Collector, assert_error_answer, through_proxy
 from tests.procs import demo_server
 from tests.upstreams import AbsoluteEndpointApp, EchoApp, SlowStreamApp, serve_in_thread
 
@@ -209,11 +209,8 @@ def test_unreachable_upstream_gives_502_with_the_requests_id() -> None:
         request = {"jsonrpc": "2.0", "id": "req-7", "method": "tools/list"}
         async with httpx2.AsyncClient() as client:
             response = await client.post(proxy + "/mcp", json=request, headers=HANDSHAKE)
-        assert response.status_code == 502
-        error = response.json()
-        assert error["id"] == "req-7"
-        assert error["error"]["code"] == -32000
-        assert target in error["error"]["message"]
+        assert_error_answer(response, 502, "req-7", target)
+        assert response.json()["error"]["code"] == -32000
 
     collector = through_proxy(target, body)
     (fault,) = [e for e in collector.events if isinstance(e, Fault)]

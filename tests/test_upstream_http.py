@@ -15,7 +15,7 @@ import pytest
 
 from mcp_tap.events import Direction, Headers
 from mcp_tap.upstream import UpstreamError, UpstreamExchange, UpstreamPool
-from tests.inproc import Collector, raw_exchange, through_proxy
+from tests.inproc import Collector, assert_error_answer, raw_exchange, through_proxy
 from tests.upstreams import EchoApp, ScriptedUpstream, read_request, serve_in_thread
 
 pytestmark = pytest.mark.timeout(60)
@@ -32,6 +32,18 @@ def answer(conn: socket.socket, body: bytes = RESULT, extra: bytes = b"") -> Non
     )
 
 
+def post_through_proxy(upstream: str, times: int, expected: bytes = RESULT) -> Collector:
+    """`times` POSTs of `{}` in a row through a proxy to `upstream`; each must get `expected`."""
+
+    async def body(proxy: str, _: Collector) -> None:
+        async with httpx2.AsyncClient(timeout=10) as client:
+            for _ in range(times):
+                response = await client.post(proxy + "/mcp", content=b"{}")
+                assert response.status_code == 200 and response.content == expected
+
+    return through_proxy(upstream + "/mcp", body)
+
+
 def keep_answering(conn: socket.socket, _: int) -> None:
     while read_request(conn):
         answer(conn)
@@ -39,14 +51,7 @@ def keep_answering(conn: socket.socket, _: int) -> None:
 
 def test_sequential_requests_share_one_upstream_connection() -> None:
     with ScriptedUpstream(keep_answering) as upstream:
-
-        async def body(proxy: str, _: Collector) -> None:
-            async with httpx2.AsyncClient(timeout=10) as client:
-                for _ in range(20):
-                    response = await client.post(proxy + "/mcp", content=b"{}")
-                    assert response.content == RESULT
-
-        through_proxy(upstream.url + "/mcp", body)
+        post_through_proxy(upstream.url, 20)
     assert upstream.connections == 1
 
 
@@ -60,14 +65,7 @@ def test_an_idle_connection_the_upstream_dropped_is_replaced_without_an_error() 
         keep_answering(conn, number)
 
     with ScriptedUpstream(drop_second_request) as upstream:
-
-        async def body(proxy: str, _: Collector) -> None:
-            async with httpx2.AsyncClient(timeout=10) as client:
-                for _ in range(2):
-                    response = await client.post(proxy + "/mcp", content=b"{}")
-                    assert response.status_code == 200 and response.content == RESULT
-
-        collector = through_proxy(upstream.url + "/mcp", body)
+        collector = post_through_proxy(upstream.url, 2)
     assert upstream.connections == 2
     assert collector.faults() == []
 
@@ -79,9 +77,7 @@ def test_an_upstream_that_closes_without_answering_gets_502_and_a_fault() -> Non
             request = {"jsonrpc": "2.0", "id": 5, "method": "tools/list"}
             async with httpx2.AsyncClient(timeout=10) as client:
                 response = await client.post(proxy + "/mcp", json=request)
-            assert response.status_code == 502
-            assert response.json()["id"] == 5
-            assert upstream.url in response.json()["error"]["message"]
+            assert_error_answer(response, 502, 5, upstream.url)
 
         collector = through_proxy(upstream.url + "/mcp", body)
     assert [f.kind for f in collector.faults()] == ["upstream-reset"]
@@ -99,14 +95,7 @@ def test_a_body_ended_by_closing_the_connection_arrives_whole() -> None:
             conn.sendall(payload[start : start + 7000])
 
     with ScriptedUpstream(close_delimited) as upstream:
-
-        async def body(proxy: str, _: Collector) -> None:
-            async with httpx2.AsyncClient(timeout=10) as client:
-                for _ in range(2):
-                    response = await client.post(proxy + "/mcp", content=b"{}")
-                    assert response.content == payload
-
-        collector = through_proxy(upstream.url + "/mcp", body)
+        collector = post_through_proxy(upstream.url, 2, payload)
     seen = [m for m in collector.messages() if m.direction is Direction.SERVER_TO_CLIENT]
     assert [m.message.payload["result"]["text"] == text for m in seen] == [True, True]
     assert upstream.connections == 2  # such a connection cannot carry a second request
@@ -119,14 +108,7 @@ def test_an_interim_100_continue_is_skipped_for_the_real_answer() -> None:
             answer(conn)
 
     with ScriptedUpstream(continue_first) as upstream:
-
-        async def body(proxy: str, _: Collector) -> None:
-            async with httpx2.AsyncClient(timeout=10) as client:
-                for _ in range(3):
-                    response = await client.post(proxy + "/mcp", content=b"{}")
-                    assert response.status_code == 200 and response.content == RESULT
-
-        through_proxy(upstream.url + "/mcp", body)
+        post_through_proxy(upstream.url, 3)
     assert upstream.connections == 1
 
 
