@@ -13,6 +13,7 @@ one JSON object per event. The summary is printed by `close()`.
 from __future__ import annotations
 
 import fnmatch
+import io
 import json
 import weakref
 from collections import Counter
@@ -49,6 +50,7 @@ from mcp_tap.view_format import (
     stream_line,
 )
 from mcp_tap.view_jsonl import JsonLinesView
+from mcp_tap.view_output import ViewOutput
 from mcp_tap.view_summary import Tally, summary
 from mcp_tap.wire_checks import WireChecker
 
@@ -83,6 +85,9 @@ class ConsoleView:
         console = self.console
         self.live = console.is_terminal and not console.no_color and not console.is_dumb_terminal
         self.ascii = not self.live
+        # Plain text goes through a writer thread: a reader that stops must not stop us.
+        # (A terminal gets rich's live display, which writes little: folded lines, bars.)
+        self._output = None if self.live else ViewOutput(console.file)
         self.tally = Tally()
         self._queue: list[tuple[TapEvent, TrackedRequest | None]] = []
         self._pacer = FramePacer(self.render_frame, 1.0 / self.options.fps)
@@ -111,6 +116,8 @@ class ConsoleView:
         self.render_frame(final=True)
         self.bars.stop()
         self.print_summary()
+        if self._output is not None:
+            self._output.close()
 
     # --- frames ---------------------------------------------------------------------------
 
@@ -242,22 +249,19 @@ class ConsoleView:
             self._broken = True
 
     def _write(self, items: Sequence[RenderableType | str]) -> None:
-        if self.live:
+        if self._output is None:
             self.console.print(Group(*items))  # one print: the live display redraws once
             return
-        file = self.console.file
         texts: list[str] = []
-        for item in [*items, None]:
+        for item in items:
             if isinstance(item, str):
-                texts.append(item)
-                continue
-            if texts:
-                file.write("\n".join(texts) + "\n")
-                texts = []
-            if item is not None:  # the summary: rich tables, without color
+                texts.append(item + "\n")
+            else:  # the summary: rich tables, without color
                 width = self.console.width if self.console.is_terminal else PLAIN_WIDTH
-                Console(file=file, color_system=None, width=width, highlight=False).print(item)
-        file.flush()
+                text = io.StringIO()
+                Console(file=text, color_system=None, width=width, highlight=False).print(item)
+                texts.append(text.getvalue())
+        self._output.write("".join(texts))
 
     def print_summary(self) -> None:
         """Print the end-of-run tables."""

@@ -8,6 +8,7 @@ from typing import TextIO
 from mcp_tap.codec import event_to_dict
 from mcp_tap.events import TapEvent
 from mcp_tap.frames import FramePacer
+from mcp_tap.view_output import ViewOutput
 
 DEFAULT_FPS = 12.0
 
@@ -15,13 +16,13 @@ DEFAULT_FPS = 12.0
 class JsonLinesView:
     """Tap subscriber writing one JSON object per event (`codec.event_to_dict`), for pipes.
 
-    Like the console view it only queues in `handle` and writes in frames.
+    Like the console view it only queues in `handle` and writes in frames, through a
+    `ViewOutput`, so a consumer that stops reading never stalls the proxy.
     """
 
     def __init__(self, out: TextIO, fps: float = DEFAULT_FPS) -> None:
-        self.out = out
+        self.out = ViewOutput(out)
         self._queue: list[TapEvent] = []
-        self._broken = False
         self._pacer = FramePacer(self.flush, 1.0 / fps)
 
     def handle(self, event: TapEvent) -> None:
@@ -33,17 +34,11 @@ class JsonLinesView:
     def flush(self) -> None:
         """Write every queued event, one line each."""
         batch, self._queue = self._queue, []
-        if batch and not self._broken:
-            try:
-                self._write(batch)
-            except BrokenPipeError:  # the reader left; forwarding goes on regardless
-                self._broken = True
-
-    def _write(self, batch: list[TapEvent]) -> None:
-        self.out.write("".join(json.dumps(event_to_dict(e), default=str) + "\n" for e in batch))
-        self.out.flush()
+        if batch and not self.out.broken:  # broken: the reader left; forwarding goes on
+            self.out.write("".join(json.dumps(event_to_dict(e), default=str) + "\n" for e in batch))
 
     def close(self) -> None:
         """Write what is left."""
         self._pacer.cancel()
         self.flush()
+        self.out.close()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -79,3 +81,45 @@ def test_only_loopback_counts_as_loopback() -> None:
     assert guard.refusal((("host", "localhost:1"), ("origin", "http://[::1]:3000"))) is None
     assert guard.refusal((("host", "attacker.example"),)) is not None
     assert guard.refusal((("host", "127.0.0.1:8890"), ("origin", "null"))) is not None
+
+
+def test_a_reader_that_stops_reading_the_view_does_not_stop_the_forwarding(
+    tmp_path: Path,
+) -> None:
+    """`mcp-tap proxy | less` with the pager waiting: the pipe fills, the proxy forwards on."""
+    args = [sys.executable, "-m", "mcp_tap", "proxy", "--port", "0", "--no-record"]
+    popen = subprocess.Popen(
+        args, cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        assert popen.stdout is not None
+        banner = popen.stdout.readline().decode()  # then nothing is read until the end
+        url = re.search(r"point your client at (\S+)", banner)
+        assert url, banner
+        calls = 1000  # ~200 KB of view lines: three times what a pipe holds
+        meta = {  # a stateless 2026-07-28 request, as `mcp.Client` sends it
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientInfo": {"name": "test", "version": "1"},
+            "io.modelcontextprotocol/clientCapabilities": {},
+        }
+        request = {"jsonrpc": "2.0", "method": "tools/list", "params": {"_meta": meta}}
+        headers = {
+            "accept": "application/json, text/event-stream",
+            "mcp-protocol-version": "2026-07-28",
+            "mcp-method": "tools/list",
+        }
+        target = url.group(1)
+        with httpx2.Client(timeout=10) as client:
+            for number in range(calls):
+                response = client.post(target, json={**request, "id": number}, headers=headers)
+                assert response.status_code == 200
+        popen.send_signal(signal.SIGINT)
+        out, _ = popen.communicate(timeout=30)  # the reader is back: the rest arrives
+    finally:
+        if popen.poll() is None:
+            popen.kill()
+            popen.communicate()
+    text = out.decode()
+    assert popen.returncode == 0
+    assert text.count("result  tools/list") == calls  # nothing was lost, only delayed
+    assert "mcp-tap summary" in text

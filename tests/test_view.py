@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
 import re
+import threading
+from functools import partial
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -18,6 +21,7 @@ from mcp_tap.events import Fault, StreamKind, TapEvent
 from mcp_tap.tracker import KEPT_STREAMS, ProgressTracker
 from mcp_tap.view import ConsoleView, ViewOptions, build_view
 from mcp_tap.view_jsonl import JsonLinesView
+from mcp_tap.view_output import ViewOutput
 from mcp_tap.wire_checks import WireChecker
 from tests.tap_script import MODERN, TapScript, error, progress, request, result
 
@@ -393,3 +397,24 @@ def test_any_message_sequence_renders_without_errors(
             script.close(exchange, "client-disconnected")
         view.render_frame()
     view.close()
+
+
+def test_output_for_a_reader_that_stopped_waits_then_drops_and_says_how_much() -> None:
+    """Writes never block on a full pipe; past the backlog, lines are dropped and counted."""
+    read_end, write_end = os.pipe()
+    output = ViewOutput(os.fdopen(write_end, "w"), max_backlog=20_000)
+    lines = [f"{number:04d} {'x' * 995}\n" for number in range(300)]  # 300 KB: 4x a pipe
+    for line in lines:
+        output.write(line)  # nobody reads yet: this loop would hang if a write blocked
+    received: list[bytes] = []
+    chunks = iter(partial(os.read, read_end, 65536), b"")  # until the write end closes
+    reader = threading.Thread(target=lambda: received.extend(chunks))
+    reader.start()
+    output.close()
+    output.file.close()
+    reader.join(10)
+    os.close(read_end)
+    text = b"".join(received).decode().splitlines(keepends=True)
+    shown, notice = text[:-1], text[-1]
+    assert shown == lines[: len(shown)] and 0 < len(shown) < 300  # in order, a prefix
+    assert notice == f"… {300 - len(shown)} lines not shown: the output was not being read\n"
