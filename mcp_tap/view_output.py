@@ -1,8 +1,8 @@
 """Where the views' text goes: written from a thread, so a reader that stops never stalls us.
 
-`mcp-tap proxy | less` with the pager waiting on a key, or a terminal paused with Ctrl-S:
-the pipe fills, and a `write` on it blocks until the reader takes something. Done on the
-event loop, that would stop forwarding too. `ViewOutput` hands the text to a writer thread
+`mcp-tap proxy | less` with the pager waiting on a key: the pipe fills, and a `write` on it
+blocks until the reader takes something. Done on the event loop, that would stop forwarding
+too. `ViewOutput` hands the text to a writer thread
 instead; while the reader is away at most `MAX_BACKLOG` characters wait, the rest is dropped
 and counted, and the count is written once the reader is back. The recording keeps every
 event either way. Text for an in-memory stream (no file descriptor) is written at once.
