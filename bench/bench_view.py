@@ -24,10 +24,10 @@ from rich.console import Console
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mcp_tap.events import TapEvent  # noqa: E402
-from mcp_tap.tracker import ProgressTracker  # noqa: E402
-from mcp_tap.view import DEFAULT_FPS, ConsoleView, ViewOptions  # noqa: E402
-from mcp_tap.view_jsonl import JsonLinesView  # noqa: E402
+from mcp_tap.analysis.tracker import ProgressTracker  # noqa: E402
+from mcp_tap.protocol.events import TapEvent  # noqa: E402
+from mcp_tap.view.console import DEFAULT_FPS, ConsoleView, ViewOptions  # noqa: E402
+from mcp_tap.view.jsonl import JsonLinesView  # noqa: E402
 from tests.tap_script import TapScript, progress  # noqa: E402
 
 

@@ -59,13 +59,13 @@ def wait_frames() -> set[str]:
 
     The event loop's `select`, and the recorder thread's blocking `get()` and its `sleep(0)`
     (a GIL hand-back: the thread then waits for the GIL). Found by their source lines, so
-    edits to recorder.py do not break the filter.
+    edits to the writer do not break the filter.
     """
     frames = set()
-    recorder = ROOT / "mcp_tap" / "recorder.py"
+    recorder = ROOT / "mcp_tap" / "recording" / "writer.py"
     for number, text in enumerate(recorder.read_text().splitlines(), start=1):
         if "self._queue.get()" in text or "time.sleep(0)" in text:
-            frames.add(f"RecordingWriter._run (mcp_tap/recorder.py:{number})")
+            frames.add(f"RecordingWriter._run (mcp_tap/recording/writer.py:{number})")
     return frames
 
 
@@ -82,10 +82,10 @@ def find_py_spy() -> str:
 
 
 def component(frame: str) -> str:
-    """`Foo.bar (mcp_tap/wiretap.py:12)` -> `mcp_tap.wiretap`; libraries by package."""
+    """`Foo.bar (mcp_tap/tap/exchange.py:12)` -> `mcp_tap.tap.exchange`; libraries by package."""
     where = frame.rsplit("(", 1)[-1].rstrip(")").rsplit(":", 1)[0]
     if where.startswith("mcp_tap/"):
-        return "mcp_tap." + where.removeprefix("mcp_tap/").removesuffix(".py")
+        return "mcp_tap." + where.removeprefix("mcp_tap/").removesuffix(".py").replace("/", ".")
     head = where.split("/", 1)[0]
     if "/" in where:
         return head
@@ -93,7 +93,7 @@ def component(frame: str) -> str:
 
 
 def function(frame: str) -> str:
-    """`Foo.bar (mcp_tap/wiretap.py:12)` -> `Foo.bar (mcp_tap/wiretap.py)`."""
+    """`Foo.bar (mcp_tap/tap/exchange.py:12)` -> `Foo.bar (mcp_tap/tap/exchange.py)`."""
     name, _, where = frame.rpartition(" (")
     return f"{name} ({where.rstrip(')').rsplit(':', 1)[0]})" if name else frame
 

@@ -398,8 +398,8 @@ async def client_session(url: str, plan: Plan) -> dict[str, Any]:
 
 
 def replay(recording: Path, target: str, server: Child, directory: Path) -> dict[str, Any]:
-    from mcp_tap.events import MessageSeen
-    from mcp_tap.recording import load_recording
+    from mcp_tap.protocol.events import MessageSeen
+    from mcp_tap.recording.reader import load_recording
 
     loaded_at = time.perf_counter()
     events = load_recording(recording).events

@@ -1,6 +1,6 @@
 """Run the demo app on a free port, for tests, benchmarks and the `mcp-tap` commands.
 
-Serving goes through `mcp_tap.serving`, which binds the socket itself (so port 0 works and
+Serving goes through `mcp_tap.http.serving`, which binds the socket itself (so port 0 works and
 the port is known) and leaves signal handling to the program that embeds the server.
 """
 
@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
 from demo_server.app import build_app
-from mcp_tap.serving import serving
+from mcp_tap.http.serving import serving
 
 DEFAULT_HOST = "127.0.0.1"
 STARTUP_TIMEOUT = 10.0

@@ -31,10 +31,10 @@ from mcp import Client  # noqa: E402
 from mcp.client.sse import sse_client  # noqa: E402
 
 from demo_server.runner import running_demo_server  # noqa: E402
-from mcp_tap.bus import TapBus  # noqa: E402
-from mcp_tap.recorder import RecordingWriter  # noqa: E402
-from mcp_tap.redact import RedactionRules  # noqa: E402
-from mcp_tap.run_proxy import running_proxy  # noqa: E402
+from mcp_tap.cli.proxy import running_proxy  # noqa: E402
+from mcp_tap.recording.redact import RedactionRules  # noqa: E402
+from mcp_tap.recording.writer import RecordingWriter  # noqa: E402
+from mcp_tap.tap.bus import TapBus  # noqa: E402
 
 STEP = 0.05  # seconds between progress steps: short samples, still visibly spaced
 TOOLS: dict[str, dict[str, Any]] = {

@@ -6,9 +6,9 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from mcp_tap.bus import TapBus
-from mcp_tap.events import Fault, Finding, MessageSeen, TapEvent
-from mcp_tap.run_proxy import running_proxy
+from mcp_tap.cli.proxy import running_proxy
+from mcp_tap.protocol.events import Fault, Finding, MessageSeen, TapEvent
+from mcp_tap.tap.bus import TapBus
 
 
 class Collector:

@@ -29,7 +29,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make `mcp_tap` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mcp_tap.serving import serving  # noqa: E402
+from mcp_tap.http.serving import serving  # noqa: E402
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mcp_tap.events import (
+from mcp_tap.protocol.events import (
     Direction,
     ExchangeClosed,
     ExchangeOpened,
@@ -18,7 +18,7 @@ from mcp_tap.events import (
     StreamKind,
     TapEvent,
 )
-from mcp_tap.jsonrpc import META_PROTOCOL_VERSION, classify_value
+from mcp_tap.protocol.jsonrpc import META_PROTOCOL_VERSION, classify_value
 
 C2S, S2C = Direction.CLIENT_TO_SERVER, Direction.SERVER_TO_CLIENT
 MODERN = "2026-07-28"

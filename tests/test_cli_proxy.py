@@ -12,8 +12,8 @@ import httpx2
 import pytest
 import yaml
 
-from mcp_tap.guard import HostGuard, is_loopback
-from mcp_tap.serving import bind_socket
+from mcp_tap.http.guard import HostGuard, is_loopback
+from mcp_tap.http.serving import bind_socket
 from tests.procs import Proc
 
 pytestmark = pytest.mark.timeout(60)

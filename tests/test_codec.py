@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mcp_tap.codec import DecodeError, event_from_dict, event_to_dict, message_from_dict
-from mcp_tap.events import (
+from mcp_tap.protocol.codec import DecodeError, event_from_dict, event_to_dict, message_from_dict
+from mcp_tap.protocol.events import (
     Direction,
     ExchangeClosed,
     ExchangeOpened,
@@ -24,7 +24,7 @@ from mcp_tap.events import (
     StreamKind,
     TapEvent,
 )
-from mcp_tap.jsonrpc import classify_text
+from mcp_tap.protocol.jsonrpc import classify_text
 
 HEADERS = (
     ("host", "127.0.0.1:8890"),

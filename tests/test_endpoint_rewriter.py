@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import pytest
 
-from mcp_tap.endpoint import MAX_HELD_BYTES, EndpointRewriter
+from mcp_tap.protocol.endpoint import MAX_HELD_BYTES, EndpointRewriter
 
 PROXY = "http://127.0.0.1:8890"
 UPSTREAM_URL = "http://127.0.0.1:9000/messages/?session_id=abc"

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from mcp_tap.events import Direction, MessageKind
+from mcp_tap.protocol.events import Direction, MessageKind
 from tests.inproc import Collector, assert_error_answer, through_proxy
 from tests.upstreams import EchoApp, FaultApp, SlowStreamApp, resetting_upstream, serve_in_thread
 

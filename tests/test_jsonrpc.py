@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mcp_tap.events import MessageKind, RpcMessage
-from mcp_tap.jsonrpc import (
+from mcp_tap.protocol.events import MessageKind, RpcMessage
+from mcp_tap.protocol.jsonrpc import (
     META_PROTOCOL_VERSION,
     classify_text,
     classify_value,

@@ -16,7 +16,8 @@ import pytest
 from mcp import Client
 from mcp.client.sse import sse_client
 
-from mcp_tap.events import (
+from mcp_tap.http.serving import bind_socket
+from mcp_tap.protocol.events import (
     Direction,
     ExchangeClosed,
     ExchangeOpened,
@@ -26,7 +27,6 @@ from mcp_tap.events import (
     ResponseStarted,
     StreamKind,
 )
-from mcp_tap.serving import bind_socket
 from tests.inproc import Collector, assert_error_answer, through_proxy
 from tests.procs import demo_server
 from tests.upstreams import AbsoluteEndpointApp, EchoApp, SlowStreamApp, serve_in_thread

@@ -20,14 +20,14 @@ from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
 from demo_server.runner import demo_server_thread, running_demo_server
-from mcp_tap.bus import TapBus
-from mcp_tap.cli import main
-from mcp_tap.events import Direction, MessageSeen, StreamKind, TapEvent
-from mcp_tap.jsonrpc import progress_params
-from mcp_tap.recorder import RecordingWriter
-from mcp_tap.recording import load_recording
-from mcp_tap.redact import RedactionRules
-from mcp_tap.run_proxy import running_proxy
+from mcp_tap.cli.app import main
+from mcp_tap.cli.proxy import running_proxy
+from mcp_tap.protocol.events import Direction, MessageSeen, StreamKind, TapEvent
+from mcp_tap.protocol.jsonrpc import progress_params
+from mcp_tap.recording.reader import load_recording
+from mcp_tap.recording.redact import RedactionRules
+from mcp_tap.recording.writer import RecordingWriter
+from mcp_tap.tap.bus import TapBus
 from tests.inproc import Collector
 from tests.procs import PY_CLIENT, Proc, tap_proxy
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from mcp_tap.cli import main
-from mcp_tap.codec import event_from_dict
-from mcp_tap.events import MessageSeen
-from mcp_tap.recording import load_recording
-from mcp_tap.show import filter_events
+from mcp_tap.analysis.select import filter_events
+from mcp_tap.cli.app import main
+from mcp_tap.protocol.codec import event_from_dict
+from mcp_tap.protocol.events import MessageSeen
+from mcp_tap.recording.reader import load_recording
 
 pytestmark = pytest.mark.timeout(30)
 

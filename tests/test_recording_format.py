@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mcp_tap.events import (
+from mcp_tap.protocol.events import (
     Direction,
     ExchangeClosed,
     ExchangeOpened,
@@ -25,10 +25,10 @@ from mcp_tap.events import (
     StreamKind,
     TapEvent,
 )
-from mcp_tap.jsonrpc import classify_text, classify_value
-from mcp_tap.recorder import RecordingWriter, default_recording_path
-from mcp_tap.recording import RecordingError, load_recording, parse_recording
-from mcp_tap.redact import RedactionRules, Redactor, parse_field_path
+from mcp_tap.protocol.jsonrpc import classify_text, classify_value
+from mcp_tap.recording.reader import RecordingError, load_recording, parse_recording
+from mcp_tap.recording.redact import RedactionRules, Redactor, parse_field_path
+from mcp_tap.recording.writer import RecordingWriter, default_recording_path
 
 pytestmark = pytest.mark.timeout(60)
 

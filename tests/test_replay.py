@@ -12,10 +12,10 @@ import pytest
 import yaml
 from mcp import Client
 
-from mcp_tap.bus import TapBus
-from mcp_tap.recorder import RecordingWriter
-from mcp_tap.redact import RedactionRules
-from mcp_tap.run_proxy import running_proxy
+from mcp_tap.cli.proxy import running_proxy
+from mcp_tap.recording.redact import RedactionRules
+from mcp_tap.recording.writer import RecordingWriter
+from mcp_tap.tap.bus import TapBus
 from tests.misbehaving_server import running_misbehaving_server
 from tests.procs import ROOT, Proc, running
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mcp_tap.sse import SSEComment, SSEDecoder, SSEEvent, SSEItem, SSEPriming
+from mcp_tap.protocol.sse import SSEComment, SSEDecoder, SSEEvent, SSEItem, SSEPriming
 
 
 def decode(chunks: Iterable[bytes]) -> list[SSEItem]:

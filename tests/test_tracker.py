@@ -9,12 +9,12 @@ import pytest
 from mcp import Client
 
 from demo_server.runner import running_demo_server
-from mcp_tap.bus import TapBus
-from mcp_tap.events import Finding, Severity, StreamKind, TapEvent
-from mcp_tap.progress_stats import RequestState, percentile
-from mcp_tap.rules import BY_SLUG
-from mcp_tap.run_proxy import running_proxy
-from mcp_tap.tracker import MAX_FINDINGS_PER_SUBJECT, ProgressTracker
+from mcp_tap.analysis.progress_stats import RequestState, percentile
+from mcp_tap.analysis.rules import BY_SLUG
+from mcp_tap.analysis.tracker import MAX_FINDINGS_PER_SUBJECT, ProgressTracker
+from mcp_tap.cli.proxy import running_proxy
+from mcp_tap.protocol.events import Finding, Severity, StreamKind, TapEvent
+from mcp_tap.tap.bus import TapBus
 from tests.inproc import Collector
 from tests.misbehaving_server import UNKNOWN_TOKEN, running_misbehaving_server
 from tests.tap_script import (

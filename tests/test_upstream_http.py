@@ -13,8 +13,8 @@ import socket
 import httpx2
 import pytest
 
-from mcp_tap.events import Direction, Headers
-from mcp_tap.upstream import UpstreamError, UpstreamExchange, UpstreamPool
+from mcp_tap.http.upstream import UpstreamError, UpstreamExchange, UpstreamPool
+from mcp_tap.protocol.events import Direction, Headers
 from tests.inproc import Collector, assert_error_answer, raw_exchange, through_proxy
 from tests.upstreams import EchoApp, ScriptedUpstream, read_request, serve_in_thread
 

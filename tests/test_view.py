@@ -14,15 +14,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
-from mcp_tap.bus import TapBus
-from mcp_tap.cli import _view_subscribers, build_parser
-from mcp_tap.codec import event_from_dict
-from mcp_tap.events import Fault, StreamKind, TapEvent
-from mcp_tap.tracker import KEPT_STREAMS, ProgressTracker
-from mcp_tap.view import ConsoleView, ViewOptions, build_view
-from mcp_tap.view_jsonl import JsonLinesView
-from mcp_tap.view_output import ViewOutput
-from mcp_tap.wire_checks import WireChecker
+from mcp_tap.analysis.tracker import KEPT_STREAMS, ProgressTracker
+from mcp_tap.analysis.wire_checks import WireChecker
+from mcp_tap.cli.app import _view_subscribers, build_parser
+from mcp_tap.protocol.codec import event_from_dict
+from mcp_tap.protocol.events import Fault, StreamKind, TapEvent
+from mcp_tap.tap.bus import TapBus
+from mcp_tap.view.console import ConsoleView, ViewOptions, build_view
+from mcp_tap.view.jsonl import JsonLinesView
+from mcp_tap.view.output import ViewOutput
 from tests.tap_script import MODERN, TapScript, error, progress, request, result
 
 ANSI = re.compile(r"\x1b\[")

@@ -8,9 +8,16 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from mcp_tap.events import Direction, ExchangeOpened, Finding, MessageSeen, StreamKind, TapEvent
-from mcp_tap.jsonrpc import classify_text
-from mcp_tap.wire_checks import WireChecker
+from mcp_tap.analysis.wire_checks import WireChecker
+from mcp_tap.protocol.events import (
+    Direction,
+    ExchangeOpened,
+    Finding,
+    MessageSeen,
+    StreamKind,
+    TapEvent,
+)
+from mcp_tap.protocol.jsonrpc import classify_text
 from tests.procs import demo_server, tap_proxy
 
 

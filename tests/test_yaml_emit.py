@@ -10,7 +10,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mcp_tap.yaml_emit import Memo, Reusable, emit_document
+from mcp_tap.recording.yaml_emit import Memo, Reusable, emit_document
 
 json_scalars = (
     st.none()

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from mcp_tap.serving import serving
+from mcp_tap.http.serving import serving
 
 
 @contextmanager

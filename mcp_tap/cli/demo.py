@@ -1,0 +1,107 @@
+"""`mcp-tap demo`: the whole product in one command.
+
+Starts the demo server and a recording proxy, drives scripted client scenarios through it
+(a download with a total, a job with no total, an install reporting named steps, and two
+downloads at once), then replays the recording against a fresh demo server and prints the
+verdict.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+from mcp import Client
+from rich.console import Console
+
+from demo_server.runner import running_demo_server
+from mcp_tap.cli.proxy import running_proxy
+from mcp_tap.protocol.events import Subscriber
+from mcp_tap.recording.reader import load_recording
+from mcp_tap.recording.redact import RedactionRules
+from mcp_tap.recording.writer import RecordingWriter
+from mcp_tap.replay.compare import CallVerdict
+from mcp_tap.replay.run import ReplayOptions, replay
+from mcp_tap.tap.bus import TapBus
+
+STEP_DELAY = 0.15  # seconds between the demo tools' progress steps: slow enough to watch
+
+
+async def _ignore_progress(progress: float, total: float | None, message: str | None) -> None:
+    """The view shows progress from the wire; the client itself needs no callback work."""
+
+
+async def run_scenarios(mcp_url: str) -> None:
+    """The scripted client side, through the proxy at `mcp_url`."""
+    async with Client(mcp_url) as client:  # 2026-07-28: stateless POSTs
+        await client.call_tool(
+            "download_file",
+            {"filename": "dataset.parquet", "size_mb": 8, "step_delay": STEP_DELAY},
+            progress_callback=_ignore_progress,
+        )
+        await client.call_tool(
+            "process_data",
+            {"records": 60, "step_delay": STEP_DELAY},
+            progress_callback=_ignore_progress,
+        )
+    async with Client(mcp_url, mode="legacy") as client:  # the handshake era, with a session
+        await client.call_tool(
+            "install_package",
+            {"name": "rich", "step_delay": STEP_DELAY},
+            progress_callback=_ignore_progress,
+        )
+        await asyncio.gather(
+            *(
+                client.call_tool(
+                    "download_file",
+                    {"filename": name, "size_mb": size, "step_delay": STEP_DELAY},
+                    progress_callback=_ignore_progress,
+                )
+                for name, size in (("model.bin", 10), ("weights.safetensors", 6))
+            )
+        )
+
+
+async def record_demo(record_path: Path | None, view: Callable[[TapBus], list[Subscriber]]) -> Path:
+    """Run the scenarios through a recording proxy; return the recording's path."""
+    bus = TapBus()
+    for subscriber in view(bus):
+        bus.subscribe(subscriber)
+    recorder = RecordingWriter(record_path, None, RedactionRules.from_options())
+    bus.subscribe(recorder)
+    try:
+        async with running_demo_server(step_delay=STEP_DELAY) as server:
+            async with running_proxy(server + "/mcp", bus) as proxy:
+                await run_scenarios(proxy + "/mcp")
+                await asyncio.sleep(0.05)  # the last events reach the subscribers
+    finally:
+        bus.close()
+    return recorder.path
+
+
+async def replay_demo(path: Path, view: Callable[[TapBus], list[Subscriber]]) -> list[CallVerdict]:
+    """Replay the demo's recording against a fresh demo server, as fast as causality allows."""
+    recording = load_recording(path)
+    bus = TapBus()
+    for subscriber in view(bus):
+        bus.subscribe(subscriber)
+    try:
+        verdicts, _ = await replay(recording.events, ReplayOptions(speed=None), bus)
+    finally:
+        bus.close()
+    return verdicts
+
+
+async def run_demo(
+    console: Console,
+    record_path: Path | None,
+    live_view: Callable[[TapBus], list[Subscriber]],
+    replay_view: Callable[[TapBus], list[Subscriber]],
+) -> list[CallVerdict]:
+    """Record, then replay; the caller prints the verdicts."""
+    console.rule("[bold]1/2 - clients -> mcp-tap proxy -> demo server, recording")
+    path = await record_demo(record_path, live_view)
+    console.print(f"recorded to [bold]{path}[/]")
+    console.rule("[bold]2/2 - replaying the recording against a fresh demo server")
+    return await replay_demo(path, replay_view)

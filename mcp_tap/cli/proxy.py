@@ -1,0 +1,96 @@
+"""`mcp-tap proxy`: listen on loopback, forward to the target, publish what crosses."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import TextIO
+from urllib.parse import urlsplit
+
+from mcp_tap.http.front import serving_requests
+from mcp_tap.http.guard import DEFAULT_MAX_BODY, HostGuard
+from mcp_tap.http.proxy import TapProxy
+from mcp_tap.http.upstream import DEFAULT_IDLE_TIMEOUT
+from mcp_tap.tap.bus import TapBus
+
+
+@dataclass
+class ProxyOptions:
+    """What `mcp-tap proxy` was asked to do."""
+
+    target: str | None = None  # None: start the bundled demo server and proxy to it
+    host: str = "127.0.0.1"
+    port: int = 8890
+    allow_hosts: Sequence[str] = ()  # Host names accepted besides loopback and --host
+    max_body: int = DEFAULT_MAX_BODY
+    idle_timeout: float = DEFAULT_IDLE_TIMEOUT  # upstream silence that ends an exchange
+
+
+@contextlib.asynccontextmanager
+async def target_or_demo(target: str | None) -> AsyncIterator[str]:
+    """The given target URL, or the URL of a demo server started for the occasion."""
+    if target is not None:
+        yield target
+        return
+    from demo_server.runner import running_demo_server
+
+    async with running_demo_server() as base_url:
+        yield base_url + "/mcp"
+
+
+def client_url(proxy_base: str, target: str) -> str:
+    """The URL to give a client: the proxy's origin plus the target's path and query."""
+    parts = urlsplit(target)
+    return proxy_base + (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+@contextlib.asynccontextmanager
+async def running_proxy(
+    target: str,
+    bus: TapBus,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    allow_hosts: Sequence[str] = (),
+    max_body: int = DEFAULT_MAX_BODY,
+    idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+) -> AsyncIterator[str]:
+    """Serve a proxy to `target` in the background; yield the proxy's base URL."""
+    guard = HostGuard(host, allow_hosts)
+    proxy = TapProxy(target, bus, guard=guard, max_body=max_body, idle_timeout=idle_timeout)
+    try:
+        async with serving_requests(proxy, host, port, max_body) as base_url:
+            yield base_url
+    finally:
+        await proxy.aclose()
+
+
+async def run_proxy(options: ProxyOptions, bus: TapBus, out: TextIO = sys.stdout) -> None:
+    """Run until SIGINT or SIGTERM, then shut down cleanly."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with target_or_demo(options.target) as target:
+            async with running_proxy(
+                target,
+                bus,
+                options.host,
+                options.port,
+                options.allow_hosts,
+                options.max_body,
+                options.idle_timeout,
+            ) as base_url:
+                out.write(
+                    f"mcp-tap listening on {base_url} - point your client at "
+                    f"{client_url(base_url, target)} - forwarding to {target}\n"
+                )
+                out.flush()
+                await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)

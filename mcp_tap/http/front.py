@@ -1,0 +1,381 @@
+"""The proxy's listening side: an HTTP/1.1 server on httptools, one Protocol per client connection.
+
+A transparent proxy wants three things a framework hides: to write a response head together
+with the body bytes that came with it, to hear at once when a client leaves, and to stop
+reading the upstream while the client cannot keep up. This server hands each complete request
+to a `RequestHandler` and gives it the connection to answer on; the answer is written as the
+handler produces it, never held back beyond the end of the current loop turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Protocol, cast
+
+import httptools
+
+from mcp_tap.http.guard import declared_length
+from mcp_tap.http.serving import bind_socket, disable_nagle, url_host
+from mcp_tap.protocol.events import Headers, header
+
+KEEP_ALIVE_TIMEOUT = 75.0  # an idle client connection is closed after this long
+SHUTDOWN_GRACE = 2.0  # open streams must not hold Ctrl-C hostage
+BAD_REQUEST = (
+    b"HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\n"
+    b"content-length: 20\r\nconnection: close\r\n\r\nInvalid HTTP request"
+)
+
+
+@dataclass(slots=True)
+class Request:
+    """A complete client request."""
+
+    method: str
+    target: str  # path and query, as the client sent them
+    headers: Headers  # names lower-cased, in the order received
+    body: bytes
+    too_large: bool = False  # the body passed the limit and was not kept
+    keep_alive: bool = True
+    http_1_0: bool = False
+
+
+class RequestHandler(Protocol):
+    def serve(self, request: Request, client: ClientConnection) -> None:
+        """Answer `request` on `client`, now or later, ending with `end_response` or `abort`."""
+
+
+class ExchangeListener(Protocol):
+    """What the handler of the exchange in progress hears from the client side."""
+
+    def client_gone(self) -> None: ...
+    def client_paused(self) -> None: ...
+    def client_resumed(self) -> None: ...
+
+
+class _Framing(enum.Enum):
+    """How the end of a response body is marked."""
+
+    LENGTH = "length"  # the head says how long the body is
+    CHUNKED = "chunked"
+    UNTIL_CLOSE = "until-close"  # an HTTP/1.0 client: the end of the connection ends the body
+    NONE = "none"  # HEAD, 204, 304
+
+
+class ClientConnection(asyncio.Protocol):
+    """One client connection: parses requests, serves them one at a time, writes the answers."""
+
+    def __init__(self, handler: RequestHandler, max_body: int, open_connections: set[object]):
+        self._handler = handler
+        self._max_body = max_body
+        self._open_connections = open_connections
+        self._loop = asyncio.get_running_loop()
+        self._parser = httptools.HttpRequestParser(self)
+        self._transport: asyncio.Transport | None = None
+        self.listener: ExchangeListener | None = None  # set by the handler while it serves
+        self._waiting: deque[Request] = deque()  # pipelined requests, served in order
+        self._current: Request | None = None
+        self._reading = True  # False once the rest of the input cannot be trusted
+        self._closing = False  # close once the current response is done
+        self._write_paused = False
+        self._idle_timer: asyncio.TimerHandle | None = None
+        # the request being parsed
+        self._url = b""
+        self._headers: list[tuple[str, str]] = []
+        self._request_headers: Headers = ()  # all of them, once the last has arrived
+        self._body: list[bytes] = []
+        self._size = 0
+        self._too_large = False
+        self._dispatched = False
+        # the response being written
+        self._framing = _Framing.NONE
+        self._head: bytes | None = None
+        self._keep_alive = True
+
+    # -- the response side, used by the handler --
+
+    def start_response(self, status: int, headers: Headers) -> None:
+        """Prepare the head; it leaves with the first body bytes, or at `flush()`."""
+        request = self._current
+        assert request is not None and self._head is None
+        self._keep_alive = request.keep_alive and not self._closing
+        lines = [f"HTTP/1.1 {status} {_reason(status)}\r\n"]
+        lines.extend(f"{name}: {value}\r\n" for name, value in headers)
+        if request.method == "HEAD" or status in (204, 304) or status < 200:
+            self._framing = _Framing.NONE
+        elif header(headers, "content-length") is not None:
+            self._framing = _Framing.LENGTH
+        elif request.http_1_0:
+            self._framing = _Framing.UNTIL_CLOSE
+            self._keep_alive = False
+        else:
+            self._framing = _Framing.CHUNKED
+            lines.append("transfer-encoding: chunked\r\n")
+        if not self._keep_alive:
+            lines.append("connection: close\r\n")
+        lines.append("\r\n")
+        self._head = "".join(lines).encode("latin-1")
+
+    def write_body(self, data: bytes) -> None:
+        """Send body bytes (and the head, if it has not left yet)."""
+        self._write(self._pieces(data))
+
+    def flush(self) -> None:
+        """Send the head now, if it is still waiting for body bytes."""
+        if self._head is not None:
+            self._write(self._pieces(b""))
+
+    def end_response(self, data: bytes = b"") -> None:
+        """Send the last body bytes and end the response; the next request is served next."""
+        pieces = self._pieces(data)
+        if self._framing is _Framing.CHUNKED:
+            pieces.append(b"0\r\n\r\n")
+        self._write(pieces)
+        self.listener = None
+        self._current = None
+        if not self._keep_alive or self._framing is _Framing.UNTIL_CLOSE:
+            self._close()
+        elif self._waiting:
+            self._loop.call_soon(self._serve_next)  # after this exchange's handler is done
+        else:
+            self._serve_next()
+
+    def respond(self, status: int, headers: Headers, body: bytes) -> None:
+        """A whole response at once (the proxy's own errors)."""
+        self.start_response(status, headers)
+        self.end_response(body)
+
+    def abort(self) -> None:
+        """Break the connection: how a client learns that a response was cut off."""
+        self.listener = None
+        self._current = None
+        if self._transport is not None:
+            self._transport.abort()
+
+    @property
+    def busy(self) -> bool:
+        """A response is being written on this connection."""
+        return self._current is not None
+
+    def close_when_idle(self) -> None:
+        """Close now if no response is being written, else once it is done."""
+        self._closing = True
+        if self._current is None:
+            self._close()
+
+    # -- asyncio.Protocol --
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
+        self._open_connections.add(self)
+        disable_nagle(transport)
+        self._arm_idle_timer()
+
+    def data_received(self, data: bytes) -> None:
+        if not self._reading:
+            return
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            # An Upgrade request: served as plain HTTP (the upstream never sees Upgrade, a
+            # hop-by-hop header), and what follows on the connection is not HTTP, so stop.
+            self._reading = False
+            if not self._dispatched:
+                self._dispatch(self._take_request())
+            self._closing = True
+        except httptools.HttpParserError:
+            self._reading = False
+            if self._current is None and self._transport is not None:
+                self._transport.write(BAD_REQUEST)
+                self._transport.close()
+            else:
+                self._closing = True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._open_connections.discard(self)
+        self._cancel_idle_timer()
+        self._transport = None
+        listener, self.listener = self.listener, None
+        self._current = None
+        if listener is not None:
+            listener.client_gone()
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+        if self.listener is not None:
+            self.listener.client_paused()
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        if self.listener is not None:
+            self.listener.client_resumed()
+
+    # -- httptools callbacks --
+
+    def on_message_begin(self) -> None:
+        self._cancel_idle_timer()
+        self._url = b""
+        self._headers = []
+        self._request_headers = ()
+        self._body = []
+        self._size = 0
+        self._too_large = False
+        self._dispatched = False
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers.append((name.decode("latin-1").lower(), value.decode("latin-1")))
+
+    def on_headers_complete(self) -> None:
+        headers = self._request_headers = tuple(self._headers)
+        declared = declared_length(headers)
+        if declared is not None and declared > self._max_body:
+            self._refuse_the_rest()
+        elif (header(headers, "expect") or "").lower() == "100-continue" and self._transport:
+            self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def on_body(self, body: bytes) -> None:
+        if self._too_large:
+            return
+        self._size += len(body)
+        if self._size > self._max_body:
+            self._refuse_the_rest()
+        else:
+            self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        if self._reading and not self._dispatched:
+            self._dispatch(self._take_request())
+
+    # -- internals --
+
+    def _refuse_the_rest(self) -> None:
+        """The body is over the limit: answer (413, by the handler) without reading it."""
+        self._too_large = True
+        self._reading = False
+        self._closing = True
+        self._body = []
+        self._dispatch(self._take_request())
+
+    def _take_request(self) -> Request:
+        method = self._parser.get_method().decode("latin-1")
+        target = self._url.decode("latin-1")
+        if not target.startswith("/") and target != "*":
+            url = httptools.parse_url(self._url)  # absolute form: keep the path and query
+            query = b"?" + url.query if url.query else b""
+            target = ((url.path or b"/") + query).decode("latin-1")
+        body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
+        self._body = []
+        return Request(
+            method,
+            target,
+            self._request_headers,
+            body,
+            too_large=self._too_large,
+            keep_alive=self._parser.should_keep_alive(),
+            http_1_0=self._parser.get_http_version() == "1.0",
+        )
+
+    def _dispatch(self, request: Request) -> None:
+        self._dispatched = True
+        self._waiting.append(request)
+        if self._current is None:
+            self._serve_next()
+        elif self._transport is not None:
+            self._transport.pause_reading()  # one request waiting is enough
+
+    def _serve_next(self) -> None:
+        if self._current is not None or self._transport is None:
+            return
+        if not self._waiting:
+            if self._closing:
+                self._close()
+            else:
+                self._arm_idle_timer()
+                if self._reading:
+                    self._transport.resume_reading()
+            return
+        self._current = self._waiting.popleft()
+        self._head = None
+        self._handler.serve(self._current, self)
+        if self.listener is not None and self._write_paused:
+            self.listener.client_paused()
+
+    def _pieces(self, data: bytes) -> list[bytes]:
+        pieces = []
+        if self._head is not None:
+            pieces.append(self._head)
+            self._head = None
+        if data and self._framing is not _Framing.NONE:
+            if self._framing is _Framing.CHUNKED:
+                pieces.extend((b"%x\r\n" % len(data), data, b"\r\n"))
+            else:
+                pieces.append(data)
+        return pieces
+
+    def _write(self, pieces: list[bytes]) -> None:
+        if self._transport is None or not pieces:
+            return
+        if len(pieces) == 1:
+            self._transport.write(pieces[0])
+        else:
+            self._transport.writelines(pieces)
+
+    def _close(self) -> None:
+        self._reading = False
+        if self._transport is not None:
+            self._transport.close()  # after what is buffered has been written
+
+    def _arm_idle_timer(self) -> None:
+        self._cancel_idle_timer()
+        self._idle_timer = self._loop.call_later(KEEP_ALIVE_TIMEOUT, self._close)
+
+    def _cancel_idle_timer(self) -> None:
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+
+
+_REASONS = {status.value: status.phrase for status in HTTPStatus}
+
+
+def _reason(status: int) -> str:
+    return _REASONS.get(status, "")
+
+
+@contextlib.asynccontextmanager
+async def serving_requests(
+    handler: RequestHandler, host: str, port: int, max_body: int
+) -> AsyncIterator[str]:
+    """Serve `handler` on host:port (0: a free port); yield the base URL.
+
+    On exit, idle connections close at once and the rest get SHUTDOWN_GRACE seconds to finish
+    their responses before they are cut.
+    """
+    sock = bind_socket(host, port)
+    bound_port = sock.getsockname()[1]
+    connections: set[object] = set()
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: ClientConnection(handler, max_body, connections), sock=sock
+    )
+    try:
+        yield f"http://{url_host(host)}:{bound_port}"
+    finally:
+        server.close()
+        open_now = [cast(ClientConnection, c) for c in connections]
+        for connection in open_now:
+            connection.close_when_idle()
+        deadline = loop.time() + SHUTDOWN_GRACE
+        while any(c.busy for c in open_now) and loop.time() < deadline:
+            await asyncio.sleep(0.02)
+        for connection in open_now:
+            connection.abort()
+        await asyncio.sleep(0)  # let the aborted connections report their loss

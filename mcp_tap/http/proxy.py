@@ -1,0 +1,240 @@
+"""The transparent forwarding proxy: relays each client request to the target, and taps it.
+
+Forward first, inspect second: every chunk is sent on to the client before a copy of it is
+handed to the exchange's `ExchangeTap`, and nothing the tap or its subscribers do can hold a
+chunk back. A response is relayed from the upstream connection's read callback straight to
+the client connection (`front.py`, `upstream.py`): whatever one read brought leaves in one
+write, with no task, queue or buffer in between.
+"""
+
+from __future__ import annotations
+
+import itertools
+from urllib.parse import urlsplit
+
+from mcp_tap.http.front import ClientConnection, Request
+from mcp_tap.http.guard import DEFAULT_MAX_BODY, HostGuard
+from mcp_tap.http.upstream import (
+    DEFAULT_IDLE_TIMEOUT,
+    UpstreamError,
+    UpstreamPool,
+    UpstreamTimeout,
+    UpstreamUnreachable,
+)
+from mcp_tap.protocol.endpoint import EndpointRewriter
+from mcp_tap.protocol.events import Fault, Headers, StreamKind, header
+from mcp_tap.protocol.jsonrpc import error_body, request_id_for_error
+from mcp_tap.tap.bus import TapBus
+from mcp_tap.tap.exchange import ExchangeTap
+
+# RFC 9110 §7.6.1 connection-specific fields, plus the ones the proxy itself must set.
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+SET_BY_PROXY = frozenset({"host", "content-length"})
+NOT_FORWARDED_REQUEST = HOP_BY_HOP | SET_BY_PROXY  # what a request loses on its way upstream
+_CONNECTION_OPTIONS = frozenset({"keep-alive", "close"})  # `Connection` values, not field names
+UPSTREAM_ERROR_CODE = -32000
+
+
+def forwardable(headers: Headers, drop: frozenset[str] = HOP_BY_HOP) -> Headers:
+    """`headers` without the ones in `drop` and the ones the `Connection` header names."""
+    for name, value in headers:
+        if name == "connection":
+            named = {token.strip().lower() for token in value.split(",")} - _CONNECTION_OPTIONS
+            if named:
+                drop = drop | named
+    return tuple([item for item in headers if item[0] not in drop])
+
+
+class TapProxy:
+    """Serves each client request by forwarding it to the target's origin."""
+
+    def __init__(
+        self,
+        target: str,
+        bus: TapBus,
+        guard: HostGuard | None = None,
+        max_body: int = DEFAULT_MAX_BODY,
+        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+    ):
+        parts = urlsplit(target)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"target must be an http(s) URL, got {target!r}")
+        self.target = target
+        self.origin = f"{parts.scheme}://{parts.netloc}"
+        self.bus = bus
+        self.upstream = UpstreamPool(self.origin, idle_timeout)
+        self.guard = guard
+        self.max_body = max_body
+        self.exchange_ids = itertools.count(1)
+
+    async def aclose(self) -> None:
+        """Close the idle upstream connections."""
+        await self.upstream.aclose()
+
+    def serve(self, request: Request, client: ClientConnection) -> None:
+        """Answer one client request (front.RequestHandler)."""
+        if request.too_large:
+            limit = f"request body larger than --max-body ({self.max_body} bytes)"
+            detail = f"{request.method} {request.target}: {limit}"
+            self.refuse(client, 413, "request-too-large", detail)
+            return
+        refusal = self.guard.refusal(request.headers) if self.guard is not None else None
+        if refusal is not None:
+            self.refuse(client, 403, "request-refused", refusal, request_id_for_error(request.body))
+            return
+        _Relay(self, request, client)
+
+    def refuse(
+        self,
+        client: ClientConnection,
+        status: int,
+        kind: str,
+        detail: str,
+        request_id: str | int | None = None,
+    ) -> None:
+        """Answer without forwarding (403, 413): a JSON-RPC error a person can read, and a fault."""
+        self.bus.publish(Fault(self.bus.now(), None, kind, detail))
+        payload = error_body(request_id, UPSTREAM_ERROR_CODE, f"mcp-tap: {detail}")
+        client.respond(status, _json_headers(payload), payload)
+
+
+class _Relay:
+    """One exchange: the upstream's response sink and the client connection's listener."""
+
+    def __init__(self, proxy: TapProxy, request: Request, client: ClientConnection):
+        self.proxy = proxy
+        self.request = request
+        self.client = client
+        self._answered = False
+        self._parts: list[bytes] = []
+        self._rewriter: EndpointRewriter | None = None
+        self._head_for_tap: tuple[int, Headers] | None = None
+        client.listener = self
+        headers = forwardable(request.headers, NOT_FORWARDED_REQUEST)
+        self.upstream = proxy.upstream.send(
+            request.method, request.target, headers, request.body, self
+        )
+        # Inspect the request once it is on its way: then it costs the exchange no time. (No
+        # response can arrive before this returns to the event loop.)
+        exchange_id = next(proxy.exchange_ids)
+        self.tap = ExchangeTap(
+            proxy.bus, exchange_id, request.method, request.target, request.headers
+        )
+        self.tap.opened(request.body)
+
+    # -- upstream.ResponseSink --
+
+    def response_head(self, status: int, headers: Headers) -> None:
+        self._answered = True
+        headers = forwardable(headers)
+        if self.request.method == "GET":
+            # A GET may open a 2024-11-05 SSE stream, whose endpoint URL gets rewritten: the tap
+            # must say what the body is before the head leaves.
+            self.tap.response_started(status, headers)
+            if self.tap.stream is StreamKind.LEGACY_SSE:
+                host = header(self.tap.headers, "host") or urlsplit(self.proxy.origin).netloc
+                self._rewriter = EndpointRewriter(f"http://{host}")
+                headers = tuple(h for h in headers if h[0] != "content-length")  # it may change
+        else:
+            self._head_for_tap = (status, headers)  # told once the head is on its way
+        self.client.start_response(status, headers)
+
+    def response_body(self, chunk: bytes) -> None:
+        self._parts.append(chunk)
+
+    def response_flush(self) -> None:
+        if not self._parts:
+            self.client.flush()
+            self._tell_tap_the_head()
+            return
+        data = self._take_parts()
+        rewriter = self._rewriter
+        self.client.write_body(rewriter.feed(data) if rewriter is not None else data)
+        self._tell_tap_the_head()
+        self.tap.response_chunk(data)
+        if rewriter is not None and rewriter.passing_through:
+            self._rewriter = None
+
+    def response_end(self) -> None:
+        data = self._take_parts()
+        out = data
+        if self._rewriter is not None:
+            out = self._rewriter.feed(data) + self._rewriter.flush()
+        self.client.end_response(out)
+        self._tell_tap_the_head()
+        if data:
+            self.tap.response_chunk(data)
+        self.tap.closed("complete")
+
+    def response_failed(self, error: UpstreamError) -> None:
+        if not self._answered:
+            self._answer_for_upstream(error)
+            return
+        self.response_flush()  # the events that did arrive still go to the client, in full
+        # Break the client's connection too, as the upstream broke ours: ending the body
+        # cleanly would tell the client that a cut-off stream was complete.
+        kind = "upstream-stalled" if isinstance(error, UpstreamTimeout) else "upstream-reset"
+        self._fault(kind, f"upstream {self.proxy.target} {error}")
+        self.client.abort()
+        self.tap.closed("upstream-error")
+
+    # -- front.ExchangeListener --
+
+    def client_gone(self) -> None:
+        # Closing the upstream request is how a 2026-07-28 client cancels.
+        self.upstream.cancel()
+        self._tell_tap_the_head()
+        self.tap.closed("client-disconnected")
+
+    def client_paused(self) -> None:
+        self.upstream.pause_reading()
+
+    def client_resumed(self) -> None:
+        self.upstream.resume_reading()
+
+    # -- internals --
+
+    def _tell_tap_the_head(self) -> None:
+        """Publish a response head that went to the client before the tap heard of it."""
+        if self._head_for_tap is not None:
+            status, headers = self._head_for_tap
+            self._head_for_tap = None
+            self.tap.response_started(status, headers)
+
+    def _take_parts(self) -> bytes:
+        parts, self._parts = self._parts, []
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def _answer_for_upstream(self, error: UpstreamError) -> None:
+        """No response came: a 502/504 JSON-RPC error naming the target, and a fault."""
+        if isinstance(error, UpstreamTimeout):
+            status, kind, detail = 504, "upstream-timeout", f"did not answer: {error}"
+        elif isinstance(error, UpstreamUnreachable):
+            status, kind, detail = 502, "upstream-unreachable", f"is unreachable ({error})"
+        else:
+            status, kind, detail = 502, "upstream-reset", str(error)
+        message = f"mcp-tap: upstream {self.proxy.target} {detail}"
+        self._fault(kind, message)
+        payload = error_body(request_id_for_error(self.request.body), UPSTREAM_ERROR_CODE, message)
+        headers = _json_headers(payload)
+        self.client.respond(status, headers, payload)
+        self.tap.response_started(status, headers)
+        self.tap.response_chunk(payload)
+        self.tap.closed("upstream-error")
+
+    def _fault(self, kind: str, detail: str) -> None:
+        self.proxy.bus.publish(Fault(self.proxy.bus.now(), self.tap.exchange_id, kind, detail))
+
+
+def _json_headers(payload: bytes) -> Headers:
+    return (("content-type", "application/json"), ("content-length", str(len(payload))))

@@ -1,0 +1,211 @@
+"""Redaction: take secrets and session ids out of tap events before anything is written.
+
+A `Redactor` maps an event to a new event (events are frozen; nothing is mutated, because
+other subscribers hold the same objects). It is applied by the recording writer only, so the
+live view still shows what really crossed.
+
+* Credential headers keep their name; their value becomes the marker `<redacted:NAME>`.
+* Session ids become stable pseudonyms, `session-1`, `session-2`... in order of first sight,
+  everywhere they occur (headers, `session_id` fields, the 2024-11-05 `session_id=` query of
+  targets and `endpoint` events), so a replay can still correlate a session's exchanges.
+* `--redact-field` paths replace values inside JSON-RPC messages by `<redacted:PATH>`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import unquote
+
+from mcp_tap.protocol.events import (
+    ExchangeOpened,
+    Fault,
+    Finding,
+    Headers,
+    MessageKind,
+    MessageSeen,
+    ResponseStarted,
+    TapEvent,
+)
+from mcp_tap.tap.exchange import LEGACY_SESSION_PARAMS
+
+CREDENTIAL_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key"}
+)
+SENSITIVE_NAME_PARTS = ("token", "secret", "api-key", "apikey")  # also in query names
+SESSION_HEADER = "mcp-session-id"
+WILDCARD = "*"
+
+
+def marker(name: str) -> str:
+    """The value that stands in for a redacted one; replay recognises the `<redacted:` prefix."""
+    return f"<redacted:{name}>"
+
+
+def is_marker(value: object) -> bool:
+    """True for a value written by `marker`."""
+    return isinstance(value, str) and value.startswith("<redacted:") and value.endswith(">")
+
+
+def parse_field_path(text: str) -> tuple[str, ...]:
+    """`$.params.arguments.password`, `params.items[*].key` -> segments; ValueError if empty."""
+    path = text.strip()
+    path = path[1:] if path.startswith("$") else path
+    path = re.sub(r"\[([^\]]*)\]", r".\1", path)  # items[0] -> items.0, items[*] -> items.*
+    segments = tuple(part for part in path.split(".") if part)
+    if not segments:
+        raise ValueError(f"--redact-field {text!r} names no field")
+    return segments
+
+
+@dataclasses.dataclass(frozen=True)
+class RedactionRules:
+    """What to redact. `builtin` covers credential headers and session pseudonyms."""
+
+    builtin: bool = True
+    headers: frozenset[str] = frozenset()  # extra header names, lower-case
+    fields: tuple[tuple[str, ...], ...] = ()  # parsed field paths
+
+    @classmethod
+    def from_options(
+        cls, enabled: bool = True, headers: Iterable[str] = (), fields: Iterable[str] = ()
+    ) -> RedactionRules:
+        """Rules from the command line: `--no-redact` only turns the built-in rules off."""
+        return cls(
+            builtin=enabled,
+            headers=frozenset(name.strip().lower() for name in headers),
+            fields=tuple(parse_field_path(path) for path in fields),
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """The rules as plain data, for the recording's header."""
+        return {
+            "builtin": self.builtin,
+            "headers": sorted(self.headers),
+            "fields": [".".join(path) for path in self.fields],
+        }
+
+    def header_is_secret(self, name: str) -> bool:
+        """Whether a header's (lower-case) name says its value is a credential."""
+        if name in self.headers:
+            return True
+        if not self.builtin:
+            return False
+        return name in CREDENTIAL_HEADERS or any(part in name for part in SENSITIVE_NAME_PARTS)
+
+
+class Redactor:
+    """Applies `RedactionRules` to events; holds the session pseudonym table (one recording)."""
+
+    def __init__(self, rules: RedactionRules | None = None) -> None:
+        self.rules = rules or RedactionRules()
+        self._sessions: dict[str, str] = {}
+        self._secret_names: dict[str, bool] = {}  # header name -> rules.header_is_secret
+
+    def __call__(self, event: TapEvent) -> TapEvent:
+        """A copy of `event` with secrets replaced; `event` itself is left untouched."""
+        changes: dict[str, Any] = {}
+        if isinstance(event, ExchangeOpened | ResponseStarted):
+            headers = self._headers(event.headers)
+            if headers != event.headers:
+                changes["headers"] = headers
+        if isinstance(event, ExchangeOpened) and "?" in event.target:
+            changes["target"] = self._query(event.target)
+        if isinstance(event, MessageSeen) and (message := self._message(event)) is not None:
+            changes["message"] = message
+        if isinstance(event, Fault | Finding):
+            changes["detail"] = self._known_sessions(event.detail)
+        session_id = getattr(event, "session_id", None)
+        if session_id is not None:
+            changes["session_id"] = self.session(session_id)
+        return dataclasses.replace(event, **changes) if changes else event
+
+    def session(self, session_id: str) -> str:
+        """The stable pseudonym of a session id (the id itself when built-in rules are off)."""
+        if not self.rules.builtin:
+            return session_id
+        pseudonym = self._sessions.get(session_id)
+        if pseudonym is None:
+            pseudonym = self._sessions[session_id] = f"session-{len(self._sessions) + 1}"
+        return pseudonym
+
+    def url(self, url: str) -> str:
+        """A URL with its password and secret or session query values redacted."""
+        if not self.rules.builtin:
+            return url
+        url = re.sub(r"(//[^/@:]*:)[^/@]*@", r"\1" + marker("password") + "@", url, count=1)
+        return self._query(url)
+
+    def _headers(self, headers: Headers) -> Headers:
+        out = []
+        secret_names = self._secret_names
+        for name, value in headers:
+            secret = secret_names.get(name)
+            if secret is None:
+                secret = self.rules.header_is_secret(name)
+                if len(secret_names) < 1024:  # names a client chose: keep the table bounded
+                    secret_names[name] = secret
+            if secret:
+                value = marker(name)
+            elif name == SESSION_HEADER:
+                value = self.session(value)
+            out.append((name, value))
+        return tuple(out)
+
+    def _query(self, target: str) -> str:
+        """Rewrite query values in place, keeping every other byte of the target as it was."""
+        path, sep, query = target.partition("?")
+        if not sep or not self.rules.builtin:
+            return target
+        parts = []
+        for part in query.split("&"):
+            name, eq, value = part.partition("=")
+            plain = unquote(name).lower()
+            if eq and plain in (p.lower() for p in LEGACY_SESSION_PARAMS):
+                part = f"{name}={self.session(unquote(value))}"
+            elif eq and any(word in plain for word in SENSITIVE_NAME_PARTS):
+                part = f"{name}={marker(plain)}"
+            parts.append(part)
+        return path + "?" + "&".join(parts)
+
+    def _message(self, event: MessageSeen) -> Any:
+        message = event.message
+        if message.kind is MessageKind.ENDPOINT and message.raw is not None:
+            return dataclasses.replace(message, raw=self._query(message.raw))
+        if message.raw is not None or not self.rules.fields:
+            return None  # invalid JSON is kept as text; field paths cannot reach into it
+        payload = message.payload
+        for path in self.rules.fields:
+            payload = _redact_path(payload, path, ())
+        return None if payload is message.payload else dataclasses.replace(message, payload=payload)
+
+    def _known_sessions(self, text: str) -> str:
+        for session_id, pseudonym in self._sessions.items():
+            text = text.replace(session_id, pseudonym)
+        return text
+
+
+def _redact_path(value: Any, path: tuple[str, ...], seen: tuple[str, ...]) -> Any:
+    """`value` with every match of `path` replaced; copies only the containers it changes."""
+    if not path:
+        return marker(".".join(seen))
+    head, rest = path[0], path[1:]
+    if isinstance(value, dict):
+        keys = list(value) if head == WILDCARD else [head] if head in value else []
+        changed = {key: _redact_path(value[key], rest, (*seen, str(key))) for key in keys}
+        changed = {k: v for k, v in changed.items() if v is not value[k]}
+        return {**value, **changed} if changed else value
+    if isinstance(value, list):
+        if head == WILDCARD:
+            indexes = range(len(value))
+        elif head.isdigit() and int(head) < len(value):
+            indexes = range(int(head), int(head) + 1)
+        else:
+            return value
+        items = list(value)
+        for index in indexes:
+            items[index] = _redact_path(value[index], rest, (*seen, str(index)))
+        return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
+    return value

@@ -1,0 +1,239 @@
+"""`RecordingWriter`: the subscriber that writes tap events to a YAML recording.
+
+`handle` only appends the event to a deque, so the event loop pays for one append; a writer
+thread redacts, serialises and writes. The queue is unbounded on purpose: when the disk or
+the YAML dumper falls behind a burst, events wait in memory (back-pressure on memory, never
+on the forwarding path) and none is dropped.
+
+Documents are written by `yaml_emit` (PyYAML's dumper is ~20x slower per event), and the
+parts that repeat verbatim (a tools/list result, a client's headers) are written once and
+their YAML reused (`yaml_emit.Memo`).
+Every batch the thread drains is written with `os.write` on an unbuffered descriptor, so once
+a batch is written it sits in the kernel and survives `kill -9` of the process. Each
+document ends with `...`, which lets the reader tell a complete last event from a cut one.
+The format is described in docs/recording-format.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+import threading
+import time
+from collections import deque
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any, cast
+from urllib.parse import urlsplit
+
+from mcp_tap.protocol.codec import event_to_dict
+from mcp_tap.protocol.events import Fault, TapEvent
+from mcp_tap.recording.redact import RedactionRules, Redactor
+from mcp_tap.recording.yaml_emit import Memo, Reusable, emit_document
+
+log = logging.getLogger(__name__)
+
+FORMAT_NAME = "mcp-tap-recording"
+FORMAT_VERSION = 1
+DEFAULT_DIRECTORY = Path("recordings")
+# The writer and the proxy's event loop share the GIL, which changes hands every 5 ms by
+# default: the loop could then wait 5 ms for a busy writer, and a writer that yields more often
+# falls behind a flood of events and lets its backlog grow. 1 ms slices keep both in step.
+SWITCH_INTERVAL = 0.001
+# A request that arrives while the writer works must wait for the GIL, up to SWITCH_INTERVAL
+# before Python forces a switch; the writer lets go by itself after every 0.1 ms of work.
+WORK_SLICE = 0.0001
+SMALL_BATCH = 128  # events gathered in one interval: up to this many, the writer yields
+GATHER_INTERVAL = 0.02  # how long events wait for the writer, at most, unless it is behind
+MAX_BATCH = 1024  # events per write: bounds the text held at once during a burst
+PREAMBLE = "# mcp-tap recording: one YAML document per tap event, see docs/recording-format.md\n"
+
+_STOP = object()
+
+
+def mcp_tap_version() -> str:
+    """The installed mcp-tap version, or "unknown" when running from an uninstalled tree."""
+    try:
+        return metadata.version("mcp-tap")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def utc_now() -> datetime:
+    """The current time in UTC."""
+    return datetime.now(UTC)
+
+
+def recording_header(
+    target: str | None, started: datetime, rules: RedactionRules | None
+) -> dict[str, Any]:
+    """The first document: what this file is and where the traffic went."""
+    if target and rules is not None:
+        target = Redactor(rules).url(target)
+    return {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "mcp_tap_version": mcp_tap_version(),
+        "target": target or "demo",
+        "started": started.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "redaction": (rules or RedactionRules(builtin=False)).describe(),
+    }
+
+
+def default_recording_path(
+    target: str | None, started: datetime, directory: Path = DEFAULT_DIRECTORY
+) -> Path:
+    """`recordings/20261126T101500Z-<target host>.yaml` (`demo` for the bundled server)."""
+    host = (urlsplit(target).hostname or "target") if target else "demo"
+    host = re.sub(r"[^A-Za-z0-9.-]+", "_", host)
+    return directory / f"{started.astimezone(UTC):%Y%m%dT%H%M%SZ}-{host}.yaml"
+
+
+def open_exclusive(path: Path, unique: bool = False) -> tuple[int, Path]:
+    """Create `path` for writing, mode 0600, never replacing a file.
+
+    With `unique`, a taken name gets a `-2`, `-3`... suffix instead of failing.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    candidate, number = path, 1
+    while True:
+        try:
+            return os.open(candidate, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600), candidate
+        except FileExistsError:
+            if not unique:
+                raise
+            number += 1
+            candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
+
+
+class RecordingWriter:
+    """Subscriber writing every event, redacted, to a new YAML file via a writer thread."""
+
+    def __init__(
+        self,
+        path: str | Path | None,
+        target: str | None,
+        rules: RedactionRules | None = None,
+        started: datetime | None = None,
+    ) -> None:
+        """Create the file (the default name when `path` is None) and write its header.
+
+        Raises OSError (FileExistsError included) when the file cannot be created.
+        """
+        started = started or utc_now()
+        if path is None:
+            self._fd, self.path = open_exclusive(default_recording_path(target, started), True)
+        else:
+            self._fd, self.path = open_exclusive(Path(path))
+        self._redact = Redactor(rules) if rules is not None else None
+        self._memo = Memo()  # used by the writer thread only
+        self.error: OSError | None = None  # set when the disk refused a write
+        # A deque and one wake-up per burst: waking the writer for every event costs the
+        # event loop more than the event itself (a futex call per put).
+        self._pending: deque[object] = deque()
+        self._wake = threading.Event()
+        self._awake = False  # the writer was woken and has not yet taken what is pending
+        self._closed = False
+        header = PREAMBLE + emit_document(recording_header(target, started, rules))
+        try:
+            _write_all(self._fd, header.encode("utf-8"))
+        except OSError:
+            os.close(self._fd)
+            raise
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
+        self._thread = threading.Thread(target=self._run, name="mcp-tap-recorder", daemon=True)
+        self._thread.start()
+
+    def handle(self, event: TapEvent) -> None:
+        """Queue the event for the writer thread; O(1), never blocks, never drops."""
+        if not self._closed:
+            self._pending.append(event)
+            if not self._awake:
+                self._awake = True
+                self._wake.set()
+
+    def close(self) -> None:
+        """Write everything queued, stop the thread, close the file. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        self._pending.append(_STOP)
+        self._wake.set()
+        self._thread.join()
+        os.close(self._fd)
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            while True:
+                # Let events gather: the writer takes the GIL once per interval, not once per
+                # exchange, so the event loop waits on it for few exchanges, not for most.
+                time.sleep(GATHER_INTERVAL)
+                while self._pending:
+                    count = min(MAX_BATCH, len(self._pending))
+                    if self._write_batch([self._pending.popleft() for _ in range(count)]):
+                        return
+                self._awake = False  # from now on, handle() wakes us
+                if self._pending:  # something slipped in before that: go on
+                    continue
+                break
+
+    def _write_batch(self, batch: list[object]) -> bool:
+        """Write a batch of events; True when it held the stop marker."""
+        documents = []
+        # A small batch means requests come one at a time, and each waits for the GIL while
+        # the writer holds it. A large one means a flood, which a yielding writer would not
+        # keep up with: a busy loop that takes the GIL keeps it until a switch is forced.
+        yielding = len(batch) <= SMALL_BATCH
+        pause_at = time.perf_counter() + WORK_SLICE
+        for item in batch:
+            if item is not _STOP and self.error is None:
+                documents.append(self._document(cast(TapEvent, item)))
+                if yielding and time.perf_counter() >= pause_at:
+                    time.sleep(0)  # the event loop, if it waits for the GIL, takes it now
+                    pause_at = time.perf_counter() + WORK_SLICE
+        if documents:
+            self._write("".join(documents).encode("utf-8"))
+        return batch[-1] is _STOP
+
+    def _document(self, event: TapEvent) -> str:
+        try:
+            if self._redact is not None:
+                event = self._redact(event)
+            return emit_document(self._mark_repeating(event_to_dict(event)))
+        except Exception as error:  # one odd event must cost one document, not the recording
+            log.warning("could not record %r: %s", type(event).__name__, error)
+            exchange_id = getattr(event, "exchange_id", None)
+            fault = Fault(event.time, exchange_id, "recording-error", f"not recorded: {error}")
+            return emit_document(event_to_dict(fault))
+
+    def _mark_repeating(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Mark the parts of an event that tend to repeat verbatim: headers, and a message's
+        result, params or error (whose id alone changes from one tools/list to the next)."""
+        if "headers" in data:
+            data["headers"] = Reusable(data["headers"], self._memo)
+        message = data.get("message")
+        payload = message.get("json") if message is not None else None
+        if message is not None and type(payload) is dict:
+            payload = message["json"] = dict(payload)  # a copy: the event's own is shared
+            for key in ("result", "params", "error"):
+                if key in payload:
+                    payload[key] = Reusable(payload[key], self._memo)
+        return data
+
+    def _write(self, data: bytes) -> None:
+        try:
+            _write_all(self._fd, data)
+        except OSError as error:  # e.g. a full disk: stop writing, keep the proxy running
+            log.error("recording to %s stopped: %s", self.path, error)
+            self.error = error
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]  # os.write may write less than asked

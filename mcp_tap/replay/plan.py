@@ -1,0 +1,132 @@
+"""Turn a recording's events into a replay plan: what the client sent, in order, and when.
+
+The plan holds each client-side HTTP exchange (method, target, headers, body rebuilt from the
+recorded messages) and a time-ordered list of steps: open an exchange, or close one the client
+closed itself (a GET stream at the end of a session, a 2026-07-28 cancellation). Each step
+names the recorded calls whose responses had arrived before it, which replay waits for.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Literal
+
+from mcp_tap.analysis.calls import Call, collect_calls
+from mcp_tap.protocol.events import (
+    Direction,
+    ExchangeClosed,
+    ExchangeOpened,
+    Headers,
+    MessageKind,
+    MessageSeen,
+    ResponseStarted,
+    StreamKind,
+    TapEvent,
+)
+
+
+@dataclass
+class RecordedExchange:
+    """One HTTP exchange as the client made it."""
+
+    opened: ExchangeOpened
+    body: bytes = b""
+    started: ResponseStarted | None = None
+    closed: ExchangeClosed | None = None
+    endpoint_session: str | None = None  # the legacy session its `endpoint` event named
+
+    @property
+    def exchange_id(self) -> int:
+        return self.opened.exchange_id
+
+    @property
+    def headers(self) -> Headers:
+        return self.opened.headers
+
+    @property
+    def mints_session(self) -> str | None:
+        """The session id this exchange's response created (a handshake `initialize`)."""
+        if self.started is None or self.started.session_id is None:
+            return None
+        return (
+            None if self.started.session_id == self.opened.session_id else self.started.session_id
+        )
+
+    @property
+    def is_legacy_stream(self) -> bool:
+        return self.started is not None and self.started.stream is StreamKind.LEGACY_SSE
+
+
+@dataclass(frozen=True)
+class Step:
+    """Open or close one exchange at a recorded time, after the calls it waited on."""
+
+    time: float
+    action: Literal["open", "close"]
+    exchange: RecordedExchange
+    waits_for: tuple[Call, ...]  # recorded calls answered before this step, not yet awaited
+
+
+@dataclass
+class ReplayPlan:
+    exchanges: list[RecordedExchange]
+    steps: list[Step]
+    calls: list[Call]  # every recorded request with its progress and response
+    start: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+def request_body(messages: list[MessageSeen]) -> bytes:
+    """The request body rebuilt from its recorded messages (compact JSON, as SDKs send it)."""
+    if not messages:
+        return b""
+    first = messages[0].message
+    if first.raw is not None:
+        return first.raw.encode()
+    payloads = [m.message.payload for m in messages]
+    value = payloads if first.batch_index is not None else payloads[0]
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def build_plan(events: list[TapEvent]) -> ReplayPlan:
+    """Everything replay needs, from a recording's events alone."""
+    exchanges: dict[int, RecordedExchange] = {}
+    bodies: dict[int, list[MessageSeen]] = {}
+    for event in events:
+        if isinstance(event, ExchangeOpened):
+            exchanges[event.exchange_id] = RecordedExchange(event)
+        elif isinstance(event, ResponseStarted) and event.exchange_id in exchanges:
+            exchanges[event.exchange_id].started = event
+        elif isinstance(event, ExchangeClosed) and event.exchange_id in exchanges:
+            exchanges[event.exchange_id].closed = event
+        elif isinstance(event, MessageSeen) and event.exchange_id in exchanges:
+            if event.direction is Direction.CLIENT_TO_SERVER:
+                bodies.setdefault(event.exchange_id, []).append(event)
+            elif event.message.kind is MessageKind.ENDPOINT:
+                exchanges[event.exchange_id].endpoint_session = event.session_id
+    for exchange_id, messages in bodies.items():
+        exchanges[exchange_id].body = request_body(messages)
+
+    calls = collect_calls(events)
+    answered = sorted(
+        (c for c in calls if c.answered_at is not None and c.exchange_id in exchanges),
+        key=lambda c: c.answered_at or 0.0,
+    )
+    timeline: list[tuple[float, Literal["open", "close"], RecordedExchange]] = []
+    for exchange in exchanges.values():
+        timeline.append((exchange.opened.time, "open", exchange))
+        if exchange.closed is not None and exchange.closed.reason == "client-disconnected":
+            timeline.append((exchange.closed.time, "close", exchange))
+    timeline.sort(key=lambda item: item[0])
+
+    steps: list[Step] = []
+    next_answer = 0
+    for time, action, exchange in timeline:
+        waits: list[Call] = []
+        while next_answer < len(answered) and (answered[next_answer].answered_at or 0) < time:
+            waits.append(answered[next_answer])
+            next_answer += 1
+        steps.append(Step(time, action, exchange, tuple(waits)))
+    start = timeline[0][0] if timeline else 0.0
+    return ReplayPlan(list(exchanges.values()), steps, calls, start)

@@ -1,0 +1,85 @@
+"""`mcp-tap replay FILE.yaml`: re-send a recording, compare what comes back, give a verdict."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from mcp_tap.http.upstream import DEFAULT_IDLE_TIMEOUT, UpstreamPool
+from mcp_tap.protocol.events import TapEvent
+from mcp_tap.replay.compare import CallVerdict, compare_calls
+from mcp_tap.replay.plan import build_plan
+from mcp_tap.replay.replayer import Replayer, ReplayError, refill_secrets
+from mcp_tap.tap.bus import TapBus
+
+EXIT_MATCH, EXIT_DIVERGED = 0, 1
+
+
+@dataclass
+class ReplayOptions:
+    """What `mcp-tap replay` was asked to do."""
+
+    target: str | None = None  # None: a fresh bundled demo server
+    speed: float | None = 1.0  # None: --fast
+    ignore: Sequence[str] = ()
+    headers: dict[str, str] = field(default_factory=dict)
+    progress_tolerance: int = 0
+    timeout: float = 30.0
+    junit: Path | None = None
+
+
+@contextlib.asynccontextmanager
+async def target_origin(target: str | None) -> AsyncIterator[str]:
+    """The origin to replay against: the given target's, or a demo server's started for it."""
+    if target is None:
+        from demo_server.runner import running_demo_server
+
+        async with running_demo_server() as base_url:
+            yield base_url
+        return
+    parts = urlsplit(target)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ReplayError(f"--target must be an http(s) URL, got {target!r}")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        async with asyncio.timeout(5):
+            _, writer = await asyncio.open_connection(parts.hostname, port)
+        writer.close()
+    except (OSError, TimeoutError) as error:
+        raise ReplayError(f"cannot reach the target {target}: {error or 'timed out'}") from None
+    yield f"{parts.scheme}://{parts.netloc}"
+
+
+async def replay(
+    events: list[TapEvent], options: ReplayOptions, bus: TapBus
+) -> tuple[list[CallVerdict], float]:
+    """Replay `events` and compare; returns the verdicts and the seconds it took."""
+    plan = build_plan(events)
+    secrets = refill_secrets(plan.exchanges, options.headers)  # fail before sending anything
+    started = time.monotonic()
+    async with target_origin(options.target) as origin:
+        upstream = UpstreamPool(origin, idle_timeout=DEFAULT_IDLE_TIMEOUT)
+        try:
+            replayer = Replayer(plan, upstream, bus, options.speed, options.timeout, secrets)
+            await replayer.run()
+        finally:
+            await upstream.aclose()
+    await asyncio.sleep(0)  # let the bus deliver the last events
+    bus.drain()
+    verdicts = compare_calls(
+        plan.calls,
+        replayer.replayed_call,
+        options.ignore,
+        options.progress_tolerance,
+        options.timeout,
+    )
+    return verdicts, time.monotonic() - started
+
+
+def exit_code(verdicts: Sequence[CallVerdict]) -> int:
+    return EXIT_MATCH if all(v.ok for v in verdicts) else EXIT_DIVERGED
