@@ -23,36 +23,12 @@ from mcp_tap.http.upstream import (
 )
 from mcp_tap.protocol.endpoint import EndpointRewriter
 from mcp_tap.protocol.events import Fault, Headers, StreamKind, header
+from mcp_tap.protocol.headers import NOT_FORWARDED_REQUEST, forwardable
 from mcp_tap.protocol.jsonrpc import error_body, request_id_for_error
 from mcp_tap.tap.bus import TapBus
 from mcp_tap.tap.exchange import ExchangeTap
 
-# RFC 9110 §7.6.1 connection-specific fields, plus the ones the proxy itself must set.
-HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-    }
-)
-SET_BY_PROXY = frozenset({"host", "content-length"})
-NOT_FORWARDED_REQUEST = HOP_BY_HOP | SET_BY_PROXY  # what a request loses on its way upstream
-_CONNECTION_OPTIONS = frozenset({"keep-alive", "close"})  # `Connection` values, not field names
 UPSTREAM_ERROR_CODE = -32000
-
-
-def forwardable(headers: Headers, drop: frozenset[str] = HOP_BY_HOP) -> Headers:
-    """`headers` without the ones in `drop` and the ones the `Connection` header names."""
-    for name, value in headers:
-        if name == "connection":
-            named = {token.strip().lower() for token in value.split(",")} - _CONNECTION_OPTIONS
-            if named:
-                drop = drop | named
-    return tuple([item for item in headers if item[0] not in drop])
 
 
 class TapProxy:

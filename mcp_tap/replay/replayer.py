@@ -17,7 +17,6 @@ from functools import partial
 from urllib.parse import urljoin, urlsplit
 
 from mcp_tap.analysis.calls import Call, CallBook
-from mcp_tap.http.proxy import NOT_FORWARDED_REQUEST, forwardable
 from mcp_tap.http.upstream import UpstreamError, UpstreamPool
 from mcp_tap.protocol.events import (
     Fault,
@@ -27,6 +26,7 @@ from mcp_tap.protocol.events import (
     ResponseStarted,
     TapEvent,
 )
+from mcp_tap.protocol.headers import NOT_FORWARDED_REQUEST, forwardable
 from mcp_tap.replay.plan import RecordedExchange, ReplayPlan, Step
 from mcp_tap.tap.bus import TapBus
 from mcp_tap.tap.exchange import ExchangeTap, legacy_session_id
