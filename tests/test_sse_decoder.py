@@ -490,3 +490,23 @@ def test_well_formed_events_decode_the_same_byte_by_byte(
 ) -> None:
     stream, expected = case
     assert decode(bytewise(stream)) == expected
+
+
+def test_an_event_over_the_limit_comes_out_cut_and_the_next_one_whole() -> None:
+    decoder = SSEDecoder(max_event=100)
+    long_data = "x" * 5000
+    stream = f"id: 1\ndata: {long_data}\ndata: more\n\ndata: small\n\n".encode()
+    items = [item for i in range(0, len(stream), 7) for item in decoder.feed(stream[i : i + 7])]
+    cut, whole = items
+    assert isinstance(cut, SSEEvent) and cut.cut_from > 5000 and cut.id == "1"
+    assert ("data: " + long_data).startswith(cut.data) and 100 < len(cut.data) <= 1024
+    assert whole == SSEEvent(data="small", id="1")
+    assert decoder._pending == []  # nothing of the long event is held
+
+
+def test_many_data_lines_over_the_limit_are_cut_too() -> None:
+    decoder = SSEDecoder(max_event=100)
+    stream = b"".join(b"data: 0123456789\n" for _ in range(50)) + b"\n"
+    (cut,) = decoder.feed(stream)
+    assert isinstance(cut, SSEEvent) and cut.cut_from == 50 * 11
+    assert cut.data.startswith("0123456789\n0123456789")

@@ -19,6 +19,7 @@ class SSEEvent:
     event: str = "message"
     id: str | None = None  # the last event id in force when this event was dispatched
     retry: int | None = None  # a `retry:` value seen in this event's block, if any
+    cut_from: int = 0  # when over the decoder's limit: the block's size; `data` is its start
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,10 +43,22 @@ class SSEPriming:
 SSEItem = SSEEvent | SSEComment | SSEPriming
 
 
-class SSEDecoder:
-    """Incremental SSE parser: `feed(chunk) -> items`, `close() -> items`."""
+KEPT_OF_A_CUT_EVENT = 1024  # characters of an over-long event kept to show what it was
 
-    def __init__(self) -> None:
+
+class SSEDecoder:
+    """Incremental SSE parser: `feed(chunk) -> items`, `close() -> items`.
+
+    With `max_event`, an event block longer than that many characters is not held: its
+    first characters are kept, the rest is counted and dropped, and it comes out as an
+    `SSEEvent` with `cut_from` set, so memory stays bounded whatever the stream sends.
+    """
+
+    def __init__(self, max_event: int | None = None) -> None:
+        self._max_event = max_event
+        self._size = 0  # characters of the current block so far, terminators excluded
+        self._cut: str | None = None  # the kept start of a block that passed the limit
+        self._skip_line = False  # the rest of the current line belongs to a cut block
         self._text = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._pending: list[str] = []  # parts of a line not yet terminated
         self._after_cr = False  # the last chunk ended in CR: a following LF belongs to it
@@ -99,18 +112,43 @@ class SSEDecoder:
                     next_start = cr + 1
                     self._after_cr = True  # the LF of a CRLF may arrive in the next chunk
             line = text[start:end]
-            if self._pending:
-                line = "".join(self._pending) + line
-                self._pending = []
-            self._process_line(line, items)
+            if self._skip_line:
+                self._skip_line = False
+                self._size += len(line)
+            else:
+                if self._pending:
+                    line = "".join(self._pending) + line
+                    self._pending = []
+                self._process_line(line, items)
             start = next_start
             if 0 <= cr < start:
                 cr = text.find("\r", start)
             if 0 <= lf < start:
                 lf = text.find("\n", start)
         if start < length:
-            self._pending.append(text[start:])
+            self._hold(text[start:])
         return items
+
+    def _hold(self, part: str) -> None:
+        """Keep part of an unterminated line, unless its block is over the limit."""
+        if self._skip_line:
+            self._size += len(part)
+            return
+        self._pending.append(part)
+        if self._max_event is not None:
+            held = self._size + sum(len(p) for p in self._pending)
+            if held > self._max_event:
+                self._cut_block("".join(self._pending))
+                self._size = held
+                self._pending = []
+                self._skip_line = True
+
+    def _cut_block(self, unterminated: str) -> None:
+        if self._cut is None:
+            start = "\n".join(self._data) + ("\n" if self._data else "") + unterminated
+            self._cut = start[:KEPT_OF_A_CUT_EVENT]
+            self._data = []
+        self._saw_field = True
 
     def _process_line(self, line: str, items: list[SSEItem]) -> None:
         if self._first_line:
@@ -128,7 +166,12 @@ class SSEDecoder:
             value = value[1:]
         self._saw_field = True
         if name == "data":
+            self._size += len(value) + 1
+            if self._cut is not None:
+                return
             self._data.append(value)
+            if self._max_event is not None and self._size > self._max_event:
+                self._cut_block("")
         elif name == "event":
             self._event = value
         elif name == "id":
@@ -143,6 +186,19 @@ class SSEDecoder:
         if not self._saw_field:
             return
         self._last_id = self._id_buffer
+        if self._cut is not None:
+            items.append(
+                SSEEvent(
+                    data=self._cut,
+                    event=self._event or "message",
+                    id=self._last_id,
+                    retry=self._retry,
+                    cut_from=self._size,
+                )
+            )
+            self._cut = None
+            self._reset_block()
+            return
         data = "\n".join(self._data)
         if data:
             items.append(
@@ -155,7 +211,11 @@ class SSEDecoder:
             )
         else:
             items.append(SSEPriming(id=self._last_id, retry=self._retry))
+        self._reset_block()
+
+    def _reset_block(self) -> None:
         self._data = []
         self._event = ""
         self._retry = None
         self._saw_field = False
+        self._size = 0

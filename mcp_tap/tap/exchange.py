@@ -3,6 +3,10 @@
 `ExchangeTap` is fed what the proxy forwards (request head and body, response head, each
 response chunk) and publishes `ExchangeOpened`, `ResponseStarted`, `MessageSeen` and
 `ExchangeClosed` on the bus. It only reads copies: the proxy has already forwarded the bytes.
+
+What it holds is bounded: a compressed body is decoded as it streams, and a message longer
+than `max_message` is counted, not kept; it is published as an invalid message holding its
+first kilobyte, so the recording shows it was cut and a finding says so.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from urllib.parse import parse_qs, urlsplit
 
+from mcp_tap.protocol.content_coding import ContentDecoder, UnsupportedEncoding
 from mcp_tap.protocol.events import (
     Direction,
     ExchangeClosed,
@@ -23,10 +28,11 @@ from mcp_tap.protocol.events import (
     header,
 )
 from mcp_tap.protocol.jsonrpc import classify_text
-from mcp_tap.protocol.sse import SSEDecoder, SSEEvent, SSEPriming
+from mcp_tap.protocol.sse import KEPT_OF_A_CUT_EVENT, SSEDecoder, SSEEvent, SSEPriming
 from mcp_tap.tap.bus import TapBus
 
 LEGACY_SESSION_PARAMS = ("session_id", "sessionId")  # Python SDK, TypeScript SDK
+DEFAULT_MAX_MESSAGE = 16 * 1024 * 1024  # one message held for inspection
 
 
 def media_type(content_type: str | None) -> str:
@@ -51,9 +57,6 @@ def response_stream_kind(
     request_method: str, request_headers: Headers, status: int, response_headers: Headers
 ) -> StreamKind | None:
     """Which kind of message stream a response body is, or None if it carries none."""
-    encoding = header(response_headers, "content-encoding")
-    if encoding and encoding.lower() != "identity":
-        return None  # compressed bodies are forwarded untouched but not inspected
     kind = media_type(header(response_headers, "content-type"))
     if kind == "text/event-stream":
         if request_method == "GET" and not any(
@@ -78,6 +81,7 @@ class ExchangeTap:
         method: str,
         target: str,
         headers: Headers,
+        max_message: int = DEFAULT_MAX_MESSAGE,
     ) -> None:
         self.bus = bus
         self.exchange_id = exchange_id
@@ -87,7 +91,12 @@ class ExchangeTap:
         self.session_id = header(headers, "mcp-session-id") or legacy_session_id(target)
         self.stream: StreamKind | None = None
         self._sse: SSEDecoder | None = None
+        self.max_message = max_message
         self._json_parts: list[bytes] = []
+        self._json_size = 0
+        self._json_cut = False
+        self._decoder: ContentDecoder | None = None  # a compressed body's, for our copy
+        self._inspecting = True  # False once the body is known to be beyond inspection
         self._bytes_out = 0
 
     def opened(self, body: bytes) -> None:
@@ -98,10 +107,18 @@ class ExchangeTap:
                 self.exchange_id, now, self.method, self.target, self.headers, self.session_id
             )
         )
-        if body.strip():
-            self._publish_messages(
-                classify_text(body), now, Direction.CLIENT_TO_SERVER, StreamKind.REQUEST_BODY
-            )
+        if not body.strip():
+            return
+        encoding = header(self.headers, "content-encoding")
+        if encoding is not None:
+            body_or_problem = self._decode_whole(body, encoding)
+            if isinstance(body_or_problem, str):
+                self._not_inspected(body_or_problem, Direction.CLIENT_TO_SERVER)
+                return
+            body = body_or_problem
+        self._publish_messages(
+            classify_text(body), now, Direction.CLIENT_TO_SERVER, StreamKind.REQUEST_BODY
+        )
 
     def response_started(self, status: int, headers: Headers) -> None:
         """The upstream's status line and headers were forwarded to the client."""
@@ -110,27 +127,43 @@ class ExchangeTap:
             self.session_id = minted
         self.stream = response_stream_kind(self.method, self.headers, status, headers)
         if self.stream in (StreamKind.POST_SSE, StreamKind.GET_SSE, StreamKind.LEGACY_SSE):
-            self._sse = SSEDecoder()
+            self._sse = SSEDecoder(max_event=self.max_message)
         event = ResponseStarted(
             self.exchange_id, self.bus.now(), status, headers, self.stream, self.session_id
         )
         self.bus.publish(event)
+        encoding = header(headers, "content-encoding")
+        if self.stream is not None and encoding is not None:
+            try:
+                self._decoder = ContentDecoder(encoding)
+            except UnsupportedEncoding:
+                problem = f"content-encoding {encoding!r}, which mcp-tap cannot decode"
+                self._not_inspected(problem, Direction.SERVER_TO_CLIENT)
 
     def response_chunk(self, chunk: bytes) -> None:
         """A chunk of the response body was forwarded to the client."""
         self._bytes_out += len(chunk)
-        if self._sse is not None:
-            self._sse_items(self._sse.feed(chunk))
-        elif self.stream is StreamKind.JSON_RESPONSE:
-            self._json_parts.append(chunk)
+        if not self._inspecting:
+            return
+        if self._decoder is None:
+            self._inspect(chunk)
+            return
+        for piece in self._decoder.feed(chunk):
+            self._inspect(piece)
+        self._check_decoder()
 
     def closed(self, reason: str) -> None:
         """The exchange ended; `reason` says how."""
+        if self._decoder is not None and self._inspecting:
+            for piece in self._decoder.flush():
+                self._inspect(piece)
+            self._check_decoder()
         if self._sse is not None:
             self._sse_items(self._sse.close())
+        elif self._json_cut:
+            self._publish_cut(self._json_parts[0], self._json_size)
         elif self._json_parts:
             body = b"".join(self._json_parts)
-            self._json_parts = []
             if body.strip():
                 self._publish_messages(
                     classify_text(body),
@@ -138,8 +171,75 @@ class ExchangeTap:
                     Direction.SERVER_TO_CLIENT,
                     StreamKind.JSON_RESPONSE,
                 )
+        self._json_parts = []
         event = ExchangeClosed(self.exchange_id, self.bus.now(), reason, self._bytes_out)
         self.bus.publish(event)
+
+    def _inspect(self, data: bytes) -> None:
+        """Plain body bytes (decoded, if they came compressed) for the decoders."""
+        if self._sse is not None:
+            self._sse_items(self._sse.feed(data))
+        elif self.stream is StreamKind.JSON_RESPONSE:
+            self._json_size += len(data)
+            if self._json_cut:
+                return
+            if self._json_size <= self.max_message:
+                self._json_parts.append(data)
+                return
+            self._json_cut = True  # from here on only the start is kept
+            start = b""
+            for part in [*self._json_parts, data]:
+                start += part[: KEPT_OF_A_CUT_EVENT - len(start)]
+                if len(start) >= KEPT_OF_A_CUT_EVENT:
+                    break
+            self._json_parts = [start]
+
+    def _check_decoder(self) -> None:
+        if self._decoder is not None and self._decoder.failed:
+            self._inspecting = False
+            problem = f"a body that did not decode as {self._decoder.encoding}"
+            self._not_inspected(problem, Direction.SERVER_TO_CLIENT)
+
+    def _decode_whole(self, body: bytes, encoding: str) -> bytes | str:
+        """A compressed request body, decoded (up to the limit), or why it was not."""
+        try:
+            decoder = ContentDecoder(encoding)
+        except UnsupportedEncoding:
+            return f"content-encoding {encoding!r}, which mcp-tap cannot decode"
+        pieces: list[bytes] = []
+        size = 0
+        for piece in [*decoder.feed(body), *decoder.flush()]:
+            size += len(piece)
+            if size > self.max_message:
+                return f"a body that decodes to more than {self.max_message} bytes"
+            pieces.append(piece)
+        if decoder.failed:
+            return f"a body that did not decode as {decoder.encoding}"
+        return b"".join(pieces)
+
+    def _not_inspected(self, problem: str, direction: Direction) -> None:
+        """Say that a body was forwarded untouched but could not be looked into."""
+        self._inspecting = False
+        message = RpcMessage(
+            MessageKind.INVALID, problem=f"not inspected: {problem}; forwarded untouched"
+        )
+        stream = self.stream if direction is Direction.SERVER_TO_CLIENT else None
+        self._publish_messages(
+            [message], self.bus.now(), direction, stream or StreamKind.REQUEST_BODY
+        )
+
+    def _publish_cut(self, start: bytes, size: int) -> None:
+        """A message over `max_message`: forwarded whole, recorded by its start."""
+        assert self.stream is not None
+        text = start[:KEPT_OF_A_CUT_EVENT].decode("utf-8", errors="replace")
+        message = RpcMessage(MessageKind.INVALID, raw=text, problem=self._cut_problem(size))
+        self._publish_messages([message], self.bus.now(), Direction.SERVER_TO_CLIENT, self.stream)
+
+    def _cut_problem(self, size: int) -> str:
+        return (
+            f"a message of {size} bytes, over the inspection limit of {self.max_message} "
+            f"(--max-inspect): forwarded whole, recorded as its first {KEPT_OF_A_CUT_EVENT}"
+        )
 
     def _sse_items(self, items: Sequence[object]) -> None:
         assert self.stream is not None
@@ -147,7 +247,14 @@ class ExchangeTap:
             if isinstance(item, SSEEvent):
                 now = self.bus.now()
                 event_type = None if item.event == "message" else item.event
-                if item.event == "endpoint":
+                if item.cut_from:
+                    text = item.data
+                    messages = [
+                        RpcMessage(
+                            MessageKind.INVALID, raw=text, problem=self._cut_problem(item.cut_from)
+                        )
+                    ]
+                elif item.event == "endpoint":
                     endpoint_session = legacy_session_id(item.data)
                     if endpoint_session:
                         self.session_id = endpoint_session
