@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
+from mcp_tap.http.limits import Limits
 from mcp_tap.protocol.events import Direction, MessageKind
 from tests.inproc import Collector, assert_error_answer, through_proxy
 from tests.upstreams import EchoApp, FaultApp, SlowStreamApp, resetting_upstream, serve_in_thread
@@ -37,12 +38,12 @@ FAULT_TABLE = [
         "the events, fault upstream-reset",
     ),
     (
-        "No response headers within the idle timeout",
+        "No response headers within `--idle-timeout` (330 s)",
         "504, JSON-RPC error naming the target",
         "fault upstream-timeout",
     ),
     (
-        "Stream silent for the idle timeout",
+        "Stream silent for `--idle-timeout` (330 s)",
         "the events sent so far, then a broken connection",
         "the events, fault upstream-stalled",
     ),
@@ -55,8 +56,16 @@ FAULT_TABLE = [
         "-",
         "exchange closed: client-disconnected; upstream closed within 1 s",
     ),
-    ("Request body over --max-body", "413, JSON-RPC error", "fault request-too-large"),
-    ("Foreign Host or Origin", "403, JSON-RPC error saying why", "fault request-refused"),
+    (
+        "Request body over `--max-body` (16 MiB)",
+        "413, JSON-RPC error",
+        "fault request-too-large",
+    ),
+    (
+        "Foreign Host or Origin, or an Origin that is not a URL",
+        "403, JSON-RPC error saying why",
+        "fault request-refused",
+    ),
 ]
 
 
@@ -105,7 +114,7 @@ def test_stall_before_headers_gives_504_and_the_proxy_goes_on() -> None:
                 assert_error_answer(response, 504, 9, upstream)
                 await still_serves(client, proxy)
 
-        collector = through_proxy(upstream + "/mcp", body, idle_timeout=IDLE_TIMEOUT)
+        collector = through_proxy(upstream + "/mcp", body, limits=Limits(idle_timeout=IDLE_TIMEOUT))
     assert fault_kinds(collector) == ["upstream-timeout"]
 
 
@@ -120,7 +129,7 @@ def test_silent_stream_is_cut_after_the_idle_timeout() -> None:
                             pass
                 await still_serves(client, proxy)
 
-        collector = through_proxy(upstream + "/mcp", body, idle_timeout=IDLE_TIMEOUT)
+        collector = through_proxy(upstream + "/mcp", body, limits=Limits(idle_timeout=IDLE_TIMEOUT))
     assert fault_kinds(collector) == ["upstream-stalled"]
     assert collector.messages()[0].message.method == "notifications/message"
 
@@ -219,7 +228,7 @@ def test_request_body_over_the_limit_gets_413() -> None:
                 assert "max-body" in response.json()["error"]["message"]
                 await still_serves(client, proxy)
 
-        collector = through_proxy(upstream + "/mcp", body, max_body=1024)
+        collector = through_proxy(upstream + "/mcp", body, limits=Limits(max_body=1024))
     assert fault_kinds(collector) == ["request-too-large"]
 
 

@@ -13,6 +13,7 @@ import socket
 import httpx2
 import pytest
 
+from mcp_tap.http.limits import Limits
 from mcp_tap.http.upstream import UpstreamError, UpstreamExchange, UpstreamPool
 from mcp_tap.protocol.events import Direction, Headers
 from tests.inproc import Collector, assert_error_answer, raw_exchange, through_proxy
@@ -55,17 +56,23 @@ def test_sequential_requests_share_one_upstream_connection() -> None:
     assert upstream.connections == 1
 
 
-def test_an_idle_connection_the_upstream_dropped_is_replaced_without_an_error() -> None:
-    def drop_second_request(conn: socket.socket, number: int) -> None:
+def test_an_idle_connection_the_upstream_closed_is_replaced_without_an_error() -> None:
+    def close_after_one(conn: socket.socket, number: int) -> None:
         if number == 1:
             read_request(conn)
             answer(conn)
-            read_request(conn)  # then close without answering, as a keep-alive timeout does
-            return
+            return  # then close, as a keep-alive timeout does, before the next request
         keep_answering(conn, number)
 
-    with ScriptedUpstream(drop_second_request) as upstream:
-        collector = post_through_proxy(upstream.url, 2)
+    async def body(proxy: str, _: Collector) -> None:
+        async with httpx2.AsyncClient(timeout=10) as client:
+            for _ in range(2):
+                response = await client.post(proxy + "/mcp", content=b"{}")
+                assert response.status_code == 200 and response.content == RESULT
+                await asyncio.sleep(0.3)  # the close reaches the proxy before the next POST
+
+    with ScriptedUpstream(close_after_one) as upstream:
+        collector = through_proxy(upstream.url + "/mcp", body)
     assert upstream.connections == 2
     assert collector.faults() == []
 
@@ -129,7 +136,7 @@ def test_a_head_response_ends_at_its_headers() -> None:
                 response = await client.post(proxy + "/mcp", content=b"{}")
                 assert response.content == RESULT
 
-        through_proxy(upstream.url + "/mcp", body, idle_timeout=5)
+        through_proxy(upstream.url + "/mcp", body, limits=Limits(idle_timeout=5))
 
 
 def test_malformed_http_from_the_upstream_gets_502_and_a_fault() -> None:

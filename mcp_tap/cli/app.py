@@ -14,9 +14,9 @@ from rich.console import Console
 
 from mcp_tap.analysis.select import filter_events
 from mcp_tap.cli.proxy import ProxyOptions, run_proxy
-from mcp_tap.http.guard import DEFAULT_MAX_BODY, is_loopback
+from mcp_tap.http.guard import is_loopback
+from mcp_tap.http.limits import DEFAULT_LIMITS, Limits
 from mcp_tap.http.serving import PortInUse
-from mcp_tap.http.upstream import DEFAULT_IDLE_TIMEOUT
 from mcp_tap.protocol.events import Subscriber
 from mcp_tap.recording.reader import RecordingError, load_recording
 from mcp_tap.recording.redact import RedactionRules
@@ -57,21 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="also accept this Host/Origin name (DNS rebinding protection; repeatable)",
     )
-    proxy.add_argument(
-        "--max-body",
-        type=int,
-        default=DEFAULT_MAX_BODY,
-        metavar="BYTES",
-        help=f"answer larger request bodies with 413 (default {DEFAULT_MAX_BODY})",
-    )
-    proxy.add_argument(
-        "--idle-timeout",
-        type=float,
-        default=DEFAULT_IDLE_TIMEOUT,
-        metavar="SECONDS",
-        help=f"end an exchange whose upstream sends nothing this long "
-        f"(default {DEFAULT_IDLE_TIMEOUT:g}, past the SDKs' 300 s)",
-    )
+    _add_limit_options(proxy)
     _add_recording_options(proxy)
     _add_view_options(proxy)
 
@@ -131,6 +117,46 @@ def build_parser() -> argparse.ArgumentParser:
     _add_view_options(demo)
 
     return parser
+
+
+# Limits field -> (unit, what it bounds); the flag is the field's name, `--max-body` for
+# max_body. Each is a line of the README's fault table.
+_LIMIT_HELP = {
+    "max_body": ("BYTES", "answer larger request bodies with 413"),
+    "max_header_bytes": ("BYTES", "answer longer request heads with 431"),
+    "header_timeout": ("SECONDS", "answer 408 when a request's headers take longer"),
+    "body_timeout": ("SECONDS", "answer 408 when a request's body takes longer"),
+    "max_connections": ("N", "answer client connections past N with 503"),
+    "keep_alive_timeout": ("SECONDS", "close client connections idle this long"),
+    "idle_timeout": ("SECONDS", "end an exchange whose upstream is silent this long"),
+    "upstream_keep_alive": ("SECONDS", "reuse an idle upstream connection this long"),
+    "max_inspect": ("BYTES", "inspect messages up to this size; longer ones pass, recorded cut"),
+}
+
+
+def _limit_flag(field: str) -> str:
+    return "--" + field.replace("_", "-")
+
+
+def _add_limit_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("limits")
+    for field, (unit, what) in _LIMIT_HELP.items():
+        default = getattr(DEFAULT_LIMITS, field)
+        group.add_argument(
+            _limit_flag(field),
+            type=type(default),
+            default=default,
+            metavar=unit,
+            help=f"{what} (default {default})",
+        )
+
+
+def _limits(args: argparse.Namespace) -> Limits:
+    values = {field: getattr(args, field) for field in _LIMIT_HELP}
+    for field, value in values.items():
+        if value <= 0:
+            raise UserError(f"{_limit_flag(field)} must be positive, got {value:g}")
+    return Limits(**values)
 
 
 def _add_recording_options(parser: argparse.ArgumentParser) -> None:
@@ -230,8 +256,7 @@ def _proxy(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         allow_hosts=args.allow_host,
-        max_body=args.max_body,
-        idle_timeout=args.idle_timeout,
+        limits=_limits(args),
     )
     if not is_loopback(args.host):
         print(

@@ -12,9 +12,9 @@ from typing import TextIO
 from urllib.parse import urlsplit
 
 from mcp_tap.http.front import serving_requests
-from mcp_tap.http.guard import DEFAULT_MAX_BODY, HostGuard
+from mcp_tap.http.guard import HostGuard
+from mcp_tap.http.limits import DEFAULT_LIMITS, Limits
 from mcp_tap.http.proxy import TapProxy
-from mcp_tap.http.upstream import DEFAULT_IDLE_TIMEOUT
 from mcp_tap.tap.bus import TapBus
 
 
@@ -26,8 +26,7 @@ class ProxyOptions:
     host: str = "127.0.0.1"
     port: int = 8890
     allow_hosts: Sequence[str] = ()  # Host names accepted besides loopback and --host
-    max_body: int = DEFAULT_MAX_BODY
-    idle_timeout: float = DEFAULT_IDLE_TIMEOUT  # upstream silence that ends an exchange
+    limits: Limits = DEFAULT_LIMITS
 
 
 @contextlib.asynccontextmanager
@@ -55,14 +54,13 @@ async def running_proxy(
     host: str = "127.0.0.1",
     port: int = 0,
     allow_hosts: Sequence[str] = (),
-    max_body: int = DEFAULT_MAX_BODY,
-    idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> AsyncIterator[str]:
     """Serve a proxy to `target` in the background; yield the proxy's base URL."""
     guard = HostGuard(host, allow_hosts)
-    proxy = TapProxy(target, bus, guard=guard, max_body=max_body, idle_timeout=idle_timeout)
+    proxy = TapProxy(target, bus, guard=guard, limits=limits)
     try:
-        async with serving_requests(proxy, host, port, max_body) as base_url:
+        async with serving_requests(proxy, host, port, limits) as base_url:
             yield base_url
     finally:
         await proxy.aclose()
@@ -82,8 +80,7 @@ async def run_proxy(options: ProxyOptions, bus: TapBus, out: TextIO = sys.stdout
                 options.host,
                 options.port,
                 options.allow_hosts,
-                options.max_body,
-                options.idle_timeout,
+                options.limits,
             ) as base_url:
                 out.write(
                     f"mcp-tap listening on {base_url} - point your client at "

@@ -21,15 +21,14 @@ from typing import Protocol, cast
 import httptools
 
 from mcp_tap.http.guard import declared_length
+from mcp_tap.http.limits import Limits
 from mcp_tap.http.serving import bind_socket, disable_nagle, url_host
 from mcp_tap.protocol.events import Headers, header
+from mcp_tap.protocol.jsonrpc import error_body
 
-KEEP_ALIVE_TIMEOUT = 75.0  # an idle client connection is closed after this long
 SHUTDOWN_GRACE = 2.0  # open streams must not hold Ctrl-C hostage
-BAD_REQUEST = (
-    b"HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\n"
-    b"content-length: 20\r\nconnection: close\r\n\r\nInvalid HTTP request"
-)
+INVALID_REQUEST_CODE = -32600  # JSON-RPC's code for a request that cannot be served
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
 @dataclass(slots=True)
@@ -48,6 +47,9 @@ class Request:
 class RequestHandler(Protocol):
     def serve(self, request: Request, client: ClientConnection) -> None:
         """Answer `request` on `client`, now or later, ending with `end_response` or `abort`."""
+
+    def fault(self, kind: str, detail: str) -> None:
+        """The connection refused or failed a request on its own (400, 408, 431, 500, 503)."""
 
 
 class ExchangeListener(Protocol):
@@ -70,9 +72,10 @@ class _Framing(enum.Enum):
 class ClientConnection(asyncio.Protocol):
     """One client connection: parses requests, serves them one at a time, writes the answers."""
 
-    def __init__(self, handler: RequestHandler, max_body: int, open_connections: set[object]):
+    def __init__(self, handler: RequestHandler, limits: Limits, open_connections: set[object]):
         self._handler = handler
-        self._max_body = max_body
+        self._limits = limits
+        self._max_body = limits.max_body
         self._open_connections = open_connections
         self._loop = asyncio.get_running_loop()
         self._parser = httptools.HttpRequestParser(self)
@@ -84,7 +87,11 @@ class ClientConnection(asyncio.Protocol):
         self._closing = False  # close once the current response is done
         self._write_paused = False
         self._idle_timer: asyncio.TimerHandle | None = None
+        self._request_timer: asyncio.TimerHandle | None = None  # headers, then body, in time
         # the request being parsed
+        self._part: str | None = None  # "headers" or "body" while a request is incomplete
+        self._head_bytes = 0
+        self._continue_owed = False  # `Expect: 100-continue` while another response is going
         self._url = b""
         self._headers: list[tuple[str, str]] = []
         self._request_headers: Headers = ()  # all of them, once the last has arrived
@@ -95,6 +102,7 @@ class ClientConnection(asyncio.Protocol):
         # the response being written
         self._framing = _Framing.NONE
         self._head: bytes | None = None
+        self._head_sent = False
         self._keep_alive = True
 
     # -- the response side, used by the handler --
@@ -118,6 +126,8 @@ class ClientConnection(asyncio.Protocol):
             lines.append("transfer-encoding: chunked\r\n")
         if not self._keep_alive:
             lines.append("connection: close\r\n")
+        elif request.http_1_0:
+            lines.append("connection: keep-alive\r\n")  # 1.0 closes unless told otherwise
         lines.append("\r\n")
         self._head = "".join(lines).encode("latin-1")
 
@@ -172,6 +182,14 @@ class ClientConnection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
+        if len(self._open_connections) >= self._limits.max_connections:
+            self._refuse(
+                503,
+                "too-many-connections",
+                f"{len(self._open_connections)} client connections are open, the most "
+                f"--max-connections allows",
+            )
+            return
         self._open_connections.add(self)
         disable_nagle(transport)
         self._arm_idle_timer()
@@ -188,17 +206,42 @@ class ClientConnection(asyncio.Protocol):
             if not self._dispatched:
                 self._dispatch(self._take_request())
             self._closing = True
-        except httptools.HttpParserError:
-            self._reading = False
-            if self._current is None and self._transport is not None:
-                self._transport.write(BAD_REQUEST)
-                self._transport.close()
-            else:
-                self._closing = True
+        except httptools.HttpParserCallbackError as error:
+            # A bug of ours, raised inside a callback: the client still gets an answer.
+            cause = error.__cause__ or error.__context__ or error
+            self._refuse(500, "proxy-error", f"internal error: {type(cause).__name__}: {cause}")
+        except httptools.HttpParserError as error:
+            self._refuse(400, "request-malformed", f"invalid HTTP request ({error})")
+        else:
+            if self._part is None or not self._reading:
+                return
+            if self._part == "headers":  # still coming: llhttp holds them until they end
+                self._head_bytes += len(data)
+                if self._head_bytes > self._limits.max_header_bytes:
+                    self._refuse_long_head()
+                    return
+            if self._request_timer is None:
+                # Timed only once a request spans reads: most arrive whole and cost no timer.
+                self._arm_request_timer(self._part)
+
+    def eof_received(self) -> bool:
+        """The client sent its last byte: a half-close, or the whole connection closing.
+
+        TCP cannot tell them apart. Until an answer starts, a client that half-closed after
+        its request still waits for it, so the connection stays open for writing. Once a
+        response is streaming, closing is how a 2026-07-28 client cancels: the transport
+        closes, and the upstream request with it.
+        """
+        self._reading = False
+        self._closing = True
+        if self._current is None and not self._waiting:
+            return False  # nothing to answer
+        return not self._head_sent
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._open_connections.discard(self)
         self._cancel_idle_timer()
+        self._cancel_request_timer()
         self._transport = None
         listener, self.listener = self.listener, None
         self._current = None
@@ -219,6 +262,9 @@ class ClientConnection(asyncio.Protocol):
 
     def on_message_begin(self) -> None:
         self._cancel_idle_timer()
+        self._part = "headers"
+        self._head_bytes = 0
+        self._continue_owed = False
         self._url = b""
         self._headers = []
         self._request_headers = ()
@@ -234,12 +280,21 @@ class ClientConnection(asyncio.Protocol):
         self._headers.append((name.decode("latin-1").lower(), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
+        self._part = "body"
+        self._cancel_request_timer()  # the body has its own time
+        head_size = len(self._url) + sum(len(n) + len(v) + 4 for n, v in self._headers)
+        if head_size > self._limits.max_header_bytes:
+            self._refuse_long_head()
+            return
         headers = self._request_headers = tuple(self._headers)
         declared = declared_length(headers)
         if declared is not None and declared > self._max_body:
             self._refuse_the_rest()
-        elif (header(headers, "expect") or "").lower() == "100-continue" and self._transport:
-            self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        elif (header(headers, "expect") or "").lower() == "100-continue":
+            if self._current is None and not self._waiting and self._transport is not None:
+                self._transport.write(CONTINUE)
+            else:
+                self._continue_owed = True  # never inside another response's body
 
     def on_body(self, body: bytes) -> None:
         if self._too_large:
@@ -251,6 +306,9 @@ class ClientConnection(asyncio.Protocol):
             self._body.append(body)
 
     def on_message_complete(self) -> None:
+        self._part = None
+        self._cancel_request_timer()
+        self._continue_owed = False
         if self._reading and not self._dispatched:
             self._dispatch(self._take_request())
 
@@ -266,7 +324,7 @@ class ClientConnection(asyncio.Protocol):
 
     def _take_request(self) -> Request:
         method = self._parser.get_method().decode("latin-1")
-        target = self._url.decode("latin-1")
+        target = self._url.decode("latin-1").partition("#")[0]  # a fragment is the client's
         if not target.startswith("/") and target != "*":
             url = httptools.parse_url(self._url)  # absolute form: keep the path and query
             query = b"?" + url.query if url.query else b""
@@ -297,14 +355,24 @@ class ClientConnection(asyncio.Protocol):
         if not self._waiting:
             if self._closing:
                 self._close()
+            elif self._continue_owed:
+                self._continue_owed = False  # the request that asked for it is next
+                self._transport.write(CONTINUE)
+                self._transport.resume_reading()
             else:
-                self._arm_idle_timer()
+                if self._part is None:
+                    self._arm_idle_timer()
                 if self._reading:
                     self._transport.resume_reading()
             return
-        self._current = self._waiting.popleft()
+        request = self._current = self._waiting.popleft()
         self._head = None
-        self._handler.serve(self._current, self)
+        self._head_sent = False
+        try:
+            self._handler.serve(request, self)
+        except Exception as error:  # a bug of ours must still answer, and not hang the client
+            self._fail_current(request, error)
+            return
         if self.listener is not None and self._write_paused:
             self.listener.client_paused()
 
@@ -313,6 +381,7 @@ class ClientConnection(asyncio.Protocol):
         if self._head is not None:
             pieces.append(self._head)
             self._head = None
+            self._head_sent = True
         if data and self._framing is not _Framing.NONE:
             if self._framing is _Framing.CHUNKED:
                 pieces.extend((b"%x\r\n" % len(data), data, b"\r\n"))
@@ -330,12 +399,68 @@ class ClientConnection(asyncio.Protocol):
 
     def _close(self) -> None:
         self._reading = False
+        self._cancel_request_timer()
         if self._transport is not None:
             self._transport.close()  # after what is buffered has been written
 
+    def _refuse(self, status: int, kind: str, detail: str) -> None:
+        """Stop reading, record a fault, and answer with a JSON-RPC error if the line is free.
+
+        While another response is being written the answer cannot go in the middle of it: the
+        connection then closes once that response is done.
+        """
+        self._reading = False
+        self._closing = True
+        self._cancel_request_timer()
+        self._handler.fault(kind, f"client connection: {detail}")
+        if self._current is not None or self._transport is None:
+            return
+        payload = error_body(None, INVALID_REQUEST_CODE, f"mcp-tap: {detail}")
+        self._transport.write(_error_response(status, payload))
+        self._transport.close()
+
+    def _refuse_long_head(self) -> None:
+        limit = self._limits.max_header_bytes
+        detail = f"request headers longer than --max-header-bytes ({limit} bytes)"
+        self._refuse(431, "request-too-large", detail)
+
+    def _fail_current(self, request: Request, error: Exception) -> None:
+        """The handler raised while serving `request`: answer 500, or cut a started response."""
+        what = f"{type(error).__name__}: {error}"
+        detail = f"{request.method} {request.target}: internal error: {what}"
+        self._handler.fault("proxy-error", detail)
+        self.listener = None
+        self._current = None
+        self._reading = False
+        self._closing = True
+        if self._head_sent or self._transport is None:
+            self.abort()  # part of a response left: only a broken connection says it is cut
+            return
+        payload = error_body(None, INVALID_REQUEST_CODE, f"mcp-tap: {detail}")
+        self._transport.write(_error_response(500, payload))
+        self._transport.close()
+
+    def _request_timed_out(self, part: str) -> None:
+        self._request_timer = None
+        if part == "headers":
+            flag, limit = "--header-timeout", self._limits.header_timeout
+        else:
+            flag, limit = "--body-timeout", self._limits.body_timeout
+        detail = f"request {part} not received within {flag} ({limit:g} s)"
+        self._refuse(408, "request-timeout", detail)
+
+    def _arm_request_timer(self, part: str) -> None:
+        seconds = self._limits.header_timeout if part == "headers" else self._limits.body_timeout
+        self._request_timer = self._loop.call_later(seconds, self._request_timed_out, part)
+
+    def _cancel_request_timer(self) -> None:
+        if self._request_timer is not None:
+            self._request_timer.cancel()
+            self._request_timer = None
+
     def _arm_idle_timer(self) -> None:
         self._cancel_idle_timer()
-        self._idle_timer = self._loop.call_later(KEEP_ALIVE_TIMEOUT, self._close)
+        self._idle_timer = self._loop.call_later(self._limits.keep_alive_timeout, self._close)
 
     def _cancel_idle_timer(self) -> None:
         if self._idle_timer is not None:
@@ -350,9 +475,18 @@ def _reason(status: int) -> str:
     return _REASONS.get(status, "")
 
 
+def _error_response(status: int, payload: bytes) -> bytes:
+    """A whole response that ends the connection: the proxy's own answer to a bad client."""
+    head = (
+        f"HTTP/1.1 {status} {_reason(status)}\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(payload)}\r\nconnection: close\r\n\r\n"
+    )
+    return head.encode("latin-1") + payload
+
+
 @contextlib.asynccontextmanager
 async def serving_requests(
-    handler: RequestHandler, host: str, port: int, max_body: int
+    handler: RequestHandler, host: str, port: int, limits: Limits
 ) -> AsyncIterator[str]:
     """Serve `handler` on host:port (0: a free port); yield the base URL.
 
@@ -364,7 +498,7 @@ async def serving_requests(
     connections: set[object] = set()
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: ClientConnection(handler, max_body, connections), sock=sock
+        lambda: ClientConnection(handler, limits, connections), sock=sock
     )
     try:
         yield f"http://{url_host(host)}:{bound_port}"

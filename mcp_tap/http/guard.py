@@ -1,4 +1,4 @@
-"""Which requests the proxy serves at all: DNS-rebinding protection and a request-size cap.
+"""Which requests the proxy serves at all: DNS-rebinding protection.
 
 A proxy on loopback is reachable from any web page the user opens. A page cannot choose the
 Host its browser sends after a rebinding attack (it is the attacker's name), and a cross-site
@@ -14,7 +14,6 @@ from urllib.parse import urlsplit
 from mcp_tap.protocol.events import Headers, header
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
-DEFAULT_MAX_BODY = 16 * 1024 * 1024  # above the SDK servers' own 4 MiB, so theirs still answers
 
 
 def _hostname(authority: str) -> str:
@@ -45,7 +44,10 @@ class HostGuard:
             )
         origin = header(headers, "origin")
         if origin is not None:
-            parts = urlsplit(origin)
+            try:
+                parts = urlsplit(origin)
+            except ValueError:  # `http://[evil`: not a URL, so not one of ours
+                return f"Origin {origin!r} is not a valid origin (DNS rebinding protection)"
             if parts.scheme not in ("http", "https") or _hostname(parts.netloc) not in self.names:
                 return f"Origin {origin!r} is a foreign web origin (DNS rebinding protection)"
         return None

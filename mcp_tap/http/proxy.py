@@ -13,13 +13,16 @@ import itertools
 from urllib.parse import urlsplit
 
 from mcp_tap.http.front import ClientConnection, Request
-from mcp_tap.http.guard import DEFAULT_MAX_BODY, HostGuard
+from mcp_tap.http.guard import HostGuard
+from mcp_tap.http.limits import DEFAULT_LIMITS, Limits
 from mcp_tap.http.upstream import (
-    DEFAULT_IDLE_TIMEOUT,
+    RETRYABLE,
     UpstreamError,
     UpstreamPool,
     UpstreamTimeout,
     UpstreamUnreachable,
+    UpstreamUntrusted,
+    UpstreamUpgrade,
 )
 from mcp_tap.protocol.endpoint import EndpointRewriter
 from mcp_tap.protocol.events import Fault, Headers, StreamKind, header
@@ -39,8 +42,7 @@ class TapProxy:
         target: str,
         bus: TapBus,
         guard: HostGuard | None = None,
-        max_body: int = DEFAULT_MAX_BODY,
-        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        limits: Limits = DEFAULT_LIMITS,
     ):
         parts = urlsplit(target)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -48,9 +50,11 @@ class TapProxy:
         self.target = target
         self.origin = f"{parts.scheme}://{parts.netloc}"
         self.bus = bus
-        self.upstream = UpstreamPool(self.origin, idle_timeout)
+        self.upstream = UpstreamPool(
+            self.origin, limits.idle_timeout, keep_alive=limits.upstream_keep_alive
+        )
         self.guard = guard
-        self.max_body = max_body
+        self.limits = limits
         self.exchange_ids = itertools.count(1)
 
     async def aclose(self) -> None:
@@ -60,7 +64,7 @@ class TapProxy:
     def serve(self, request: Request, client: ClientConnection) -> None:
         """Answer one client request (front.RequestHandler)."""
         if request.too_large:
-            limit = f"request body larger than --max-body ({self.max_body} bytes)"
+            limit = f"request body larger than --max-body ({self.limits.max_body} bytes)"
             detail = f"{request.method} {request.target}: {limit}"
             self.refuse(client, 413, "request-too-large", detail)
             return
@@ -69,6 +73,10 @@ class TapProxy:
             self.refuse(client, 403, "request-refused", refusal, request_id_for_error(request.body))
             return
         _Relay(self, request, client)
+
+    def fault(self, kind: str, detail: str) -> None:
+        """A client connection refused or failed a request on its own (front.RequestHandler)."""
+        self.bus.publish(Fault(self.bus.now(), None, kind, detail))
 
     def refuse(
         self,
@@ -104,7 +112,12 @@ class _Relay:
         # response can arrive before this returns to the event loop.)
         exchange_id = next(proxy.exchange_ids)
         self.tap = ExchangeTap(
-            proxy.bus, exchange_id, request.method, request.target, request.headers
+            proxy.bus,
+            exchange_id,
+            request.method,
+            request.target,
+            request.headers,
+            max_message=proxy.limits.max_inspect,
         )
         self.tap.opened(request.body)
 
@@ -117,7 +130,8 @@ class _Relay:
             # A GET may open a 2024-11-05 SSE stream, whose endpoint URL gets rewritten: the tap
             # must say what the body is before the head leaves.
             self.tap.response_started(status, headers)
-            if self.tap.stream is StreamKind.LEGACY_SSE:
+            encoded = header(headers, "content-encoding") is not None
+            if self.tap.stream is StreamKind.LEGACY_SSE and not encoded:
                 host = header(self.tap.headers, "host") or urlsplit(self.proxy.origin).netloc
                 self._rewriter = EndpointRewriter(f"http://{host}")
                 headers = tuple(h for h in headers if h[0] != "content-length")  # it may change
@@ -197,6 +211,13 @@ class _Relay:
             status, kind, detail = 504, "upstream-timeout", f"did not answer: {error}"
         elif isinstance(error, UpstreamUnreachable):
             status, kind, detail = 502, "upstream-unreachable", f"is unreachable ({error})"
+        elif isinstance(error, UpstreamUntrusted):
+            status, kind, detail = 502, "upstream-untrusted", str(error)
+        elif isinstance(error, UpstreamUpgrade):
+            status, kind, detail = 502, "upstream-upgrade", str(error)
+        elif self.request.method not in RETRYABLE:
+            status, kind = 502, "upstream-reset"
+            detail = f"{error}; the request was not sent again, as the server may have run it"
         else:
             status, kind, detail = 502, "upstream-reset", str(error)
         message = f"mcp-tap: upstream {self.proxy.target} {detail}"

@@ -10,6 +10,7 @@ read from the socket the sink is told to flush, so whatever arrived together lea
 from __future__ import annotations
 
 import asyncio
+import select
 import ssl
 from collections.abc import Iterable
 from typing import Protocol, cast
@@ -17,15 +18,17 @@ from urllib.parse import urlsplit
 
 import httptools
 
+from mcp_tap.http.limits import DEFAULT_UPSTREAM_KEEP_ALIVE
 from mcp_tap.http.serving import disable_nagle
 from mcp_tap.protocol.events import Headers
 
-# Longer than the SDKs' own 300 s SSE read timeout, so a quiet stream is never cut by us first.
-DEFAULT_IDLE_TIMEOUT = 330.0
 CONNECT_TIMEOUT = 10.0
 MAX_IDLE_CONNECTIONS = 200
 BODILESS_STATUSES = frozenset({204, 304})
 BODY_EXPECTED = frozenset({"POST", "PUT", "PATCH"})
+# Requests that may go twice (RFC 9110 §9.2.2). A tools/call POST may not: once a byte of it
+# has been written, the server may have run the tool.
+RETRYABLE = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class UpstreamError(Exception):
@@ -42,6 +45,14 @@ class UpstreamTimeout(UpstreamError):
 
 class UpstreamBroken(UpstreamError):
     """The connection closed, reset or spoke malformed HTTP before the response was complete."""
+
+
+class UpstreamUpgrade(UpstreamBroken):
+    """The upstream answered 101 Switching Protocols, which an MCP proxy does not tunnel."""
+
+
+class UpstreamUntrusted(UpstreamError):
+    """TLS to the upstream failed: its certificate is not trusted, or it does not speak TLS."""
 
 
 class ResponseSink(Protocol):
@@ -66,7 +77,13 @@ class ResponseSink(Protocol):
 class UpstreamPool:
     """Keep-alive connections to one origin; `send()` starts one exchange."""
 
-    def __init__(self, origin: str, idle_timeout: float, connect_timeout: float = CONNECT_TIMEOUT):
+    def __init__(
+        self,
+        origin: str,
+        idle_timeout: float,
+        connect_timeout: float = CONNECT_TIMEOUT,
+        keep_alive: float = DEFAULT_UPSTREAM_KEEP_ALIVE,
+    ):
         parts = urlsplit(origin)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"upstream must be an http(s) origin, got {origin!r}")
@@ -76,6 +93,7 @@ class UpstreamPool:
         self.host_header = parts.netloc.rpartition("@")[2]
         self.idle_timeout = idle_timeout
         self.connect_timeout = connect_timeout
+        self.keep_alive = keep_alive
         self._tls = ssl.create_default_context() if parts.scheme == "https" else None
         self._idle: list[_Connection] = []
 
@@ -119,6 +137,16 @@ class UpstreamPool:
             raise UpstreamTimeout(
                 f"did not accept a connection within {self.connect_timeout:g} s"
             ) from None
+        except ssl.SSLCertVerificationError as error:
+            raise UpstreamUntrusted(
+                f"certificate not trusted ({error.verify_message}); "
+                "for a private CA, set SSL_CERT_FILE to its PEM file"
+            ) from None
+        except ssl.SSLError as error:
+            raise UpstreamUntrusted(
+                f"TLS handshake failed ({error.reason or error}): "
+                "does this server speak plain http?"
+            ) from None
         except OSError as error:
             reason = error.strerror or str(error) or "connection refused"
             raise UpstreamUnreachable(reason) from None
@@ -127,6 +155,7 @@ class UpstreamPool:
     def release(self, connection: _Connection) -> None:
         """Take back a connection whose exchange is over: keep it if it can carry another."""
         if connection.reusable and len(self._idle) < MAX_IDLE_CONNECTIONS:
+            connection.idle_since = asyncio.get_running_loop().time()
             self._idle.append(connection)
         else:
             connection.abort()
@@ -138,10 +167,21 @@ class UpstreamPool:
             connection.abort()
 
     def _reusable_connection(self) -> _Connection | None:
+        """An idle connection that can be trusted with a request, as httpcore decides it.
+
+        Not one idle longer than `keep_alive` (servers close theirs after about 5 s, and a
+        request written as they do is lost), and not one with bytes or an end waiting to be
+        read: a response nobody asked for, or a close that has not been seen yet.
+        """
+        now = asyncio.get_running_loop().time()
         while self._idle:
             connection = self._idle.pop()
-            if not connection.closed:
-                return connection
+            if connection.closed:
+                continue
+            if now - connection.idle_since > self.keep_alive or connection.readable():
+                connection.abort()
+                continue
+            return connection
         return None
 
     def _head(
@@ -231,9 +271,10 @@ class UpstreamExchange:
     def failed(self, error: UpstreamError, answered: bool) -> None:
         if self.done:
             return
-        if isinstance(error, UpstreamBroken) and self._reused and not answered:
-            # The upstream closed this idle connection as the request went out, so the request
-            # was never read: it goes once more on a new connection, as browsers do.
+        retry = isinstance(error, UpstreamBroken) and not isinstance(error, UpstreamUpgrade)
+        if retry and self._reused and not answered and self.method in RETRYABLE:
+            # The upstream closed this idle connection as the request went out. A GET may go
+            # once more on a new connection, as browsers do; a POST never (see RETRYABLE).
             self._reused = False
             self._connection = None
             self.start_when_connected()
@@ -262,6 +303,18 @@ class _Connection(asyncio.Protocol):
         self._paused = False
         self._last_activity = 0.0
         self._watchdog: asyncio.TimerHandle | None = None
+        self.idle_since = 0.0  # when it went back to the pool
+
+    def readable(self) -> bool:
+        """Bytes or an end of stream are waiting on the socket (checked without reading)."""
+        sock = self._transport.get_extra_info("socket") if self._transport else None
+        if sock is None:
+            return True
+        try:
+            ready, _, _ = select.select([sock.fileno()], [], [], 0)
+        except (OSError, ValueError):
+            return True
+        return bool(ready)
 
     @property
     def reusable(self) -> bool:
@@ -311,6 +364,9 @@ class _Connection(asyncio.Protocol):
         self._last_activity = self._loop.time()
         try:
             self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._fail(UpstreamUpgrade("answered 101 Switching Protocols: not tunnelled"))
+            return
         except httptools.HttpParserError as error:
             self._fail(UpstreamBroken(f"sent malformed HTTP ({error})"))
             return
@@ -332,6 +388,11 @@ class _Connection(asyncio.Protocol):
     # httptools callbacks
 
     def on_message_begin(self) -> None:
+        if self._exchange is None:
+            # A second response in the same read as the first: the parser is now inside a
+            # message nobody asked for, so the connection must never carry another request.
+            self.abort()
+            return
         self._headers = []
 
     def on_header(self, name: bytes, value: bytes) -> None:
@@ -342,7 +403,10 @@ class _Connection(asyncio.Protocol):
         if exchange is None:
             return
         status = self._parser.get_status_code()
-        if 100 <= status < 200 and status != 101:
+        if status == 101:
+            self._fail(UpstreamUpgrade("answered 101 Switching Protocols: not tunnelled"))
+            return
+        if 100 <= status < 200:
             self._interim = True  # 100 Continue and friends: the real response follows
             return
         self._has_head = True

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from mcp_tap.http.upstream import DEFAULT_IDLE_TIMEOUT, UpstreamPool
+from mcp_tap.http.limits import DEFAULT_IDLE_TIMEOUT
+from mcp_tap.http.upstream import UpstreamPool
 from mcp_tap.protocol.events import TapEvent
 from mcp_tap.replay.compare import CallVerdict, compare_calls
 from mcp_tap.replay.plan import build_plan
