@@ -9,6 +9,7 @@ import sys
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from rich.console import Console
 
@@ -20,7 +21,7 @@ from mcp_tap.http.serving import PortInUse
 from mcp_tap.protocol.events import Subscriber
 from mcp_tap.recording.reader import RecordingError, load_recording
 from mcp_tap.recording.redact import RedactionRules
-from mcp_tap.recording.writer import RecordingWriter
+from mcp_tap.recording.writer import RecordingWriter, mcp_tap_version
 from mcp_tap.replay.compare import CallVerdict
 from mcp_tap.replay.junit import write_junit
 from mcp_tap.replay.replayer import ReplayError
@@ -41,15 +42,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mcp-tap",
         description="Record-and-replay inspector for the Model Context Protocol.",
+        epilog=_examples("demo", "proxy --target http://127.0.0.1:8000/mcp", "show FILE.yaml"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"mcp-tap {mcp_tap_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    proxy = commands.add_parser("proxy", help="forward to an MCP server and show what crosses")
+    proxy = _command(
+        commands,
+        "proxy",
+        "forward to an MCP server and show what crosses",
+        "Listen on loopback, forward every request to the target untouched, show each "
+        "message and progress stream live, and record the session.",
+        "proxy --target http://127.0.0.1:8000/mcp --port 8890",
+        "proxy --port 0   (the bundled demo server, a free port)",
+        "proxy --target URL --record session.yaml --jsonl | jq .",
+    )
     proxy.add_argument(
         "--target", help="the MCP server's URL (default: start the bundled demo server)"
     )
     proxy.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
-    proxy.add_argument("--port", type=int, default=8890, help="listen port; 0 picks a free one")
+    proxy.add_argument(
+        "--port", type=int, default=8890, help="listen port; 0 picks a free one (default 8890)"
+    )
     proxy.add_argument(
         "--allow-host",
         action="append",
@@ -61,11 +76,27 @@ def build_parser() -> argparse.ArgumentParser:
     _add_recording_options(proxy)
     _add_view_options(proxy)
 
-    show = commands.add_parser("show", help="show a recording as the live proxy would")
+    show = _command(
+        commands,
+        "show",
+        "show a recording as the live proxy would",
+        "Print a recording with the same lines, bars, findings and summary as the live view.",
+        "show recordings/download_file-handshake.yaml",
+        "show session.yaml --filter 'tools/call' -v",
+        "show session.yaml --jsonl | jq .",
+    )
     show.add_argument("file", metavar="FILE.yaml", help="a recording written by `mcp-tap proxy`")
     _add_view_options(show)
-    replay = commands.add_parser(
-        "replay", help="re-send a recording to a server and compare what comes back"
+    replay = _command(
+        commands,
+        "replay",
+        "re-send a recording to a server and compare what comes back",
+        "Re-send the client side of a recording (to a fresh bundled demo server by default), "
+        "compare each result and progress stream, exit 0 when everything matches, 1 when "
+        "something diverged, 2 for bad input.",
+        "replay recordings/download_file-handshake.yaml",
+        "replay session.yaml --target http://127.0.0.1:8000/mcp --fast --junit report.xml",
+        "replay session.yaml --ignore result.content.0.text --header Authorization='Bearer t'",
     )
     replay.add_argument("file", metavar="FILE.yaml", help="a recording written by `mcp-tap proxy`")
     replay.add_argument(
@@ -73,7 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pace = replay.add_mutually_exclusive_group()
     pace.add_argument(
-        "--speed", type=float, default=1.0, help="scale the recorded gaps (2 = twice as fast)"
+        "--speed",
+        type=float,
+        default=1.0,
+        help="scale the recorded gaps (2 = twice as fast; default 1)",
     )
     pace.add_argument(
         "--fast", action="store_true", help="send each message as soon as causality allows"
@@ -108,14 +142,48 @@ def build_parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("--junit", metavar="FILE", help="write a JUnit XML report here")
     replay.add_argument("--record", metavar="PATH", help="record the replay itself here")
+    replay.add_argument(
+        "--force", action="store_true", help="replace the --record file if it already exists"
+    )
     _add_view_options(replay)
 
-    demo = commands.add_parser(
-        "demo", help="demo server + proxy + scripted clients, then a replay of the recording"
+    demo = _command(
+        commands,
+        "demo",
+        "demo server + proxy + scripted clients, then a replay of the recording",
+        "Start the bundled demo server and a recording proxy, drive scripted clients through "
+        "it, then replay the recording against a fresh demo server and print the verdict.",
+        "demo",
+        "demo --record /tmp/demo.yaml --force -q",
     )
-    demo.add_argument("--record", metavar="PATH", help="where to write the demo's recording")
+    demo.add_argument(
+        "--record",
+        metavar="PATH",
+        help="where to write the demo's recording (default: recordings/<UTC time>-demo.yaml)",
+    )
+    demo.add_argument(
+        "--force", action="store_true", help="replace the --record file if it already exists"
+    )
     _add_view_options(demo)
 
+    return parser
+
+
+def _examples(*lines: str) -> str:
+    return "examples:\n" + "\n".join(f"  mcp-tap {line}" for line in lines)
+
+
+def _command(
+    commands: Any, name: str, summary: str, description: str, *examples: str
+) -> argparse.ArgumentParser:
+    """A subcommand whose --help has a description and examples, as people expect."""
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name,
+        help=summary,
+        description=description,
+        epilog=_examples(*examples),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     return parser
 
 
@@ -159,7 +227,8 @@ def _limits(args: argparse.Namespace) -> Limits:
     return Limits(**values)
 
 
-def _add_recording_options(parser: argparse.ArgumentParser) -> None:
+def _add_recording_options(command: argparse.ArgumentParser) -> None:
+    parser = command.add_argument_group("recording")
     record = parser.add_mutually_exclusive_group()
     record.add_argument(
         "--record",
@@ -167,6 +236,9 @@ def _add_recording_options(parser: argparse.ArgumentParser) -> None:
         help="write the recording here (default: recordings/<UTC time>-<target host>.yaml)",
     )
     record.add_argument("--no-record", action="store_true", help="do not write a recording")
+    parser.add_argument(
+        "--force", action="store_true", help="replace the --record file if it already exists"
+    )
     parser.add_argument(
         "--redact-header",
         action="append",
@@ -190,7 +262,8 @@ def _add_recording_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_view_options(parser: argparse.ArgumentParser) -> None:
+def _add_view_options(command: argparse.ArgumentParser) -> None:
+    parser = command.add_argument_group("view")
     detail = parser.add_mutually_exclusive_group()
     detail.add_argument(
         "-v", "--verbose", action="store_true", help="also print every message as JSON"
@@ -252,12 +325,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _proxy(args: argparse.Namespace) -> int:
     options = ProxyOptions(
-        target=args.target,
+        target=checked_target(args.target, "--target"),
         host=args.host,
-        port=args.port,
+        port=checked_port(args.port),
         allow_hosts=args.allow_host,
         limits=_limits(args),
     )
+    check_record_path(args)
     if not is_loopback(args.host):
         print(
             f"mcp-tap: warning: listening on {args.host}, not loopback: other machines can "
@@ -265,21 +339,52 @@ def _proxy(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     bus = TapBus()
-    subscribers = _view_subscribers(args, bus)
     info = sys.stderr if args.jsonl else sys.stdout  # keep a JSON-lines stdout pure
-    recorder = _recorder(args)
-    if recorder is not None:
-        subscribers.append(recorder)
-        print(f"mcp-tap: recording to {recorder.path}", file=info, flush=True)
-    for subscriber in subscribers:
-        bus.subscribe(subscriber)
+    recorders: list[RecordingWriter] = []
+
+    def start_session() -> None:
+        # Only once the proxy listens: a failed start leaves no recording and no summary.
+        recorder = _recorder(args)
+        if recorder is not None:
+            recorders.append(recorder)
+            bus.subscribe(recorder)
+            print(f"mcp-tap: recording to {recorder.path}", file=info, flush=True)
+        for subscriber in _view_subscribers(args, bus):
+            bus.subscribe(subscriber)
+
     try:
-        run_async(run_proxy(options, bus, out=info))
+        run_async(run_proxy(options, bus, out=info, on_listening=start_session))
     finally:
         bus.close()
-        if recorder is not None and recorder.error is not None:
-            print(f"mcp-tap: the recording stopped early: {recorder.error}", file=sys.stderr)
+        for recorder in recorders:
+            if recorder.error is not None:
+                print(f"mcp-tap: the recording stopped early: {recorder.error}", file=sys.stderr)
     return 0
+
+
+def checked_target(target: str | None, flag: str) -> str | None:
+    """`target` if it is an http(s) URL; a scheme-less one gets a `did you mean` hint."""
+    if target is None:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return target
+    if "://" not in target:
+        raise UserError(f"{flag} {target} has no scheme; did you mean http://{target}?")
+    raise UserError(f"{flag} must be an http(s) URL, got {target!r}")
+
+
+def checked_port(port: int) -> int:
+    if not 0 <= port <= 65535:
+        raise UserError(f"--port {port} is not a port (0-65535; --port 0 picks a free one)")
+    return port
+
+
+def check_record_path(args: argparse.Namespace) -> None:
+    """Refuse to replace a recording unless --force says so, before anything starts."""
+    path = getattr(args, "record", None)
+    if path and Path(path).exists() and not getattr(args, "force", False):
+        raise UserError(f"{path} already exists; use --force to replace it")
 
 
 def _view_subscribers(
@@ -312,14 +417,16 @@ def _recorder(args: argparse.Namespace) -> RecordingWriter | None:
     rules = RedactionRules.from_options(
         enabled=not args.no_redact, headers=args.redact_header, fields=args.redact_field
     )
-    return _open_recorder(args.record, args.target, rules)
+    return _open_recorder(args.record, args.target, rules, args.force)
 
 
-def _open_recorder(path: str | None, target: str | None, rules: RedactionRules) -> RecordingWriter:
+def _open_recorder(
+    path: str | None, target: str | None, rules: RedactionRules, force: bool = False
+) -> RecordingWriter:
     try:
-        return RecordingWriter(path, target, rules)
+        return RecordingWriter(path, target, rules, overwrite=force)
     except FileExistsError:
-        raise UserError(f"{path} already exists; choose another --record path") from None
+        raise UserError(f"{path} already exists; use --force to replace it") from None
     except OSError as error:
         raise UserError(f"cannot create the recording: {error}") from None
 
@@ -350,7 +457,7 @@ def _replay(args: argparse.Namespace) -> int:
             raise UserError(f"--header wants NAME=VALUE, got {item!r}")
         headers[name.strip()] = value
     options = ReplayOptions(
-        target=args.target,
+        target=checked_target(args.target, "--target"),
         speed=None if args.fast else args.speed,
         ignore=args.ignore,
         headers=headers,
@@ -359,13 +466,19 @@ def _replay(args: argparse.Namespace) -> int:
     )
     if options.speed is not None and options.speed <= 0:
         raise UserError("--speed must be above 0")
+    check_record_path(args)
     bus = TapBus()
-    for subscriber in _view_subscribers(args, bus):
-        bus.subscribe(subscriber)
-    if args.record:
-        bus.subscribe(_open_recorder(args.record, args.target, RedactionRules.from_options()))
+
+    def start_session() -> None:
+        # Only once the target answers: a start-up error shows no summary, writes no file.
+        if args.record:
+            rules = RedactionRules.from_options()
+            bus.subscribe(_open_recorder(args.record, args.target, rules, args.force))
+        for subscriber in _view_subscribers(args, bus):
+            bus.subscribe(subscriber)
+
     try:
-        verdicts, seconds = run_async(replay(recording.events, options, bus))
+        verdicts, seconds = run_async(replay(recording.events, options, bus, start_session))
     finally:
         bus.close()
     _report(args, verdicts)
@@ -385,8 +498,9 @@ def _demo(args: argparse.Namespace) -> int:
 
     from mcp_tap.cli.demo import run_demo  # imports the mcp client: only `demo` pays for it
 
+    check_record_path(args)
     record = Path(args.record) if args.record else None
-    verdicts = run_async(run_demo(console, record, live_view, replay_view))
+    verdicts = run_async(run_demo(console, record, live_view, replay_view, args.force))
     _report(args, verdicts)
     return exit_code(verdicts)
 

@@ -63,13 +63,19 @@ async def run_scenarios(mcp_url: str) -> None:
         )
 
 
-async def record_demo(record_path: Path | None, view: Callable[[TapBus], list[Subscriber]]) -> Path:
+async def record_demo(
+    record_path: Path | None,
+    view: Callable[[TapBus], list[Subscriber]],
+    overwrite: bool = False,
+) -> Path:
     """Run the scenarios through a recording proxy; return the recording's path."""
     bus = TapBus()
+    recorder = RecordingWriter(
+        record_path, None, RedactionRules.from_options(), overwrite=overwrite
+    )
+    bus.subscribe(recorder)
     for subscriber in view(bus):
         bus.subscribe(subscriber)
-    recorder = RecordingWriter(record_path, None, RedactionRules.from_options())
-    bus.subscribe(recorder)
     try:
         async with running_demo_server(step_delay=STEP_DELAY) as server:
             async with running_proxy(server + "/mcp", bus) as proxy:
@@ -98,10 +104,11 @@ async def run_demo(
     record_path: Path | None,
     live_view: Callable[[TapBus], list[Subscriber]],
     replay_view: Callable[[TapBus], list[Subscriber]],
+    overwrite: bool = False,
 ) -> list[CallVerdict]:
     """Record, then replay; the caller prints the verdicts."""
     console.rule("[bold]1/2 - clients -> mcp-tap proxy -> demo server, recording")
-    path = await record_demo(record_path, live_view)
+    path = await record_demo(record_path, live_view, overwrite)
     console.print(f"recorded to [bold]{path}[/]")
     console.rule("[bold]2/2 - replaying the recording against a fresh demo server")
     return await replay_demo(path, replay_view)

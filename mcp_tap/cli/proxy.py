@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import TextIO
 from urllib.parse import urlsplit
@@ -66,8 +66,18 @@ async def running_proxy(
         await proxy.aclose()
 
 
-async def run_proxy(options: ProxyOptions, bus: TapBus, out: TextIO = sys.stdout) -> None:
-    """Run until SIGINT or SIGTERM, then shut down cleanly."""
+async def run_proxy(
+    options: ProxyOptions,
+    bus: TapBus,
+    out: TextIO = sys.stdout,
+    on_listening: Callable[[], None] | None = None,
+) -> None:
+    """Run until SIGINT or SIGTERM, then shut down cleanly.
+
+    `on_listening` is called once the proxy listens: what only a running session should
+    create (the recording file, the view and its summary) starts there, so a failed start
+    leaves nothing behind.
+    """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -82,6 +92,8 @@ async def run_proxy(options: ProxyOptions, bus: TapBus, out: TextIO = sys.stdout
                 options.allow_hosts,
                 options.limits,
             ) as base_url:
+                if on_listening is not None:
+                    on_listening()
                 out.write(
                     f"mcp-tap listening on {base_url} - point your client at "
                     f"{client_url(base_url, target)} - forwarding to {target}\n"

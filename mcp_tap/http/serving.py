@@ -36,7 +36,9 @@ def bind_socket(host: str, port: int) -> socket.socket:
     except OSError as error:
         sock.close()
         if error.errno == errno.EADDRINUSE:
-            raise PortInUse(f"{host}:{port} is already in use") from None
+            raise PortInUse(
+                f"{host}:{port} is already in use (--port 0 picks a free port)"
+            ) from None
         raise
     sock.listen(2048)
     sock.setblocking(False)

@@ -92,12 +92,14 @@ def default_recording_path(
     return directory / f"{started.astimezone(UTC):%Y%m%dT%H%M%SZ}-{host}.yaml"
 
 
-def open_exclusive(path: Path, unique: bool = False) -> tuple[int, Path]:
-    """Create `path` for writing, mode 0600, never replacing a file.
+def open_exclusive(path: Path, unique: bool = False, overwrite: bool = False) -> tuple[int, Path]:
+    """Create `path` for writing, mode 0600, never replacing a file (unless `overwrite`).
 
     With `unique`, a taken name gets a `-2`, `-3`... suffix instead of failing.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
+    if overwrite:
+        return os.open(path, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600), path
     candidate, number = path, 1
     while True:
         try:
@@ -118,16 +120,18 @@ class RecordingWriter:
         target: str | None,
         rules: RedactionRules | None = None,
         started: datetime | None = None,
+        overwrite: bool = False,
     ) -> None:
         """Create the file (the default name when `path` is None) and write its header.
 
-        Raises OSError (FileExistsError included) when the file cannot be created.
+        Raises OSError (FileExistsError included, unless `overwrite`) when the file cannot
+        be created.
         """
         started = started or utc_now()
         if path is None:
             self._fd, self.path = open_exclusive(default_recording_path(target, started), True)
         else:
-            self._fd, self.path = open_exclusive(Path(path))
+            self._fd, self.path = open_exclusive(Path(path), overwrite=overwrite)
         self._redact = Redactor(rules) if rules is not None else None
         self._memo = Memo()  # used by the writer thread only
         self.error: OSError | None = None  # set when the disk refused a write

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -57,13 +57,24 @@ async def target_origin(target: str | None) -> AsyncIterator[str]:
 
 
 async def replay(
-    events: list[TapEvent], options: ReplayOptions, bus: TapBus
+    events: list[TapEvent],
+    options: ReplayOptions,
+    bus: TapBus,
+    on_started: Callable[[], None] | None = None,
 ) -> tuple[list[CallVerdict], float]:
-    """Replay `events` and compare; returns the verdicts and the seconds it took."""
+    """Replay `events` and compare; returns the verdicts and the seconds it took.
+
+    `on_started` is called once the target is reached, before the first request: a start-up
+    error (nothing to replay, a missing secret, an unreachable target) comes before it.
+    """
     plan = build_plan(events)
+    if not plan.calls:
+        raise ReplayError("nothing to replay: the recording holds no request")
     secrets = refill_secrets(plan.exchanges, options.headers)  # fail before sending anything
     started = time.monotonic()
     async with target_origin(options.target) as origin:
+        if on_started is not None:
+            on_started()
         upstream = UpstreamPool(origin, idle_timeout=DEFAULT_IDLE_TIMEOUT)
         try:
             replayer = Replayer(plan, upstream, bus, options.speed, options.timeout, secrets)
