@@ -413,3 +413,22 @@ def test_2026_client_giving_up_through_the_real_proxy_is_a_cancellation() -> Non
     assert collector.rules == ["request-cancelled"]
     cancel = next(e for e in collector.events if isinstance(e, Finding))
     assert "closed the response stream" in cancel.detail
+
+
+def test_a_request_answered_http_404_is_an_error_not_an_open_request(tap: Tap) -> None:
+    ex = tap.script.post(request(3, token=None, name="download_file"))
+    tap.script.respond(ex, stream=None, status=404)
+    tap.script.close(ex)
+    assert tap.rules == ["http-error"]
+    assert "HTTP 404" in tap.finding("http-error").detail
+    assert tap.tracker.errors["tools/call"] == 1
+    assert tap.tracker.unanswered() == []
+
+
+def test_a_json_response_with_no_response_in_it_is_flagged_in_any_era() -> None:
+    tap = Tap()
+    ex = tap.script.post(request(4, token=None, name="download_file"))
+    tap.script.respond(ex, stream=StreamKind.JSON_RESPONSE)
+    tap.script.close(ex)
+    assert tap.rules == ["stream-closed-without-response"]
+    assert tap.tracker.unanswered() == []

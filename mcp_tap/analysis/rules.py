@@ -89,7 +89,12 @@ MESSAGE_AFTER_CANCELLATION = Rule(
 STREAM_CLOSED_WITHOUT_RESPONSE = Rule(
     "stream-closed-without-response",
     Severity.WARNING,
-    "a 2026-07-28 response stream ended without the response; the request is lost",
+    "a response stream ended without the response; the request is lost",
+)
+HTTP_ERROR = Rule(
+    "http-error",
+    Severity.ERROR,
+    "the request was answered with an HTTP error status, not a JSON-RPC response",
 )
 
 MESSAGE_INVALID = Rule(

@@ -1,4 +1,4 @@
-"""`mcp-tap show --filter`: pick the events of a recording that concern some methods.
+"""`mcp-tap show` selections: pick the events of a recording that concern some messages.
 
 Filtering a whole recording (rather than event by event, live) can look ahead: a request's
 exchange is kept because a later message on it matched.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -18,6 +19,7 @@ from mcp_tap.protocol.events import (
     MessageKind,
     MessageSeen,
     ResponseStarted,
+    RpcMessage,
     TapEvent,
 )
 from mcp_tap.protocol.jsonrpc import progress_params
@@ -26,16 +28,82 @@ _ANSWERS = (MessageKind.RESPONSE, MessageKind.ERROR)
 _EXCHANGE_EVENTS = (ExchangeOpened, ResponseStarted, ExchangeClosed)
 
 
-def filter_events(events: Sequence[TapEvent], method_globs: Sequence[str]) -> list[TapEvent]:
-    """The events that concern messages whose method matches one of `method_globs`.
+@dataclass(frozen=True)
+class Selection:
+    """What `show` was asked to pick. Every criterion given must hold; within one, any value.
 
-    Kept: messages whose method matches (fnmatch, case-sensitive); the responses and errors
-    answering a kept request, and the progress notifications carrying its progressToken
-    (matched within the request's exchange or session); the exchange-opened,
-    response-started and exchange-closed events of every exchange that carried a kept
-    message; and every fault and finding, which are always worth seeing. No globs: all kept.
+    methods and tools are fnmatch globs (tools: a tools/call's `params.name`, and prompts/get's);
+    resources match a `params.uri`; ids compare as text; `since`/`until` are seconds from
+    the start of the recording; `grep` is a case-insensitive substring of the message's JSON.
     """
-    if not method_globs:
+
+    methods: tuple[str, ...] = ()
+    tools: tuple[str, ...] = ()
+    resources: tuple[str, ...] = ()
+    ids: tuple[str, ...] = ()
+    sessions: tuple[str, ...] = ()
+    exchanges: tuple[int, ...] = ()
+    since: float | None = None
+    until: float | None = None
+    grep: str | None = None
+
+    def __bool__(self) -> bool:
+        return self != Selection()
+
+    def matches(self, event: MessageSeen) -> bool:
+        """Whether a message is picked by itself (answers and progress follow their request)."""
+        message = event.message
+        params = message.payload.get("params") if isinstance(message.payload, dict) else None
+        params = params if isinstance(params, dict) else {}
+        if self.methods and not _globbed(message.method, self.methods):
+            return False
+        if self.tools and not _globbed(params.get("name"), self.tools):
+            return False
+        if self.resources and not _globbed(params.get("uri"), self.resources):
+            return False
+        if self.ids and (message.id is None or str(message.id) not in self.ids):
+            return False
+        if self.sessions and event.session_id not in self.sessions:
+            return False
+        if self.exchanges and event.exchange_id not in self.exchanges:
+            return False
+        if self.since is not None and event.time < self.since:
+            return False
+        if self.until is not None and event.time > self.until:
+            return False
+        return not self.grep or self.grep.lower() in _text(message)
+
+
+def _globbed(value: Any, globs: Sequence[str]) -> bool:
+    return isinstance(value, str) and any(fnmatchcase(value, g) for g in globs)
+
+
+def _text(message: RpcMessage) -> str:
+    if message.raw is not None:
+        return str(message.raw).lower()
+    return json.dumps(message.payload, ensure_ascii=False).lower()
+
+
+def exchange_ids(events: Sequence[TapEvent]) -> set[int]:
+    """The exchanges that carried at least one message."""
+    return {e.exchange_id for e in events if isinstance(e, MessageSeen)}
+
+
+def filter_events(events: Sequence[TapEvent], method_globs: Sequence[str]) -> list[TapEvent]:
+    """The events that concern messages whose method matches one of `method_globs`."""
+    return select_events(events, Selection(methods=tuple(method_globs)))
+
+
+def select_events(events: Sequence[TapEvent], selection: Selection) -> list[TapEvent]:
+    """The events that concern the messages `selection` picks.
+
+    Kept: picked messages; the responses and errors answering a picked request, and the
+    progress notifications carrying its progressToken (matched within the request's exchange
+    or session); the exchange-opened, response-started and exchange-closed events of every
+    exchange that carried a kept message; and every fault and finding, which are always
+    worth seeing. An empty selection keeps everything.
+    """
+    if not selection:
         return list(events)
     followed: set[tuple[str, Direction, str, str]] = set()  # (scope, to, "id"/"token", value)
     kept: set[int] = set()  # positions of kept messages
@@ -44,7 +112,7 @@ def filter_events(events: Sequence[TapEvent], method_globs: Sequence[str]) -> li
         if not isinstance(event, MessageSeen):
             continue
         message = event.message
-        if message.method is not None and any(fnmatchcase(message.method, g) for g in method_globs):
+        if selection.matches(event):
             if message.kind is MessageKind.REQUEST:
                 back = _opposite(event.direction)
                 for scope in _scopes(event):

@@ -336,22 +336,36 @@ class ProgressTracker:
         info = self.index.exchanges.pop(event.exchange_id, None)
         if info is None:
             return
+        http_error = info.status is not None and info.status >= 400
         # A 202 (legacy SSE) is answered on another stream: its end says nothing of the request.
         own = info.status is None or info.stream in (StreamKind.POST_SSE, StreamKind.JSON_RESPONSE)
         for request in info.requests:
-            if request.state is not RequestState.ACTIVE or not request.stateless or not own:
+            if request.state is not RequestState.ACTIVE:
                 continue
             if request.direction is not Direction.CLIENT_TO_SERVER:
+                continue
+            if http_error and event.reason == "complete":
+                # Refused at the HTTP level (404, 400, 500...): no JSON-RPC answer will come.
+                self.errors[request.method] += 1
+                self._finish(event, request, RequestState.FAILED)
+                detail = f"{request.method} id {request.request_id!r} was answered HTTP "
+                detail += f"{info.status}, with no JSON-RPC response"
+                self._flag(event, rules.HTTP_ERROR, detail, request)
+                continue
+            # A JSON body holds its response, and so does a 2026-07-28 stream; a handshake-era
+            # SSE stream may be resumed and answered on another (Last-Event-ID).
+            must_answer = request.stateless or info.stream is StreamKind.JSON_RESPONSE
+            if not own or not must_answer:
                 continue
             if event.reason == "client-disconnected":
                 self._cancel(event, request, "the client closed the response stream")
                 continue
             self._finish(event, request, RequestState.ABANDONED)
-            if event.reason == "complete" and info.status is not None and info.status < 400:
+            if event.reason == "complete" and not http_error:
                 detail = f"the response stream of {request.method} id {request.request_id!r} "
                 detail += "ended without the response"
                 self._flag(event, rules.STREAM_CLOSED_WITHOUT_RESPONSE, detail, request)
-            # else: an HTTP error or an upstream fault, already shown as such
+            # else: an upstream fault, already shown as such
 
     def _finish(self, event: TapEvent, request: TrackedRequest, state: RequestState) -> None:
         request.state, request.ended_at = state, event.time

@@ -13,12 +13,13 @@ from urllib.parse import urlsplit
 
 from rich.console import Console
 
-from mcp_tap.analysis.select import filter_events
+from mcp_tap.analysis.gate import SeverityGate
+from mcp_tap.analysis.select import Selection, exchange_ids, select_events
 from mcp_tap.cli.proxy import ProxyOptions, run_proxy
 from mcp_tap.http.guard import is_loopback
 from mcp_tap.http.limits import DEFAULT_LIMITS, Limits
 from mcp_tap.http.serving import PortInUse
-from mcp_tap.protocol.events import Subscriber
+from mcp_tap.protocol.events import ExchangeOpened, Severity, Subscriber
 from mcp_tap.recording.reader import RecordingError, load_recording
 from mcp_tap.recording.redact import RedactionRules
 from mcp_tap.recording.writer import RecordingWriter, mcp_tap_version
@@ -29,6 +30,7 @@ from mcp_tap.replay.report import print_verdicts
 from mcp_tap.replay.run import ReplayOptions, exit_code, replay
 from mcp_tap.tap.bus import TapBus
 from mcp_tap.view.console import ViewOptions, build_view
+from mcp_tap.view.recording_facts import exchange_detail, recording_header
 
 EXIT_BAD_INPUT = 2
 T = TypeVar("T")
@@ -72,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="also accept this Host/Origin name (DNS rebinding protection; repeatable)",
     )
+    _add_fail_on(proxy)
     _add_limit_options(proxy)
     _add_recording_options(proxy)
     _add_view_options(proxy)
@@ -86,6 +89,20 @@ def build_parser() -> argparse.ArgumentParser:
         "show session.yaml --jsonl | jq .",
     )
     show.add_argument("file", metavar="FILE.yaml", help="a recording written by `mcp-tap proxy`")
+    _add_fail_on(show)
+    pick = show.add_argument_group("selection (every one given must hold; each repeatable)")
+    pick.add_argument("--tool", action="append", default=[], metavar="GLOB", help="a tool name")
+    pick.add_argument(
+        "--resource", action="append", default=[], metavar="GLOB", help="a resource URI"
+    )
+    pick.add_argument("--id", action="append", default=[], help="a JSON-RPC request id")
+    pick.add_argument("--session", action="append", default=[], help="a session id")
+    pick.add_argument("--since", type=float, metavar="SECONDS", help="from this time on")
+    pick.add_argument("--until", type=float, metavar="SECONDS", help="up to this time")
+    pick.add_argument("--grep", metavar="TEXT", help="messages whose JSON holds TEXT")
+    pick.add_argument(
+        "--exchange", type=int, metavar="N", help="print exchange N whole: headers, bodies, times"
+    )
     _add_view_options(show)
     replay = _command(
         commands,
@@ -167,6 +184,33 @@ def build_parser() -> argparse.ArgumentParser:
     _add_view_options(demo)
 
     return parser
+
+
+def _add_fail_on(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--fail-on",
+        choices=("error", "warning"),
+        help="exit 1 when findings of this severity or worse (or faults) were seen; "
+        "without it the exit code is 0",
+    )
+
+
+def _gate(args: argparse.Namespace, bus: TapBus) -> SeverityGate | None:
+    if not args.fail_on:
+        return None
+    gate = SeverityGate(Severity(args.fail_on))
+    bus.subscribe(gate)
+    return gate
+
+
+def _gate_exit(gate: SeverityGate | None) -> int:
+    if gate is None or not gate.tripped:
+        return 0
+    print(
+        f"mcp-tap: {gate.tripped} findings or faults at --fail-on {gate.threshold.value} or worse",
+        file=sys.stderr,
+    )
+    return 1
 
 
 def _examples(*lines: str) -> str:
@@ -342,6 +386,8 @@ def _proxy(args: argparse.Namespace) -> int:
     info = sys.stderr if args.jsonl else sys.stdout  # keep a JSON-lines stdout pure
     recorders: list[RecordingWriter] = []
 
+    gate = _gate(args, bus)
+
     def start_session() -> None:
         # Only once the proxy listens: a failed start leaves no recording and no summary.
         recorder = _recorder(args)
@@ -359,7 +405,7 @@ def _proxy(args: argparse.Namespace) -> int:
         for recorder in recorders:
             if recorder.error is not None:
                 print(f"mcp-tap: the recording stopped early: {recorder.error}", file=sys.stderr)
-    return 0
+    return _gate_exit(gate)
 
 
 def checked_target(target: str | None, flag: str) -> str | None:
@@ -435,15 +481,40 @@ def _show(args: argparse.Namespace) -> int:
     recording = load_recording(args.file)
     for warning in recording.warnings:
         print(f"mcp-tap: warning: {warning}", file=sys.stderr)
+    console = Console(stderr=True) if args.jsonl else Console()
+    console.print(recording_header(args.file, recording.header, recording.events))
+    if args.exchange is not None:
+        opened = {e.exchange_id for e in recording.events if isinstance(e, ExchangeOpened)}
+        if args.exchange not in opened:
+            raise UserError(f"{args.file} has no exchange {args.exchange} ({len(opened)} in all)")
+        console.print(exchange_detail(args.exchange, recording.events))
+        return 0
+    selection = Selection(
+        methods=tuple(args.filter),
+        tools=tuple(args.tool),
+        resources=tuple(args.resource),
+        ids=tuple(args.id),
+        sessions=tuple(args.session),
+        since=args.since,
+        until=args.until,
+        grep=args.grep,
+    )
+    events = select_events(recording.events, selection)
+    if selection:
+        total, kept = exchange_ids(recording.events), exchange_ids(events)
+        console.print(f"{len(kept)} of {len(total)} exchanges match", style="dim")
+        if not kept:
+            return 1  # like grep: nothing matched
     bus = TapBus()
+    gate = _gate(args, bus)
     for subscriber in _view_subscribers(args, bus, recorded=True):
         bus.subscribe(subscriber)
     try:
-        for event in filter_events(recording.events, args.filter):
+        for event in events:
             bus.publish(event)  # no event loop here: delivered at once, in order
     finally:
         bus.close()
-    return 0
+    return _gate_exit(gate)
 
 
 def _replay(args: argparse.Namespace) -> int:

@@ -55,12 +55,13 @@ async def running_proxy(
     port: int = 0,
     allow_hosts: Sequence[str] = (),
     limits: Limits = DEFAULT_LIMITS,
+    on_closing: Callable[[int], None] | None = None,
 ) -> AsyncIterator[str]:
     """Serve a proxy to `target` in the background; yield the proxy's base URL."""
     guard = HostGuard(host, allow_hosts)
     proxy = TapProxy(target, bus, guard=guard, limits=limits)
     try:
-        async with serving_requests(proxy, host, port, limits) as base_url:
+        async with serving_requests(proxy, host, port, limits, on_closing) as base_url:
             yield base_url
     finally:
         await proxy.aclose()
@@ -80,8 +81,18 @@ async def run_proxy(
     """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt  # a second Ctrl-C: out at once
+        print(file=sys.stderr)  # the summary starts on a new line, not after `^C`
+        stop.set()
+
+    def on_closing(streams: int) -> None:
+        print(f"mcp-tap: closing {streams} open streams", file=sys.stderr, flush=True)
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
     try:
         async with target_or_demo(options.target) as target:
             async with running_proxy(
@@ -91,6 +102,7 @@ async def run_proxy(
                 options.port,
                 options.allow_hosts,
                 options.limits,
+                on_closing,
             ) as base_url:
                 if on_listening is not None:
                     on_listening()

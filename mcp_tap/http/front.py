@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import enum
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Protocol, cast
@@ -26,7 +26,7 @@ from mcp_tap.http.serving import bind_socket, disable_nagle, url_host
 from mcp_tap.protocol.events import Headers, header
 from mcp_tap.protocol.jsonrpc import error_body
 
-SHUTDOWN_GRACE = 2.0  # open streams must not hold Ctrl-C hostage
+SHUTDOWN_GRACE = 0.3  # open streams must not hold Ctrl-C hostage: out within 0.5 s
 INVALID_REQUEST_CODE = -32600  # JSON-RPC's code for a request that cannot be served
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
@@ -486,12 +486,16 @@ def _error_response(status: int, payload: bytes) -> bytes:
 
 @contextlib.asynccontextmanager
 async def serving_requests(
-    handler: RequestHandler, host: str, port: int, limits: Limits
+    handler: RequestHandler,
+    host: str,
+    port: int,
+    limits: Limits,
+    on_closing: Callable[[int], None] | None = None,
 ) -> AsyncIterator[str]:
     """Serve `handler` on host:port (0: a free port); yield the base URL.
 
     On exit, idle connections close at once and the rest get SHUTDOWN_GRACE seconds to finish
-    their responses before they are cut.
+    their responses before they are cut; `on_closing(n)` hears how many it waits for.
     """
     sock = bind_socket(host, port)
     bound_port = sock.getsockname()[1]
@@ -507,6 +511,9 @@ async def serving_requests(
         open_now = [cast(ClientConnection, c) for c in connections]
         for connection in open_now:
             connection.close_when_idle()
+        busy = sum(1 for c in open_now if c.busy)
+        if busy and on_closing is not None:
+            on_closing(busy)
         deadline = loop.time() + SHUTDOWN_GRACE
         while any(c.busy for c in open_now) and loop.time() < deadline:
             await asyncio.sleep(0.02)
