@@ -14,18 +14,21 @@ from rich.console import Console
 
 from mcp_tap.analysis.select import filter_events
 from mcp_tap.cli.proxy import ProxyOptions, run_proxy
+from mcp_tap.cli.stdio import environment_names, run_stdio, split_command
 from mcp_tap.http.guard import DEFAULT_MAX_BODY, is_loopback
 from mcp_tap.http.serving import PortInUse
 from mcp_tap.http.upstream import DEFAULT_IDLE_TIMEOUT
 from mcp_tap.protocol.events import Subscriber
+from mcp_tap.protocol.lines import DEFAULT_MAX_LINE
 from mcp_tap.recording.reader import RecordingError, load_recording
 from mcp_tap.recording.redact import RedactionRules
-from mcp_tap.recording.writer import RecordingWriter
+from mcp_tap.recording.writer import RecordingWriter, StdioOrigin
 from mcp_tap.replay.compare import CallVerdict
 from mcp_tap.replay.junit import write_junit
 from mcp_tap.replay.replayer import ReplayError
 from mcp_tap.replay.report import print_verdicts
 from mcp_tap.replay.run import ReplayOptions, exit_code, replay
+from mcp_tap.stdio.relay import DEFAULT_GRACE, DEFAULT_TERM_GRACE, StdioOptions
 from mcp_tap.tap.bus import TapBus
 from mcp_tap.view.console import ViewOptions, build_view
 
@@ -74,6 +77,42 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_recording_options(proxy)
     _add_view_options(proxy)
+
+    stdio = commands.add_parser(
+        "stdio",
+        help="run a stdio server's command, relay its stdin/stdout and record what crosses",
+        description="Run COMMAND as a host would, relaying stdin and stdout byte for byte "
+        "and recording what crosses. Nothing of mcp-tap's own goes to stdout.",
+    )
+    _add_recording_options(stdio)
+    stdio.add_argument(
+        "--max-line",
+        type=int,
+        default=DEFAULT_MAX_LINE,
+        metavar="BYTES",
+        help=f"forward longer lines without inspecting them (default {DEFAULT_MAX_LINE})",
+    )
+    stdio.add_argument(
+        "--grace",
+        type=float,
+        default=DEFAULT_GRACE,
+        metavar="SECONDS",
+        help="after the host closes stdin, wait this long for the server to exit before "
+        f"SIGTERM (default {DEFAULT_GRACE:g})",
+    )
+    stdio.add_argument(
+        "--term-grace",
+        type=float,
+        default=DEFAULT_TERM_GRACE,
+        metavar="SECONDS",
+        help=f"then wait this long before SIGKILL (default {DEFAULT_TERM_GRACE:g})",
+    )
+    stdio.add_argument(
+        "command_words",
+        nargs=argparse.REMAINDER,
+        metavar="-- COMMAND [ARGS...]",
+        help="the server's command, after `--`",
+    )
 
     show = commands.add_parser("show", help="show a recording as the live proxy would")
     show.add_argument("file", metavar="FILE.yaml", help="a recording written by `mcp-tap proxy`")
@@ -210,6 +249,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "proxy":
             return _proxy(args)
+        if args.command == "stdio":
+            return _stdio(args)
         if args.command == "show":
             return _show(args)
         if args.command == "replay":
@@ -257,6 +298,34 @@ def _proxy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stdio(args: argparse.Namespace) -> int:
+    command = split_command(args.command_words)
+    if not command:
+        raise UserError("stdio needs the server's command: mcp-tap stdio [OPTIONS] -- COMMAND")
+    if command[0].startswith("-"):
+        raise UserError(f"unknown option {command[0]!r}; put the server's command after `--`")
+    if args.max_line < 1:
+        raise UserError("--max-line must be at least 1")
+    if args.grace < 0 or args.term_grace < 0:
+        raise UserError("--grace and --term-grace must not be negative")
+    options = StdioOptions(command, args.max_line, args.grace, args.term_grace)
+    recorder = None
+    if not args.no_record:
+        rules = RedactionRules.from_options(
+            enabled=not args.no_redact, headers=args.redact_header, fields=args.redact_field
+        )
+        origin = StdioOrigin(command, environment_names())
+        recorder = _open_recorder(args.record, None, rules, origin)
+        print(f"mcp-tap: recording to {recorder.path}", file=sys.stderr, flush=True)
+    bus = TapBus()
+    try:
+        return run_async(run_stdio(options, bus, recorder))
+    finally:
+        bus.close()
+        if recorder is not None and recorder.error is not None:
+            print(f"mcp-tap: the recording stopped early: {recorder.error}", file=sys.stderr)
+
+
 def _view_subscribers(
     args: argparse.Namespace, bus: TapBus, *, recorded: bool = False
 ) -> list[Subscriber]:
@@ -290,9 +359,14 @@ def _recorder(args: argparse.Namespace) -> RecordingWriter | None:
     return _open_recorder(args.record, args.target, rules)
 
 
-def _open_recorder(path: str | None, target: str | None, rules: RedactionRules) -> RecordingWriter:
+def _open_recorder(
+    path: str | None,
+    target: str | None,
+    rules: RedactionRules,
+    stdio: StdioOrigin | None = None,
+) -> RecordingWriter:
     try:
-        return RecordingWriter(path, target, rules)
+        return RecordingWriter(path, target, rules, stdio=stdio)
     except FileExistsError:
         raise UserError(f"{path} already exists; choose another --record path") from None
     except OSError as error:
