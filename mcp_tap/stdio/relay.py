@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -43,6 +44,7 @@ DEFAULT_TERM_GRACE = 2.0  # seconds from SIGTERM to SIGKILL
 # After the server exits, how long its stdout may stay open: a grandchild it left behind
 # holds the pipe, and the host must not wait for it forever.
 DEFAULT_DRAIN = 1.0
+PIPE_SIZE = 1024 * 1024  # the unprivileged maximum (/proc/sys/fs/pipe-max-size)
 EXIT_NOT_STARTED = 127  # what a shell answers for a command it cannot run
 NOT_STARTED_CODE = -32000  # JSON-RPC "server error": the server never ran
 
@@ -217,6 +219,8 @@ class StdioRelay:
     def _spawn(self) -> subprocess.Popen[bytes]:
         child_stdin, to_child = os.pipe()
         from_child, child_stdout = os.pipe()
+        for fd in (to_child, from_child):
+            _widen(fd)
         try:
             process = subprocess.Popen(
                 list(self.options.command),
@@ -426,6 +430,13 @@ class _FileTransport(asyncio.WriteTransport):
 
     def get_write_buffer_size(self) -> int:
         return 0
+
+
+def _widen(pipe: int) -> None:
+    """Give a pipe room for a burst (Linux: 64 KiB by default): each read then takes up to
+    what one read can hold, and the relay's per-read cost is spread over more messages."""
+    with contextlib.suppress(OSError, AttributeError):  # not Linux, or over the system's max
+        fcntl.fcntl(pipe, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
 
 
 def _settle(future: asyncio.Future[int], value: int) -> None:
