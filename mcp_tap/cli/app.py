@@ -28,7 +28,7 @@ from mcp_tap.replay.junit import write_junit
 from mcp_tap.replay.replayer import ReplayError
 from mcp_tap.replay.report import print_verdicts
 from mcp_tap.replay.run import ReplayOptions, exit_code, replay
-from mcp_tap.stdio.relay import DEFAULT_GRACE, DEFAULT_TERM_GRACE, StdioOptions
+from mcp_tap.stdio.relay import DEFAULT_DRAIN, DEFAULT_GRACE, DEFAULT_TERM_GRACE, StdioOptions
 from mcp_tap.tap.bus import TapBus
 from mcp_tap.view.console import ViewOptions, build_view
 
@@ -106,6 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_TERM_GRACE,
         metavar="SECONDS",
         help=f"then wait this long before SIGKILL (default {DEFAULT_TERM_GRACE:g})",
+    )
+    stdio.add_argument(
+        "--drain",
+        type=float,
+        default=DEFAULT_DRAIN,
+        metavar="SECONDS",
+        help="after the server exits, wait this long for its stdout to close (a process it "
+        f"left behind may hold it; default {DEFAULT_DRAIN:g})",
     )
     stdio.add_argument(
         "command_words",
@@ -306,9 +314,9 @@ def _stdio(args: argparse.Namespace) -> int:
         raise UserError(f"unknown option {command[0]!r}; put the server's command after `--`")
     if args.max_line < 1:
         raise UserError("--max-line must be at least 1")
-    if args.grace < 0 or args.term_grace < 0:
-        raise UserError("--grace and --term-grace must not be negative")
-    options = StdioOptions(command, args.max_line, args.grace, args.term_grace)
+    if min(args.grace, args.term_grace, args.drain) < 0:
+        raise UserError("--grace, --term-grace and --drain must not be negative")
+    options = StdioOptions(command, args.max_line, args.grace, args.term_grace, args.drain)
     recorder = None
     if not args.no_record:
         rules = RedactionRules.from_options(
