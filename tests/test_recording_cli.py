@@ -40,7 +40,7 @@ def show(*args: str) -> subprocess.CompletedProcess[str]:
         ("missing.yaml", None),
         ("binary.yaml", b"\x89PNG\r\n\x1a\n\x00\x00"),
         ("not-yaml.yaml", b"key: [unclosed\n  - {\n"),
-        ("version-2.yaml", HEADER.replace("version: 1", "version: 2").encode()),
+        ("version-3.yaml", HEADER.replace("version: 1", "version: 3").encode()),
         (
             "python-tag.yaml",
             (HEADER + "--- !!python/object/apply:os.system ['true']\n...\n").encode(),

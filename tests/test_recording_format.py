@@ -141,7 +141,7 @@ def test_every_cut_loads_a_prefix_with_at_most_one_warning(tmp_path: Path) -> No
         ("", "empty file"),
         ("{{{: [", "not YAML"),
         ("just: a mapping\n", "not an mcp-tap recording"),
-        ("---\nformat: mcp-tap-recording\nversion: 2\n...\n", "version 2 is not supported"),
+        ("---\nformat: mcp-tap-recording\nversion: 3\n...\n", "version 3 is not supported"),
         (
             "---\nformat: mcp-tap-recording\nversion: 1\n...\n"
             "--- !!python/object/apply:os.system ['true']\n...\n",
@@ -297,3 +297,12 @@ def test_field_wildcards_reach_lists_and_keys() -> None:
     assert arguments["user"] == "<redacted:params.arguments.user>"
     assert arguments["password"] == "pw-1"
     assert CALL["params"]["arguments"]["keys"][0] == {"secret": "k1"}  # type: ignore[index]
+
+
+def test_version_1_reads_as_http_and_version_2_as_stdio() -> None:
+    old = parse_recording("---\nformat: mcp-tap-recording\nversion: 1\ntarget: demo\n...\n")
+    assert old.header["transport"] == "http"
+    new = parse_recording(
+        "---\nformat: mcp-tap-recording\nversion: 2\ntransport: stdio\ncommand: [x]\n...\n"
+    )
+    assert new.header["transport"] == "stdio" and new.header["command"] == ["x"]

@@ -16,18 +16,21 @@ from rich.console import Console
 from mcp_tap.analysis.gate import SeverityGate
 from mcp_tap.analysis.select import Selection, exchange_ids, select_events
 from mcp_tap.cli.proxy import ProxyOptions, run_proxy
+from mcp_tap.cli.stdio import environment_names, run_stdio, split_command
 from mcp_tap.http.guard import is_loopback
 from mcp_tap.http.limits import DEFAULT_LIMITS, Limits
 from mcp_tap.http.serving import PortInUse
 from mcp_tap.protocol.events import ExchangeOpened, Severity, Subscriber
+from mcp_tap.protocol.lines import DEFAULT_MAX_LINE
 from mcp_tap.recording.reader import RecordingError, load_recording
 from mcp_tap.recording.redact import RedactionRules
-from mcp_tap.recording.writer import RecordingWriter, mcp_tap_version
+from mcp_tap.recording.writer import RecordingWriter, StdioOrigin, mcp_tap_version
 from mcp_tap.replay.compare import CallVerdict
 from mcp_tap.replay.junit import write_junit
 from mcp_tap.replay.replayer import ReplayError
 from mcp_tap.replay.report import print_verdicts
 from mcp_tap.replay.run import ReplayOptions, exit_code, replay
+from mcp_tap.stdio.relay import DEFAULT_DRAIN, DEFAULT_GRACE, DEFAULT_TERM_GRACE, StdioOptions
 from mcp_tap.tap.bus import TapBus
 from mcp_tap.view.console import ViewOptions, build_view
 from mcp_tap.view.recording_facts import exchange_detail, recording_header
@@ -78,6 +81,53 @@ def build_parser() -> argparse.ArgumentParser:
     _add_limit_options(proxy)
     _add_recording_options(proxy)
     _add_view_options(proxy)
+
+    stdio = _command(
+        commands,
+        "stdio",
+        "run a stdio server's command, relay its stdin/stdout and record what crosses",
+        "Run COMMAND as a host would, relaying stdin and stdout byte for byte "
+        "and recording what crosses. Nothing of mcp-tap's own goes to stdout.",
+        "stdio --record /tmp/my-server.yaml -- uvx my-server",
+        "stdio --no-record -- python -m demo_server --stdio",
+    )
+    _add_recording_options(stdio)
+    stdio.add_argument(
+        "--max-line",
+        type=int,
+        default=DEFAULT_MAX_LINE,
+        metavar="BYTES",
+        help=f"forward longer lines without inspecting them (default {DEFAULT_MAX_LINE})",
+    )
+    stdio.add_argument(
+        "--grace",
+        type=float,
+        default=DEFAULT_GRACE,
+        metavar="SECONDS",
+        help="after the host closes stdin, wait this long for the server to exit before "
+        f"SIGTERM (default {DEFAULT_GRACE:g})",
+    )
+    stdio.add_argument(
+        "--term-grace",
+        type=float,
+        default=DEFAULT_TERM_GRACE,
+        metavar="SECONDS",
+        help=f"then wait this long before SIGKILL (default {DEFAULT_TERM_GRACE:g})",
+    )
+    stdio.add_argument(
+        "--drain",
+        type=float,
+        default=DEFAULT_DRAIN,
+        metavar="SECONDS",
+        help="after the server exits, wait this long for its stdout to close (a process it "
+        f"left behind may hold it; default {DEFAULT_DRAIN:g})",
+    )
+    stdio.add_argument(
+        "command_words",
+        nargs=argparse.REMAINDER,
+        metavar="-- COMMAND [ARGS...]",
+        help="the server's command, after `--`",
+    )
 
     show = _command(
         commands,
@@ -353,6 +403,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "proxy":
             return _proxy(args)
+        if args.command == "stdio":
+            return _stdio(args)
         if args.command == "show":
             return _show(args)
         if args.command == "replay":
@@ -433,6 +485,35 @@ def check_record_path(args: argparse.Namespace) -> None:
         raise UserError(f"{path} already exists; use --force to replace it")
 
 
+def _stdio(args: argparse.Namespace) -> int:
+    command = split_command(args.command_words)
+    if not command:
+        raise UserError("stdio needs the server's command: mcp-tap stdio [OPTIONS] -- COMMAND")
+    if command[0].startswith("-"):
+        raise UserError(f"unknown option {command[0]!r}; put the server's command after `--`")
+    if args.max_line < 1:
+        raise UserError("--max-line must be at least 1")
+    if min(args.grace, args.term_grace, args.drain) < 0:
+        raise UserError("--grace, --term-grace and --drain must not be negative")
+    options = StdioOptions(command, args.max_line, args.grace, args.term_grace, args.drain)
+    recorder = None
+    if not args.no_record:
+        rules = RedactionRules.from_options(
+            enabled=not args.no_redact, headers=args.redact_header, fields=args.redact_field
+        )
+        origin = StdioOrigin(command, environment_names())
+        check_record_path(args)
+        recorder = _open_recorder(args.record, None, rules, args.force, origin)
+        print(f"mcp-tap: recording to {recorder.path}", file=sys.stderr, flush=True)
+    bus = TapBus()
+    try:
+        return run_async(run_stdio(options, bus, recorder))
+    finally:
+        bus.close()
+        if recorder is not None and recorder.error is not None:
+            print(f"mcp-tap: the recording stopped early: {recorder.error}", file=sys.stderr)
+
+
 def _view_subscribers(
     args: argparse.Namespace, bus: TapBus, *, recorded: bool = False
 ) -> list[Subscriber]:
@@ -467,10 +548,14 @@ def _recorder(args: argparse.Namespace) -> RecordingWriter | None:
 
 
 def _open_recorder(
-    path: str | None, target: str | None, rules: RedactionRules, force: bool = False
+    path: str | None,
+    target: str | None,
+    rules: RedactionRules,
+    force: bool = False,
+    stdio: StdioOrigin | None = None,
 ) -> RecordingWriter:
     try:
-        return RecordingWriter(path, target, rules, overwrite=force)
+        return RecordingWriter(path, target, rules, overwrite=force, stdio=stdio)
     except FileExistsError:
         raise UserError(f"{path} already exists; use --force to replace it") from None
     except OSError as error:

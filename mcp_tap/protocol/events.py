@@ -31,13 +31,14 @@ class Direction(enum.StrEnum):
 
 
 class StreamKind(enum.StrEnum):
-    """The HTTP body a message was carried in."""
+    """The HTTP body a message was carried in, or `stdio` for a stdio server's pipes."""
 
     REQUEST_BODY = "request-body"  # the body of a client's POST
     JSON_RESPONSE = "json-response"  # a POST answered by one application/json body
     POST_SSE = "post-sse"  # a POST answered by a text/event-stream
     GET_SSE = "get-sse"  # a streamable-HTTP GET stream: standalone, or resumed with Last-Event-ID
     LEGACY_SSE = "legacy-sse"  # the 2024-11-05 HTTP+SSE transport's GET stream
+    STDIO = "stdio"  # a line on a stdio server's stdin or stdout (recording format version 2)
 
 
 class MessageKind(enum.StrEnum):

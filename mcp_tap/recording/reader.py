@@ -21,7 +21,7 @@ import yaml
 
 from mcp_tap.protocol.codec import DecodeError, event_from_dict
 from mcp_tap.protocol.events import TapEvent
-from mcp_tap.recording.writer import FORMAT_NAME, FORMAT_VERSION
+from mcp_tap.recording.writer import FORMAT_NAME, READABLE_VERSIONS
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -159,11 +159,14 @@ def _header(data: Any, name: str) -> dict[str, Any]:
     version = data.get("version")
     if version is None:
         raise RecordingError(f"{name}: not an mcp-tap recording header: no `version`")
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS or isinstance(version, bool):
+        readable = " and ".join(str(v) for v in READABLE_VERSIONS)
         raise RecordingError(
             f"{name}: recording format version {version!r} is not supported "
-            f"(this mcp-tap reads version {FORMAT_VERSION})"
+            f"(this mcp-tap reads versions {readable})"
         )
+    if version == 1:
+        data.setdefault("transport", "http")  # version 1 knew no other carrier
     return data
 
 

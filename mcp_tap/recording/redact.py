@@ -9,13 +9,15 @@ live view still shows what really crossed.
   everywhere they occur (headers, `session_id` fields, the 2024-11-05 `session_id=` query of
   targets and `endpoint` events), so a replay can still correlate a session's exchanges.
 * `--redact-field` paths replace values inside JSON-RPC messages by `<redacted:PATH>`.
+* A stdio server's command line (`command`) loses the values of secret-looking options
+  (`--api-key X`, `--token=X`, `GITHUB_TOKEN=X`), well-known key formats and URL passwords.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import unquote
 
@@ -36,6 +38,32 @@ CREDENTIAL_HEADERS = frozenset(
 )
 SENSITIVE_NAME_PARTS = ("token", "secret", "api-key", "apikey")  # also in query names
 SESSION_HEADER = "mcp-session-id"
+# Option and variable names whose values a command line should not leak, after lower-casing
+# and turning `_` into `-`: wider than the header list, since flags are named more freely.
+SECRET_ARG_PARTS = (
+    *SENSITIVE_NAME_PARTS,
+    "password",
+    "passwd",
+    "api-key",
+    "auth",
+    "credential",
+    "private-key",
+)
+# Values that are credentials whatever option carries them: the prefixes of common API keys.
+SECRET_VALUE_PREFIXES = (
+    "sk-",
+    "sk_live_",
+    "ghp_",
+    "gho_",
+    "ghs_",
+    "github_pat_",
+    "glpat-",
+    "xoxb-",
+    "xoxp-",
+    "AKIA",
+)
+_OPTION = re.compile(r"^(-{1,2}[A-Za-z0-9][\w.-]*)(?:=(.*))?$", re.DOTALL)
+_ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.DOTALL)
 WILDCARD = "*"
 
 
@@ -138,6 +166,37 @@ class Redactor:
         url = re.sub(r"(//[^/@:]*:)[^/@]*@", r"\1" + marker("password") + "@", url, count=1)
         return self._query(url)
 
+    def command(self, argv: Sequence[str]) -> list[str]:
+        """A command line with secret-looking values replaced by markers (see SECRET_ARG_PARTS)."""
+        if not self.rules.builtin:
+            return list(argv)
+        out: list[str] = []
+        secret_next: str | None = None  # the option whose value the next argument is
+        for index, arg in enumerate(argv):
+            if secret_next is not None and not arg.startswith("-"):
+                out.append(marker(secret_next))
+                secret_next = None
+                continue
+            secret_next = None
+            option = _OPTION.match(arg) if index else None
+            assignment = _ASSIGNMENT.match(arg) if index else None
+            if option is not None and _secret_arg_name(option.group(1)):
+                name = option.group(1).lstrip("-").lower()
+                if option.group(2) is None:
+                    secret_next = name
+                    out.append(arg)
+                else:
+                    out.append(f"{option.group(1)}={marker(name)}")
+            elif assignment is not None and _secret_arg_name(assignment.group(1)):
+                out.append(f"{assignment.group(1)}={marker(assignment.group(1).lower())}")
+            elif arg.startswith(SECRET_VALUE_PREFIXES) and index:
+                out.append(marker("credential"))
+            elif "://" in arg:
+                out.append(self.url(arg))
+            else:
+                out.append(arg)
+        return out
+
     def _headers(self, headers: Headers) -> Headers:
         out = []
         secret_names = self._secret_names
@@ -185,6 +244,11 @@ class Redactor:
         for session_id, pseudonym in self._sessions.items():
             text = text.replace(session_id, pseudonym)
         return text
+
+
+def _secret_arg_name(name: str) -> bool:
+    plain = name.lstrip("-").lower().replace("_", "-")
+    return any(part in plain for part in SECRET_ARG_PARTS)
 
 
 def _redact_path(value: Any, path: tuple[str, ...], seen: tuple[str, ...]) -> Any:

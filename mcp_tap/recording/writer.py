@@ -23,6 +23,8 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -37,7 +39,11 @@ from mcp_tap.recording.yaml_emit import Memo, Reusable, emit_document
 log = logging.getLogger(__name__)
 
 FORMAT_NAME = "mcp-tap-recording"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 1  # what an HTTP recording says: nothing in it changed since version 1
+# A stdio recording says 2: its messages use the `stdio` stream, which a version-1 reader
+# would refuse. HTTP recordings stay at 1 so that older readers still read them.
+STDIO_FORMAT_VERSION = 2
+READABLE_VERSIONS = (FORMAT_VERSION, STDIO_FORMAT_VERSION)
 DEFAULT_DIRECTORY = Path("recordings")
 # The writer and the proxy's event loop share the GIL, which changes hands every 5 ms by
 # default: the loop could then wait 5 ms for a busy writer, and a writer that yields more often
@@ -67,27 +73,55 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True)
+class StdioOrigin:
+    """What a stdio recording says of the server it tapped: the command and the names of the
+    variables in its environment (never their values: they are where keys are kept)."""
+
+    command: Sequence[str]
+    environment: Sequence[str] = ()
+
+
 def recording_header(
-    target: str | None, started: datetime, rules: RedactionRules | None
+    target: str | None,
+    started: datetime,
+    rules: RedactionRules | None,
+    stdio: StdioOrigin | None = None,
 ) -> dict[str, Any]:
     """The first document: what this file is and where the traffic went."""
-    if target and rules is not None:
-        target = Redactor(rules).url(target)
-    return {
-        "format": FORMAT_NAME,
-        "version": FORMAT_VERSION,
-        "mcp_tap_version": mcp_tap_version(),
-        "target": target or "demo",
-        "started": started.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        "redaction": (rules or RedactionRules(builtin=False)).describe(),
-    }
+    header: dict[str, Any] = {"format": FORMAT_NAME}
+    if stdio is not None:
+        command = list(stdio.command)
+        if rules is not None:
+            command = Redactor(rules).command(command)
+        header["version"] = STDIO_FORMAT_VERSION
+        header["mcp_tap_version"] = mcp_tap_version()
+        header["transport"] = "stdio"
+        header["command"] = command
+        header["environment"] = sorted(stdio.environment)
+    else:
+        if target and rules is not None:
+            target = Redactor(rules).url(target)
+        header["version"] = FORMAT_VERSION
+        header["mcp_tap_version"] = mcp_tap_version()
+        header["target"] = target or "demo"
+    header["started"] = started.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    header["redaction"] = (rules or RedactionRules(builtin=False)).describe()
+    return header
 
 
 def default_recording_path(
-    target: str | None, started: datetime, directory: Path = DEFAULT_DIRECTORY
+    target: str | None,
+    started: datetime,
+    directory: Path = DEFAULT_DIRECTORY,
+    stdio: StdioOrigin | None = None,
 ) -> Path:
-    """`recordings/20261126T101500Z-<target host>.yaml` (`demo` for the bundled server)."""
-    host = (urlsplit(target).hostname or "target") if target else "demo"
+    """`recordings/20261126T101500Z-<target host>.yaml` (`demo` for the bundled server; the
+    program's name for a stdio server)."""
+    if stdio is not None and stdio.command:
+        host = "stdio-" + Path(stdio.command[0]).name
+    else:
+        host = (urlsplit(target).hostname or "target") if target else "demo"
     host = re.sub(r"[^A-Za-z0-9.-]+", "_", host)
     return directory / f"{started.astimezone(UTC):%Y%m%dT%H%M%SZ}-{host}.yaml"
 
@@ -121,15 +155,18 @@ class RecordingWriter:
         rules: RedactionRules | None = None,
         started: datetime | None = None,
         overwrite: bool = False,
+        stdio: StdioOrigin | None = None,
     ) -> None:
         """Create the file (the default name when `path` is None) and write its header.
 
+        `stdio`: the recording is of a stdio server's pipes, not of HTTP to `target`.
         Raises OSError (FileExistsError included, unless `overwrite`) when the file cannot
         be created.
         """
         started = started or utc_now()
         if path is None:
-            self._fd, self.path = open_exclusive(default_recording_path(target, started), True)
+            default = default_recording_path(target, started, stdio=stdio)
+            self._fd, self.path = open_exclusive(default, True)
         else:
             self._fd, self.path = open_exclusive(Path(path), overwrite=overwrite)
         self._redact = Redactor(rules) if rules is not None else None
@@ -141,7 +178,7 @@ class RecordingWriter:
         self._wake = threading.Event()
         self._awake = False  # the writer was woken and has not yet taken what is pending
         self._closed = False
-        header = PREAMBLE + emit_document(recording_header(target, started, rules))
+        header = PREAMBLE + emit_document(recording_header(target, started, rules, stdio))
         try:
             _write_all(self._fd, header.encode("utf-8"))
         except OSError:

@@ -1,0 +1,59 @@
+"""Small stdio servers that misbehave on purpose, for `mcp-tap stdio` tests.
+
+    python tests/stdio_child.py MODE
+
+cat          copy stdin to stdout byte for byte until EOF, then exit 0
+ignore-term  copy like cat, ignore SIGTERM, and keep running after stdin ends
+crash N      copy the first line, then exit with status N
+garbage      write bytes that are not JSON to stdout, then copy like cat
+term-exit    copy like cat; on SIGTERM say so on stderr and exit 42
+stderr       write a line to stderr, then copy like cat
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+
+
+def copy(until_line: bool = False) -> None:
+    while True:
+        chunk = os.read(0, 1 << 16)
+        if not chunk:
+            return
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(1, view) :]
+        if until_line and b"\n" in chunk:
+            return
+
+
+def main() -> int:
+    mode = sys.argv[1]
+    if mode == "ignore-term":
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        copy()
+        while True:
+            time.sleep(1)
+    if mode == "crash":
+        copy(until_line=True)
+        return int(sys.argv[2])
+    if mode == "garbage":
+        os.write(1, b"garbage \x00\xff not json\n")
+    if mode == "term-exit":
+
+        def on_term(signum: int, frame: object) -> None:
+            os.write(2, b"child: got SIGTERM\n")
+            os._exit(42)
+
+        signal.signal(signal.SIGTERM, on_term)
+    if mode == "stderr":
+        os.write(2, b"child: hello on stderr \xe2\x9c\x93\n")
+    copy()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
