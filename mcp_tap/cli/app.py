@@ -15,6 +15,7 @@ from rich.console import Console
 
 from mcp_tap.analysis.gate import SeverityGate
 from mcp_tap.analysis.select import Selection, exchange_ids, select_events
+from mcp_tap.cli.follow import follow_recording
 from mcp_tap.cli.proxy import ProxyOptions, run_proxy
 from mcp_tap.cli.stdio import environment_names, run_stdio, split_command
 from mcp_tap.http.guard import is_loopback
@@ -32,10 +33,11 @@ from mcp_tap.replay.report import print_verdicts
 from mcp_tap.replay.run import ReplayOptions, exit_code, replay
 from mcp_tap.stdio.relay import DEFAULT_DRAIN, DEFAULT_GRACE, DEFAULT_TERM_GRACE, StdioOptions
 from mcp_tap.tap.bus import TapBus
-from mcp_tap.view.console import ViewOptions, build_view
+from mcp_tap.view.console import DEFAULT_FPS, ViewOptions, build_view
 from mcp_tap.view.recording_facts import exchange_detail, recording_header
 
 EXIT_BAD_INPUT = 2
+FOLLOW_FPS = 30.0  # a follower adds the writer's batching to its delay: frames come sooner
 T = TypeVar("T")
 
 
@@ -152,6 +154,16 @@ def build_parser() -> argparse.ArgumentParser:
     pick.add_argument("--grep", metavar="TEXT", help="messages whose JSON holds TEXT")
     pick.add_argument(
         "--exchange", type=int, metavar="N", help="print exchange N whole: headers, bodies, times"
+    )
+    live = show.add_argument_group("following a recording being written")
+    live.add_argument(
+        "--follow",
+        action="store_true",
+        help="show events as they are written, until the writer finishes (or Ctrl-C); "
+        "waits for the file to appear",
+    )
+    live.add_argument(
+        "--since-now", action="store_true", help="with --follow: only events written from now on"
     )
     _add_view_options(show)
     replay = _command(
@@ -515,7 +527,7 @@ def _stdio(args: argparse.Namespace) -> int:
 
 
 def _view_subscribers(
-    args: argparse.Namespace, bus: TapBus, *, recorded: bool = False
+    args: argparse.Namespace, bus: TapBus, *, recorded: bool = False, fps: float = DEFAULT_FPS
 ) -> list[Subscriber]:
     """What shows events to the user, live or from a recording: the one place to change it.
 
@@ -526,6 +538,7 @@ def _view_subscribers(
         verbose=getattr(args, "verbose", False),
         quiet=getattr(args, "quiet", False),
         filters=tuple(getattr(args, "filter", None) or ()),
+        fps=fps,
     )
     jsonl = getattr(args, "jsonl", False)
     return build_view(
@@ -563,6 +576,10 @@ def _open_recorder(
 
 
 def _show(args: argparse.Namespace) -> int:
+    if args.follow:
+        return _follow(args)
+    if args.since_now:
+        raise UserError("--since-now goes with --follow")
     recording = load_recording(args.file)
     for warning in recording.warnings:
         print(f"mcp-tap: warning: {warning}", file=sys.stderr)
@@ -597,6 +614,19 @@ def _show(args: argparse.Namespace) -> int:
     try:
         for event in events:
             bus.publish(event)  # no event loop here: delivered at once, in order
+    finally:
+        bus.close()
+    return _gate_exit(gate)
+
+
+def _follow(args: argparse.Namespace) -> int:
+    """The live view of a recording being written (by `proxy`, `stdio`, `replay --record`)."""
+    bus = TapBus()
+    gate = _gate(args, bus)
+    for subscriber in _view_subscribers(args, bus, recorded=True, fps=FOLLOW_FPS):
+        bus.subscribe(subscriber)
+    try:
+        run_async(follow_recording(Path(args.file), bus, args.since_now))
     finally:
         bus.close()
     return _gate_exit(gate)

@@ -23,7 +23,7 @@ from mcp_tap.protocol.codec import DecodeError, event_from_dict
 from mcp_tap.protocol.events import TapEvent
 from mcp_tap.recording.writer import FORMAT_NAME, READABLE_VERSIONS
 
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class RecordingError(Exception):
@@ -69,7 +69,7 @@ def parse_recording(text: str, name: str = "<recording>") -> Recording:
     if not chunks:
         raise RecordingError(f"{name}: empty file, not an mcp-tap recording")
     try:
-        header = _header(_load(chunks[0], name), name)
+        header = check_header(_load(chunks[0], name), name)
     except yaml.YAMLError as error:
         raise RecordingError(f"{name}: not YAML: {_problem(error, chunks[0])}") from None
     recording = Recording(header)
@@ -95,7 +95,7 @@ def parse_recording(text: str, name: str = "<recording>") -> Recording:
 def _documents(chunks: list[_Chunk], name: str) -> list[Any]:
     """Each chunk's data, or the YAMLError it raised: one pass when it all parses."""
     try:
-        documents = list(yaml.load_all("".join(c.text for c in chunks), Loader=_Loader))
+        documents = list(yaml.load_all("".join(c.text for c in chunks), Loader=SAFE_LOADER))
         if len(documents) == len(chunks):
             return documents
     except yaml.YAMLError:
@@ -112,7 +112,7 @@ def _documents(chunks: list[_Chunk], name: str) -> list[Any]:
 def _load(chunk: _Chunk, name: str) -> Any:
     """One document through the safe loader; a tag it refuses is fatal wherever it is."""
     try:
-        return yaml.load(chunk.text, Loader=_Loader)
+        return yaml.load(chunk.text, Loader=SAFE_LOADER)
     except yaml.constructor.ConstructorError as error:
         found = re.search(r"'(?:tag:yaml\.org,2002:)?([^']+)'", str(error))
         tag = f" !!{found.group(1)}" if found else ""
@@ -153,7 +153,8 @@ def _split(text: str) -> list[_Chunk]:
     return chunks
 
 
-def _header(data: Any, name: str) -> dict[str, Any]:
+def check_header(data: Any, name: str) -> dict[str, Any]:
+    """The header document, checked: an mcp-tap recording of a version this reader knows."""
     if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
         raise RecordingError(f"{name}: not an mcp-tap recording (no `format: {FORMAT_NAME}`)")
     version = data.get("version")

@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 
 from mcp_tap.protocol.codec import event_to_dict
 from mcp_tap.protocol.events import Fault, TapEvent
+from mcp_tap.recording.lock import hold_while_writing
 from mcp_tap.recording.redact import RedactionRules, Redactor
 from mcp_tap.recording.yaml_emit import Memo, Reusable, emit_document
 
@@ -169,6 +170,7 @@ class RecordingWriter:
             self._fd, self.path = open_exclusive(default, True)
         else:
             self._fd, self.path = open_exclusive(Path(path), overwrite=overwrite)
+        hold_while_writing(self._fd)  # `show --follow` knows the session is over when it ends
         self._redact = Redactor(rules) if rules is not None else None
         self._memo = Memo()  # used by the writer thread only
         self.error: OSError | None = None  # set when the disk refused a write

@@ -1,0 +1,73 @@
+"""`mcp-tap show --follow`: the live view of a recording that another process is writing.
+
+The same subscribers as `mcp-tap proxy` (tracker, view, summary) fed from the file as it
+grows. It waits for the file to appear, polls it every few milliseconds (the writer
+flushes each batch at once), and ends when the writer lets go of the file or at Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+from mcp_tap.recording.follow import RecordingTail, read_available
+from mcp_tap.recording.lock import writer_finished
+from mcp_tap.tap.bus import TapBus
+
+POLL_INTERVAL = 0.01  # seconds between looks at the file: events reach the view well in 100 ms
+
+
+async def follow_recording(path: Path, bus: TapBus, since_now: bool = False) -> None:
+    """Publish the events of `path` on `bus` as they are written, until the writer is done."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        fd = await _opened_when_it_exists(path, stop)
+        if fd is None:
+            return
+        try:
+            await _follow(fd, path, bus, since_now, stop)
+        finally:
+            os.close(fd)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+async def _opened_when_it_exists(path: Path, stop: asyncio.Event) -> int | None:
+    said = False
+    while not stop.is_set():
+        try:
+            return os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            if not said:
+                print(f"mcp-tap: waiting for {path} to appear", file=sys.stderr, flush=True)
+                said = True
+        await _pause(stop)
+    return None
+
+
+async def _follow(fd: int, path: Path, bus: TapBus, since_now: bool, stop: asyncio.Event) -> None:
+    tail = RecordingTail(str(path))
+    if since_now:
+        tail.feed(read_available(fd))  # the header and what came before: not shown
+    print(f"mcp-tap: following {path} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+    while not stop.is_set():
+        finished = writer_finished(fd)  # asked before reading: nothing written after is lost
+        for event in tail.feed(read_available(fd)):
+            bus.publish(event)
+        if finished and tail.header is not None:
+            return
+        await _pause(stop)
+
+
+async def _pause(stop: asyncio.Event) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), POLL_INTERVAL)
+    except TimeoutError:
+        pass
