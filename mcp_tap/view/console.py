@@ -304,7 +304,8 @@ def build_view(
     if emit_findings:
         checkers.append(WireChecker(publish))
     if jsonl is not None:
-        subscribers = [*checkers, JsonLinesView(jsonl)]
+        fps = options.fps if options is not None else DEFAULT_FPS
+        subscribers = [*checkers, JsonLinesView(jsonl, fps)]
         if summary_console is not None:
             subscribers.append(_SummaryOnly(ConsoleView(tracker, options, summary_console)))
         return subscribers
