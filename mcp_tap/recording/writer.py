@@ -247,16 +247,19 @@ class RecordingWriter:
         try:
             if self._redact is not None:
                 event = self._redact(event)
-            return emit_document(self._mark_repeating(event_to_dict(event)))
+            return emit_document(self._prepare(event_to_dict(event)))
         except Exception as error:  # one odd event must cost one document, not the recording
             log.warning("could not record %r: %s", type(event).__name__, error)
             exchange_id = getattr(event, "exchange_id", None)
             fault = Fault(event.time, exchange_id, "recording-error", f"not recorded: {error}")
             return emit_document(event_to_dict(fault))
 
-    def _mark_repeating(self, data: dict[str, Any]) -> dict[str, Any]:
-        """Mark the parts of an event that tend to repeat verbatim: headers, and a message's
-        result, params or error (whose id alone changes from one tools/list to the next)."""
+    def _prepare(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Round the time to microseconds (finer is noise, and longer to read), and mark the
+        parts of an event that tend to repeat verbatim: headers, and a message's result,
+        params or error (whose id alone changes from one tools/list to the next)."""
+        if isinstance(data.get("time"), float):
+            data["time"] = round(data["time"], 6)
         if "headers" in data:
             data["headers"] = Reusable(data["headers"], self._memo)
         message = data.get("message")
