@@ -80,7 +80,10 @@ def test_a_changed_result_diverges_and_names_the_request(tmp_path: Path) -> None
     text = output(proc)
     assert proc.returncode == 1, text
     assert "DIVERGED tools/call download_file" in text
-    assert "result differs" in text and "Fetched" in text
+    assert "  result.content[0].text\n" in text
+    assert '    - "Fetched report.pdf (5 MB)"' in text
+    assert '    + "Downloaded report.pdf (5 MB)"' in text
+    assert "silence with: --ignore 'result.content[0].text'" in text
     suite = ET.parse(junit).getroot().find("testsuite")
     assert suite is not None and suite.get("failures") == "1"
 
@@ -99,7 +102,7 @@ def test_a_missing_progress_notification_diverges(tmp_path: Path) -> None:
     text = output(proc)
     assert proc.returncode == 1, text
     assert "DIVERGED tools/call download_file" in text
-    assert "progress notification count" in text
+    assert "progress extra 1" in text and "silence with: --progress-tolerance 1" in text
 
 
 def test_progress_made_to_go_down_diverges(tmp_path: Path) -> None:
@@ -112,7 +115,8 @@ def test_progress_made_to_go_down_diverges(tmp_path: Path) -> None:
     proc = mcp_tap("replay", str(edited), "--fast")
     text = output(proc)
     assert proc.returncode == 1, text
-    assert "DIVERGED tools/call download_file" in text and "progress #2" in text
+    assert "DIVERGED tools/call download_file" in text
+    assert "progress missing 0 (recorded at " in text and "progress extra 2" in text
 
 
 def record_misbehaving_session(path: Path) -> None:

@@ -25,6 +25,7 @@ class Call:
     request: RpcMessage
     sent_at: float
     progress: list[dict[str, Any]] = field(default_factory=list)  # the notifications' params
+    progress_times: list[float] = field(default_factory=list)  # when each of them was seen
     response: RpcMessage | None = None
     answered_at: float | None = None
 
@@ -77,6 +78,7 @@ class CallBook:
             holder = self._by_token.get((owner, _token_key(params.get("progressToken"))))
             if holder is not None:
                 holder.progress.append(params)
+                holder.progress_times.append(event.time)
         elif message.kind in (MessageKind.RESPONSE, MessageKind.ERROR):
             # An initialize request has no session yet; its response arrives with one.
             asker = self._by_id.get((owner, message.id)) or self._by_id.get(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import json
 import sys
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
@@ -29,7 +30,7 @@ from mcp_tap.recording.writer import RecordingWriter, StdioOrigin, mcp_tap_versi
 from mcp_tap.replay.compare import CallVerdict
 from mcp_tap.replay.junit import write_junit
 from mcp_tap.replay.replayer import ReplayError
-from mcp_tap.replay.report import print_verdicts
+from mcp_tap.replay.report import print_verdicts, verdicts_json
 from mcp_tap.replay.run import ReplayOptions, exit_code, replay
 from mcp_tap.stdio.relay import DEFAULT_DRAIN, DEFAULT_GRACE, DEFAULT_TERM_GRACE, StdioOptions
 from mcp_tap.tap.bus import TapBus
@@ -220,6 +221,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long to wait for a response before calling it missing (default 30)",
     )
     replay.add_argument("--junit", metavar="FILE", help="write a JUnit XML report here")
+    replay.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="the verdict as text for people, or JSON on stdout for machines (default text)",
+    )
     replay.add_argument("--record", metavar="PATH", help="record the replay itself here")
     replay.add_argument(
         "--force", action="store_true", help="replace the --record file if it already exists"
@@ -693,6 +700,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace, verdicts: list[CallVerdict]) -> None:
     """The replay's diff and verdict; on stderr when stdout carries JSON lines."""
+    if getattr(args, "format", "text") == "json":
+        print(json.dumps(verdicts_json(verdicts), indent=2, default=str))
+        return
     print_verdicts(Console(stderr=True) if args.jsonl else Console(), verdicts)
 
 

@@ -1,30 +1,48 @@
-"""Compare a replayed call with its recording: the result, and the progress stream's shape.
+"""Compare a replayed call with its recording: the result, and the progress stream.
 
-Volatile fields (server version, `_meta`, and any `--ignore` path) are removed before results
-are compared, so a replay diverges only where the server's behaviour changed.
+Results are compared field by field (`analysis.diff`), so a divergence names the path that
+changed and the two values; volatile fields (server version, `_meta`, and any `--ignore`
+path) are skipped, so a replay diverges only where the server's behaviour changed.
+Progress is compared value by value: which updates are missing or extra, out of order or
+going down, and which messages changed.
 """
 
 from __future__ import annotations
 
-import copy
 import json
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from mcp_tap.analysis.calls import Call
-from mcp_tap.protocol.events import MessageKind
+from mcp_tap.analysis.diff import MISSING, json_diff
 
 DEFAULT_IGNORES = ("result._meta", "result.serverInfo.version", "error.data.timestamp")
 
 
 @dataclass
 class Divergence:
-    """One way a replayed call differs from its recording."""
+    """One way a replayed call differs from its recording.
+
+    `what` is a field's path, or a sentence about the progress stream; `ignore` is the
+    `--ignore` path (or the flag) that would silence it.
+    """
 
     what: str
-    recorded: Any = None
-    received: Any = None
+    recorded: Any = MISSING
+    received: Any = MISSING
+    ignore: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"what": self.what}
+        if self.recorded is not MISSING:
+            data["recorded"] = self.recorded
+        if self.received is not MISSING:
+            data["received"] = self.received
+        if self.ignore is not None:
+            data["ignore"] = self.ignore
+        return data
 
 
 @dataclass
@@ -39,70 +57,91 @@ class CallVerdict:
         return not self.divergences
 
 
-def parse_path(path: str) -> list[str]:
-    """`$.result.content.*.text` -> ['result', 'content', '*', 'text']."""
-    path = path.removeprefix("$").removeprefix(".")
-    return [part for part in path.split(".") if part]
-
-
-def remove_path(value: Any, parts: Sequence[str]) -> None:
-    """Delete what `parts` names inside `value`, in place; `*` matches any key or index."""
-    if not parts or not isinstance(value, dict | list):
-        return
-    head, rest = parts[0], parts[1:]
-    if isinstance(value, dict):
-        keys = list(value) if head == "*" else [head] if head in value else []
-        for key in keys:
-            if rest:
-                remove_path(value[key], rest)
-            else:
-                del value[key]
-    else:
-        indexes = range(len(value)) if head == "*" else [int(head)] if head.isdigit() else []
-        for index in sorted(indexes, reverse=True):
-            if index < len(value):
-                if rest:
-                    remove_path(value[index], rest)
-                else:
-                    del value[index]
-
-
-def stable_outcome(call: Call, ignores: Sequence[Sequence[str]]) -> Any:
-    """The comparable part of a call's response: result or error, volatile fields removed."""
+def outcome(call: Call) -> dict[str, Any]:
+    """The comparable part of a call's response: its result or its error."""
     if call.response is None:
-        return None
-    payload = call.response.payload
-    kept = {k: copy.deepcopy(v) for k, v in payload.items() if k in ("result", "error")}
-    for parts in ignores:
-        remove_path(kept, parts)
-    return kept
-
-
-def _steps(call: Call) -> list[tuple[Any, Any, Any]]:
-    return [(p.get("progress"), p.get("total"), p.get("message")) for p in call.progress]
+        return {}
+    return {k: v for k, v in call.response.payload.items() if k in ("result", "error")}
 
 
 def compare_progress(recorded: Call, received: Call, tolerance: int) -> list[Divergence]:
-    """Count (within `tolerance`), increasing values, final progress = total, same steps."""
-    want, got = _steps(recorded), _steps(received)
+    """Missing and extra values, order, values going down, the final total, messages."""
+    want = [p.get("progress") for p in recorded.progress]
+    got = [p.get("progress") for p in received.progress]
     found: list[Divergence] = []
-    if abs(len(want) - len(got)) > tolerance:
-        found.append(Divergence("progress notification count", len(want), len(got)))
-    values = [step[0] for step in got]
-    if any(not _less(a, b) for a, b in zip(values, values[1:], strict=False)):
-        found.append(Divergence("progress did not increase", None, values))
-    if want and got and want[-1][1] is not None and want[-1][0] == want[-1][1]:
-        if got[-1][0] != got[-1][1]:
-            found.append(Divergence("final progress did not reach total", want[-1], got[-1]))
-    if len(want) == len(got):
-        for index, (a, b) in enumerate(zip(want, got, strict=True)):
-            if a != b:
-                found.append(Divergence(f"progress #{index + 1} (progress, total, message)", a, b))
-                break
-    elif not found:  # different counts within tolerance: compare messages, not positions
-        if [s[2] for s in want if s[2]] != [s[2] for s in got if s[2]] and tolerance == 0:
-            found.append(Divergence("progress messages", [s[2] for s in want], [s[2] for s in got]))
+    start = received.sent_at
+    for index, (a, b) in enumerate(zip(got, got[1:], strict=False)):
+        if not _less(a, b):
+            at = received.progress_times[index + 1] - start
+            verb = "went down" if _less(b, a) else "did not increase"
+            found.append(
+                Divergence(f"progress {verb}: {_n(a)} then {_n(b)} at {at:.3f} s", want, got)
+            )
+    if abs(len(want) - len(got)) > tolerance or (
+        not found and want != got and len(want) == len(got)
+    ):
+        missing = _minus(want, got)
+        extra = _minus(got, want)
+        if missing:
+            times = ", ".join(
+                f"{recorded.progress_times[i] - recorded.sent_at:.3f} s"
+                for i, v in enumerate(want)
+                if v in missing
+            )
+            what = f"progress missing {', '.join(_n(v) for v in missing)} (recorded at {times})"
+            found.append(Divergence(what, want, got, _tolerance_hint(want, got)))
+        if extra:
+            what = f"progress extra {', '.join(_n(v) for v in extra)}"
+            found.append(Divergence(what, want, got, _tolerance_hint(want, got)))
+        if not missing and not extra and want != got:
+            found.append(Divergence("progress out of order", want, got))
+    last = recorded.progress[-1] if recorded.progress else None
+    if last is not None and last.get("total") is not None and last.get("progress") == last["total"]:
+        final = received.progress[-1] if received.progress else {}
+        if received.progress and final.get("progress") != final.get("total"):
+            found.append(
+                Divergence("final progress did not reach total", _pair(last), _pair(final))
+            )
+    found.extend(_messages(recorded, received, tolerance))
     return found
+
+
+def _messages(recorded: Call, received: Call, tolerance: int) -> list[Divergence]:
+    """Messages that changed, matched by progress value (positions move when one is missing)."""
+    if tolerance:
+        return []
+    theirs = {p.get("progress"): p.get("message") for p in received.progress}
+    return [
+        Divergence(f"progress message at {_n(p.get('progress'))}", p.get("message"), theirs[key])
+        for p in recorded.progress
+        if (key := p.get("progress")) in theirs and theirs[key] != p.get("message")
+    ]
+
+
+def _minus(a: list[Any], b: list[Any]) -> list[Any]:
+    rest = Counter(json.dumps(v) for v in b)
+    out = []
+    for value in a:
+        key = json.dumps(value)
+        if rest[key]:
+            rest[key] -= 1
+        else:
+            out.append(value)
+    return out
+
+
+def _tolerance_hint(want: list[Any], got: list[Any]) -> str:
+    return f"--progress-tolerance {abs(len(want) - len(got))}"
+
+
+def _pair(params: dict[str, Any]) -> str:
+    return f"{_n(params.get('progress'))}/{_n(params.get('total'))}"
+
+
+def _n(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return json.dumps(value)
 
 
 def _less(a: Any, b: Any) -> bool:
@@ -120,7 +159,7 @@ def compare_calls(
     timeout: float = 30.0,
 ) -> list[CallVerdict]:
     """A verdict for every recorded request."""
-    ignores = [parse_path(p) for p in (*DEFAULT_IGNORES, *ignore)]
+    ignores = [*DEFAULT_IGNORES, *ignore]
     verdicts = []
     for call in recorded:
         verdict = CallVerdict(call)
@@ -132,10 +171,10 @@ def compare_calls(
                 Divergence(f"no response within {timeout:g} s", _brief(call), None)
             )
         else:
-            want, got = stable_outcome(call, ignores), stable_outcome(twin, ignores)
-            if want != got:
-                kind = "error" if twin.response and twin.response.kind is MessageKind.ERROR else ""
-                verdict.divergences.append(Divergence(f"{kind or 'result'} differs", want, got))
+            for change in json_diff(outcome(call), outcome(twin), ignores):
+                verdict.divergences.append(
+                    Divergence(change.path, change.recorded, change.received, change.path)
+                )
             verdict.divergences.extend(compare_progress(call, twin, progress_tolerance))
         verdicts.append(verdict)
     return verdicts

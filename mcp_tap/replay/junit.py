@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 
 from mcp_tap.replay.compare import CallVerdict
+from mcp_tap.replay.report import show
 
 
 def write_junit(
@@ -33,14 +33,24 @@ def write_junit(
             failure = ET.SubElement(
                 case, "failure", message="; ".join(d.what for d in verdict.divergences)
             )
-            failure.text = "\n".join(
-                f"{d.what}\n  recorded: {json.dumps(d.recorded)}\n"
-                f"  received: {json.dumps(d.received)}"
-                for d in verdict.divergences
-            )
+            failure.text = "\n".join(_lines(verdict))
     root = ET.Element("testsuites")
     root.append(suite)
     tree = ET.ElementTree(root)
     ET.indent(tree)
     path.parent.mkdir(parents=True, exist_ok=True)
     tree.write(path, encoding="utf-8", xml_declaration=True)
+
+
+def _lines(verdict: CallVerdict) -> list[str]:
+    """The same text `replay` prints: path, `-` recorded, `+` received, the --ignore hint."""
+    lines = []
+    for divergence in verdict.divergences:
+        lines.append(divergence.what)
+        for sign, value in (("-", divergence.recorded), ("+", divergence.received)):
+            shown = show(value)
+            if shown is not None:
+                lines.append(f"  {sign} {shown}")
+        if divergence.ignore:
+            lines.append(f"  silence with: {divergence.ignore}")
+    return lines

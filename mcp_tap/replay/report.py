@@ -1,4 +1,11 @@
-"""Print replay verdicts for a person: each divergent request with recorded vs received."""
+"""Tell a person, or a machine, what a replay found.
+
+For a person: each divergent request, then one line per difference: its path, the recorded
+value after `-` and the received one after `+`, and the `--ignore` that would silence it.
+Values are compact JSON with sorted keys, so two objects line up; a value too long for the
+line is shown as a window around where the two sides first differ, never cut before it.
+Colors on a terminal, plain text in a pipe, no wrapping in the middle of a value.
+"""
 
 from __future__ import annotations
 
@@ -7,31 +14,45 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
+from mcp_tap.analysis.diff import MISSING
 from mcp_tap.replay.compare import CallVerdict
 
-MAX_SHOWN = 400  # characters of a recorded or received value before it is cut
-
-
-def _show(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False, default=str)
-    return escape(text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 3] + "...")
+CONTEXT = 12  # characters kept before the first difference when a value is windowed
+MIN_ROOM = 40  # values get at least this many characters, however narrow the terminal
 
 
 def print_verdicts(console: Console, verdicts: Sequence[CallVerdict]) -> None:
     """The diff of every divergent request, then a one-line verdict."""
     divergent = [v for v in verdicts if not v.ok]
+    room = max(MIN_ROOM, console.width - 6)
     for verdict in divergent:
         call = verdict.call
-        console.print(
-            f"[bold red]DIVERGED[/] {escape(call.label)} "
-            f"[dim](recorded exchange {call.exchange_id}, t={call.sent_at:.3f}s)[/]"
+        head = Text.assemble(
+            ("DIVERGED ", "bold red"),
+            (call.label, "bold"),
+            (f"  recorded exchange {call.exchange_id}, t={call.sent_at:.3f}s", "dim"),
         )
+        console.print(head, soft_wrap=True)
+        hints: list[str] = []
         for divergence in verdict.divergences:
-            console.print(f"  [yellow]{escape(divergence.what)}[/]")
-            console.print(f"    recorded: {_show(divergence.recorded)}")
-            console.print(f"    received: {_show(divergence.received)}")
+            console.print(Text(f"  {divergence.what}", style="yellow"), soft_wrap=True)
+            recorded, received = show(divergence.recorded), show(divergence.received)
+            if recorded is not None and received is not None:
+                recorded, received = window(recorded, received, room)
+            elif recorded is not None or received is not None:  # one side: keep its start
+                recorded = _cut(recorded, 0, room) if recorded is not None else None
+                received = _cut(received, 0, room) if received is not None else None
+            if recorded is not None:
+                console.print(Text(f"    - {recorded}", style="red"), soft_wrap=True)
+            if received is not None:
+                console.print(Text(f"    + {received}", style="green"), soft_wrap=True)
+            if divergence.ignore and divergence.ignore not in hints:
+                hints.append(divergence.ignore)
+        if hints:
+            flags = " ".join(_flag(hint) for hint in hints)
+            console.print(Text(f"  silence with: {flags}", style="dim"), soft_wrap=True)
     if divergent:
         console.print(
             f"[bold red]replay diverged[/]: {len(divergent)} of {len(verdicts)} requests differ"
@@ -40,3 +61,54 @@ def print_verdicts(console: Console, verdicts: Sequence[CallVerdict]) -> None:
         console.print(
             f"[bold green]replay matched[/]: all {len(verdicts)} requests behaved the same"
         )
+
+
+def verdicts_json(verdicts: Sequence[CallVerdict]) -> dict[str, Any]:
+    """`replay --format json`: the same verdicts for machines."""
+    return {
+        "matched": all(v.ok for v in verdicts),
+        "requests": len(verdicts),
+        "diverged": [
+            {
+                "request": v.call.label,
+                "exchange": v.call.exchange_id,
+                "sent_at": round(v.call.sent_at, 6),
+                "divergences": [d.to_json() for d in v.divergences],
+            }
+            for v in verdicts
+            if not v.ok
+        ],
+    }
+
+
+def show(value: Any) -> str | None:
+    """A value as compact JSON with sorted keys; None for a side where it is missing."""
+    if value is MISSING:
+        return None
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
+
+
+def window(a: str, b: str, room: int) -> tuple[str, str]:
+    """Both texts cut to `room` characters around where they first differ, marked with `…`."""
+    if len(a) <= room and len(b) <= room:
+        return a, b
+    first = 0
+    while first < min(len(a), len(b)) and a[first] == b[first]:
+        first += 1
+    start = max(0, first - CONTEXT)
+    return _cut(a, start, room), _cut(b, start, room)
+
+
+def _cut(text: str, start: int, room: int) -> str:
+    if len(text) <= room:
+        return text
+    head = "…" if start > 0 else ""
+    body = text[start : start + room - len(head) - 1]
+    tail = "…" if start + len(body) < len(text) else ""
+    return head + body + tail
+
+
+def _flag(hint: str) -> str:
+    if hint.startswith("--"):
+        return hint
+    return f"--ignore '{hint}'"
