@@ -18,7 +18,7 @@ from mcp_tap.http.guard import is_loopback
 from mcp_tap.http.limits import DEFAULT_LIMITS, Limits
 from mcp_tap.http.serving import PortInUse
 from mcp_tap.protocol.events import Subscriber
-from mcp_tap.recording.reader import RecordingError, load_recording
+from mcp_tap.recording.reader import Recording, RecordingError, load_recording
 from mcp_tap.recording.redact import RedactionRules
 from mcp_tap.recording.writer import RecordingWriter
 from mcp_tap.replay.compare import CallVerdict
@@ -30,6 +30,7 @@ from mcp_tap.tap.bus import TapBus
 from mcp_tap.view.console import ViewOptions, build_view
 
 EXIT_BAD_INPUT = 2
+EXPORT_FORMATS = ("har", "jsonl", "otlp")
 T = TypeVar("T")
 
 
@@ -109,6 +110,21 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--junit", metavar="FILE", help="write a JUnit XML report here")
     replay.add_argument("--record", metavar="PATH", help="record the replay itself here")
     _add_view_options(replay)
+
+    export = commands.add_parser(
+        "export", help="write a recording as HAR, JSON lines or OpenTelemetry traces"
+    )
+    export.add_argument("file", metavar="FILE.yaml", help="a recording written by `mcp-tap proxy`")
+    export.add_argument(
+        "--format",
+        default="har",
+        metavar="|".join(EXPORT_FORMATS),
+        help="har (HTTP Archive 1.2), jsonl (one event a line, as --jsonl) or otlp "
+        "(OpenTelemetry traces, OTLP/JSON); default har",
+    )
+    export.add_argument(
+        "-o", "--output", metavar="FILE", help="where to write it (default: standard output)"
+    )
 
     demo = commands.add_parser(
         "demo", help="demo server + proxy + scripted clients, then a replay of the recording"
@@ -242,6 +258,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _replay(args)
         if args.command == "demo":
             return _demo(args)
+        if args.command == "export":
+            return _export(args)
     except (UserError, PortInUse, ValueError, RecordingError, ReplayError) as error:
         print(f"mcp-tap: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -336,6 +354,36 @@ def _show(args: argparse.Namespace) -> int:
             bus.publish(event)  # no event loop here: delivered at once, in order
     finally:
         bus.close()
+    return 0
+
+
+def _loaded(path: str) -> Recording:
+    """A recording for a command that only reads it; its warnings (a cut end) on stderr."""
+    recording = load_recording(path)
+    for warning in recording.warnings:
+        print(f"mcp-tap: warning: {warning}", file=sys.stderr)
+    return recording
+
+
+def _write_output(path: str | None, text: str) -> None:
+    if path is None or path == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise UserError(f"cannot write {path}: {error.strerror or error}") from None
+
+
+def _export(args: argparse.Namespace) -> int:
+    if args.format not in EXPORT_FORMATS:
+        raise UserError(
+            f"unknown --format {args.format!r}; choose one of {', '.join(EXPORT_FORMATS)}"
+        )
+    from mcp_tap.export.formats import export_text
+
+    _write_output(args.output, export_text(_loaded(args.file), args.format))
     return 0
 
 
