@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from mcp_tap.export.har import to_har
 from mcp_tap.export.jsonl import to_jsonl
+from mcp_tap.export.otlp import to_otlp
 from mcp_tap.export.session import analyze
 from mcp_tap.recording.reader import Recording
 
@@ -19,9 +20,14 @@ def _jsonl(recording: Recording) -> str:
     return to_jsonl(recording.events)
 
 
+def _otlp(recording: Recording) -> str:
+    return json.dumps(to_otlp(analyze(recording)), ensure_ascii=False) + "\n"
+
+
 FORMATS: dict[str, Callable[[Recording], str]] = {
     "har": _har,
     "jsonl": _jsonl,
+    "otlp": _otlp,
 }
 
 
