@@ -126,6 +126,14 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--output", metavar="FILE", help="where to write it (default: standard output)"
     )
 
+    report = commands.add_parser(
+        "report", help="write a recording as one self-contained HTML page with charts"
+    )
+    report.add_argument("file", metavar="FILE.yaml", help="a recording written by `mcp-tap proxy`")
+    report.add_argument(
+        "-o", "--output", metavar="FILE", required=True, help="where to write the HTML page"
+    )
+
     demo = commands.add_parser(
         "demo", help="demo server + proxy + scripted clients, then a replay of the recording"
     )
@@ -260,6 +268,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _demo(args)
         if args.command == "export":
             return _export(args)
+        if args.command == "report":
+            return _write_report(args)
     except (UserError, PortInUse, ValueError, RecordingError, ReplayError) as error:
         print(f"mcp-tap: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -384,6 +394,13 @@ def _export(args: argparse.Namespace) -> int:
     from mcp_tap.export.formats import export_text
 
     _write_output(args.output, export_text(_loaded(args.file), args.format))
+    return 0
+
+
+def _write_report(args: argparse.Namespace) -> int:
+    from mcp_tap.export.report import render_report
+
+    _write_output(args.output, render_report(_loaded(args.file)))
     return 0
 
 
