@@ -131,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("file", metavar="FILE.yaml", help="a recording written by `mcp-tap proxy`")
     report.add_argument(
-        "-o", "--output", metavar="FILE", required=True, help="where to write the HTML page"
+        "-o", "--output", metavar="FILE", help="where to write the page (default: standard output)"
     )
 
     demo = commands.add_parser(
