@@ -24,7 +24,7 @@ from mcp_tap.http.limits import DEFAULT_LIMITS, Limits
 from mcp_tap.http.serving import PortInUse
 from mcp_tap.protocol.events import ExchangeOpened, Severity, Subscriber
 from mcp_tap.protocol.lines import DEFAULT_MAX_LINE
-from mcp_tap.recording.reader import RecordingError, load_recording
+from mcp_tap.recording.reader import Recording, RecordingError, load_recording
 from mcp_tap.recording.redact import RedactionRules
 from mcp_tap.recording.writer import RecordingWriter, StdioOrigin, mcp_tap_version
 from mcp_tap.replay.compare import CallVerdict
@@ -39,6 +39,7 @@ from mcp_tap.view.recording_facts import exchange_detail, recording_header
 
 EXIT_BAD_INPUT = 2
 FOLLOW_FPS = 30.0  # a follower adds the writer's batching to its delay: frames come sooner
+EXPORT_FORMATS = ("har", "jsonl", "otlp")
 T = TypeVar("T")
 
 
@@ -232,6 +233,41 @@ def build_parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="replace the --record file if it already exists"
     )
     _add_view_options(replay)
+
+    export = _command(
+        commands,
+        "export",
+        "write a recording as HAR, JSON lines or OpenTelemetry traces",
+        "Write a recording for other tools: a browser's network panel (HAR 1.2), pipes "
+        "(JSON lines, as --jsonl) or a tracing backend (OTLP/JSON traces).",
+        "export session.yaml --format har -o session.har",
+        "export session.yaml --format otlp -o traces.json",
+        "export session.yaml --format jsonl | jq .",
+    )
+    export.add_argument("file", metavar="FILE.yaml", help="a recording written by `mcp-tap proxy`")
+    export.add_argument(
+        "--format",
+        default="har",
+        metavar="|".join(EXPORT_FORMATS),
+        help="har (HTTP Archive 1.2), jsonl (one event a line, as --jsonl) or otlp "
+        "(OpenTelemetry traces, OTLP/JSON); default har",
+    )
+    export.add_argument(
+        "-o", "--output", metavar="FILE", help="where to write it (default: standard output)"
+    )
+
+    report = _command(
+        commands,
+        "report",
+        "write a recording as one self-contained HTML page with charts",
+        "One HTML file, no network: session facts, a timeline, a progress chart per token, "
+        "findings and a filterable table of messages.",
+        "report session.yaml -o report.html",
+    )
+    report.add_argument("file", metavar="FILE.yaml", help="a recording written by `mcp-tap proxy`")
+    report.add_argument(
+        "-o", "--output", metavar="FILE", help="where to write the page (default: standard output)"
+    )
 
     demo = _command(
         commands,
@@ -430,6 +466,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _replay(args)
         if args.command == "demo":
             return _demo(args)
+        if args.command == "export":
+            return _export(args)
+        if args.command == "report":
+            return _write_report(args)
     except (UserError, PortInUse, ValueError, RecordingError, ReplayError) as error:
         print(f"mcp-tap: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -637,6 +677,43 @@ def _follow(args: argparse.Namespace) -> int:
     finally:
         bus.close()
     return _gate_exit(gate)
+
+
+def _loaded(path: str) -> Recording:
+    """A recording for a command that only reads it; its warnings (a cut end) on stderr."""
+    recording = load_recording(path)
+    for warning in recording.warnings:
+        print(f"mcp-tap: warning: {warning}", file=sys.stderr)
+    return recording
+
+
+def _write_output(path: str | None, text: str) -> None:
+    if path is None or path == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise UserError(f"cannot write {path}: {error.strerror or error}") from None
+
+
+def _export(args: argparse.Namespace) -> int:
+    if args.format not in EXPORT_FORMATS:
+        raise UserError(
+            f"unknown --format {args.format!r}; choose one of {', '.join(EXPORT_FORMATS)}"
+        )
+    from mcp_tap.export.formats import export_text
+
+    _write_output(args.output, export_text(_loaded(args.file), args.format))
+    return 0
+
+
+def _write_report(args: argparse.Namespace) -> int:
+    from mcp_tap.export.report import render_report
+
+    _write_output(args.output, render_report(_loaded(args.file)))
+    return 0
 
 
 def _replay(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import json
 from typing import Any
 
 from mcp_tap.protocol.events import (
@@ -57,6 +58,15 @@ def event_to_dict(event: TapEvent) -> dict[str, Any]:
             value = value.value
         data[name] = value
     return data
+
+
+def event_to_json(event: TapEvent) -> str:
+    """One event as one line of JSON, no newline: `--jsonl` and `mcp-tap export --format jsonl`.
+
+    `default=str` because a finding's `extra` or a progress token may hold any JSON value the
+    wire carried, and a JSON line must never fail to be written.
+    """
+    return json.dumps(event_to_dict(event), default=str)
 
 
 def _message_to_dict(message: RpcMessage) -> dict[str, Any]:

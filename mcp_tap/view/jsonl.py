@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import TextIO
 
-from mcp_tap.protocol.codec import event_to_dict
+from mcp_tap.protocol.codec import event_to_json
 from mcp_tap.protocol.events import TapEvent
 from mcp_tap.view.frames import FramePacer
 from mcp_tap.view.output import ViewOutput
@@ -35,7 +34,7 @@ class JsonLinesView:
         """Write every queued event, one line each."""
         batch, self._queue = self._queue, []
         if batch and not self.out.broken:  # broken: the reader left; forwarding goes on
-            self.out.write("".join(json.dumps(event_to_dict(e), default=str) + "\n" for e in batch))
+            self.out.write("".join(event_to_json(e) + "\n" for e in batch))
 
     def close(self) -> None:
         """Write what is left."""
