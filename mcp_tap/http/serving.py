@@ -59,11 +59,16 @@ def url_host(host: str) -> str:
 
 @contextlib.asynccontextmanager
 async def serving(
-    app: Any, host: str = "127.0.0.1", port: int = 0, log_level: str = "critical"
+    app: Any,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    log_level: str = "critical",
+    shutdown_grace: int = 2,
 ) -> AsyncIterator[str]:
     """Serve `app` in a background task; yield its base URL once it accepts connections.
 
     The default log level keeps uvicorn silent: mcp-tap reports faults itself, in one line.
+    `shutdown_grace` is how many seconds open requests may take to finish on exit.
     """
     sock = bind_socket(host, port)
     bound_port = sock.getsockname()[1]
@@ -75,7 +80,7 @@ async def serving(
         date_header=False,
         proxy_headers=False,  # X-Forwarded-* from a client is data to pass on, not to trust
         access_log=False,
-        timeout_graceful_shutdown=2,  # open SSE streams must not hold Ctrl-C hostage
+        timeout_graceful_shutdown=shutdown_grace,  # open streams must not hold Ctrl-C hostage
         timeout_keep_alive=75,
     )
     server = _QuietServer(config)
