@@ -156,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also accept this Host/Origin name (DNS rebinding protection; repeatable)",
     )
     serve.add_argument("--record", metavar="PATH", help="record the mock's own session here")
-    _add_limit_options(serve)
+    _add_limit_options(serve, skip=UPSTREAM_LIMITS)
     _add_view_options(serve)
 
     demo = commands.add_parser(
@@ -187,9 +187,14 @@ def _limit_flag(field: str) -> str:
     return "--" + field.replace("_", "-")
 
 
-def _add_limit_options(parser: argparse.ArgumentParser) -> None:
+UPSTREAM_LIMITS = frozenset({"idle_timeout", "upstream_keep_alive"})  # meaningless to a mock
+
+
+def _add_limit_options(parser: argparse.ArgumentParser, skip: frozenset[str] = frozenset()) -> None:
     group = parser.add_argument_group("limits")
     for field, (unit, what) in _LIMIT_HELP.items():
+        if field in skip:
+            continue
         default = getattr(DEFAULT_LIMITS, field)
         group.add_argument(
             _limit_flag(field),
@@ -201,7 +206,7 @@ def _add_limit_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _limits(args: argparse.Namespace) -> Limits:
-    values = {field: getattr(args, field) for field in _LIMIT_HELP}
+    values = {field: getattr(args, field, getattr(DEFAULT_LIMITS, field)) for field in _LIMIT_HELP}
     for field, value in values.items():
         if value <= 0:
             raise UserError(f"{_limit_flag(field)} must be positive, got {value:g}")
