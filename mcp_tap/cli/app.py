@@ -32,6 +32,8 @@ from mcp_tap.replay.junit import write_junit
 from mcp_tap.replay.replayer import ReplayError
 from mcp_tap.replay.report import print_verdicts, verdicts_json
 from mcp_tap.replay.run import ReplayOptions, exit_code, replay
+from mcp_tap.serve.matching import MatchRules
+from mcp_tap.serve.run import load_recordings
 from mcp_tap.stdio.relay import DEFAULT_DRAIN, DEFAULT_GRACE, DEFAULT_TERM_GRACE, StdioOptions
 from mcp_tap.tap.bus import TapBus
 from mcp_tap.view.console import DEFAULT_FPS, ViewOptions, build_view
@@ -269,6 +271,64 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--output", metavar="FILE", help="where to write the page (default: standard output)"
     )
 
+    serve = _command(
+        commands,
+        "serve",
+        "answer MCP clients from recordings, as the recorded server did",
+        "Stand in for the recorded server: answer each request from the recording it matches, "
+        "progress and all, and explain the requests that match nothing.",
+        "serve recordings/download_file-handshake.yaml --port 8000",
+        "serve session.yaml --fast --strict --match ignore:params.arguments.seed",
+    )
+    serve.add_argument(
+        "files", nargs="+", metavar="RECORDING", help="recordings written by `mcp-tap proxy`"
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
+    serve.add_argument(
+        "--port", type=int, default=8000, help="listen port; 0 picks a free one (default 8000)"
+    )
+    serve_pace = serve.add_mutually_exclusive_group()
+    serve_pace.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="scale the recorded gaps (2 = twice as fast; default 1)",
+    )
+    serve_pace.add_argument(
+        "--fast", action="store_true", help="send every recorded message at once"
+    )
+    serve.add_argument(
+        "--match",
+        action="append",
+        default=[],
+        metavar="RULE",
+        help="ignore:PATH (also ignore this request field, e.g. ignore:params.arguments.seed), "
+        "with-meta (compare params._meta too, bar tokens and trace context), method-only "
+        "(match by method and tool name alone); repeatable",
+    )
+    serve.add_argument(
+        "--repeat",
+        choices=("last", "cycle", "once"),
+        default="last",
+        help="when identical requests outnumber their recorded answers: repeat the last "
+        "(default), start over, or miss",
+    )
+    serve.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 if a request missed or a recorded interaction was never used",
+    )
+    serve.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also accept this Host/Origin name (DNS rebinding protection; repeatable)",
+    )
+    serve.add_argument("--record", metavar="PATH", help="record the mock's own session here")
+    _add_limit_options(serve, skip=UPSTREAM_LIMITS)
+    _add_view_options(serve)
+
     demo = _command(
         commands,
         "demo",
@@ -355,9 +415,14 @@ def _limit_flag(field: str) -> str:
     return "--" + field.replace("_", "-")
 
 
-def _add_limit_options(parser: argparse.ArgumentParser) -> None:
+UPSTREAM_LIMITS = frozenset({"idle_timeout", "upstream_keep_alive"})  # meaningless to a mock
+
+
+def _add_limit_options(parser: argparse.ArgumentParser, skip: frozenset[str] = frozenset()) -> None:
     group = parser.add_argument_group("limits")
     for field, (unit, what) in _LIMIT_HELP.items():
+        if field in skip:
+            continue
         default = getattr(DEFAULT_LIMITS, field)
         group.add_argument(
             _limit_flag(field),
@@ -369,7 +434,7 @@ def _add_limit_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _limits(args: argparse.Namespace) -> Limits:
-    values = {field: getattr(args, field) for field in _LIMIT_HELP}
+    values = {field: getattr(args, field, getattr(DEFAULT_LIMITS, field)) for field in _LIMIT_HELP}
     for field, value in values.items():
         if value <= 0:
             raise UserError(f"{_limit_flag(field)} must be positive, got {value:g}")
@@ -464,6 +529,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _show(args)
         if args.command == "replay":
             return _replay(args)
+        if args.command == "serve":
+            return _serve(args)
         if args.command == "demo":
             return _demo(args)
         if args.command == "export":
@@ -755,6 +822,46 @@ def _replay(args: argparse.Namespace) -> int:
     if args.junit:
         write_junit(Path(args.junit), Path(args.file).stem, verdicts, seconds)
     return exit_code(verdicts)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from mcp_tap.cli.serve import ServeOptions, run_serve
+
+    loaded = load_recordings(args.files)
+    for warning in loaded.warnings:
+        print(f"mcp-tap: warning: {warning}", file=sys.stderr)
+    if not args.fast and args.speed <= 0:
+        raise UserError("--speed must be above 0")
+    options = ServeOptions(
+        host=args.host,
+        port=checked_port(args.port),
+        speed=None if args.fast else args.speed,
+        rules=MatchRules.from_options(args.match, args.repeat),
+        allow_hosts=args.allow_host,
+        limits=_limits(args),
+    )
+    if not is_loopback(args.host):
+        print(
+            f"mcp-tap: warning: listening on {args.host}, not loopback: other machines can "
+            "reach the mock",
+            file=sys.stderr,
+        )
+    bus = TapBus()
+    subscribers = _view_subscribers(args, bus)
+    info = sys.stderr if args.jsonl else sys.stdout  # keep a JSON-lines stdout pure
+    if args.record:
+        recorder = _open_recorder(args.record, "serve", RedactionRules.from_options())
+        subscribers.append(recorder)
+        print(f"mcp-tap: recording to {recorder.path}", file=info, flush=True)
+    for subscriber in subscribers:
+        bus.subscribe(subscriber)
+    try:
+        report = run_async(run_serve(loaded, options, bus, out=info))
+    finally:
+        bus.close()
+    for line in report.summary():
+        print(line, file=sys.stderr)
+    return 1 if args.strict and not report.clean else 0
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -1,0 +1,12 @@
+"""Serve: a recording stands in for its server, progress and all.
+
+`interactions` turns a recording's events into what the server said to each request,
+`matching` decides which recorded request a new one is, `lifecycle` answers the protocol's
+own requests, `server` is the HTTP side (on the proxy's own HTTP server, tapped like it),
+and `run` starts it all and reports misses. Imports: every layer below; never `replay` or
+`cli`.
+"""
+
+from mcp_tap.serve.run import RunningMock, ServeReport, serving_recording
+
+__all__ = ["RunningMock", "ServeReport", "serving_recording"]

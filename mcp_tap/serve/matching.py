@@ -1,0 +1,288 @@
+"""Which recorded interaction answers a request, and, when none does, why not.
+
+Sans-IO. A request matches a recorded one by method and params, with the fields that change
+from run to run ignored: the JSON-RPC id (never compared), `params._meta` (progress tokens,
+trace context, the 2026-07-28 envelope), and any path the user adds. A recorded value that was
+redacted (`<redacted:...>`) matches any value, as the recording no longer knows it.
+
+Identical requests are answered in recorded order; once their answers are used up, the last
+repeats (`repeat="last"`), they start over (`"cycle"`) or the request misses (`"once"`). A
+miss names the closest recorded request and every field that differs.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from mcp_tap.serve.interactions import REDACTED_PREFIX, Interaction
+
+MISS_CODE = -32050  # in JSON-RPC's server-error range; documented in the README
+REPEAT_POLICIES = ("last", "cycle", "once")
+VOLATILE_META_KEYS = frozenset({"progressToken", "traceparent", "tracestate", "baggage"})
+VOLATILE_META_PREFIX = "io.modelcontextprotocol/"
+_ABSENT = object()
+MAX_SHOWN = 60  # characters of a value in a miss message
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One field by which a request differs from a recorded one."""
+
+    path: str  # `params.arguments.size_mb`
+    recorded: Any  # _ABSENT when the recorded request had no such field
+    received: Any
+
+    def describe(self) -> str:
+        return f"{self.path}: recorded {_show(self.recorded)}, received {_show(self.received)}"
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"path": self.path}
+        if self.recorded is not _ABSENT:
+            out["recorded"] = self.recorded
+        if self.received is not _ABSENT:
+            out["received"] = self.received
+        return out
+
+
+def _show(value: Any) -> str:
+    if value is _ABSENT:
+        return "nothing"
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 3] + "..."
+
+
+@dataclass
+class Miss:
+    """A request no recorded interaction answers."""
+
+    request: dict[str, Any]
+    closest: Interaction | None
+    differences: list[Difference] = field(default_factory=list)
+    reason: str = ""  # set when the differences alone do not say it
+
+    @property
+    def method(self) -> str:
+        method = self.request.get("method")
+        return method if isinstance(method, str) else "?"
+
+    @property
+    def message(self) -> str:
+        """One line for the JSON-RPC error, the view and the summary."""
+        head = f"mcp-tap serve: no recorded {self.method} matches this request"
+        if self.reason:
+            return f"{head}: {self.reason}"
+        if self.closest is None:
+            return head
+        shown = "; ".join(d.describe() for d in self.differences[:5])
+        more = len(self.differences) - 5
+        if more > 0:
+            shown += f"; and {more} more"
+        return f"{head}; closest is {self.closest.label}: {shown}"
+
+    def error_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"differences": [d.as_json() for d in self.differences]}
+        if self.closest is not None:
+            data["closest"] = {"interaction": self.closest.index, "request": self.closest.request}
+        return data
+
+
+def parse_path(path: str) -> tuple[str, ...]:
+    """`$.params.arguments.size_mb` -> ('params', 'arguments', 'size_mb'); `[0]` means `.0`."""
+    path = path.strip().removeprefix("$").removeprefix(".").replace("[", ".").replace("]", "")
+    parts = tuple(part for part in path.split(".") if part)
+    if not parts:
+        raise ValueError(f"--match ignore: wants a path such as params.arguments.x, got {path!r}")
+    return parts
+
+
+@dataclass(frozen=True)
+class MatchRules:
+    """How requests are compared: `mcp-tap serve --match ... --repeat ...`."""
+
+    ignore: tuple[tuple[str, ...], ...] = ()  # paths from the message root, `*` any key
+    with_meta: bool = False  # compare params._meta too, bar its volatile keys
+    method_only: bool = False  # match by method and tool/prompt/resource name alone
+    repeat: str = "last"
+
+    @classmethod
+    def from_options(cls, match: Sequence[str] = (), repeat: str = "last") -> MatchRules:
+        """From `--match` values (`ignore:PATH`, `with-meta`, `method-only`); ValueError else."""
+        if repeat not in REPEAT_POLICIES:
+            raise ValueError(
+                f"--repeat must be one of {', '.join(REPEAT_POLICIES)}, got {repeat!r}"
+            )
+        ignore: list[tuple[str, ...]] = []
+        with_meta = method_only = False
+        for rule in match:
+            if rule.startswith("ignore:"):
+                ignore.append(parse_path(rule.removeprefix("ignore:")))
+            elif rule == "with-meta":
+                with_meta = True
+            elif rule == "method-only":
+                method_only = True
+            else:
+                raise ValueError(
+                    f"--match {rule!r}: expected ignore:PATH, with-meta or method-only"
+                )
+        return cls(tuple(ignore), with_meta, method_only, repeat)
+
+
+def comparable(request: dict[str, Any], rules: MatchRules) -> dict[str, Any]:
+    """What of a request is compared: its params, volatile fields removed."""
+    params = request.get("params")
+    params = dict(params) if isinstance(params, dict) else {} if params is None else params
+    if isinstance(params, dict):
+        meta = params.pop("_meta", None)
+        if rules.with_meta and isinstance(meta, dict):
+            kept = {
+                k: v
+                for k, v in meta.items()
+                if k not in VOLATILE_META_KEYS and not k.startswith(VOLATILE_META_PREFIX)
+            }
+            if kept:
+                params["_meta"] = kept
+        if rules.method_only:
+            params = {k: v for k, v in params.items() if k in ("name", "uri")}
+    view: dict[str, Any] = {"params": params}
+    for path in rules.ignore:
+        view = _without(view, path)
+    return view
+
+
+def _without(value: Any, path: Sequence[str]) -> Any:
+    """A copy of `value` with what `path` names removed (copies only along the path)."""
+    if not path:
+        return value
+    head, rest = path[0], path[1:]
+    if isinstance(value, dict):
+        keys = list(value) if head == "*" else [head] if head in value else []
+        if not keys:
+            return value
+        out = dict(value)
+        for key in keys:
+            if rest:
+                out[key] = _without(value[key], rest)
+            else:
+                del out[key]
+        return out
+    if isinstance(value, list):
+        indexes = range(len(value)) if head == "*" else [int(head)] if head.isdigit() else []
+        out_list = list(value)
+        for index in sorted((i for i in indexes if i < len(value)), reverse=True):
+            if rest:
+                out_list[index] = _without(value[index], rest)
+            else:
+                del out_list[index]
+        return out_list
+    return value
+
+
+def differences(recorded: Any, received: Any, path: str = "") -> list[Difference]:
+    """Every leaf by which `received` differs from `recorded`; a redacted recorded value matches."""
+    if isinstance(recorded, str) and recorded.startswith(REDACTED_PREFIX):
+        return []
+    if isinstance(recorded, dict) and isinstance(received, dict):
+        found: list[Difference] = []
+        for key in [*recorded, *(k for k in received if k not in recorded)]:
+            sub = f"{path}.{key}" if path else str(key)
+            found.extend(
+                differences(recorded.get(key, _ABSENT), received.get(key, _ABSENT), sub)
+                if key in recorded and key in received
+                else [Difference(sub, recorded.get(key, _ABSENT), received.get(key, _ABSENT))]
+            )
+        return found
+    if isinstance(recorded, list) and isinstance(received, list) and len(recorded) == len(received):
+        found = []
+        for index, (a, b) in enumerate(zip(recorded, received, strict=True)):
+            found.extend(differences(a, b, f"{path}.{index}" if path else str(index)))
+        return found
+    if type(recorded) is not type(received) or recorded != received:
+        return [Difference(path, recorded, received)]
+    return []
+
+
+class Matcher:
+    """Answers requests from recorded interactions, remembering which were used."""
+
+    def __init__(self, interactions: Sequence[Interaction], rules: MatchRules | None = None):
+        self.rules = rules or MatchRules()
+        self.interactions = list(interactions)
+        self._by_method: dict[str, list[Interaction]] = {}
+        for interaction in self.interactions:
+            if interaction.response is not None:
+                self._by_method.setdefault(interaction.method, []).append(interaction)
+        self._views = {id(i): comparable(i.request, self.rules) for i in self.interactions}
+        self.uses: dict[int, int] = {}  # interaction index -> times served
+        self.misses: list[Miss] = []
+        self._lock = threading.Lock()  # the Python API may share one matcher across loops
+
+    def match(self, request: dict[str, Any]) -> Interaction | Miss:
+        """The interaction that answers `request`, or the miss that explains why none does."""
+        method = request.get("method")
+        candidates = self._by_method.get(method, []) if isinstance(method, str) else []
+        received = comparable(request, self.rules)
+        scored = [(c, differences(self._views[id(c)], received)) for c in candidates]
+        matching = [c for c, diffs in scored if not diffs]
+        with self._lock:
+            chosen = self._choose(matching)
+            if chosen is not None:
+                self.uses[chosen.index] = self.uses.get(chosen.index, 0) + 1
+                return chosen
+            miss = self._miss(request, scored, bool(matching))
+            self.misses.append(miss)
+            return miss
+
+    def mark_used(self, interaction: Interaction) -> None:
+        with self._lock:
+            self.uses[interaction.index] = self.uses.get(interaction.index, 0) + 1
+
+    def unused(self) -> list[Interaction]:
+        """Recorded requests no client asked for (lifecycle ones aside: each era has its own)."""
+        return [
+            i
+            for i in self.interactions
+            if i.index not in self.uses and not i.is_lifecycle and i.response is not None
+        ]
+
+    def _choose(self, matching: list[Interaction]) -> Interaction | None:
+        if not matching:
+            return None
+        for interaction in matching:
+            if interaction.index not in self.uses:
+                return interaction
+        if self.rules.repeat == "last":
+            return matching[-1]
+        if self.rules.repeat == "cycle":
+            served = sum(self.uses.get(i.index, 0) for i in matching)
+            return matching[served % len(matching)]
+        return None
+
+    def _miss(
+        self,
+        request: dict[str, Any],
+        scored: list[tuple[Interaction, list[Difference]]],
+        exhausted: bool,
+    ) -> Miss:
+        method = request.get("method")
+        if exhausted:
+            first = next(c for c, diffs in scored if not diffs)
+            count = sum(1 for _, diffs in scored if not diffs)
+            reason = f"all {count} recorded answers to {first.label} were used (--repeat once)"
+            return Miss(request, first, [], reason)
+        if not scored:
+            methods = sorted({i.method for i in self.interactions if i.response is not None})
+            shown = ", ".join(methods) if methods else "none"
+            reason = f"the recordings have no {method} request (recorded methods: {shown})"
+            return Miss(request, None, [], reason)
+
+        def closeness(item: tuple[Interaction, list[Difference]]) -> tuple[int, int, int]:
+            interaction, diffs = item
+            other_name = any(d.path in ("params.name", "params.uri") for d in diffs)
+            return (int(other_name), len(diffs), interaction.index)
+
+        closest, diffs = min(scored, key=closeness)
+        return Miss(request, closest, diffs)

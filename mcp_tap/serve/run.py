@@ -1,0 +1,173 @@
+"""Start a mock from recordings, and say at the end what it could not answer.
+
+`serving_recording` is the one-line way in, for tests and the pytest plugin:
+
+    async with serving_recording("recordings/download_file-handshake.yaml") as mock:
+        async with Client(mock.url) as client: ...
+    assert not mock.report.misses
+
+`running_mock` is the same for callers that bring their own bus (the CLI, with its view and
+recorder); `ServeReport` holds the misses and the recorded interactions nobody asked for.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from mcp_tap.http.front import serving_requests
+from mcp_tap.http.guard import HostGuard
+from mcp_tap.http.limits import DEFAULT_LIMITS, Limits
+from mcp_tap.protocol.events import TapEvent
+from mcp_tap.recording.reader import RecordingError, load_recording
+from mcp_tap.serve.interactions import Interaction, RecordedServer, recorded_server
+from mcp_tap.serve.matching import Matcher, MatchRules, Miss
+from mcp_tap.serve.server import MockServer
+from mcp_tap.tap.bus import TapBus
+
+DEFAULT_PATH = "/mcp"
+
+
+@dataclass
+class LoadedRecordings:
+    """The recordings a mock serves, and what a person should hear about them at start."""
+
+    server: RecordedServer
+    path: str = DEFAULT_PATH  # where the recorded server was reached
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def notes(self) -> list[str]:
+        notes = []
+        if self.server.redacted_values:
+            notes.append(
+                f"{self.server.redacted_values} recorded values were redacted: they are served "
+                "as their <redacted:...> placeholders"
+            )
+        return notes
+
+
+def load_recordings(paths: Sequence[str | Path]) -> LoadedRecordings:
+    """Load every recording; RecordingError (one line) when one cannot be served."""
+    if not paths:
+        raise RecordingError("no recording given")
+    loaded: list[tuple[str, list[TapEvent]]] = []
+    warnings: list[str] = []
+    path = DEFAULT_PATH
+    for index, item in enumerate(paths):
+        recording = load_recording(item)
+        warnings.extend(recording.warnings)
+        loaded.append((Path(item).name, recording.events))
+        target = recording.header.get("target")
+        if index == 0 and isinstance(target, str) and target.startswith("http"):
+            recorded_path = urlsplit(target).path
+            if recorded_path and recorded_path != "/sse":
+                path = recorded_path
+    server = recorded_server(loaded)
+    if not any(i.response is not None for i in server.interactions):
+        names = ", ".join(str(p) for p in paths)
+        raise RecordingError(f"{names}: no answered request to serve")
+    return LoadedRecordings(server, path, warnings)
+
+
+@dataclass
+class ServeReport:
+    """What the mock could not answer, and what of the recordings it never used."""
+
+    matcher: Matcher
+    mock: MockServer | None = None
+
+    @property
+    def misses(self) -> list[Miss]:
+        return list(self.matcher.misses)
+
+    @property
+    def unused(self) -> list[Interaction]:
+        return self.matcher.unused()
+
+    @property
+    def served(self) -> int:
+        """Requests answered, misses included."""
+        return self.mock.served if self.mock is not None else 0
+
+    @property
+    def clean(self) -> bool:
+        return not self.misses and not self.unused
+
+    def summary(self) -> list[str]:
+        """Lines for a person: every miss, every unused interaction."""
+        lines = [
+            f"mcp-tap serve: {self.served} requests, {len(self.misses)} missed, "
+            f"{len(self.unused)} recorded interactions unused"
+        ]
+        lines.extend(f"  miss: {miss.message}" for miss in self.misses)
+        lines.extend(f"  unused: {interaction.label}" for interaction in self.unused)
+        return lines
+
+
+@dataclass
+class RunningMock:
+    """A mock being served: where to point a client, and its report so far."""
+
+    url: str  # the MCP endpoint, e.g. http://127.0.0.1:8000/mcp
+    base_url: str
+    report: ServeReport
+    notes: list[str]
+
+
+@contextlib.asynccontextmanager
+async def running_mock(
+    loaded: LoadedRecordings,
+    bus: TapBus,
+    *,
+    rules: MatchRules | None = None,
+    speed: float | None = 1.0,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    allow_hosts: Sequence[str] = (),
+    limits: Limits = DEFAULT_LIMITS,
+) -> AsyncIterator[RunningMock]:
+    """Serve `loaded` on host:port (0: a free one) until the block ends."""
+    if speed is not None and speed <= 0:
+        raise ValueError("--speed must be above 0")
+    matcher = Matcher(loaded.server.interactions, rules)
+    mock = MockServer(loaded.server, matcher, bus, speed, HostGuard(host, allow_hosts), limits)
+    report = ServeReport(matcher, mock)
+    try:
+        async with serving_requests(mock, host, port, limits) as base_url:
+            yield RunningMock(base_url + loaded.path, base_url, report, loaded.notes)
+    finally:
+        await mock.aclose()
+
+
+@contextlib.asynccontextmanager
+async def serving_recording(
+    *paths: str | Path,
+    fast: bool = False,
+    speed: float = 1.0,
+    match: Sequence[str] = (),
+    repeat: str = "last",
+    bus: TapBus | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+) -> AsyncIterator[RunningMock]:
+    """Serve recordings on a free loopback port; yield the URL and the report.
+
+    `fast` sends every recorded message at once; `speed` scales the recorded gaps otherwise.
+    `match` and `repeat` are the CLI's `--match` and `--repeat`.
+    """
+    loaded = load_recordings(paths)
+    rules = MatchRules.from_options(match, repeat)
+    own_bus = bus is None
+    tap_bus = bus if bus is not None else TapBus()
+    try:
+        async with running_mock(
+            loaded, tap_bus, rules=rules, speed=None if fast else speed, host=host, port=port
+        ) as mock:
+            yield mock
+    finally:
+        if own_bus:
+            tap_bus.close()

@@ -1,0 +1,372 @@
+"""The mock's HTTP side: answers MCP requests from recorded interactions, over the proxy's server.
+
+`MockServer` is a `front.RequestHandler`, so the mock gets the proxy's HTTP/1.1 server with its
+limits, streaming and hardening. It speaks Streamable HTTP in both eras: a 2026-07-28 client's
+self-contained POSTs, and the handshake (`initialize` mints a new `Mcp-Session-Id`, DELETE
+ends the session, the optional GET stream is declined with 405, which clients accept). Its
+own traffic goes through an `ExchangeTap`, as the proxy's does, so the view, the tracker and
+`--record` see a mock session exactly as they see a real one.
+
+A request's answer is replayed, not summarised: each recorded notification at its recorded
+offset (scaled by the speed), progress carrying the client's own token, then the response with
+the client's id. A client that leaves stops it, as a 2026-07-28 cancellation should.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import itertools
+import json
+import uuid
+from typing import Any
+
+import orjson
+
+from mcp_tap.http.front import ClientConnection, Request
+from mcp_tap.http.guard import HostGuard
+from mcp_tap.http.limits import DEFAULT_LIMITS, Limits
+from mcp_tap.protocol.events import Fault, Finding, Headers, MessageKind, Severity, header
+from mcp_tap.protocol.jsonrpc import classify_text, error_body, request_id_for_error
+from mcp_tap.serve.interactions import Interaction, RecordedServer
+from mcp_tap.serve.lifecycle import lifecycle_answer
+from mcp_tap.serve.matching import MISS_CODE, Matcher, Miss
+from mcp_tap.tap.bus import TapBus
+from mcp_tap.tap.exchange import ExchangeTap
+
+INVALID_REQUEST, PARSE_ERROR = -32600, -32700
+LIFECYCLE = frozenset({"initialize", "server/discover", "ping"})
+SSE_HEADERS: Headers = (
+    ("content-type", "text/event-stream"),
+    ("cache-control", "no-cache, no-transform"),
+    ("x-accel-buffering", "no"),
+)
+Item = tuple[float, dict[str, Any]]  # (offset in seconds, message)
+
+
+def dumps(value: Any) -> bytes:
+    """Compact JSON; orjson unless a value needs the standard module (an int past 64 bits)."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def sse_event(message: dict[str, Any]) -> bytes:
+    return b"event: message\ndata: " + dumps(message) + b"\n\n"
+
+
+def _json_headers(payload: bytes, extra: Headers = ()) -> Headers:
+    return (
+        ("content-type", "application/json"),
+        ("content-length", str(len(payload))),
+        *extra,
+    )
+
+
+def _accepts(headers: Headers) -> tuple[bool, bool]:
+    """(JSON, SSE): what the client's Accept allows; no Accept allows both."""
+    accept = (header(headers, "accept") or "*/*").lower()
+    anything = "*/*" in accept
+    return anything or "application/json" in accept, anything or "text/event-stream" in accept
+
+
+class MockServer:
+    """Answers each client request from a recording (front.RequestHandler)."""
+
+    def __init__(
+        self,
+        recorded: RecordedServer,
+        matcher: Matcher,
+        bus: TapBus,
+        speed: float | None = 1.0,
+        guard: HostGuard | None = None,
+        limits: Limits = DEFAULT_LIMITS,
+    ):
+        self.recorded = recorded
+        self.matcher = matcher
+        self.bus = bus
+        self.speed = speed  # None: every message at once (--fast)
+        self.guard = guard
+        self.limits = limits
+        self.sessions: set[str] = set()
+        self.exchange_ids = itertools.count(1)
+        self.answers: set[asyncio.Task[None]] = set()
+        self.served = 0
+
+    # -- front.RequestHandler --
+
+    def serve(self, request: Request, client: ClientConnection) -> None:
+        if request.too_large:
+            detail = f"request body larger than --max-body ({self.limits.max_body} bytes)"
+            self._refuse(client, 413, "request-too-large", detail, None)
+            return
+        refusal = self.guard.refusal(request.headers) if self.guard is not None else None
+        if refusal is not None:
+            self._refuse(
+                client, 403, "request-refused", refusal, request_id_for_error(request.body)
+            )
+            return
+        tap = ExchangeTap(
+            self.bus,
+            next(self.exchange_ids),
+            request.method,
+            request.target,
+            request.headers,
+            max_message=self.limits.max_inspect,
+        )
+        tap.opened(request.body)
+        if request.method == "POST":
+            self._post(request, client, tap)
+        elif request.method == "DELETE":
+            session = header(request.headers, "mcp-session-id")
+            if session is not None and session in self.sessions:
+                self.sessions.discard(session)
+                self.respond_whole(
+                    client, tap, 200, _json_headers(b"", (("mcp-session-id", session),)), b""
+                )
+            else:
+                self.respond_whole(
+                    client, tap, 405, (("allow", "POST"), ("content-length", "0")), b""
+                )
+        else:
+            # The optional standalone GET stream: declined, which every client accepts (a mock
+            # has no server-initiated messages of its own to send on it).
+            self.respond_whole(
+                client, tap, 405, (("allow", "POST, DELETE"), ("content-length", "0")), b""
+            )
+
+    def fault(self, kind: str, detail: str) -> None:
+        self.bus.publish(Fault(self.bus.now(), None, kind, detail))
+
+    async def aclose(self) -> None:
+        """Stop the answers still streaming."""
+        for task in list(self.answers):
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(*self.answers, return_exceptions=True)
+
+    # -- internals --
+
+    def _refuse(
+        self, client: ClientConnection, status: int, kind: str, detail: str, request_id: Any
+    ) -> None:
+        self.fault(kind, detail)
+        payload = error_body(request_id, INVALID_REQUEST, f"mcp-tap: {detail}")
+        client.respond(status, _json_headers(payload), payload)
+
+    def respond_whole(
+        self, client: ClientConnection, tap: ExchangeTap, status: int, headers: Headers, body: bytes
+    ) -> None:
+        client.respond(status, headers, body)
+        tap.response_started(status, headers)
+        if body:
+            tap.response_chunk(body)
+        tap.closed("complete")
+
+    def _error(
+        self,
+        client: ClientConnection,
+        tap: ExchangeTap,
+        status: int,
+        request_id: Any,
+        code: int,
+        text: str,
+    ) -> None:
+        payload = error_body(request_id, code, text)
+        self.respond_whole(client, tap, status, _json_headers(payload), payload)
+
+    def _post(self, request: Request, client: ClientConnection, tap: ExchangeTap) -> None:
+        messages = classify_text(request.body)
+        if len(messages) != 1 or messages[0].kind is MessageKind.INVALID:
+            what = "a batch" if len(messages) > 1 else messages[0].problem or "invalid JSON-RPC"
+            self._error(client, tap, 400, None, PARSE_ERROR, f"mcp-tap serve: cannot serve {what}")
+            return
+        message = messages[0]
+        session = header(request.headers, "mcp-session-id")
+        if session is not None and session not in self.sessions and message.method != "initialize":
+            self._error(client, tap, 404, message.id, INVALID_REQUEST, "Session not found")
+            return
+        if message.kind is not MessageKind.REQUEST:
+            # Notifications and responses from the client: accepted, as a server does.
+            self.respond_whole(client, tap, 202, (("content-length", "0"),), b"")
+            return
+        self.served += 1
+        payload: dict[str, Any] = message.payload
+        extra: Headers = ()
+        items: list[Item] = []
+        response_offset = 0.0  # the protocol's own answers come at once
+        if message.method in LIFECYCLE:
+            body, interaction = lifecycle_answer(payload, self.recorded)
+            if interaction is not None:
+                self.matcher.mark_used(interaction)
+            if message.method == "initialize" and "result" in body:
+                session = uuid.uuid4().hex
+                self.sessions.add(session)
+            response = {"jsonrpc": "2.0", "id": message.id, **body}
+            stream = interaction.response_stream if interaction is not None else None
+            want_sse = stream is not None and stream.value.endswith("sse")
+        else:
+            found = self.matcher.match(payload)
+            if isinstance(found, Miss):
+                self._missed(found, client, tap, message.id, session)
+                return
+            items, response = self._replayed(
+                found, message.progress_token, message.has_progress_token
+            )
+            response["id"] = message.id
+            response_offset = found.response_offset
+            stream = found.response_stream
+            want_sse = bool(items) or (stream is not None and stream.value.endswith("sse"))
+        if session is not None:
+            extra = (("mcp-session-id", session),)
+        takes_json, takes_sse = _accepts(request.headers)
+        sse = takes_sse and (want_sse or not takes_json)
+        if not sse:
+            items = []  # a JSON answer has no room for notifications: a real server drops them
+        _Answer(self, client, tap, sse, extra, items, (response_offset, response))
+
+    def _replayed(
+        self, interaction: Interaction, token: Any, has_token: bool
+    ) -> tuple[list[Item], dict[str, Any]]:
+        """The recorded notifications for this client, and the response to give it."""
+        items: list[Item] = []
+        for emission in interaction.notifications:
+            if emission.is_progress:
+                if not has_token:
+                    continue  # a real server sends progress only to those who asked
+                note = copy.deepcopy(emission.payload)
+                note["params"]["progressToken"] = token
+            else:
+                note = emission.payload
+            items.append((emission.offset, note))
+        response = copy.deepcopy(interaction.response) if interaction.response else {}
+        items.append((interaction.response_offset, response))
+        return items[:-1], response
+
+    def _missed(
+        self,
+        miss: Miss,
+        client: ClientConnection,
+        tap: ExchangeTap,
+        request_id: Any,
+        session: str | None,
+    ) -> None:
+        self.bus.publish(
+            Finding(
+                self.bus.now(),
+                Severity.ERROR,
+                "serve-no-match",
+                miss.message,
+                exchange_id=tap.exchange_id,
+                session_id=session,
+                request_id=request_id,
+            )
+        )
+        body = {
+            "jsonrpc": "2.0",
+            "id": request_id,
+            "error": {"code": MISS_CODE, "message": miss.message, "data": miss.error_data()},
+        }
+        payload = dumps(body)
+        extra: Headers = (("mcp-session-id", session),) if session is not None else ()
+        self.respond_whole(client, tap, 200, _json_headers(payload, extra), payload)
+
+
+class _Answer:
+    """One response being replayed on a client connection (front.ExchangeListener)."""
+
+    def __init__(
+        self,
+        mock: MockServer,
+        client: ClientConnection,
+        tap: ExchangeTap,
+        sse: bool,
+        extra: Headers,
+        items: list[Item],
+        response: Item,
+    ):
+        self.mock, self.client, self.tap = mock, client, tap
+        self.sse, self.extra, self.items = sse, extra, items
+        self.response_offset, self.response = response
+        self.writable = asyncio.Event()
+        self.writable.set()
+        client.listener = self
+        task = asyncio.get_running_loop().create_task(self.run())
+        mock.answers.add(task)
+        task.add_done_callback(mock.answers.discard)
+        self.task = task
+        self.done = False
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        speed = self.mock.speed
+        try:
+            if not self.sse:
+                await self._until(start, self.response_offset, speed)
+                payload = dumps(self.response)
+                self.done = True
+                self.mock.respond_whole(
+                    self.client, self.tap, 200, _json_headers(payload, self.extra), payload
+                )
+                return
+            headers = (*SSE_HEADERS, *self.extra)
+            self.client.start_response(200, headers)
+            self.client.flush()
+            self.tap.response_started(200, headers)
+            pending: list[bytes] = []
+            for offset, message in self.items:
+                if speed is not None and pending and start + offset / speed > loop.time():
+                    self._send(b"".join(pending))
+                    pending = []
+                await self._until(start, offset, speed)
+                pending.append(sse_event(message))
+            if speed is not None and pending:
+                self._send(b"".join(pending))
+                pending = []
+            await self._until(start, self.response_offset, speed)
+            last = b"".join(pending) + sse_event(self.response)
+            self.done = True
+            self.client.end_response(last)
+            self.tap.response_chunk(last)
+            self.tap.closed("complete")
+        except asyncio.CancelledError:
+            if not self.done:
+                self.done = True
+                self.client.abort()
+                self.tap.closed("client-disconnected")
+            raise
+        except Exception as error:  # a bug of ours: the client must not hang on it
+            self.mock.fault("proxy-error", f"serve: {type(error).__name__}: {error}")
+            if not self.done:
+                self.done = True
+                self.client.abort()
+                self.tap.closed("upstream-error")
+
+    async def _until(self, start: float, offset: float, speed: float | None) -> None:
+        if speed is not None:
+            delay = start + offset / speed - asyncio.get_running_loop().time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        if not self.writable.is_set():
+            await self.writable.wait()
+
+    def _send(self, data: bytes) -> None:
+        self.client.write_body(data)
+        self.tap.response_chunk(data)
+
+    # -- front.ExchangeListener --
+
+    def client_gone(self) -> None:
+        if not self.done:
+            self.done = True
+            self.task.cancel()
+            self.tap.closed("client-disconnected")
+
+    def client_paused(self) -> None:
+        self.writable.clear()
+
+    def client_resumed(self) -> None:
+        self.writable.set()
