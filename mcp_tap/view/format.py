@@ -28,6 +28,8 @@ from mcp_tap.view.layout import Layout, clip_cells, crop
 
 Line = list[tuple[str, str]]
 PLAIN = Layout()  # a pipe or a file: fixed columns, nothing cut to a width
+MIN_LABEL = 8  # cells of a tool's name kept on a finished stream's line
+MIN_BAR = 4  # a finished stream's bar is never narrower
 
 SUMMARY_WIDTH = 72  # characters of params/result shown on a one-line summary
 KIND_LABELS = {
@@ -305,23 +307,32 @@ def stream_line(
     elif ok and stats.count == 0:
         mark, style = "•", "dim"
     shown_mark = ("ok" if ok and not down and stats.count else mark) if ascii_only else mark
-    label = stats.label or stats.method
-    line: Line = [
-        (f"{shown_mark} ", style),
-        token_badge(stats.token, ascii_only),
-        (f" {clip_cells(label, layout.label_width)} ", "bold"),
-    ]
+    head: Line = [(f"{shown_mark} ", style), token_badge(stats.token, ascii_only)]
+    bar_width = layout.bar_width
+    end: Line = []
     if stats.count == 0:
-        line.append(("no progress", "dim"))
-        line.append((f" · {outcome_word(stats)}", "" if ok else style))
+        end.append(("no progress", "dim"))
+        end.append((f" · {outcome_word(stats)}", "" if ok else style))
     else:
-        line += _end_bar(stats, ok, style, ascii_only, layout.bar_width)
         if not ok:
-            line.append((f" {outcome_word(stats)}", style))
+            end.append((f" {outcome_word(stats)}", style))
         elif down:
-            line.append((f" completed, down from {number(peak)}", style))
+            end.append((f" completed, down from {number(peak)}", style))
         elif stats.total is not None and (stats.fraction or 0.0) < 1.0:
-            line.append((" completed", style))
+            end.append((" completed", style))
+        bar = _end_bar(stats, ok, style, ascii_only, bar_width)
+        # on a narrow terminal the name and then the bar give way, not what the end says
+        if layout.width is not None:
+            label_room = layout.width - (_used(head) + _used(bar) + _used(end) + 2)
+        if layout.width is not None and label_room < MIN_LABEL:
+            bar_width = max(MIN_BAR, bar_width - (MIN_LABEL - label_room))
+        end = _end_bar(stats, ok, style, ascii_only, bar_width) + end
+    label = stats.label or stats.method
+    width = layout.label_width
+    if width is not None and layout.width is not None:
+        width = max(MIN_LABEL, min(width, layout.width - (_used(head) + _used(end) + 2)))
+    label = clip_cells(label, width)
+    line = [*head, (f" {label} ", "bold"), *end]
     updates = f"  {stats.count} update{'s' if stats.count != 1 else ''}" if stats.count else ""
     # what may follow, in the order of the line, each with its rank: dropped from the last
     rest: list[tuple[int, tuple[str, str]]] = [

@@ -55,7 +55,7 @@ class Column:
     style: str = ""
     drop: int = 0  # 0: always shown; else dropped when the table does not fit, highest first
     prose: bool = False  # free text: wraps within the room left, instead of widening the table
-    max_width: int | None = None  # for names: cut with an ellipsis beyond this
+    name: bool = False  # a name of any length: cut (with an ellipsis) to fit a narrow table
 
 
 def fit_table(
@@ -70,25 +70,35 @@ def fit_table(
     width = options.max_width
     shown = list(columns)
     short = False
+    names = max(MIN_NAME, width // 4)  # a name takes at most a quarter of the line at first
     while True:
-        table = _table(title, shown, caption, short, measuring=True)
-        if Measurement.get(console, options.update_width(10_000), table).maximum <= width:
+        table = _table(title, shown, caption, short, names, measuring=True)
+        excess = Measurement.get(console, options.update_width(10_000), table).maximum - width
+        if excess <= 0:
             break
         droppable = [c for c in shown if c.drop]
         if not short:
             short = True
         elif droppable:
             shown.remove(max(droppable, key=lambda c: c.drop))
+        elif names > MIN_NAME and any(c.name for c in shown):
+            names = max(MIN_NAME, names - excess)
         else:
-            break  # the names give way (ellipsis), and prose wraps
-    return _table(title, shown, caption, short, measuring=False)
+            break  # prose wraps in what is left
+    return _table(title, shown, caption, short, names, measuring=False)
 
 
+MIN_NAME = 8
 PROSE_ROOM = 16  # cells a prose column needs at least, for the fitting
 
 
 def _table(
-    title: str, columns: list[Column], caption: str | None, short: bool, measuring: bool
+    title: str,
+    columns: list[Column],
+    caption: str | None,
+    short: bool,
+    names: int,
+    measuring: bool,
 ) -> Table:
     table = Table(title=title, caption=caption, box=box.SIMPLE_HEAD, title_justify="left")
     for column in columns:
@@ -103,7 +113,7 @@ def _table(
                 justify=column.justify,
                 no_wrap=True,
                 overflow="ellipsis",
-                max_width=column.max_width,
+                max_width=names if column.name else None,
             )
     for row in zip(*(c.cells for c in columns), strict=True):
         table.add_row(*row)
@@ -120,7 +130,7 @@ def requests_table(
     methods = sorted(requests, key=lambda m: (-requests[m], m))
     times = [latencies.get(method, ()) for method in methods]
     return [
-        Column("method", list(methods), style="bold"),
+        Column("method", list(methods), style="bold", name=True),
         Column("requests", [str(requests[m]) for m in methods], "n", "right"),
         Column("errors", [_count(errors[m], "red") for m in methods], "err", "right"),
         Column("open", [_count(open_requests[m], "yellow") for m in methods], None, "right"),
@@ -170,7 +180,7 @@ def streams_table(
         Column("token", [json.dumps(s.token) for s in shown], style="magenta"),
         Column("session", [short_session(s.session_id) for s in shown], "sess", drop=9),
         Column("id", [_id(s.request_id) for s in shown], drop=8),
-        Column("request", [s.label or s.method for s in shown], max_width=40),
+        Column("request", [s.label or s.method for s in shown], name=True),
         Column("updates", [str(s.count) for s in shown], "upd", "right", drop=4),
         Column("last", lasts, None, "right"),
         Column("duration", [seconds(s.duration) for s in shown], "took", "right", drop=5),
