@@ -110,11 +110,12 @@ def test_live_bar_then_its_completion_line() -> None:
     bar = line_with(v.text(), "ETA")
     assert "⟳ 2  download_file a.bin: 3/4 MB" in bar
     assert re.search(r"75% 3/4 +5/s +ETA 0\.200 s +3 upd", bar)
+    v.script.at(1.3).send(ex, progress(2, 4, total=4))
     v.finish(ex)
     v.frame()
     text = v.text()
     done = line_with(text, "✔")
-    assert re.search(r"✔  ⟳ 2  download_file ━+ 100%  3 updates in 1\.00 s", done)
+    assert re.search(r"✔  ⟳ 2  download_file ━+ 100%  4 updates in 1\.00 s", done)
     assert "first after 0.200 s · longest gap 0.200 s" in done
     # the summary comes right below the response that ended the stream
     lines = [ln for ln in text.splitlines() if ln.strip()]
@@ -157,8 +158,9 @@ def test_findings_errors_and_faults_stand_out() -> None:
     v.frame()
     raw = v.console.file.getvalue()  # type: ignore[attr-defined]
     text = v.text()
-    assert "✖ progress-not-increasing token 2: progress went from 1 to 1" in text
-    assert "\x1b[1;31m✖ progress-not-increasing" in raw  # bold red
+    # one icon, where a message has its arrow, then the rule: both bold red
+    assert "✖ sess-1    progress-not-increasing token 2: progress went from 1 to 1" in text
+    assert "\x1b[1;31m✖\x1b[0m" in raw and "\x1b[1;31mprogress-not-increasing" in raw
     assert re.search(r"error +tools/call +#2 -32602 no such file", text)
     assert "FAULT upstream-reset upstream broke off the response" in text
     assert "\x1b[1;31mFAULT upstream-reset" in raw
@@ -179,7 +181,10 @@ def test_not_a_terminal_means_plain_lines_and_no_bars() -> None:
         in text
     )
     assert '[token 2] 2/4 (50%) "a.bin: 2/4 MB"' in text
-    assert "ok [token 2] download_file ######################## 100%  2 updates in 1.00 s" in text
+    assert (
+        "ok [token 2] download_file ############------------  50% 2/4 completed"
+        "  2 updates in 1.00 s" in text
+    )
     assert "ETA" not in text  # no bars
     assert "mcp-tap summary" in text
 
@@ -264,10 +269,10 @@ def test_2026_client_closing_the_stream_shows_a_cancelled_bar() -> None:
     v.frame()
     text = v.text()
     assert (
-        "ℹ request-cancelled tools/call id 2 cancelled (the client closed the response stream)"
-        in text
+        "ℹ -         request-cancelled tools/call id 2 cancelled (the client closed the response"
+        " stream)" in text
     )
-    assert re.search(r"⊘  ⟳ 2  download_file ━+─+  25% cancelled  1 update in 0\.600 s", text)
+    assert re.search(r"⊘  ⟳ 2  download_file ━+─+  25% 1/4 cancelled  1 update in 0\.600 s", text)
 
 
 def test_http_errors_get_a_line() -> None:

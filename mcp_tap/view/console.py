@@ -15,6 +15,7 @@ from __future__ import annotations
 import fnmatch
 import io
 import json
+import time
 import weakref
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -25,7 +26,7 @@ from rich.console import Console, Group, RenderableType
 from rich.json import JSON
 from rich.text import Text
 
-from mcp_tap.analysis.progress_stats import ProgressStats, TrackedRequest
+from mcp_tap.analysis.progress_stats import ProgressStats, TrackedRequest, is_number
 from mcp_tap.analysis.tracker import ProgressTracker
 from mcp_tap.analysis.wire_checks import WireChecker
 from mcp_tap.protocol.events import (
@@ -44,6 +45,7 @@ from mcp_tap.view.format import (
     exchange_line,
     fault_line,
     finding_line,
+    fit,
     http_line,
     message_line,
     plain,
@@ -51,6 +53,7 @@ from mcp_tap.view.format import (
 )
 from mcp_tap.view.frames import FramePacer
 from mcp_tap.view.jsonl import JsonLinesView
+from mcp_tap.view.layout import Layout
 from mcp_tap.view.output import ViewOutput
 from mcp_tap.view.summary import Tally, summary
 
@@ -61,12 +64,20 @@ MAX_MESSAGE_LINES_PER_FRAME = 40  # beyond this a live frame folds message lines
 
 @dataclass(frozen=True)
 class ViewOptions:
-    """What the user asked the view to show (`-v`, `-q`, `--filter`)."""
+    """What the user asked the view to show (`-v`, `-q`, `--filter`, `--clock`, ...)."""
 
     verbose: bool = False  # full messages as highlighted JSON, and HTTP exchange lines
     quiet: bool = False  # only progress and findings (and faults)
     filters: tuple[str, ...] = ()  # method globs: a message's, or its request's, must match
     fps: float = DEFAULT_FPS
+    # lines show the local time of day (14:03:07.250) instead of seconds since the start
+    clock: bool = False
+    # the wall-clock time (seconds since 1970) of time 0, e.g. a recording's `started`; None:
+    # taken from the first event as it arrives, which is right for a live proxy
+    started_at: float | None = None
+    # a line for each progress notification, as well as the bar (which is always drawn);
+    # -q leaves them out anyway where the bars show progress
+    progress_lines: bool = True
 
 
 class ConsoleView:
@@ -95,14 +106,20 @@ class ConsoleView:
         self.bars = ProgressBars(self.console)
         # streams whose end line was printed (weak: the tracker forgets old streams)
         self._summarized: weakref.WeakSet[ProgressStats] = weakref.WeakSet()
+        # the highest progress each stream reached, to tell progress that went down
+        self.peaks: weakref.WeakKeyDictionary[ProgressStats, float] = weakref.WeakKeyDictionary()
         self._broken = False  # the output went away (a closed pipe): stop writing
         self._closed = False
+        self._epoch = self.options.started_at  # for --clock: the wall-clock time of time 0
+        self.layout = Layout()  # laid out again for every frame, at the width of the moment
 
     # --- subscriber -----------------------------------------------------------------------
 
     def handle(self, event: TapEvent) -> None:
         """Queue the event for the next frame; the only work done on the forwarding path."""
         tracker = self.tracker
+        if self._epoch is None and self.options.clock:
+            self._epoch = time.time() - event.time
         self._queue.append((event, tracker.match(event) if tracker is not None else None))
         if not self._pacer.pending:
             self._pacer.poke()
@@ -124,6 +141,7 @@ class ConsoleView:
     def render_frame(self, final: bool = False) -> None:
         """Print the queued lines in one write and bring the bars up to date."""
         batch, self._queue = self._queue, []
+        self.layout = self._layout()
         out: list[RenderableType | str] = []
         folded: Counter[str] = Counter()
         ending = self._streams_ended_since_last_frame()
@@ -145,6 +163,11 @@ class ConsoleView:
         if self.bars and not final:
             self._pacer.poke()  # keep indeterminate bars pulsing while streams run
 
+    def _layout(self) -> Layout:
+        """Columns for this frame: a terminal's current width (None for a pipe or a file)."""
+        width = self.console.width if self.console.is_terminal else None
+        return Layout(width, self._epoch if self.options.clock else None)
+
     def _streams_ended_since_last_frame(self) -> dict[int, list[ProgressStats]]:
         if self.tracker is None:
             return {}
@@ -163,29 +186,31 @@ class ConsoleView:
         folded: Counter[str],
     ) -> None:
         if isinstance(event, MessageSeen):
+            if request is not None and request.progress is not None:
+                self._note_peak(event, request.progress)
             if self._wanted(event, request):
                 self._message(event, request, out, folded)
         elif isinstance(event, Finding):
             self.tally.findings.append(event)
-            out.append(self._text(finding_line(event, self.ascii)))
+            out.append(self._text(finding_line(event, self.ascii, self.layout)))
         elif isinstance(event, Fault):
             self.tally.faults.append(event)
-            out.append(self._text(fault_line(event, self.ascii)))
+            out.append(self._text(fault_line(event, self.ascii, self.layout)))
         elif isinstance(event, ExchangeOpened):
             self._exchanges[event.exchange_id] = event
             if self.options.verbose:
-                out.append(self._text(exchange_line(event, self.ascii)))
+                out.append(self._text(exchange_line(event, self.ascii, self.layout)))
         elif isinstance(event, ResponseStarted):
             interesting = (
                 event.status >= 400 and not self.options.quiet and not self.options.filters
             )
             if interesting or self.options.verbose:
                 opened = self._exchanges.get(event.exchange_id)
-                out.append(self._text(http_line(event, opened, self.ascii)))
+                out.append(self._text(http_line(event, opened, self.ascii, self.layout)))
         elif isinstance(event, ExchangeClosed):
             self._exchanges.pop(event.exchange_id, None)
             if self.options.verbose:
-                out.append(self._text(exchange_line(event, self.ascii)))
+                out.append(self._text(exchange_line(event, self.ascii, self.layout)))
 
     def _message(
         self,
@@ -195,13 +220,15 @@ class ConsoleView:
         folded: Counter[str],
     ) -> None:
         is_progress = event.message.method == "notifications/progress"
+        if is_progress and not self.options.progress_lines:
+            return
         # quiet: bars carry progress; without bars, progress lines are all there is to show
         if self.options.quiet and not (is_progress and not self.live):
             return
         if self.live and len(out) >= MAX_MESSAGE_LINES_PER_FRAME:
             folded[event.message.method or event.message.kind.value] += 1
             return
-        out.append(self._text(message_line(event, request, self.ascii)))
+        out.append(self._text(message_line(event, request, self.ascii, self.layout)))
         if self.options.verbose:
             out.append(self._json(event))
 
@@ -214,6 +241,16 @@ class ConsoleView:
 
     # --- progress streams -----------------------------------------------------------------
 
+    def _note_peak(self, event: MessageSeen, stats: ProgressStats) -> None:
+        if event.message.method != "notifications/progress":
+            return
+        if stats.ended_at is not None and event.time > stats.ended_at:
+            return  # late: the tracker did not count it either
+        params = event.message.payload.get("params") if event.message.payload else None
+        value = params.get("progress") if isinstance(params, dict) else None
+        if is_number(value) and value > self.peaks.get(stats, float("-inf")):
+            self.peaks[stats] = value
+
     def _stream_wanted(self, stats: ProgressStats) -> bool:
         globs = self.options.filters
         return not globs or any(fnmatch.fnmatchcase(stats.method, g) for g in globs)
@@ -223,14 +260,14 @@ class ConsoleView:
         if stats in self._summarized or not self._stream_wanted(stats):
             return
         self._summarized.add(stats)
-        out.append(self._text(stream_line(stats, self.ascii)))
+        out.append(self._text(stream_line(stats, self.ascii, self.layout, self.peaks.get(stats))))
 
     # --- output ---------------------------------------------------------------------------
 
     def _text(self, line: Line) -> RenderableType | str:
-        if not self.live:
-            return plain(line)
-        return Text.assemble(*line, no_wrap=True, overflow="ellipsis")
+        if not self.live:  # a terminal without colors still gets lines that fit it
+            return plain(fit(line, self.layout.width))
+        return Text.assemble(*fit(line, self.layout.width), no_wrap=True, overflow="ellipsis")
 
     def _json(self, event: MessageSeen) -> RenderableType | str:
         message = event.message
@@ -281,6 +318,7 @@ class ConsoleView:
             tracker.streams,
             tracker.stream_count,
             self.tally,
+            self.peaks,
         )
 
 

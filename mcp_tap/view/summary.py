@@ -13,13 +13,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from rich import box
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, JustifyMethod, RenderableType, RenderResult
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from mcp_tap.analysis.progress_stats import ProgressStats, percentile
+from mcp_tap.analysis.progress_stats import LIVE_STATES, ProgressStats, RequestState, percentile
 from mcp_tap.protocol.events import Fault, Finding, Severity
-from mcp_tap.view.format import SEVERITY_STYLES, number, seconds
+from mcp_tap.view.format import (
+    SEVERITY_STYLES,
+    number,
+    outcome_word,
+    seconds,
+    short_session,
+    went_down,
+)
 
 MAX_STREAM_ROWS = 15  # the most recent streams; older ones are counted in the caption
 SEVERITY_ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
@@ -33,103 +41,232 @@ class Tally:
     faults: list[Fault] = field(default_factory=list)
 
 
+Cell = str | Text
+
+
+@dataclass
+class Column:
+    """One column of a summary table, with what to do when the terminal is narrow."""
+
+    header: str
+    cells: list[Cell]
+    short: str | None = None  # a narrower header, used before any column is dropped
+    justify: JustifyMethod = "left"
+    style: str = ""
+    drop: int = 0  # 0: always shown; else dropped when the table does not fit, highest first
+    prose: bool = False  # free text: wraps within the room left, instead of widening the table
+    name: bool = False  # a name of any length: cut (with an ellipsis) to fit a narrow table
+
+
+def fit_table(
+    console: Console,
+    options: ConsoleOptions,
+    title: str,
+    columns: list[Column],
+    caption: str | None = None,
+) -> Table:
+    """A table that fits the width rich gives it: shorter headers first, then fewer columns
+    (least useful first), so that no header is cut and no value wraps."""
+    width = options.max_width
+    shown = list(columns)
+    short = False
+    names = max(MIN_NAME, width // 4)  # a name takes at most a quarter of the line at first
+    while True:
+        table = _table(title, shown, caption, short, names, measuring=True)
+        excess = Measurement.get(console, options.update_width(10_000), table).maximum - width
+        if excess <= 0:
+            break
+        droppable = [c for c in shown if c.drop]
+        if not short:
+            short = True
+        elif droppable:
+            shown.remove(max(droppable, key=lambda c: c.drop))
+        elif names > MIN_NAME and any(c.name for c in shown):
+            names = max(MIN_NAME, names - excess)
+        else:
+            break  # prose wraps in what is left
+    return _table(title, shown, caption, short, names, measuring=False)
+
+
+MIN_NAME = 8
+PROSE_ROOM = 16  # cells a prose column needs at least, for the fitting
+
+
+def _table(
+    title: str,
+    columns: list[Column],
+    caption: str | None,
+    short: bool,
+    names: int,
+    measuring: bool,
+) -> Table:
+    table = Table(title=title, caption=caption, box=box.SIMPLE_HEAD, title_justify="left")
+    for column in columns:
+        header = column.short if short and column.short else column.header
+        if column.prose:
+            room = PROSE_ROOM if measuring else None
+            table.add_column(header, style=column.style, max_width=room, overflow="fold")
+        else:
+            table.add_column(
+                header,
+                style=column.style,
+                justify=column.justify,
+                no_wrap=True,
+                overflow="ellipsis",
+                max_width=names if column.name else None,
+            )
+    for row in zip(*(c.cells for c in columns), strict=True):
+        table.add_row(*row)
+    return table
+
+
 def requests_table(
     requests: Counter[str],
     errors: Counter[str],
     latencies: Mapping[str, Sequence[float]],
     open_requests: Counter[str],
-) -> Table:
+) -> list[Column]:
     """Requests per method: how many, how many failed or are open, p50/p95/max latency."""
-    table = Table(title="Requests", box=box.SIMPLE_HEAD, title_justify="left")
-    table.add_column("method", style="bold")
-    for name in ("requests", "errors", "open", "p50", "p95", "max"):
-        table.add_column(name, justify="right")
-    for method in sorted(requests, key=lambda m: (-requests[m], m)):
-        times = latencies.get(method, ())
-        table.add_row(
-            method,
-            str(requests[method]),
-            Text(str(errors[method]), style="red") if errors[method] else "0",
-            Text(str(open_requests[method]), style="yellow") if open_requests[method] else "0",
-            seconds(percentile(times, 0.50)),
-            seconds(percentile(times, 0.95)),
-            seconds(max(times) if times else None),
-        )
-    return table
+    methods = sorted(requests, key=lambda m: (-requests[m], m))
+    times = [latencies.get(method, ()) for method in methods]
+    return [
+        Column("method", list(methods), style="bold", name=True),
+        Column("requests", [str(requests[m]) for m in methods], "n", "right"),
+        Column("errors", [_count(errors[m], "red") for m in methods], "err", "right"),
+        Column("open", [_count(open_requests[m], "yellow") for m in methods], None, "right"),
+        Column("p50", [seconds(percentile(t, 0.50)) for t in times], None, "right", drop=1),
+        Column("p95", [seconds(percentile(t, 0.95)) for t in times], None, "right", drop=3),
+        Column("max", [seconds(max(t) if t else None) for t in times], None, "right", drop=2),
+    ]
 
 
-def streams_table(streams: Sequence[ProgressStats], stream_count: int) -> Table:
-    """One row per progress token (the latest of `stream_count`): updates, timing, outcome."""
+def _count(value: int, style: str) -> Cell:
+    return Text(str(value), style=style) if value else "0"
+
+
+def _outcome(stats: ProgressStats, peak: float | None) -> Text:
+    word = outcome_word(stats)
+    if stats.outcome is RequestState.COMPLETED:
+        if went_down(stats, peak):
+            return Text(f"{word}, went down", style="yellow")
+        return Text(word + ("" if stats.count else ", no progress"), style="green")
+    if stats.late:
+        word += f", {stats.late} late"
+    return Text(word, style="yellow" if stats.outcome in LIVE_STATES else "red")
+
+
+def streams_table(
+    streams: Sequence[ProgressStats],
+    stream_count: int,
+    peaks: Mapping[ProgressStats, float] | None = None,
+) -> tuple[list[Column], str | None]:
+    """One row per progress token (the latest of `stream_count`): where, updates, timing,
+    outcome; and the caption counting the streams not shown."""
     shown = list(streams)[-MAX_STREAM_ROWS:]
     caption = (
         f"{stream_count - len(shown)} earlier streams not shown"
         if len(shown) < stream_count
         else None
     )
-    table = Table(
-        title="Progress streams", caption=caption, box=box.SIMPLE_HEAD, title_justify="left"
-    )
-    table.add_column("token", style="magenta", no_wrap=True)
-    table.add_column("request", no_wrap=True, max_width=28, overflow="ellipsis")
-    for name in ("updates", "last", "duration", "first after", "longest gap"):
-        table.add_column(name, justify="right")
-    table.add_column("outcome", no_wrap=True)
+    peaks = peaks or {}
+    lasts: list[Cell] = []
     for stats in shown:
         last = number(stats.last_progress) + (
             f"/{number(stats.total)}" if stats.total is not None else ""
         )
-        outcome = stats.outcome.value + (f", {stats.late} late" if stats.late else "")
-        style = (
-            "green"
-            if outcome == "completed"
-            else "yellow"
-            if stats.outcome.value in ("active", "task")
-            else "red"
-        )
-        table.add_row(
-            json.dumps(stats.token),
-            stats.label or stats.method,
-            str(stats.count),
-            last if stats.count else "-",
-            seconds(stats.duration),
-            seconds(stats.time_to_first),
-            seconds(stats.longest_gap) if stats.count > 1 else "-",
-            Text(outcome, style=style),
-        )
-    return table
+        down = went_down(stats, peaks.get(stats))
+        lasts.append(Text(last, style="yellow") if down else last if stats.count else "-")
+    return [
+        Column("token", [json.dumps(s.token) for s in shown], style="magenta"),
+        Column("session", [short_session(s.session_id) for s in shown], "sess", drop=9),
+        Column("id", [_id(s.request_id) for s in shown], drop=8),
+        Column("request", [s.label or s.method for s in shown], name=True),
+        Column("updates", [str(s.count) for s in shown], "upd", "right", drop=4),
+        Column("last", lasts, None, "right"),
+        Column("duration", [seconds(s.duration) for s in shown], "took", "right", drop=5),
+        Column("first after", [seconds(s.time_to_first) for s in shown], "first", "right", drop=6),
+        Column(
+            "longest gap",
+            [seconds(s.longest_gap) if s.count > 1 else "-" for s in shown],
+            "gap",
+            "right",
+            drop=7,
+        ),
+        Column("outcome", [_outcome(s, peaks.get(s)) for s in shown]),
+    ], caption
 
 
-def findings_table(findings: list[Finding]) -> Table:
+def _id(request_id: str | int | None) -> str:
+    return "-" if request_id is None else json.dumps(request_id)
+
+
+def findings_table(findings: list[Finding]) -> list[Column]:
     """Findings grouped by rule, worst first, with the first one's detail as an example."""
     groups: dict[tuple[Severity, str], list[Finding]] = {}
     for finding in findings:
         groups.setdefault((finding.severity, finding.rule), []).append(finding)
-    table = Table(title="Findings", box=box.SIMPLE_HEAD, title_justify="left")
-    table.add_column("severity")
-    table.add_column("rule", style="bold")
-    table.add_column("count", justify="right")
-    table.add_column("first", overflow="fold")
-    for (severity, rule), group in sorted(
-        groups.items(), key=lambda kv: (SEVERITY_ORDER[kv[0][0]], kv[0][1])
-    ):
-        style = SEVERITY_STYLES[severity][1]
-        table.add_row(Text(severity.value, style=style), rule, str(len(group)), group[0].detail)
-    return table
+    ordered = sorted(groups.items(), key=lambda kv: (SEVERITY_ORDER[kv[0][0]], kv[0][1]))
+    styles = [SEVERITY_STYLES[severity][1] for (severity, _), _ in ordered]
+    return [
+        Column(
+            "severity",
+            [Text(sev.value, style=st) for ((sev, _), _), st in zip(ordered, styles, strict=True)],
+            "sev",
+            drop=1,
+        ),
+        Column(
+            "rule",
+            [Text(rule, style=st) for ((_, rule), _), st in zip(ordered, styles, strict=True)],
+        ),
+        Column("count", [str(len(group)) for _, group in ordered], "n", "right"),
+        Column("first", [group[0].detail for _, group in ordered], prose=True),
+    ]
 
 
-def faults_table(faults: list[Fault]) -> Table:
+def faults_table(faults: list[Fault]) -> list[Column]:
     """Transport faults by kind."""
     counts = Counter(f.kind for f in faults)
-    table = Table(title="Faults", box=box.SIMPLE_HEAD, title_justify="left")
-    table.add_column("kind", style="bold red")
-    table.add_column("count", justify="right")
-    table.add_column("first", overflow="fold")
     firsts: dict[str, str] = {}
     for fault in faults:
         firsts.setdefault(fault.kind, fault.detail)
-    for kind, count in counts.most_common():
-        table.add_row(kind, str(count), firsts[kind])
-    return table
+    kinds = [kind for kind, _ in counts.most_common()]
+    return [
+        Column("kind", list(kinds), style="bold red"),
+        Column("count", [str(counts[k]) for k in kinds], "n", "right"),
+        Column("first", [firsts[k] for k in kinds], prose=True),
+    ]
+
+
+@dataclass
+class Summary:
+    """Everything for the end of a run, only the tables that have rows, laid out for the
+    width of the console it is printed on."""
+
+    requests: Counter[str]
+    errors: Counter[str]
+    latencies: Mapping[str, Sequence[float]]
+    open_requests: Counter[str]
+    streams: Sequence[ProgressStats]
+    stream_count: int
+    tally: Tally
+    peaks: Mapping[ProgressStats, float] = field(default_factory=dict)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield Text("mcp-tap summary", style="bold underline")
+        if not self.requests and not self.tally.faults:
+            yield Text("no MCP requests seen", style="dim")
+        if self.requests:
+            columns = requests_table(self.requests, self.errors, self.latencies, self.open_requests)
+            yield fit_table(console, options, "Requests", columns)
+        if self.streams:
+            columns, caption = streams_table(self.streams, self.stream_count, self.peaks)
+            yield fit_table(console, options, "Progress streams", columns, caption)
+        if self.tally.findings:
+            yield fit_table(console, options, "Findings", findings_table(self.tally.findings))
+        else:
+            yield Text("no findings", style="green")
+        if self.tally.faults:
+            yield fit_table(console, options, "Faults", faults_table(self.tally.faults))
 
 
 def summary(
@@ -140,19 +277,9 @@ def summary(
     streams: Sequence[ProgressStats],
     stream_count: int,
     tally: Tally,
+    peaks: Mapping[ProgressStats, float] | None = None,
 ) -> RenderableType:
-    """Everything for the end of a run, only the tables that have rows."""
-    parts: list[RenderableType] = [Text("mcp-tap summary", style="bold underline")]
-    if requests:
-        parts.append(requests_table(requests, errors, latencies, open_requests))
-    if streams:
-        parts.append(streams_table(streams, stream_count))
-    if tally.findings:
-        parts.append(findings_table(tally.findings))
-    else:
-        parts.append(Text("no findings", style="green"))
-    if tally.faults:
-        parts.append(faults_table(tally.faults))
-    if not requests and not tally.faults:
-        parts.insert(1, Text("no MCP requests seen", style="dim"))
-    return Group(*parts)
+    """The end-of-run tables (see `Summary`)."""
+    return Summary(
+        requests, errors, latencies, open_requests, streams, stream_count, tally, peaks or {}
+    )
