@@ -361,6 +361,7 @@ class ProgressTracker:
                 self._cancel(event, request, "the client closed the response stream")
                 continue
             self._finish(event, request, RequestState.ABANDONED)
+            self.errors[request.method] += 1  # a request that lost its answer failed
             if event.reason == "complete" and not http_error:
                 detail = f"the response stream of {request.method} id {request.request_id!r} "
                 detail += "ended without the response"

@@ -8,6 +8,7 @@ import gc
 import json
 import sys
 from collections.abc import Coroutine, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -496,6 +497,17 @@ def _add_view_options(command: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--jsonl", action="store_true", help="one JSON object per event on stdout, no view"
     )
+    parser.add_argument(
+        "--clock",
+        action="store_true",
+        help="show the wall-clock time (HH:MM:SS.mmm) instead of seconds since the start",
+    )
+    parser.add_argument(
+        "--progress-lines",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="a line for each progress notification as well as its bar (default: on)",
+    )
 
 
 # Every message parsed allocates dozens of dicts and lists, so at CPython's default
@@ -641,7 +653,12 @@ def _stdio(args: argparse.Namespace) -> int:
 
 
 def _view_subscribers(
-    args: argparse.Namespace, bus: TapBus, *, recorded: bool = False, fps: float = DEFAULT_FPS
+    args: argparse.Namespace,
+    bus: TapBus,
+    *,
+    recorded: bool = False,
+    fps: float = DEFAULT_FPS,
+    started_at: float | None = None,
 ) -> list[Subscriber]:
     """What shows events to the user, live or from a recording: the one place to change it.
 
@@ -653,6 +670,9 @@ def _view_subscribers(
         quiet=getattr(args, "quiet", False),
         filters=tuple(getattr(args, "filter", None) or ()),
         fps=fps,
+        clock=getattr(args, "clock", False),
+        started_at=started_at,
+        progress_lines=getattr(args, "progress_lines", True),
     )
     jsonl = getattr(args, "jsonl", False)
     return build_view(
@@ -723,7 +743,8 @@ def _show(args: argparse.Namespace) -> int:
             return 1  # like grep: nothing matched
     bus = TapBus()
     gate = _gate(args, bus)
-    for subscriber in _view_subscribers(args, bus, recorded=True):
+    started = started_epoch(recording.header)
+    for subscriber in _view_subscribers(args, bus, recorded=True, started_at=started):
         bus.subscribe(subscriber)
     try:
         for event in events:
@@ -731,6 +752,16 @@ def _show(args: argparse.Namespace) -> int:
     finally:
         bus.close()
     return _gate_exit(gate)
+
+
+def started_epoch(header: dict[str, Any]) -> float | None:
+    """A recording's `started` (ISO 8601, UTC) as seconds since 1970, for --clock."""
+    try:
+        return datetime.fromisoformat(
+            str(header.get("started", "")).replace("Z", "+00:00")
+        ).timestamp()
+    except ValueError:
+        return None
 
 
 def _follow(args: argparse.Namespace) -> int:
