@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -30,6 +31,12 @@ def mcp_tap(*args: str, cwd: Path | None = None, timeout: float = 90) -> Proc:
     proc = Proc([sys.executable, "-m", "mcp_tap", *args], cwd=cwd)
     proc.finish(timeout)
     return proc
+
+
+def stdout_of(proc: Proc) -> str:
+    """What the command wrote to stdout alone (its stderr lines removed)."""
+    errors = set(proc.stderr.splitlines())
+    return "\n".join(line for line in proc.lines if line not in errors)
 
 
 def output(proc: Proc) -> str:
@@ -206,3 +213,18 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         assert tool in text
     (recording,) = (tmp_path / "recordings").glob("*.yaml")
     assert "notifications/progress" in recording.read_text()
+
+
+def test_replay_report_marks_each_divergence_on_the_recordings_page(tmp_path: Path) -> None:
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(DOWNLOAD_SAMPLE.read_text().replace("Downloaded report", "Fetched report"))
+    page = tmp_path / "replay.html"
+    proc = mcp_tap("replay", str(edited), "--fast", "--report", str(page), "--format", "json")
+    assert proc.returncode == 1, output(proc)
+    verdict = json.loads(stdout_of(proc))
+    (diverged,) = verdict["diverged"]
+    paths = [d["what"] for d in diverged["divergences"]]
+    assert "result.content[0].text" in paths
+    html = page.read_text()
+    assert html.count("replay-diverged") >= len(paths)  # each one marked, in the page's data
+    assert "result.content[0].text" in html and "<script src=" not in html

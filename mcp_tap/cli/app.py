@@ -30,6 +30,7 @@ from mcp_tap.recording.redact import RedactionRules
 from mcp_tap.recording.writer import RecordingWriter, StdioOrigin, mcp_tap_version
 from mcp_tap.replay.compare import CallVerdict
 from mcp_tap.replay.junit import write_junit
+from mcp_tap.replay.marks import divergence_findings
 from mcp_tap.replay.replayer import ReplayError
 from mcp_tap.replay.report import print_verdicts, verdicts_json
 from mcp_tap.replay.run import ReplayOptions, exit_code, replay
@@ -225,6 +226,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long to wait for a response before calling it missing (default 30)",
     )
     replay.add_argument("--junit", metavar="FILE", help="write a JUnit XML report here")
+    replay.add_argument(
+        "--report",
+        metavar="FILE",
+        help="write the recording's HTML report here, each divergence marked on its request",
+    )
     replay.add_argument(
         "--format",
         choices=("text", "json"),
@@ -675,10 +681,12 @@ def _view_subscribers(
         progress_lines=getattr(args, "progress_lines", True),
     )
     jsonl = getattr(args, "jsonl", False)
+    machine_stdout = getattr(args, "format", None) == "json"  # replay --format json owns stdout
     return build_view(
         bus.publish,
         options,
         jsonl=sys.stdout if jsonl else None,
+        console=Console(stderr=True) if machine_stdout else None,
         summary_console=Console(stderr=True) if jsonl else None,
         emit_findings=not recorded,
     )
@@ -852,6 +860,13 @@ def _replay(args: argparse.Namespace) -> int:
     _report(args, verdicts)
     if args.junit:
         write_junit(Path(args.junit), Path(args.file).stem, verdicts, seconds)
+    if args.report:
+        from mcp_tap.export.report import render_report  # only a report pays for its import
+
+        # The recording's page, each divergence marked on its request as a finding.
+        events = sorted([*recording.events, *divergence_findings(verdicts)], key=lambda e: e.time)
+        marked = Recording(recording.header, events, list(recording.warnings))
+        _write_output(args.report, render_report(marked))
     return exit_code(verdicts)
 
 
