@@ -35,7 +35,7 @@ from mcp_tap.replay.replayer import ReplayError
 from mcp_tap.replay.report import print_verdicts, verdicts_json
 from mcp_tap.replay.run import ReplayOptions, exit_code, replay
 from mcp_tap.serve.matching import MatchRules
-from mcp_tap.serve.run import load_recordings
+from mcp_tap.serve.run import LoadedRecordings, load_recordings, run_stdio_mock
 from mcp_tap.stdio.relay import DEFAULT_DRAIN, DEFAULT_GRACE, DEFAULT_TERM_GRACE, StdioOptions
 from mcp_tap.tap.bus import TapBus
 from mcp_tap.view.console import DEFAULT_FPS, ViewOptions, build_view
@@ -333,6 +333,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="also accept this Host/Origin name (DNS rebinding protection; repeatable)",
     )
     serve.add_argument("--record", metavar="PATH", help="record the mock's own session here")
+    serve.add_argument(
+        "--stdio",
+        action="store_true",
+        help="be a stdio server (for hosts): requests on stdin, answers on stdout, "
+        "nothing else on stdout; the summary goes to stderr",
+    )
     _add_limit_options(serve, skip=UPSTREAM_LIMITS)
     _add_view_options(serve)
 
@@ -892,6 +898,8 @@ def _serve(args: argparse.Namespace) -> int:
             "reach the mock",
             file=sys.stderr,
         )
+    if args.stdio:
+        return _serve_stdio(args, loaded)
     bus = TapBus()
     subscribers = _view_subscribers(args, bus)
     info = sys.stderr if args.jsonl else sys.stdout  # keep a JSON-lines stdout pure
@@ -903,6 +911,25 @@ def _serve(args: argparse.Namespace) -> int:
         bus.subscribe(subscriber)
     try:
         report = run_async(run_serve(loaded, options, bus, out=info))
+    finally:
+        bus.close()
+    for line in report.summary():
+        print(line, file=sys.stderr)
+    return 1 if args.strict and not report.clean else 0
+
+
+def _serve_stdio(args: argparse.Namespace, loaded: LoadedRecordings) -> int:
+    """serve --stdio: stdout carries the protocol, so no view; a recording and the summary."""
+    bus = TapBus()
+    if args.record:
+        check_record_path(args)
+        bus.subscribe(_open_recorder(args.record, "serve", RedactionRules.from_options()))
+    for note in loaded.notes:
+        print(f"mcp-tap: note: {note}", file=sys.stderr)
+    rules = MatchRules.from_options(args.match, args.repeat)
+    try:
+        speed = None if args.fast else args.speed
+        report = run_async(run_stdio_mock(loaded, bus, rules=rules, speed=speed))
     finally:
         bus.close()
     for line in report.summary():

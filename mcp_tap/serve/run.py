@@ -12,6 +12,7 @@ recorder); `ServeReport` holds the misses and the recorded interactions nobody a
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +27,9 @@ from mcp_tap.recording.reader import RecordingError, load_recording
 from mcp_tap.serve.interactions import Interaction, RecordedServer, recorded_server
 from mcp_tap.serve.matching import Matcher, MatchRules, Miss
 from mcp_tap.serve.server import MockServer
+from mcp_tap.serve.stdio import serve_stdio
 from mcp_tap.tap.bus import TapBus
+from mcp_tap.tap.stdio import StdioTap
 
 DEFAULT_PATH = "/mcp"
 
@@ -141,6 +144,23 @@ async def running_mock(
             yield RunningMock(base_url + loaded.path, base_url, report, loaded.notes)
     finally:
         await mock.aclose()
+
+
+async def run_stdio_mock(
+    loaded: LoadedRecordings,
+    bus: TapBus,
+    *,
+    rules: MatchRules | None = None,
+    speed: float | None = 1.0,
+    stop: asyncio.Event | None = None,
+) -> ServeReport:
+    """Serve `loaded` on this process's stdin and stdout until the host closes stdin."""
+    if speed is not None and speed <= 0:
+        raise ValueError("--speed must be above 0")
+    matcher = Matcher(loaded.server.interactions, rules)
+    mock = MockServer(loaded.server, matcher, bus, speed)
+    await serve_stdio(mock, StdioTap(bus, "mcp-tap serve --stdio"), stop)
+    return ServeReport(matcher, mock)
 
 
 @contextlib.asynccontextmanager

@@ -20,6 +20,7 @@ import copy
 import itertools
 import json
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -27,7 +28,15 @@ import orjson
 from mcp_tap.http.front import ClientConnection, Request
 from mcp_tap.http.guard import HostGuard
 from mcp_tap.http.limits import DEFAULT_LIMITS, Limits
-from mcp_tap.protocol.events import Fault, Finding, Headers, MessageKind, Severity, header
+from mcp_tap.protocol.events import (
+    Fault,
+    Finding,
+    Headers,
+    MessageKind,
+    RpcMessage,
+    Severity,
+    header,
+)
 from mcp_tap.protocol.jsonrpc import classify_text, error_body, request_id_for_error
 from mcp_tap.serve.interactions import Interaction, RecordedServer
 from mcp_tap.serve.lifecycle import lifecycle_answer
@@ -43,6 +52,16 @@ SSE_HEADERS: Headers = (
     ("x-accel-buffering", "no"),
 )
 Item = tuple[float, dict[str, Any]]  # (offset in seconds, message)
+
+
+@dataclass
+class Reply:
+    """A request's recorded answer: notifications to send, then the response, at offsets."""
+
+    items: list[Item]
+    response: Item
+    wants_sse: bool  # the recorded server streamed it (or has notifications to send)
+    session: str | None  # a session an `initialize` just opened
 
 
 def dumps(value: Any) -> bytes:
@@ -192,40 +211,67 @@ class MockServer:
             # Notifications and responses from the client: accepted, as a server does.
             self.respond_whole(client, tap, 202, (("content-length", "0"),), b"")
             return
+        reply = self.reply_to(message)
+        if isinstance(reply, Miss):
+            self._missed(reply, client, tap, message.id, session)
+            return
+        session = reply.session or session
+        extra: Headers = (("mcp-session-id", session),) if session is not None else ()
+        takes_json, takes_sse = _accepts(request.headers)
+        sse = takes_sse and (reply.wants_sse or not takes_json)
+        items = reply.items if sse else []  # a JSON answer has no room for notifications
+        _Answer(self, client, tap, sse, extra, items, reply.response)
+
+    def reply_to(self, message: RpcMessage) -> Reply | Miss:
+        """What to answer a client's request, on any carrier: its notifications and response.
+
+        `initialize` mints a new session (used over HTTP); a request that matches no recorded
+        one is a Miss, which the carrier answers with the miss message.
+        """
         self.served += 1
         payload: dict[str, Any] = message.payload
-        extra: Headers = ()
-        items: list[Item] = []
-        response_offset = 0.0  # the protocol's own answers come at once
         if message.method in LIFECYCLE:
             body, interaction = lifecycle_answer(payload, self.recorded)
             if interaction is not None:
                 self.matcher.mark_used(interaction)
+            session = None
             if message.method == "initialize" and "result" in body:
                 session = uuid.uuid4().hex
                 self.sessions.add(session)
             response = {"jsonrpc": "2.0", "id": message.id, **body}
             stream = interaction.response_stream if interaction is not None else None
-            want_sse = stream is not None and stream.value.endswith("sse")
-        else:
-            found = self.matcher.match(payload)
-            if isinstance(found, Miss):
-                self._missed(found, client, tap, message.id, session)
-                return
-            items, response = self._replayed(
-                found, message.progress_token, message.has_progress_token
+            wants_sse = stream is not None and stream.value.endswith("sse")
+            return Reply([], (0.0, response), wants_sse, session)  # the protocol's own: at once
+        found = self.matcher.match(payload)
+        if isinstance(found, Miss):
+            return found
+        items, response = self._replayed(found, message.progress_token, message.has_progress_token)
+        response["id"] = message.id
+        stream = found.response_stream
+        wants_sse = bool(items) or (stream is not None and stream.value.endswith("sse"))
+        return Reply(items, (found.response_offset, response), wants_sse, None)
+
+    def miss_answer(
+        self, miss: Miss, request_id: Any, exchange_id: int, session: str | None
+    ) -> bytes:
+        """The JSON-RPC error for a miss, and its finding on the view."""
+        self.bus.publish(
+            Finding(
+                self.bus.now(),
+                Severity.ERROR,
+                "serve-no-match",
+                miss.message,
+                exchange_id=exchange_id,
+                session_id=session,
+                request_id=request_id,
             )
-            response["id"] = message.id
-            response_offset = found.response_offset
-            stream = found.response_stream
-            want_sse = bool(items) or (stream is not None and stream.value.endswith("sse"))
-        if session is not None:
-            extra = (("mcp-session-id", session),)
-        takes_json, takes_sse = _accepts(request.headers)
-        sse = takes_sse and (want_sse or not takes_json)
-        if not sse:
-            items = []  # a JSON answer has no room for notifications: a real server drops them
-        _Answer(self, client, tap, sse, extra, items, (response_offset, response))
+        )
+        body = {
+            "jsonrpc": "2.0",
+            "id": request_id,
+            "error": {"code": MISS_CODE, "message": miss.message, "data": miss.error_data()},
+        }
+        return dumps(body)
 
     def _replayed(
         self, interaction: Interaction, token: Any, has_token: bool
@@ -253,23 +299,7 @@ class MockServer:
         request_id: Any,
         session: str | None,
     ) -> None:
-        self.bus.publish(
-            Finding(
-                self.bus.now(),
-                Severity.ERROR,
-                "serve-no-match",
-                miss.message,
-                exchange_id=tap.exchange_id,
-                session_id=session,
-                request_id=request_id,
-            )
-        )
-        body = {
-            "jsonrpc": "2.0",
-            "id": request_id,
-            "error": {"code": MISS_CODE, "message": miss.message, "data": miss.error_data()},
-        }
-        payload = dumps(body)
+        payload = self.miss_answer(miss, request_id, tap.exchange_id, session)
         extra: Headers = (("mcp-session-id", session),) if session is not None else ()
         self.respond_whole(client, tap, 200, _json_headers(payload, extra), payload)
 
