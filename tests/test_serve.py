@@ -171,3 +171,24 @@ def test_bad_input_exits_2_with_one_line(args: list[str], says: str) -> None:
 def test_typescript_client_gets_the_recorded_result_and_progress(typescript_client: None) -> None:
     with serving(HANDSHAKE) as (url, _):
         assert_recorded_download(ts_client(url, "download_file", ARGS), "2025-11-25")
+
+
+LEGACY_SSE = ROOT / "recordings" / "sse-2024-11-05.yaml"
+
+
+def test_the_2024_11_05_sse_transport_gets_the_recorded_result_and_progress() -> None:
+    with serving(LEGACY_SSE) as (url, _):
+        assert url.endswith("/sse")
+        events = py_client(url, "sse", "download_file", ARGS)
+    progress = [e for e in events if e["event"] == "progress"]
+    assert [(p["progress"], p["total"]) for p in progress] == [(i, 5) for i in range(1, 6)]
+    (result,) = [e for e in events if e["event"] == "result"]
+    assert result["text"] == "Downloaded report.pdf (5 MB)" and result["t"] >= progress[-1]["t"]
+
+
+def test_a_2024_11_05_recording_replays_against_its_mock() -> None:
+    with serving(LEGACY_SSE, "--strict", "--fast") as (url, proc):
+        replay = Proc([sys.executable, "-m", "mcp_tap", "replay", str(LEGACY_SSE), "--target", url])
+        assert replay.finish(60) == 0, "\n".join(replay.lines) + replay.stderr
+        code = stop(proc)
+    assert code == 0, proc.stderr

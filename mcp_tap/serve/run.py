@@ -66,9 +66,8 @@ def load_recordings(paths: Sequence[str | Path]) -> LoadedRecordings:
         loaded.append((Path(item).name, recording.events))
         target = recording.header.get("target")
         if index == 0 and isinstance(target, str) and target.startswith("http"):
-            recorded_path = urlsplit(target).path
-            if recorded_path and recorded_path != "/sse":
-                path = recorded_path
+            # /sse too: the mock answers the 2024-11-05 GET stream there (and POSTs anywhere)
+            path = urlsplit(target).path or path
     server = recorded_server(loaded)
     if not any(i.response is not None for i in server.interactions):
         names = ", ".join(str(p) for p in paths)

@@ -7,6 +7,9 @@ ends the session, the optional GET stream is declined with 405, which clients ac
 own traffic goes through an `ExchangeTap`, as the proxy's does, so the view, the tracker and
 `--record` see a mock session exactly as they see a real one.
 
+The 2024-11-05 HTTP+SSE transport (`GET /sse`, then POSTs answered on that stream) is in
+`legacy_sse.py`.
+
 A request's answer is replayed, not summarised: each recorded notification at its recorded
 offset (scaled by the speed), progress carrying the client's own token, then the response with
 the client's id. A client that leaves stops it, as a 2026-07-28 cancellation should.
@@ -18,12 +21,9 @@ import asyncio
 import contextlib
 import copy
 import itertools
-import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
-
-import orjson
 
 from mcp_tap.http.front import ClientConnection, Request
 from mcp_tap.http.guard import HostGuard
@@ -39,19 +39,21 @@ from mcp_tap.protocol.events import (
 )
 from mcp_tap.protocol.jsonrpc import classify_text, error_body, request_id_for_error
 from mcp_tap.serve.interactions import Interaction, RecordedServer
+from mcp_tap.serve.legacy_sse import LegacySseSessions, opens_legacy_stream
 from mcp_tap.serve.lifecycle import lifecycle_answer
 from mcp_tap.serve.matching import MISS_CODE, Matcher, Miss
+from mcp_tap.serve.wire import (
+    INVALID_REQUEST,
+    PARSE_ERROR,
+    SSE_HEADERS,
+    Item,
+    dumps,
+    sse_event,
+)
 from mcp_tap.tap.bus import TapBus
 from mcp_tap.tap.exchange import ExchangeTap
 
-INVALID_REQUEST, PARSE_ERROR = -32600, -32700
 LIFECYCLE = frozenset({"initialize", "server/discover", "ping"})
-SSE_HEADERS: Headers = (
-    ("content-type", "text/event-stream"),
-    ("cache-control", "no-cache, no-transform"),
-    ("x-accel-buffering", "no"),
-)
-Item = tuple[float, dict[str, Any]]  # (offset in seconds, message)
 
 
 @dataclass
@@ -62,18 +64,6 @@ class Reply:
     response: Item
     wants_sse: bool  # the recorded server streamed it (or has notifications to send)
     session: str | None  # a session an `initialize` just opened
-
-
-def dumps(value: Any) -> bytes:
-    """Compact JSON; orjson unless a value needs the standard module (an int past 64 bits)."""
-    try:
-        return orjson.dumps(value)
-    except TypeError:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def sse_event(message: dict[str, Any]) -> bytes:
-    return b"event: message\ndata: " + dumps(message) + b"\n\n"
 
 
 def _json_headers(payload: bytes, extra: Headers = ()) -> Headers:
@@ -113,6 +103,7 @@ class MockServer:
         self.exchange_ids = itertools.count(1)
         self.answers: set[asyncio.Task[None]] = set()
         self.served = 0
+        self.legacy = LegacySseSessions(self)  # the 2024-11-05 transport's open streams
 
     # -- front.RequestHandler --
 
@@ -137,7 +128,13 @@ class MockServer:
         )
         tap.opened(request.body)
         if request.method == "POST":
-            self._post(request, client, tap)
+            legacy = self.legacy.session_of(request)
+            if legacy is not None:
+                self.legacy.post(request, client, tap, legacy)
+            else:
+                self._post(request, client, tap)
+        elif opens_legacy_stream(request):
+            self.legacy.open(client, tap)
         elif request.method == "DELETE":
             session = header(request.headers, "mcp-session-id")
             if session is not None and session in self.sessions:
@@ -161,6 +158,7 @@ class MockServer:
 
     async def aclose(self) -> None:
         """Stop the answers still streaming."""
+        await self.legacy.aclose()
         for task in list(self.answers):
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -21,7 +21,8 @@ from mcp_tap.protocol.events import MessageKind
 from mcp_tap.protocol.jsonrpc import classify_text, error_body
 from mcp_tap.protocol.lines import LineDecoder, LongLine
 from mcp_tap.serve.matching import Miss
-from mcp_tap.serve.server import PARSE_ERROR, Item, MockServer, Reply, dumps
+from mcp_tap.serve.server import MockServer, Reply
+from mcp_tap.serve.wire import PARSE_ERROR, Item, dumps
 from mcp_tap.tap.stdio import StdioTap
 
 MAX_LINE = 16 * 1024 * 1024  # a request longer than this is answered with a parse error

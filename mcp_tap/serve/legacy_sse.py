@@ -1,0 +1,158 @@
+"""The mock's 2024-11-05 HTTP+SSE transport: a GET stream that names where to POST.
+
+A client opens `GET /sse`; the first event, `endpoint`, names the URL for its POSTs
+(`/messages/?session_id=...`). Each POST is accepted with 202 at once, and its answer (the
+recorded notifications, then the response) goes on the GET stream, at the recorded pace, as
+the 2024-11-05 servers did. The answers themselves come from `MockServer.reply_to`, as on
+every carrier.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import TYPE_CHECKING
+
+from mcp_tap.http.front import ClientConnection, Request
+from mcp_tap.protocol.events import Headers, MessageKind, header
+from mcp_tap.protocol.jsonrpc import classify_text, error_body
+from mcp_tap.serve.matching import Miss
+from mcp_tap.serve.wire import SSE_HEADERS, Item, dumps
+from mcp_tap.tap.exchange import ExchangeTap, legacy_session_id
+
+if TYPE_CHECKING:
+    from mcp_tap.serve.server import MockServer
+
+ENDPOINT_PATH = "/messages/"
+ACCEPTED: Headers = (("content-type", "text/plain"), ("content-length", "8"))
+
+
+def opens_legacy_stream(request: Request) -> bool:
+    """A GET for an event stream with neither a session nor a protocol version header.
+
+    A Streamable HTTP client's GET stream comes after `initialize`, so it carries one of
+    them; the 2024-11-05 `GET /sse` comes before either (the tap tells them apart the same way).
+    """
+    accept = (header(request.headers, "accept") or "").lower()
+    return (
+        request.method == "GET"
+        and "text/event-stream" in accept
+        and header(request.headers, "mcp-session-id") is None
+        and header(request.headers, "mcp-protocol-version") is None
+    )
+
+
+class LegacySseSessions:
+    """The open 2024-11-05 streams of one mock, by session id."""
+
+    def __init__(self, mock: MockServer) -> None:
+        self.mock = mock
+        self.streams: dict[str, _LegacyStream] = {}
+
+    def session_of(self, request: Request) -> str | None:
+        """The open session a POST names in its query, if any."""
+        session = legacy_session_id(request.target)
+        return session if session in self.streams else None
+
+    def open(self, client: ClientConnection, tap: ExchangeTap) -> None:
+        """Answer `GET /sse`: the stream, and its `endpoint` event."""
+        session = uuid.uuid4().hex
+        self.streams[session] = _LegacyStream(self, session, client, tap)
+
+    def post(
+        self, request: Request, client: ClientConnection, tap: ExchangeTap, session: str
+    ) -> None:
+        """Accept a POST with 202; its answer goes on the session's stream."""
+        stream = self.streams[session]
+        self.mock.respond_whole(client, tap, 202, ACCEPTED, b"Accepted")
+        messages = classify_text(request.body)
+        if len(messages) != 1 or messages[0].kind is MessageKind.INVALID:
+            stream.send(error_body(None, -32700, "mcp-tap serve: cannot serve this message"))
+            return
+        message = messages[0]
+        if message.kind is not MessageKind.REQUEST:
+            return  # notifications and responses from the client need no answer
+        reply = self.mock.reply_to(message)
+        if isinstance(reply, Miss):
+            stream.send(self.mock.miss_answer(reply, message.id, tap.exchange_id, session))
+            return
+        stream.answer([*reply.items, reply.response])
+
+    async def aclose(self) -> None:
+        for stream in list(self.streams.values()):
+            stream.end()
+
+
+class _LegacyStream:
+    """One open `GET /sse` (front.ExchangeListener): where a session's answers are written."""
+
+    def __init__(
+        self,
+        sessions: LegacySseSessions,
+        session: str,
+        client: ClientConnection,
+        tap: ExchangeTap,
+    ) -> None:
+        self.sessions, self.session, self.client, self.tap = sessions, session, client, tap
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.writable = asyncio.Event()
+        self.writable.set()
+        self.open = True
+        client.listener = self
+        client.start_response(200, SSE_HEADERS)
+        tap.response_started(200, SSE_HEADERS)
+        endpoint = f"{ENDPOINT_PATH}?session_id={session}"
+        self._write(f"event: endpoint\ndata: {endpoint}\n\n".encode())
+
+    def send(self, message: bytes) -> None:
+        """One message on the stream, now."""
+        self._write(b"event: message\ndata: " + message + b"\n\n")
+
+    def answer(self, items: list[Item]) -> None:
+        """The recorded notifications and response, each at its offset."""
+        task = asyncio.get_running_loop().create_task(self._paced(items))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _paced(self, items: list[Item]) -> None:
+        loop = asyncio.get_running_loop()
+        start, speed = loop.time(), self.sessions.mock.speed
+        for offset, message in items:
+            if speed is not None:
+                delay = start + offset / speed - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            await self.writable.wait()
+            if not self.open:
+                return
+            self.send(dumps(message))
+
+    def _write(self, data: bytes) -> None:
+        if self.open:
+            self.client.write_body(data)
+            self.tap.response_chunk(data)
+
+    def end(self) -> None:
+        """The mock stops: end the stream cleanly."""
+        if self.open:
+            self._close("complete")
+            self.client.end_response()
+
+    def _close(self, reason: str) -> None:
+        self.open = False
+        self.sessions.streams.pop(self.session, None)
+        for task in self.tasks:
+            task.cancel()
+        self.tap.closed(reason)
+
+    # -- front.ExchangeListener --
+
+    def client_gone(self) -> None:
+        if self.open:
+            self._close("client-disconnected")
+
+    def client_paused(self) -> None:
+        self.writable.clear()
+
+    def client_resumed(self) -> None:
+        self.writable.set()

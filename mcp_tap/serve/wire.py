@@ -1,0 +1,30 @@
+"""What the mock writes, on any carrier: compact JSON, SSE events, JSON-RPC error codes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+
+from mcp_tap.protocol.events import Headers
+
+INVALID_REQUEST, PARSE_ERROR = -32600, -32700
+SSE_HEADERS: Headers = (
+    ("content-type", "text/event-stream"),
+    ("cache-control", "no-cache, no-transform"),
+    ("x-accel-buffering", "no"),
+)
+Item = tuple[float, dict[str, Any]]  # (offset in seconds, message)
+
+
+def dumps(value: Any) -> bytes:
+    """Compact JSON; orjson unless a value needs the standard module (an int past 64 bits)."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def sse_event(message: dict[str, Any]) -> bytes:
+    return b"event: message\ndata: " + dumps(message) + b"\n\n"
