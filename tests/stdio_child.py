@@ -8,10 +8,13 @@ crash N      copy the first line, then exit with status N
 garbage      write bytes that are not JSON to stdout, then copy like cat
 term-exit    copy like cat; on SIGTERM say so on stderr and exit 42
 stderr       write a line to stderr, then copy like cat
+answer TEXT  a server that answers every request: a tool call with two progress
+             notifications (when it asks for progress) and TEXT, anything else with {}
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -30,8 +33,34 @@ def copy(until_line: bool = False) -> None:
             return
 
 
+def answer(text: str) -> None:
+    for line in sys.stdin:
+        try:
+            message = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(message, dict) or "id" not in message or "method" not in message:
+            continue
+        out = []
+        params = message.get("params") or {}
+        result: dict[str, object] = {}
+        if message["method"] == "tools/call":
+            token = (params.get("_meta") or {}).get("progressToken")
+            for step in (1, 2) if token is not None else ():
+                progress = {"progressToken": token, "progress": step, "total": 2}
+                notification = {"method": "notifications/progress", "params": progress}
+                out.append({"jsonrpc": "2.0", **notification})
+            result = {"content": [{"type": "text", "text": text}], "isError": False}
+        out.append({"jsonrpc": "2.0", "id": message["id"], "result": result})
+        sys.stdout.write("".join(json.dumps(m) + "\n" for m in out))
+        sys.stdout.flush()
+
+
 def main() -> int:
     mode = sys.argv[1]
+    if mode == "answer":
+        answer(sys.argv[2])
+        return 0
     if mode == "ignore-term":
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         copy()

@@ -34,6 +34,7 @@ from mcp_tap.replay.marks import divergence_findings
 from mcp_tap.replay.replayer import ReplayError
 from mcp_tap.replay.report import print_verdicts, verdicts_json
 from mcp_tap.replay.run import ReplayOptions, exit_code, replay
+from mcp_tap.replay.stdio_replayer import split_command as split_server_command
 from mcp_tap.serve.matching import MatchRules
 from mcp_tap.serve.run import LoadedRecordings, load_recordings, run_stdio_mock
 from mcp_tap.stdio.relay import DEFAULT_DRAIN, DEFAULT_GRACE, DEFAULT_TERM_GRACE, StdioOptions
@@ -178,14 +179,24 @@ def build_parser() -> argparse.ArgumentParser:
         "re-send a recording to a server and compare what comes back",
         "Re-send the client side of a recording (to a fresh bundled demo server by default), "
         "compare each result and progress stream, exit 0 when everything matches, 1 when "
-        "something diverged, 2 for bad input.",
+        "something diverged, 2 for bad input. HTTP and stdio recordings replay over either "
+        "carrier: the messages are the same.",
         "replay recordings/download_file-handshake.yaml",
         "replay session.yaml --target http://127.0.0.1:8000/mcp --fast --junit report.xml",
+        'replay stdio-session.yaml --command "python -m demo_server --stdio"',
         "replay session.yaml --ignore result.content.0.text --header Authorization='Bearer t'",
     )
     replay.add_argument("file", metavar="FILE.yaml", help="a recording written by `mcp-tap proxy`")
-    replay.add_argument(
+    server = replay.add_mutually_exclusive_group()
+    server.add_argument(
         "--target", help="the server's URL (default: start a fresh bundled demo server)"
+    )
+    server.add_argument(
+        "--command",
+        dest="server_command",
+        metavar="COMMAND",
+        help="start this stdio server (split as a shell would) and replay over its "
+        "stdin and stdout",
     )
     pace = replay.add_mutually_exclusive_group()
     pace.add_argument(
@@ -840,6 +851,9 @@ def _replay(args: argparse.Namespace) -> int:
         headers[name.strip()] = value
     options = ReplayOptions(
         target=checked_target(args.target, "--target"),
+        command=split_server_command(args.server_command)
+        if args.server_command is not None
+        else None,
         speed=None if args.fast else args.speed,
         ignore=args.ignore,
         headers=headers,
@@ -855,7 +869,8 @@ def _replay(args: argparse.Namespace) -> int:
         # Only once the target answers: a start-up error shows no summary, writes no file.
         if args.record:
             rules = RedactionRules.from_options()
-            bus.subscribe(_open_recorder(args.record, args.target, rules, args.force))
+            origin = StdioOrigin(options.command, environment_names()) if options.command else None
+            bus.subscribe(_open_recorder(args.record, args.target, rules, args.force, origin))
         for subscriber in _view_subscribers(args, bus):
             bus.subscribe(subscriber)
 

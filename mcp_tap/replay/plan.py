@@ -130,3 +130,37 @@ def build_plan(events: list[TapEvent]) -> ReplayPlan:
         steps.append(Step(time, action, exchange, tuple(waits)))
     start = timeline[0][0] if timeline else 0.0
     return ReplayPlan(list(exchanges.values()), steps, calls, start)
+
+
+@dataclass(frozen=True)
+class ClientLine:
+    """One message (or batch) the client sent, as a stdio carrier writes it: one line."""
+
+    time: float
+    body: bytes  # without its newline
+    waits_for: tuple[Call, ...]  # recorded calls answered before it was sent
+    requests: tuple[Call, ...]  # the recorded requests it carries, in order
+
+
+def client_lines(plan: ReplayPlan) -> list[ClientLine]:
+    """The plan's request bodies in the order they were sent, for a carrier with no exchanges.
+
+    An exchange without a body (a GET stream, a DELETE) sends nothing; what it waited for
+    passes to the next line. A body never holds a newline: compact JSON has none, and one in
+    a non-JSON body would split it into two lines, so it becomes a space.
+    """
+    by_exchange: dict[int, list[Call]] = {}
+    for call in plan.calls:
+        by_exchange.setdefault(call.exchange_id, []).append(call)
+    lines: list[ClientLine] = []
+    waits: list[Call] = []
+    for step in plan.steps:
+        waits.extend(step.waits_for)
+        exchange = step.exchange
+        if step.action != "open" or not exchange.body.strip():
+            continue
+        body = exchange.body.replace(b"\r", b" ").replace(b"\n", b" ")
+        requests = tuple(by_exchange.get(exchange.exchange_id, ()))
+        lines.append(ClientLine(step.time, body, tuple(waits), requests))
+        waits = []
+    return lines

@@ -8,24 +8,39 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import urlsplit
 
+from mcp_tap.analysis.calls import Call
 from mcp_tap.http.limits import DEFAULT_IDLE_TIMEOUT
 from mcp_tap.http.upstream import UpstreamPool
 from mcp_tap.protocol.events import TapEvent
 from mcp_tap.replay.compare import CallVerdict, compare_calls
 from mcp_tap.replay.plan import build_plan
 from mcp_tap.replay.replayer import Replayer, ReplayError, refill_secrets
+from mcp_tap.replay.stdio_replayer import StdioReplayer, running_command
+from mcp_tap.replay.stdio_session import is_stdio_session, stdio_as_http
+from mcp_tap.stdio.relay import describe_end
 from mcp_tap.tap.bus import TapBus
 
 EXIT_MATCH, EXIT_DIVERGED = 0, 1
+DEMO_PATH = "/mcp"  # where the bundled demo server speaks streamable HTTP
+
+
+class Carrier(Protocol):
+    """What sends a plan (over HTTP, or a stdio server's pipes) and finds its replies."""
+
+    async def run(self) -> None: ...
+
+    def replayed_call(self, recorded: Call) -> Call | None: ...
 
 
 @dataclass
 class ReplayOptions:
     """What `mcp-tap replay` was asked to do."""
 
-    target: str | None = None  # None: a fresh bundled demo server
+    target: str | None = None  # None: a fresh bundled demo server (unless `command`)
+    command: Sequence[str] | None = None  # a stdio server's argv, started for the replay
     speed: float | None = 1.0  # None: --fast
     ignore: Sequence[str] = ()
     headers: dict[str, str] = field(default_factory=dict)
@@ -67,20 +82,36 @@ async def replay(
     `on_started` is called once the target is reached, before the first request: a start-up
     error (nothing to replay, a missing secret, an unreachable target) comes before it.
     """
+    replayer: Carrier
+    if is_stdio_session(events):  # the same messages, cut into the exchanges HTTP needs
+        path = urlsplit(options.target).path if options.target else ""
+        events = stdio_as_http(events, path or DEMO_PATH)
     plan = build_plan(events)
     if not plan.calls:
         raise ReplayError("nothing to replay: the recording holds no request")
-    secrets = refill_secrets(plan.exchanges, options.headers)  # fail before sending anything
     started = time.monotonic()
-    async with target_origin(options.target) as origin:
-        if on_started is not None:
-            on_started()
-        upstream = UpstreamPool(origin, idle_timeout=DEFAULT_IDLE_TIMEOUT)
-        try:
-            replayer = Replayer(plan, upstream, bus, options.speed, options.timeout, secrets)
-            await replayer.run()
-        finally:
-            await upstream.aclose()
+    if options.command is not None:
+        async with running_command(options.command) as process:
+            if on_started is not None:
+                on_started()
+            replayer = stdio = StdioReplayer(
+                plan, process, options.command, bus, options.speed, options.timeout
+            )
+            await stdio.run()
+        if stdio.ended_first and not stdio.answered_any:
+            end = describe_end(stdio.returncode) if stdio.returncode is not None else "ended"
+            raise ReplayError(f"{stdio.program} {end} before answering anything")
+    else:
+        secrets = refill_secrets(plan.exchanges, options.headers)  # before sending anything
+        async with target_origin(options.target) as origin:
+            if on_started is not None:
+                on_started()
+            upstream = UpstreamPool(origin, idle_timeout=DEFAULT_IDLE_TIMEOUT)
+            try:
+                replayer = Replayer(plan, upstream, bus, options.speed, options.timeout, secrets)
+                await replayer.run()
+            finally:
+                await upstream.aclose()
     await asyncio.sleep(0)  # let the bus deliver the last events
     bus.drain()
     verdicts = compare_calls(

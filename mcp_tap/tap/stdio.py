@@ -6,9 +6,13 @@ message each way (stream `stdio`), `ExchangeClosed` when it ends. `StdioTap` is 
 what the carrier has already forwarded; nothing here can hold a byte back.
 
 Nor can it slow the next byte down. Decoding a message costs far more than relaying it, so a
-chunk is only queued (with the time it crossed) in the read callback; the decoding runs on
-later loop turns, in slices of at most `SLICE` seconds, between the reads. In a flood the
-bytes keep their pace and the inspection catches up after it, holding the chunks meanwhile.
+chunk is only queued (with the time it crossed) in the read callback, and decoded later, when
+the pipes have been quiet for `QUIET` seconds or the oldest waiting chunk is `MAX_DELAY` old,
+in slices of at most `SLICE` seconds a loop turn. A burst (a flood of notifications) thus
+crosses at the pipe's pace and is inspected after it, with its recorded times unchanged. The
+waiting bytes are bounded: past `MAX_BACKLOG`, the read callback decodes down to half of it
+before it returns, so the next read waits for the inspection (the pipe's own back-pressure)
+instead of memory growing.
 """
 
 from __future__ import annotations
@@ -32,6 +36,9 @@ from mcp_tap.tap.bus import TapBus
 STDIO_METHOD = "STDIO"  # the exchange's "method": there is no HTTP request behind it
 STDIO_EXCHANGE_ID = 1
 SLICE = 0.0002  # seconds of decoding per loop turn: a read waits at most this long for it
+QUIET = 0.001  # decode once nothing has crossed for this long (a burst writes more often)...
+MAX_DELAY = 0.1  # ...or once the oldest chunk waiting has waited this long
+MAX_BACKLOG = 16 * 1024 * 1024  # undecoded bytes held at most (a 16 MiB flood passes untouched)
 
 
 class StdioTap:
@@ -55,6 +62,9 @@ class StdioTap:
         self._backlog: deque[tuple[Direction, bytes, float]] = deque()  # chunks, not framed
         self._lines_waiting: deque[tuple[Direction, bytes | LongLine, float]] = deque()
         self._scheduled = False
+        self._pending = 0  # bytes in _backlog
+        self._last = 0.0  # when the latest chunk crossed (the bus's clock)
+        self.max_backlog = MAX_BACKLOG
 
     def opened(self) -> None:
         """The command was started; `program` names it (its arguments live in the header)."""
@@ -83,7 +93,12 @@ class StdioTap:
         self.bus.publish(Fault(self.bus.now(), self.exchange_id, kind, detail))
 
     def _queue(self, direction: Direction, data: bytes) -> None:
-        self._backlog.append((direction, data, self.bus.now()))
+        now = self._last = self.bus.now()
+        self._backlog.append((direction, data, now))
+        self._pending += len(data)
+        if self._pending > self.max_backlog:
+            while self._pending > self.max_backlog // 2 and self._step():
+                pass  # the read callback pays: the next read waits, memory does not grow
         if self._scheduled:
             return
         try:
@@ -92,17 +107,27 @@ class StdioTap:
             self._catch_up()  # no loop (a test feeding bytes): decode now
             return
         self._scheduled = True
-        loop.call_soon(self._work)
+        loop.call_later(QUIET, self._work)
 
     def _work(self) -> None:
-        """One slice of decoding; the rest waits for the next loop turn."""
+        """One slice of decoding if the pipes are quiet or a chunk has waited too long; then
+        the next turn (more to do) or the next check (a burst is still crossing)."""
         self._scheduled = False
+        if not self._backlog and not self._lines_waiting:
+            return
+        now = self.bus.now()
+        oldest = self._lines_waiting[0][2] if self._lines_waiting else self._backlog[0][2]
+        loop = asyncio.get_running_loop()
+        self._scheduled = True
+        if now - self._last < QUIET and now - oldest < MAX_DELAY:
+            loop.call_later(QUIET, self._work)
+            return
         deadline = time.perf_counter() + SLICE
         while self._step():
             if time.perf_counter() >= deadline:
-                self._scheduled = True
-                asyncio.get_running_loop().call_soon(self._work)
+                loop.call_soon(self._work)
                 return
+        self._scheduled = False
 
     def _catch_up(self) -> None:
         while self._step():
@@ -115,6 +140,7 @@ class StdioTap:
             if not self._backlog:
                 return False
             direction, data, when = self._backlog.popleft()
+            self._pending -= len(data)
             decoder = (
                 self._from_client if direction is Direction.CLIENT_TO_SERVER else self._from_server
             )
