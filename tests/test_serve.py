@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
+from mcp_tap.protocol.events import Direction, MessageSeen
+from mcp_tap.recording.reader import load_recording
 from tests.procs import PY_CLIENT, ROOT, Proc, py_client, running, ts_client
 
 pytestmark = pytest.mark.timeout(120)
@@ -192,3 +194,38 @@ def test_a_2024_11_05_recording_replays_against_its_mock() -> None:
         assert replay.finish(60) == 0, "\n".join(replay.lines) + replay.stderr
         code = stop(proc)
     assert code == 0, proc.stderr
+
+
+def comparable(message: dict[str, Any]) -> dict[str, Any]:
+    """A message without what differs from run to run: ids, tokens, _meta, server version."""
+    kept = {k: v for k, v in message.items() if k not in ("id", "jsonrpc")}
+    params = kept.get("params")
+    if isinstance(params, dict):
+        kept["params"] = {k: v for k, v in params.items() if k not in ("progressToken", "_meta")}
+    result = kept.get("result")
+    if isinstance(result, dict):
+        kept["result"] = {k: v for k, v in result.items() if k != "_meta"}
+    return kept
+
+
+def server_messages(path: Path) -> list[dict[str, Any]]:
+    return [
+        comparable(e.message.payload)
+        for e in load_recording(path).events
+        if isinstance(e, MessageSeen)
+        and e.direction is Direction.SERVER_TO_CLIENT
+        and isinstance(e.message.payload, dict)
+    ]
+
+
+def test_a_client_recorded_against_the_mock_sees_what_the_recording_holds(tmp_path: Path) -> None:
+    """The round trip's second half: the mock's own session is the recorded one, ids aside."""
+    record = tmp_path / "mock.yaml"
+    with serving(HANDSHAKE, "--record", str(record)) as (url, proc):
+        py_client(url, "legacy", "download_file", ARGS)
+        stop(proc)
+    original, mocked = server_messages(HANDSHAKE), server_messages(record)
+    download = [m for m in original if m.get("method") == "notifications/progress"]
+    assert [m for m in mocked if m.get("method") == "notifications/progress"] == download
+    answers = [m for m in original if "result" in m and "content" in m["result"]]
+    assert answers and all(answer in mocked for answer in answers)
