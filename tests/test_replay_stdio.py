@@ -142,7 +142,7 @@ def test_a_server_that_answers_differently_diverges(
     text = said(proc)
     assert "DIVERGED tools/call download_file (id 2)" in text
     assert "Fetched" in text  # what the other server said
-    assert "progress notification count" in text  # 2 where the recording has 5
+    assert "progress missing 3, 4, 5" in text  # 2 where the recording has 5
 
 
 @pytest.mark.parametrize(
