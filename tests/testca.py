@@ -73,7 +73,9 @@ def make_server_files(directory: Path, label: str = "test") -> ServerFiles:
     )
     directory.mkdir(parents=True, exist_ok=True)
     files = ServerFiles(
-        directory / f"{label}-ca.pem", directory / f"{label}-cert.pem", directory / f"{label}-key.pem"
+        directory / f"{label}-ca.pem",
+        directory / f"{label}-cert.pem",
+        directory / f"{label}-key.pem",
     )
     files.ca.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
     files.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))

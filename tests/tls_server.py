@@ -26,7 +26,13 @@ async def echo_app(scope: dict, receive, send) -> None:  # type: ignore[no-untyp
         if not message.get("more_body"):
             break
     payload = f"{scope['method']} {scope['path']} ".encode() + body
-    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"text/plain")],
+        }
+    )
     await send({"type": "http.response.body", "body": payload})
 
 
