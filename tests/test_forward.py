@@ -26,7 +26,7 @@ import httpx2
 import pytest
 import yaml
 
-from tests.procs import PY_CLIENT, ROOT, Proc
+from tests.procs import PY_CLIENT, ROOT, Proc, demo_server
 from tests.testca import ServerFiles, make_server_files
 
 pytestmark = pytest.mark.timeout(90)
@@ -127,11 +127,29 @@ def test_sdk_client_through_forward_proxy_streams_progress_and_records_the_host(
     assert len(progress) >= 5 and "report.pdf" in result["text"]
     assert progress[0]["t"] < result["t"] - 0.1  # the first came long before the answer
 
+    # What an OAuth client fetches first: not MCP, so replay leaves it out.
+    context = ssl.create_default_context(cafile=str(forward.ca_dir / "ca.pem"))
+    with httpx2.Client(proxy=forward.url, verify=context, trust_env=False, timeout=20) as http:
+        http.get(tls_demo + "/.well-known/oauth-protected-resource/mcp")
+        http.post(tls_demo + "/token", content=b"grant_type=refresh_token&refresh_token=RT")
+
     forward.proc.stop(signal.SIGINT)
     assert "Traceback" not in forward.proc.stderr
+    assert "refresh_token=RT" not in forward.record.read_text()
+    with demo_server() as plain:
+        replayed = subprocess.run(
+            [sys.executable, "-m", "mcp_tap", "replay", str(forward.record),
+             "--target", plain + "/mcp", "--fast"],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
     events = forward.events()
     host = tls_demo.removeprefix("https://")
     opened = [e for e in events if e["type"] == "exchange-opened"]
+    assert [e["target"] for e in opened][-2:] == [
+        "/.well-known/oauth-protected-resource/mcp",
+        "/token",
+    ]
     assert opened and all(e["origin"] == tls_demo for e in opened)
     assert all(dict(e["headers"])["host"] == host for e in opened)
     call = next(
