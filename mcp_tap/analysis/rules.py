@@ -113,6 +113,57 @@ PROTOCOL_VERSION_UNKNOWN = Rule(
     "a protocol version no MCP revision defines, in a message or MCP-Protocol-Version header",
 )
 
+# The MCP authorization flow, seen by `proxy --forward` (analysis/oauth.py): one info line a
+# step, and the rules of the authorization spec (RFC 9728, RFC 8414, RFC 8707) it can break.
+OAUTH_CHALLENGE = Rule(
+    "oauth-challenge", Severity.INFO, "the server asked for authorization (401 Unauthorized)"
+)
+OAUTH_CHALLENGE_INCOMPLETE = Rule(
+    "oauth-challenge-incomplete",
+    Severity.WARNING,
+    "a 401 without WWW-Authenticate: the client cannot find the resource metadata",
+)
+OAUTH_RESOURCE_METADATA = Rule(
+    "oauth-resource-metadata", Severity.INFO, "protected resource metadata (RFC 9728)"
+)
+OAUTH_SERVER_METADATA = Rule(
+    "oauth-server-metadata", Severity.INFO, "authorization server metadata (RFC 8414 / OIDC)"
+)
+OAUTH_REGISTRATION = Rule(
+    "oauth-registration", Severity.INFO, "dynamic client registration (RFC 7591)"
+)
+OAUTH_AUTHORIZATION = Rule("oauth-authorization", Severity.INFO, "the authorization request")
+OAUTH_TOKEN = Rule("oauth-token", Severity.INFO, "a token request")
+OAUTH_TOKEN_REFUSED = Rule(
+    "oauth-token-refused", Severity.WARNING, "the authorization server refused a token request"
+)
+OAUTH_RESOURCE_MISSING = Rule(
+    "oauth-resource-missing",
+    Severity.WARNING,
+    "no `resource` parameter: MCP clients MUST name the server they want a token for (RFC 8707)",
+)
+OAUTH_PKCE_MISSING = Rule(
+    "oauth-pkce-missing",
+    Severity.WARNING,
+    "no PKCE code_challenge (S256): MCP clients MUST use PKCE",
+)
+OAUTH_METADATA_PATH = Rule(
+    "oauth-metadata-path",
+    Severity.WARNING,
+    "metadata served at a path its own contents say is wrong (RFC 8414 §3, RFC 9728 §3)",
+)
+OAUTH_RESOURCE_MISMATCH = Rule(
+    "oauth-resource-mismatch",
+    Severity.ERROR,
+    "the metadata's `resource` is not the URL the client used: SDK clients refuse it "
+    "(RFC 9728 §3.3)",
+)
+HOST_TUNNELLED = Rule(
+    "host-tunnelled",
+    Severity.INFO,
+    "proxy --forward passed a host's bytes through unread (no --allow-host pattern matches)",
+)
+
 RULES: tuple[Rule, ...] = (
     PROGRESS_NOT_INCREASING,
     PROGRESS_AFTER_COMPLETION,
@@ -131,5 +182,18 @@ RULES: tuple[Rule, ...] = (
     MESSAGE_INVALID,
     METHOD_UNKNOWN,
     PROTOCOL_VERSION_UNKNOWN,
+    OAUTH_CHALLENGE,
+    OAUTH_CHALLENGE_INCOMPLETE,
+    OAUTH_RESOURCE_METADATA,
+    OAUTH_SERVER_METADATA,
+    OAUTH_REGISTRATION,
+    OAUTH_AUTHORIZATION,
+    OAUTH_TOKEN,
+    OAUTH_TOKEN_REFUSED,
+    OAUTH_RESOURCE_MISSING,
+    OAUTH_PKCE_MISSING,
+    OAUTH_METADATA_PATH,
+    OAUTH_RESOURCE_MISMATCH,
+    HOST_TUNNELLED,
 )
 BY_SLUG = {rule.slug: rule for rule in RULES}

@@ -9,7 +9,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from mcp_tap.analysis.rules import MESSAGE_INVALID, METHOD_UNKNOWN, PROTOCOL_VERSION_UNKNOWN, Rule
-from mcp_tap.protocol.events import ExchangeOpened, Finding, MessageKind, MessageSeen, TapEvent
+from mcp_tap.protocol.events import (
+    Direction,
+    ExchangeClosed,
+    ExchangeOpened,
+    Finding,
+    MessageKind,
+    MessageSeen,
+    TapEvent,
+    header,
+)
 
 KNOWN_PROTOCOL_VERSIONS = frozenset(
     {"2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25", "2026-07-28"}
@@ -41,15 +50,28 @@ class WireChecker:
         self.publish = publish
         self._seen: set[tuple[str, str]] = set()
         self._invalid = 0
+        # A forward proxy's exchanges that are not (yet) known to be MCP: OAuth forms, web
+        # pages. Their bodies are not JSON-RPC and should not be, so they are not flagged.
+        self._not_mcp: set[int] = set()
 
     def handle(self, event: TapEvent) -> None:
-        if isinstance(event, ExchangeOpened):
+        if isinstance(event, ExchangeClosed):
+            self._not_mcp.discard(event.exchange_id)
+        elif isinstance(event, ExchangeOpened):
+            mcp_headers = ("mcp-protocol-version", "mcp-session-id")
+            if event.origin is not None and not any(header(event.headers, h) for h in mcp_headers):
+                self._not_mcp.add(event.exchange_id)
             for name, value in event.headers:
                 if name == "mcp-protocol-version" and value not in KNOWN_PROTOCOL_VERSIONS:
                     self._once(PROTOCOL_VERSION_UNKNOWN, value, event, f"header says {value!r}")
         elif isinstance(event, MessageSeen):
             message = event.message
-            if message.kind is MessageKind.INVALID:
+            if message.kind is not MessageKind.INVALID:
+                if event.direction is Direction.CLIENT_TO_SERVER:
+                    self._not_mcp.discard(event.exchange_id)
+            elif event.exchange_id in self._not_mcp:
+                pass
+            else:
                 self._invalid += 1
                 if self._invalid <= MAX_INVALID_FINDINGS:
                     self._report(MESSAGE_INVALID, event, message.problem or "invalid")

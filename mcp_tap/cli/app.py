@@ -18,8 +18,9 @@ from rich.console import Console
 from mcp_tap.analysis.gate import SeverityGate
 from mcp_tap.analysis.select import Selection, exchange_ids, select_events
 from mcp_tap.cli.follow import follow_recording
-from mcp_tap.cli.proxy import ProxyOptions, run_proxy
+from mcp_tap.cli.proxy import ProxyOptions, run_forward_proxy, run_proxy
 from mcp_tap.cli.stdio import environment_names, run_stdio, split_command
+from mcp_tap.http.ca import CA_DIR_ENV, CAError, default_ca_dir, load_or_create_ca
 from mcp_tap.http.guard import is_loopback
 from mcp_tap.http.limits import DEFAULT_LIMITS, Limits
 from mcp_tap.http.serving import PortInUse
@@ -27,7 +28,12 @@ from mcp_tap.protocol.events import ExchangeOpened, Severity, Subscriber
 from mcp_tap.protocol.lines import DEFAULT_MAX_LINE
 from mcp_tap.recording.reader import Recording, RecordingError, load_recording
 from mcp_tap.recording.redact import RedactionRules
-from mcp_tap.recording.writer import RecordingWriter, StdioOrigin, mcp_tap_version
+from mcp_tap.recording.writer import (
+    FORWARD_TARGET,
+    RecordingWriter,
+    StdioOrigin,
+    mcp_tap_version,
+)
 from mcp_tap.replay.compare import CallVerdict
 from mcp_tap.replay.junit import write_junit
 from mcp_tap.replay.marks import divergence_findings
@@ -71,10 +77,18 @@ def build_parser() -> argparse.ArgumentParser:
         "proxy --target http://127.0.0.1:8000/mcp --port 8890",
         "proxy --port 0   (the bundled demo server, a free port)",
         "proxy --target URL --record session.yaml --jsonl | jq .",
+        "proxy --forward --port 8890   (HTTPS_PROXY for clients that keep the real URL)",
     )
     proxy.add_argument(
         "--target", help="the MCP server's URL (default: start the bundled demo server)"
     )
+    proxy.add_argument(
+        "--forward",
+        action="store_true",
+        help="be an HTTP(S) forward proxy instead (clients set HTTPS_PROXY and keep the "
+        "server's real URL; HTTPS is read with mcp-tap's own CA, see `mcp-tap ca`)",
+    )
+    _add_ca_dir(proxy)
     proxy.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
     proxy.add_argument(
         "--port", type=int, default=8890, help="listen port; 0 picks a free one (default 8890)"
@@ -84,12 +98,32 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAME",
-        help="also accept this Host/Origin name (DNS rebinding protection; repeatable)",
+        help="also accept this Host/Origin name (DNS rebinding protection; repeatable); "
+        "with --forward: a host name pattern (fnmatch) to read, other hosts are tunnelled "
+        "unread (default: read every host)",
     )
     _add_fail_on(proxy)
     _add_limit_options(proxy)
     _add_recording_options(proxy)
     _add_view_options(proxy)
+
+    ca = _command(
+        commands,
+        "ca",
+        "show or renew the CA that `proxy --forward` signs HTTPS certificates with",
+        "Show where mcp-tap's local certificate authority is (made on first use), its "
+        "fingerprint, and how to trust or remove it.",
+        "ca",
+        "ca --path",
+        "ca --regenerate",
+    )
+    ca.add_argument("--path", action="store_true", help="print only the CA certificate's path")
+    ca.add_argument(
+        "--regenerate",
+        action="store_true",
+        help="make a new CA (clients that trusted the old one must be given the new one)",
+    )
+    _add_ca_dir(ca)
 
     stdio = _command(
         commands,
@@ -432,6 +466,7 @@ _LIMIT_HELP = {
     "idle_timeout": ("SECONDS", "end an exchange whose upstream is silent this long"),
     "upstream_keep_alive": ("SECONDS", "reuse an idle upstream connection this long"),
     "max_inspect": ("BYTES", "inspect messages up to this size; longer ones pass, recorded cut"),
+    "max_certs": ("N", "--forward: keep this many minted host certificates in memory"),
 }
 
 
@@ -439,7 +474,8 @@ def _limit_flag(field: str) -> str:
     return "--" + field.replace("_", "-")
 
 
-UPSTREAM_LIMITS = frozenset({"idle_timeout", "upstream_keep_alive"})  # meaningless to a mock
+# meaningless to a mock
+UPSTREAM_LIMITS = frozenset({"idle_timeout", "upstream_keep_alive", "max_certs"})
 
 
 def _add_limit_options(parser: argparse.ArgumentParser, skip: frozenset[str] = frozenset()) -> None:
@@ -463,6 +499,15 @@ def _limits(args: argparse.Namespace) -> Limits:
         if value <= 0:
             raise UserError(f"{_limit_flag(field)} must be positive, got {value:g}")
     return Limits(**values)
+
+
+def _add_ca_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--ca-dir",
+        metavar="DIR",
+        help=f"where mcp-tap's CA is kept (default ${CA_DIR_ENV}, else "
+        "$XDG_CONFIG_HOME/mcp-tap or ~/.config/mcp-tap)",
+    )
 
 
 def _add_recording_options(command: argparse.ArgumentParser) -> None:
@@ -560,6 +605,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _proxy(args)
         if args.command == "stdio":
             return _stdio(args)
+        if args.command == "ca":
+            return _ca(args)
         if args.command == "show":
             return _show(args)
         if args.command == "replay":
@@ -572,7 +619,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _export(args)
         if args.command == "report":
             return _write_report(args)
-    except (UserError, PortInUse, ValueError, RecordingError, ReplayError) as error:
+    except (UserError, PortInUse, ValueError, RecordingError, ReplayError, CAError) as error:
         print(f"mcp-tap: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
@@ -580,13 +627,47 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_BAD_INPUT
 
 
+def _ca_dir(args: argparse.Namespace) -> Path:
+    return Path(args.ca_dir).expanduser() if args.ca_dir else default_ca_dir()
+
+
+def _ca(args: argparse.Namespace) -> int:
+    ca, created = load_or_create_ca(_ca_dir(args), regenerate=args.regenerate)
+    if args.path:
+        print(ca.cert_path)
+        return 0
+    bundle = ca.write_bundle()
+    state = "made now" if created else "made earlier"
+    print(
+        f"mcp-tap CA ({state}): {ca.cert_path}\n"
+        f"  key:         {ca.key_path} (mode 0600; it can sign for any host: keep it private)\n"
+        f"  bundle:      {bundle} (this machine's CAs plus mcp-tap's, for SSL_CERT_FILE)\n"
+        f"  fingerprint: SHA256 {ca.fingerprint}\n"
+        f"Trust it per process: SSL_CERT_FILE={bundle} NODE_EXTRA_CA_CERTS={ca.cert_path}\n"
+        f"                     curl --cacert {ca.cert_path}\n"
+        f"Remove it: delete {ca.directory} (and undo any system-wide trust you added)"
+    )
+    return 0
+
+
 def _proxy(args: argparse.Namespace) -> int:
+    if args.forward and args.target is not None:
+        raise UserError(
+            "--forward and --target exclude each other: a forward proxy serves "
+            "whatever URL the client asks for"
+        )
     options = ProxyOptions(
         target=checked_target(args.target, "--target"),
         host=args.host,
         port=checked_port(args.port),
         allow_hosts=args.allow_host,
         limits=_limits(args),
+        forward=args.forward,
+    )
+    ca = (
+        load_or_create_ca(_ca_dir(args), max_certs=options.limits.max_certs)[0]
+        if (args.forward)
+        else None
     )
     check_record_path(args)
     if not is_loopback(args.host):
@@ -603,7 +684,7 @@ def _proxy(args: argparse.Namespace) -> int:
 
     def start_session() -> None:
         # Only once the proxy listens: a failed start leaves no recording and no summary.
-        recorder = _recorder(args)
+        recorder = _recorder(args, FORWARD_TARGET if ca is not None else None)
         if recorder is not None:
             recorders.append(recorder)
             bus.subscribe(recorder)
@@ -612,7 +693,10 @@ def _proxy(args: argparse.Namespace) -> int:
             bus.subscribe(subscriber)
 
     try:
-        run_async(run_proxy(options, bus, out=info, on_listening=start_session))
+        if ca is not None:
+            run_async(run_forward_proxy(options, ca, bus, out=info, on_listening=start_session))
+        else:
+            run_async(run_proxy(options, bus, out=info, on_listening=start_session))
     finally:
         bus.close()
         for recorder in recorders:
@@ -709,14 +793,14 @@ def _view_subscribers(
     )
 
 
-def _recorder(args: argparse.Namespace) -> RecordingWriter | None:
+def _recorder(args: argparse.Namespace, target: str | None = None) -> RecordingWriter | None:
     """The recording subscriber `mcp-tap proxy` was asked for, or None with --no-record."""
     if args.no_record:
         return None
     rules = RedactionRules.from_options(
         enabled=not args.no_redact, headers=args.redact_header, fields=args.redact_field
     )
-    return _open_recorder(args.record, args.target, rules, args.force)
+    return _open_recorder(args.record, target or args.target, rules, args.force)
 
 
 def _open_recorder(

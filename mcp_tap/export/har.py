@@ -82,7 +82,7 @@ def _entry(session: Session, exchange: Exchange, origin: str | None) -> dict[str
     opened = exchange.opened
     assert opened is not None
     response, closed = exchange.response, exchange.closed
-    url = _url(opened.target, opened.headers, origin)
+    url = _url(opened.target, opened.headers, opened.origin or origin)
     request_body = (
         json_body(exchange.sent, declared_size(opened.headers)) if exchange.sent else None
     )

@@ -42,6 +42,9 @@ class Request:
     too_large: bool = False  # the body passed the limit and was not kept
     keep_alive: bool = True
     http_1_0: bool = False
+    # `http://host:port` when the request line named it (the absolute form a forward proxy
+    # gets); a CONNECT's target is its `host:port` as sent
+    origin: str | None = None
 
 
 class RequestHandler(Protocol):
@@ -77,6 +80,7 @@ class ClientConnection(asyncio.Protocol):
         self._limits = limits
         self._max_body = limits.max_body
         self._open_connections = open_connections
+        self._tail = b""  # what followed a CONNECT's head in the same read
         self._loop = asyncio.get_running_loop()
         self._parser = httptools.HttpRequestParser(self)
         self._transport: asyncio.Transport | None = None
@@ -172,6 +176,30 @@ class ClientConnection(asyncio.Protocol):
         """A response is being written on this connection."""
         return self._current is not None
 
+    @property
+    def open_connections(self) -> set[object]:
+        """The server's set of open client connections (what `--max-connections` counts)."""
+        return self._open_connections
+
+    def take_over(self) -> tuple[asyncio.Transport, bytes] | None:
+        """Hand the connection to the handler of a CONNECT: its transport and any early bytes.
+
+        This object stops serving it: no timer, no parsing, not counted as open. None if the
+        client has already gone.
+        """
+        transport, self._transport = self._transport, None
+        self._reading = False
+        self.listener = None
+        self._current = None
+        self._waiting.clear()
+        self._cancel_idle_timer()
+        self._cancel_request_timer()
+        self._open_connections.discard(self)
+        tail, self._tail = self._tail, b""
+        if transport is None or transport.is_closing():
+            return None
+        return transport, tail
+
     def close_when_idle(self) -> None:
         """Close now if no response is being written, else once it is done."""
         self._closing = True
@@ -199,7 +227,14 @@ class ClientConnection(asyncio.Protocol):
             return
         try:
             self._parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
+        except httptools.HttpParserUpgrade as upgrade:
+            if self._parser.get_method() == b"CONNECT" and not self._dispatched:
+                # The connection is the handler's from here on (`take_over`): a tunnel, or TLS.
+                self._reading = False
+                offset = upgrade.args[0] if upgrade.args else len(data)
+                self._tail = data[offset:] if isinstance(offset, int) else b""
+                self._dispatch(self._take_request())
+                return
             # An Upgrade request: served as plain HTTP (the upstream never sees Upgrade, a
             # hop-by-hop header), and what follows on the connection is not HTTP, so stop.
             self._reading = False
@@ -309,8 +344,8 @@ class ClientConnection(asyncio.Protocol):
         self._part = None
         self._cancel_request_timer()
         self._continue_owed = False
-        if self._reading and not self._dispatched:
-            self._dispatch(self._take_request())
+        if self._reading and not self._dispatched and self._parser.get_method() != b"CONNECT":
+            self._dispatch(self._take_request())  # a CONNECT is dispatched on its upgrade
 
     # -- internals --
 
@@ -325,10 +360,18 @@ class ClientConnection(asyncio.Protocol):
     def _take_request(self) -> Request:
         method = self._parser.get_method().decode("latin-1")
         target = self._url.decode("latin-1").partition("#")[0]  # a fragment is the client's
-        if not target.startswith("/") and target != "*":
+        origin = None
+        if method == "CONNECT":
+            pass  # authority form, `host:port`
+        elif not target.startswith("/") and target != "*":
             url = httptools.parse_url(self._url)  # absolute form: keep the path and query
             query = b"?" + url.query if url.query else b""
             target = ((url.path or b"/") + query).decode("latin-1")
+            if url.schema and url.host:
+                port = f":{url.port}" if url.port else ""
+                origin = f"{url.schema.decode('latin-1').lower()}://"
+                host = url.host.decode("latin-1")
+                origin += (f"[{host}]" if ":" in host else host) + port
         body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
         self._body = []
         return Request(
@@ -339,6 +382,7 @@ class ClientConnection(asyncio.Protocol):
             too_large=self._too_large,
             keep_alive=self._parser.should_keep_alive(),
             http_1_0=self._parser.get_http_version() == "1.0",
+            origin=origin,
         )
 
     def _dispatch(self, request: Request) -> None:

@@ -21,6 +21,7 @@ DEFAULT_KEEP_ALIVE_TIMEOUT = 75.0  # an idle client connection is closed after t
 DEFAULT_IDLE_TIMEOUT = 330.0
 DEFAULT_UPSTREAM_KEEP_ALIVE = 4.0  # an idle upstream connection is reused this long (< 5 s)
 DEFAULT_MAX_INSPECT = DEFAULT_MAX_MESSAGE  # one message held for inspection; longer ones are cut
+DEFAULT_MAX_CERTS = 1000  # --forward: host certificates kept in memory; older ones are re-minted
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class Limits:
     idle_timeout: float = DEFAULT_IDLE_TIMEOUT  # upstream silence that ends an exchange
     upstream_keep_alive: float = DEFAULT_UPSTREAM_KEEP_ALIVE
     max_inspect: int = DEFAULT_MAX_INSPECT
+    max_certs: int = DEFAULT_MAX_CERTS
 
 
 DEFAULT_LIMITS = Limits()

@@ -10,6 +10,7 @@ write, with no task, queue or buffer in between.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 from mcp_tap.http.front import ClientConnection, Request
@@ -43,7 +44,13 @@ class TapProxy:
         bus: TapBus,
         guard: HostGuard | None = None,
         limits: Limits = DEFAULT_LIMITS,
+        *,
+        forward: bool = False,
+        exchange_ids: Iterator[int] | None = None,
     ):
+        """`forward`: one origin of a forward proxy, whose clients use the origin's own URLs:
+        its events name the origin, and no URL is rewritten. `exchange_ids` is shared by all
+        the origins of one forward proxy, so ids stay unique in its recording."""
         parts = urlsplit(target)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"target must be an http(s) URL, got {target!r}")
@@ -55,7 +62,8 @@ class TapProxy:
         )
         self.guard = guard
         self.limits = limits
-        self.exchange_ids = itertools.count(1)
+        self.forward = forward
+        self.exchange_ids = exchange_ids if exchange_ids is not None else itertools.count(1)
 
     async def aclose(self) -> None:
         """Close the idle upstream connections."""
@@ -67,6 +75,13 @@ class TapProxy:
             limit = f"request body larger than --max-body ({self.limits.max_body} bytes)"
             detail = f"{request.method} {request.target}: {limit}"
             self.refuse(client, 413, "request-too-large", detail)
+            return
+        if request.method == "CONNECT" and not self.forward:
+            detail = (
+                f"CONNECT {request.target}: this is a reverse proxy to {self.target}; "
+                "for a forward proxy run `mcp-tap proxy --forward`"
+            )
+            self.refuse(client, 405, "request-refused", detail)
             return
         refusal = self.guard.refusal(request.headers) if self.guard is not None else None
         if refusal is not None:
@@ -118,6 +133,7 @@ class _Relay:
             request.target,
             request.headers,
             max_message=proxy.limits.max_inspect,
+            origin=proxy.origin if proxy.forward else None,
         )
         self.tap.opened(request.body)
 
@@ -131,7 +147,8 @@ class _Relay:
             # must say what the body is before the head leaves.
             self.tap.response_started(status, headers)
             encoded = header(headers, "content-encoding") is not None
-            if self.tap.stream is StreamKind.LEGACY_SSE and not encoded:
+            rewrite = not self.proxy.forward  # a forward proxy's client uses the real URLs
+            if self.tap.stream is StreamKind.LEGACY_SSE and not encoded and rewrite:
                 host = header(self.tap.headers, "host") or urlsplit(self.proxy.origin).netloc
                 self._rewriter = EndpointRewriter(f"http://{host}")
                 headers = tuple(h for h in headers if h[0] != "content-length")  # it may change

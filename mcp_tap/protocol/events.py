@@ -86,6 +86,9 @@ class ExchangeOpened:
     target: str  # path and query, exactly as the client sent them
     headers: Headers
     session_id: str | None  # Mcp-Session-Id, or the 2024-11-05 session query parameter
+    # `https://host:port` the client asked for, in forward mode (`proxy --forward`); None
+    # when the proxy had one target (reverse mode), stdio, replay and serve
+    origin: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,6 +62,32 @@ SECRET_VALUE_PREFIXES = (
     "xoxp-",
     "AKIA",
 )
+# OAuth's secrets, in the bodies that are not JSON-RPC (form posts to a token endpoint, JSON
+# from a token or registration endpoint) and in query strings (the authorization request, its
+# redirect): tokens, authorization codes, client secrets, PKCE verifiers and challenges.
+SECRET_BODY_FIELDS = frozenset(
+    {
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "token",
+        "code",
+        "code_verifier",
+        "code_challenge",
+        "client_secret",
+        "client_assertion",
+        "assertion",
+        "subject_token",
+        "actor_token",
+        "device_code",
+        "registration_access_token",
+        "password",
+    }
+)
+SECRET_QUERY_NAMES = frozenset({"code", "code_verifier", "code_challenge", "client_secret"})
+_JSON_SECRET = re.compile(
+    r'("(' + "|".join(sorted(SECRET_BODY_FIELDS)) + r')"\s*:\s*)"(?:[^"\\]|\\.)*"'
+)
 _OPTION = re.compile(r"^(-{1,2}[A-Za-z0-9][\w.-]*)(?:=(.*))?$", re.DOTALL)
 _ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.DOTALL)
 WILDCARD = "*"
@@ -210,6 +236,8 @@ class Redactor:
                 value = marker(name)
             elif name == SESSION_HEADER:
                 value = self.session(value)
+            elif name == "location" and "?" in value:
+                value = self._query(value)  # an authorization redirect carries the code
             out.append((name, value))
         return tuple(out)
 
@@ -224,7 +252,9 @@ class Redactor:
             plain = unquote(name).lower()
             if eq and plain in (p.lower() for p in LEGACY_SESSION_PARAMS):
                 part = f"{name}={self.session(unquote(value))}"
-            elif eq and any(word in plain for word in SENSITIVE_NAME_PARTS):
+            elif eq and (
+                plain in SECRET_QUERY_NAMES or any(word in plain for word in SENSITIVE_NAME_PARTS)
+            ):
                 part = f"{name}={marker(plain)}"
             parts.append(part)
         return path + "?" + "&".join(parts)
@@ -233,6 +263,13 @@ class Redactor:
         message = event.message
         if message.kind is MessageKind.ENDPOINT and message.raw is not None:
             return dataclasses.replace(message, raw=self._query(message.raw))
+        if message.kind is MessageKind.INVALID and self.rules.builtin:
+            if message.raw is not None:
+                raw = _secret_text(message.raw)
+                return None if raw == message.raw else dataclasses.replace(message, raw=raw)
+            payload = _secret_fields(message.payload)
+            if payload is not message.payload:
+                return dataclasses.replace(message, payload=payload)
         if message.raw is not None or not self.rules.fields:
             return None  # invalid JSON is kept as text; field paths cannot reach into it
         payload = message.payload
@@ -244,6 +281,38 @@ class Redactor:
         for session_id, pseudonym in self._sessions.items():
             text = text.replace(session_id, pseudonym)
         return text
+
+
+def _secret_text(text: str) -> str:
+    """A body that is not JSON-RPC, with OAuth secrets replaced: JSON text, or a form."""
+    stripped = text.lstrip()
+    if stripped.startswith(("{", "[")):
+        return _JSON_SECRET.sub(lambda m: m.group(1) + '"' + marker(m.group(2)) + '"', text)
+    if "=" not in text or any(c in stripped[:200] for c in " <\n"):
+        return text  # not a form: HTML, prose
+    parts = []
+    for part in text.split("&"):
+        name, eq, _ = part.partition("=")
+        plain = unquote(name.replace("+", " ")).strip().lower()
+        secret = plain in SECRET_BODY_FIELDS or any(w in plain for w in SENSITIVE_NAME_PARTS)
+        parts.append(f"{name}={marker(plain)}" if eq and secret else part)
+    return "&".join(parts)
+
+
+def _secret_fields(value: Any) -> Any:
+    """A JSON value that is not JSON-RPC with its OAuth secret fields' strings replaced."""
+    if isinstance(value, dict):
+        changed = {
+            key: marker(key)
+            if key in SECRET_BODY_FIELDS and isinstance(item, str)
+            else _secret_fields(item)
+            for key, item in value.items()
+        }
+        return changed if any(changed[k] is not value[k] for k in value) else value
+    if isinstance(value, list):
+        items = [_secret_fields(item) for item in value]
+        return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
+    return value
 
 
 def _secret_arg_name(name: str) -> bool:

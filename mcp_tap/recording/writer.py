@@ -83,6 +83,9 @@ class StdioOrigin:
     environment: Sequence[str] = ()
 
 
+FORWARD_TARGET = "forward"  # the header's `target` of a forward proxy's recording: many hosts
+
+
 def recording_header(
     target: str | None,
     started: datetime,
@@ -121,6 +124,8 @@ def default_recording_path(
     program's name for a stdio server)."""
     if stdio is not None and stdio.command:
         host = "stdio-" + Path(stdio.command[0]).name
+    elif target == FORWARD_TARGET:
+        host = FORWARD_TARGET
     else:
         host = (urlsplit(target).hostname or "target") if target else "demo"
     host = re.sub(r"[^A-Za-z0-9.-]+", "_", host)

@@ -23,6 +23,7 @@ from mcp_tap.protocol.events import (
     ResponseStarted,
     StreamKind,
     TapEvent,
+    header,
 )
 
 
@@ -107,6 +108,14 @@ def build_plan(events: list[TapEvent]) -> ReplayPlan:
                 exchanges[event.exchange_id].endpoint_session = event.session_id
     for exchange_id, messages in bodies.items():
         exchanges[exchange_id].body = request_body(messages)
+    notes: list[str] = []
+    if any(x.opened.origin is not None for x in exchanges.values()):
+        # A forward proxy's recording: OAuth and whatever else the client fetched, from any
+        # host. Replay re-sends the MCP exchanges, all to the one target.
+        mcp = {i: x for i, x in exchanges.items() if _is_mcp(x, bodies.get(i, []))}
+        if len(mcp) < len(exchanges):
+            notes.append(f"left out {len(exchanges) - len(mcp)} exchanges that carry no MCP")
+        exchanges = mcp
 
     calls = collect_calls(events)
     answered = sorted(
@@ -129,7 +138,7 @@ def build_plan(events: list[TapEvent]) -> ReplayPlan:
             next_answer += 1
         steps.append(Step(time, action, exchange, tuple(waits)))
     start = timeline[0][0] if timeline else 0.0
-    return ReplayPlan(list(exchanges.values()), steps, calls, start)
+    return ReplayPlan(list(exchanges.values()), steps, calls, start, notes)
 
 
 @dataclass(frozen=True)
@@ -164,3 +173,12 @@ def client_lines(plan: ReplayPlan) -> list[ClientLine]:
         lines.append(ClientLine(step.time, body, tuple(waits), requests))
         waits = []
     return lines
+
+
+def _is_mcp(exchange: RecordedExchange, sent: list[MessageSeen]) -> bool:
+    """An exchange of the MCP transport: JSON-RPC sent, an MCP header, or an MCP stream."""
+    if any(header(exchange.headers, name) for name in ("mcp-session-id", "mcp-protocol-version")):
+        return True
+    if any(m.message.kind is not MessageKind.INVALID for m in sent):
+        return True
+    return exchange.is_legacy_stream

@@ -82,8 +82,10 @@ class ExchangeTap:
         target: str,
         headers: Headers,
         max_message: int = DEFAULT_MAX_MESSAGE,
+        origin: str | None = None,
     ) -> None:
         self.bus = bus
+        self.origin = origin
         self.exchange_id = exchange_id
         self.method = method
         self.target = target
@@ -104,7 +106,13 @@ class ExchangeTap:
         now = self.bus.now()
         self.bus.publish(
             ExchangeOpened(
-                self.exchange_id, now, self.method, self.target, self.headers, self.session_id
+                self.exchange_id,
+                now,
+                self.method,
+                self.target,
+                self.headers,
+                self.session_id,
+                self.origin,
             )
         )
         if not body.strip():

@@ -26,6 +26,7 @@ from rich.console import Console, Group, RenderableType
 from rich.json import JSON
 from rich.text import Text
 
+from mcp_tap.analysis.oauth import OAuthFlow
 from mcp_tap.analysis.progress_stats import ProgressStats, TrackedRequest, is_number
 from mcp_tap.analysis.tracker import ProgressTracker
 from mcp_tap.analysis.wire_checks import WireChecker
@@ -341,6 +342,7 @@ def build_view(
     checkers: list[Subscriber] = [tracker]
     if emit_findings:
         checkers.append(WireChecker(publish))
+        checkers.append(OAuthFlow(publish))
     if jsonl is not None:
         fps = options.fps if options is not None else DEFAULT_FPS
         subscribers = [*checkers, JsonLinesView(jsonl, fps)]
