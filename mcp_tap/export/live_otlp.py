@@ -401,7 +401,7 @@ class _Guarded(SpanExporter):
             self._warned = True
         self._warn(
             f"mcp-tap: warning: cannot send traces to {self._endpoint} ({reason}); "
-            "the proxy goes on, and spans the collector does not take are dropped silently"
+            "mcp-tap goes on, and spans the collector does not take are dropped silently"
         )
 
     def shutdown(self) -> None:
