@@ -160,7 +160,7 @@ class LiveTraces:
             return
         self._closed = True
         for pending in list(self._open.values()):
-            self._end(pending, self._now)
+            self._end(pending, self._end_time(pending))
         self._flush()
         for session in list(self._roots):
             self._end_root(session)
@@ -196,7 +196,8 @@ class LiveTraces:
         self._calls += 1
         pending = _Open(Call(event, tracked), parent, span_id)
         if len(self._open) >= MAX_OPEN_CALLS:
-            self._end(next(iter(self._open.values())), self._now)
+            oldest = next(iter(self._open.values()))
+            self._end(oldest, self._end_time(oldest))
         self._open[id(tracked)] = pending
         self._by_exchange.setdefault(event.exchange_id, []).append(pending)
         if event.message.id is not None:
@@ -224,6 +225,11 @@ class LiveTraces:
                     self._end(pending, event.time)  # its own stream ended without an answer
         if opened is not None and opened.method == "DELETE" and opened.session_id is not None:
             self._end_root(opened.session_id)
+
+    def _end_time(self, pending: _Open) -> float:
+        # A task ended by another request's answer (tasks/get) has its end; else it is now.
+        end = pending.call.end
+        return end if end is not None else self._now
 
     def _end(self, pending: _Open, end: float) -> None:
         """Take a request out of the open ones; its span is sent on the next loop turn."""
