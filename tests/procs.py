@@ -117,8 +117,10 @@ class Proc:
 
 
 @contextmanager
-def running(args: Sequence[str], cwd: Path | None = None) -> Iterator[Proc]:
-    proc = Proc(args, cwd=cwd)
+def running(
+    args: Sequence[str], cwd: Path | None = None, env: dict[str, str] | None = None
+) -> Iterator[Proc]:
+    proc = Proc(args, cwd=cwd, env=env)
     try:
         yield proc
     finally:
@@ -136,12 +138,14 @@ def demo_server(step_delay: float = 0.05, event_store: bool = False) -> Iterator
 
 
 @contextmanager
-def tap_proxy(target: str, cwd: Path, *extra: str) -> Iterator[tuple[str, Proc]]:
+def tap_proxy(
+    target: str, cwd: Path, *extra: str, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, Proc]]:
     """`python -m mcp_tap proxy` on a free port; yields the URL to give clients, and the process."""
     args = [sys.executable, "-m", "mcp_tap", "proxy", "--port", "0", *extra]
     if target:
         args[4:4] = ["--target", target]
-    with running(args, cwd=cwd) as proc:
+    with running(args, cwd=cwd, env=env) as proc:
         yield proc.wait_for_line(r"point your client at (\S+)").group(1), proc
 
 

@@ -7,6 +7,7 @@ import asyncio
 import gc
 import json
 import sys
+import time
 from collections.abc import Coroutine, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -51,6 +52,7 @@ from mcp_tap.view.recording_facts import exchange_detail, recording_header
 EXIT_BAD_INPUT = 2
 FOLLOW_FPS = 30.0  # a follower adds the writer's batching to its delay: frames come sooner
 EXPORT_FORMATS = ("har", "jsonl", "otlp")
+DEFAULT_OTLP_TIMEOUT = 5.0
 T = TypeVar("T")
 
 
@@ -105,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_fail_on(proxy)
     _add_limit_options(proxy)
     _add_recording_options(proxy)
+    _add_otlp_options(proxy)
     _add_view_options(proxy)
 
     ca = _command(
@@ -286,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--force", action="store_true", help="replace the --record file if it already exists"
     )
+    _add_otlp_options(replay)
     _add_view_options(replay)
 
     export = _command(
@@ -385,6 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
         "nothing else on stdout; the summary goes to stderr",
     )
     _add_limit_options(serve, skip=UPSTREAM_LIMITS)
+    _add_otlp_options(serve)
     _add_view_options(serve)
 
     demo = _command(
@@ -545,6 +550,73 @@ def _add_recording_options(command: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_otlp_options(command: argparse.ArgumentParser) -> None:
+    parser = command.add_argument_group("OpenTelemetry")
+    parser.add_argument(
+        "--otlp-endpoint",
+        metavar="URL",
+        help="also send a span per request to this OTLP/HTTP collector as it ends, e.g. "
+        "http://127.0.0.1:4318 (a URL without a path gets /v1/traces)",
+    )
+    parser.add_argument(
+        "--otlp-header",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="send this header to the collector, e.g. x-honeycomb-team=KEY (repeatable)",
+    )
+    parser.add_argument(
+        "--otlp-timeout",
+        type=float,
+        default=DEFAULT_OTLP_TIMEOUT,
+        metavar="SECONDS",
+        help="wait this long for the collector on each batch and at exit "
+        f"(default {DEFAULT_OTLP_TIMEOUT:g})",
+    )
+
+
+def _otlp_subscriber(args: argparse.Namespace, bus: TapBus, target: str) -> Subscriber | None:
+    """The live OTLP exporter --otlp-endpoint asks for, or None; warnings go to stderr."""
+    endpoint = getattr(args, "otlp_endpoint", None)
+    if endpoint is None:
+        return None
+    from mcp_tap.export.live_otlp import live_traces  # only an export pays for the SDK
+
+    def warn(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    return live_traces(
+        endpoint,
+        _name_values(args.otlp_header, "--otlp-header"),
+        args.otlp_timeout,
+        epoch0=time.time() - bus.now(),
+        target=target,
+        version=mcp_tap_version(),
+        warn=warn,
+    )
+
+
+def check_otlp_options(args: argparse.Namespace) -> None:
+    """Refuse a bad --otlp-* option before anything starts."""
+    if getattr(args, "otlp_endpoint", None) is None:
+        return
+    checked_target(args.otlp_endpoint, "--otlp-endpoint")
+    _name_values(args.otlp_header, "--otlp-header")
+    if not args.otlp_timeout > 0:
+        raise UserError(f"--otlp-timeout must be positive, got {args.otlp_timeout:g}")
+
+
+def _name_values(items: list[str], flag: str) -> dict[str, str]:
+    """`NAME=VALUE` options (--header, --otlp-header) as a dict."""
+    values = {}
+    for item in items:
+        name, equals, value = item.partition("=")
+        if not equals or not name.strip():
+            raise UserError(f"{flag} wants NAME=VALUE, got {item!r}")
+        values[name.strip()] = value
+    return values
+
+
 def _add_view_options(command: argparse.ArgumentParser) -> None:
     parser = command.add_argument_group("view")
     detail = parser.add_mutually_exclusive_group()
@@ -670,6 +742,7 @@ def _proxy(args: argparse.Namespace) -> int:
         else None
     )
     check_record_path(args)
+    check_otlp_options(args)
     if not is_loopback(args.host):
         print(
             f"mcp-tap: warning: listening on {args.host}, not loopback: other machines can "
@@ -691,6 +764,9 @@ def _proxy(args: argparse.Namespace) -> int:
             print(f"mcp-tap: recording to {recorder.path}", file=info, flush=True)
         for subscriber in _view_subscribers(args, bus):
             bus.subscribe(subscriber)
+        traces = _otlp_subscriber(args, bus, args.target or "demo")
+        if traces is not None:
+            bus.subscribe(traces)
 
     try:
         if ca is not None:
@@ -927,12 +1003,7 @@ def _replay(args: argparse.Namespace) -> int:
     recording = load_recording(args.file)
     for warning in recording.warnings:
         print(f"mcp-tap: warning: {warning}", file=sys.stderr)
-    headers = {}
-    for item in args.header:
-        name, equals, value = item.partition("=")
-        if not equals or not name:
-            raise UserError(f"--header wants NAME=VALUE, got {item!r}")
-        headers[name.strip()] = value
+    headers = _name_values(args.header, "--header")
     options = ReplayOptions(
         target=checked_target(args.target, "--target"),
         command=split_server_command(args.server_command)
@@ -947,6 +1018,7 @@ def _replay(args: argparse.Namespace) -> int:
     if options.speed is not None and options.speed <= 0:
         raise UserError("--speed must be above 0")
     check_record_path(args)
+    check_otlp_options(args)
     bus = TapBus()
 
     def start_session() -> None:
@@ -957,6 +1029,9 @@ def _replay(args: argparse.Namespace) -> int:
             bus.subscribe(_open_recorder(args.record, args.target, rules, args.force, origin))
         for subscriber in _view_subscribers(args, bus):
             bus.subscribe(subscriber)
+        traces = _otlp_subscriber(args, bus, args.target or "demo")
+        if traces is not None:
+            bus.subscribe(traces)
 
     try:
         verdicts, seconds = run_async(replay(recording.events, options, bus, start_session))
@@ -997,6 +1072,7 @@ def _serve(args: argparse.Namespace) -> int:
             "reach the mock",
             file=sys.stderr,
         )
+    check_otlp_options(args)
     if args.stdio:
         return _serve_stdio(args, loaded)
     bus = TapBus()
@@ -1006,6 +1082,9 @@ def _serve(args: argparse.Namespace) -> int:
         recorder = _open_recorder(args.record, "serve", RedactionRules.from_options())
         subscribers.append(recorder)
         print(f"mcp-tap: recording to {recorder.path}", file=info, flush=True)
+    traces = _otlp_subscriber(args, bus, "serve")
+    if traces is not None:
+        subscribers.append(traces)
     for subscriber in subscribers:
         bus.subscribe(subscriber)
     try:

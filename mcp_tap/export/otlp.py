@@ -22,7 +22,7 @@ since the epoch written as strings.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,7 +65,8 @@ class Span:
     status_message: str = ""
 
 
-def _hex_id(seed: str, digits: int) -> str:
+def hex_id(seed: str, digits: int) -> str:
+    """A span or trace id of `digits` hex digits derived from `seed` (never all zeros)."""
     value = hashlib.sha256(seed.encode("utf-8")).hexdigest()[:digits]
     return value if value.strip("0") else "1".rjust(digits, "0")  # an all-zero id is invalid
 
@@ -77,29 +78,34 @@ def span_name(method: str, target: str | None) -> str:
     return method
 
 
+def session_span(seed: str, session_id: str | None, target: str, at: float) -> Span:
+    """The root span `mcp.session` of one session's trace, from `at` (epoch seconds) on."""
+    span = Span(
+        "mcp.session",
+        hex_id(f"{seed}|trace|{session_id}", 32),
+        hex_id(f"{seed}|root|{session_id}", 16),
+        None,
+        SPAN_KIND_INTERNAL,
+        at,
+        at,
+    )
+    span.attributes["mcp_tap.recording.target"] = target
+    if session_id is not None:
+        span.attributes["mcp.session.id"] = session_id
+    return span
+
+
 def build_spans(session: Session) -> list[Span]:
     """Every span of an analyzed recording: a root per session, a child per request."""
     seed = session.started.isoformat()
+    target = str(session.header.get("target", ""))
     roots: dict[str | None, Span] = {}
     spans: list[Span] = []
 
     def root(session_id: str | None, at: float) -> Span:
         span = roots.get(session_id)
         if span is None:
-            trace_id = _hex_id(f"{seed}|trace|{session_id}", 32)
-            span = Span(
-                "mcp.session",
-                trace_id,
-                _hex_id(f"{seed}|root|{session_id}", 16),
-                None,
-                SPAN_KIND_INTERNAL,
-                session.epoch(at),
-                session.epoch(at),
-            )
-            span.attributes["mcp_tap.recording.target"] = str(session.header.get("target", ""))
-            if session_id is not None:
-                span.attributes["mcp.session.id"] = session_id
-            roots[session_id] = span
+            span = roots[session_id] = session_span(seed, session_id, target, session.epoch(at))
             spans.append(span)
         span.start = min(span.start, session.epoch(at))
         span.end = max(span.end, session.epoch(at))
@@ -107,37 +113,44 @@ def build_spans(session: Session) -> list[Span]:
 
     for index, call in enumerate(session.calls):
         parent = root(call.request.session_id, call.start)
-        span = _call_span(session, call, parent, f"{seed}|call|{index}")
+        end = call.end
+        if end is None:  # never answered: up to the last thing its exchange showed
+            exchange = session.exchanges.get(call.request.exchange_id)
+            end = max([call.start] + ([exchange.end] if exchange else []))
+            end = max([end] + [p.time for p in call.progress])
+        span = call_span(call, parent, hex_id(f"{seed}|call|{index}", 16), session.epoch, end)
         parent.end = max(parent.end, span.end)
         spans.append(span)
     attached = {id(f) for call in session.calls for f in call.findings}
     for finding in session.findings:
         if id(finding) not in attached:
-            root(finding.session_id, finding.time).events.append(_finding_event(session, finding))
+            event = finding_event(finding, session.epoch)
+            root(finding.session_id, finding.time).events.append(event)
     for fault in session.faults:
         exchange = session.exchanges.get(fault.exchange_id) if fault.exchange_id else None
         session_id = exchange.opened.session_id if exchange and exchange.opened else None
-        root(session_id, fault.time).events.append(_fault_event(session, fault))
+        root(session_id, fault.time).events.append(fault_event(fault, session.epoch))
     for span in roots.values():
         span.events.sort(key=lambda e: e.time)
     return spans
 
 
-def _call_span(session: Session, call: Call, parent: Span, seed: str) -> Span:
+def call_span(
+    call: Call, parent: Span, span_id: str, epoch: Callable[[float], float], end: float
+) -> Span:
+    """The span of one request, a child of its session's `parent`, ending at `end`.
+
+    `epoch` turns a tap time (seconds since the tap started) into seconds since 1970.
+    """
     message = call.request.message
-    end = call.end
-    if end is None:  # never answered: up to the last thing its exchange showed
-        exchange = session.exchanges.get(call.request.exchange_id)
-        end = max([call.start] + ([exchange.end] if exchange else []))
-        end = max([end] + [p.time for p in call.progress])
     span = Span(
         span_name(call.method, call.target),
         parent.trace_id,
-        _hex_id(seed, 16),
+        span_id,
         parent.span_id,
         SPAN_KIND_CLIENT,
-        session.epoch(call.start),
-        session.epoch(end),
+        epoch(call.start),
+        epoch(end),
     )
     attrs = span.attributes
     attrs["mcp.method.name"] = call.method
@@ -179,18 +192,19 @@ def _call_span(session: Session, call: Call, parent: Span, seed: str) -> Span:
     for seen in call.progress:
         params = seen.message.payload.get("params")
         params = params if isinstance(params, dict) else {}
-        event = SpanEvent("notifications/progress", session.epoch(seen.time))
+        event = SpanEvent("notifications/progress", epoch(seen.time))
         for key in ("progress", "total", "message"):
             value = params.get(key)
             if isinstance(value, str | int | float) and not isinstance(value, bool):
                 event.attributes[f"mcp_tap.progress.{key}"] = value
         span.events.append(event)
-    span.events.extend(_finding_event(session, f) for f in call.findings)
+    span.events.extend(finding_event(f, epoch) for f in call.findings)
     span.events.sort(key=lambda e: e.time)
     return span
 
 
-def _finding_event(session: Session, finding: Finding) -> SpanEvent:
+def finding_event(finding: Finding, epoch: Callable[[float], float]) -> SpanEvent:
+    """A finding as the span event `mcp_tap.finding`, with its severity, rule and detail."""
     attrs: dict[str, AttributeValue] = {
         "mcp_tap.finding.severity": finding.severity.value,
         "mcp_tap.finding.rule": finding.rule,
@@ -198,14 +212,15 @@ def _finding_event(session: Session, finding: Finding) -> SpanEvent:
     }
     if finding.progress_token is not None:
         attrs["mcp_tap.progress_token"] = str(finding.progress_token)
-    return SpanEvent("mcp_tap.finding", session.epoch(finding.time), attrs)
+    return SpanEvent("mcp_tap.finding", epoch(finding.time), attrs)
 
 
-def _fault_event(session: Session, fault: Fault) -> SpanEvent:
+def fault_event(fault: Fault, epoch: Callable[[float], float]) -> SpanEvent:
+    """A fault (upstream down, reset, timeout...) as the span event `mcp_tap.fault`."""
     data = event_to_dict(fault)
     attrs: dict[str, AttributeValue] = {"mcp_tap.fault.kind": data["kind"]}
     attrs["mcp_tap.fault.detail"] = data["detail"]
-    return SpanEvent("mcp_tap.fault", session.epoch(fault.time), attrs)
+    return SpanEvent("mcp_tap.fault", epoch(fault.time), attrs)
 
 
 # --- OTLP/JSON ----------------------------------------------------------------------------
