@@ -29,6 +29,7 @@ BODY_EXPECTED = frozenset({"POST", "PUT", "PATCH"})
 # Requests that may go twice (RFC 9110 §9.2.2). A tools/call POST may not: once a byte of it
 # has been written, the server may have run the tool.
 RETRYABLE = frozenset({"GET", "HEAD", "OPTIONS"})
+PEEK_AFTER = 0.5  # seconds idle before a pooled connection is checked for a pending close
 
 
 class UpstreamError(Exception):
@@ -178,7 +179,10 @@ class UpstreamPool:
             connection = self._idle.pop()
             if connection.closed:
                 continue
-            if now - connection.idle_since > self.keep_alive or connection.readable():
+            idle = now - connection.idle_since
+            # A close or stray bytes that came since the last loop turn are not seen yet: look
+            # (one syscall), but only past a short idle time, when servers close connections.
+            if idle > self.keep_alive or (idle > PEEK_AFTER and connection.readable()):
                 connection.abort()
                 continue
             return connection
