@@ -15,6 +15,7 @@ forward mode exists.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 
 from mcp_tap.protocol.events import (
@@ -89,8 +91,6 @@ def run_client(url: str, env: dict[str, str], *extra: str) -> tuple[int, list[di
 
 
 def _base_env() -> dict[str, str]:
-    import os
-
     keep = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
     return {**keep, "PYTHONUNBUFFERED": "1"}
 
@@ -170,7 +170,9 @@ def test_oauth_flow_through_the_forward_proxy_completes_streams_and_is_redacted(
     assert _status(events, reg.exchange_id).status == 201
     authorize = first("GET", oauth_server.issuer, "/authorize")
     assert _status(events, authorize.exchange_id).status == 302
-    tokens = [e for e in opened.values() if e.origin == oauth_server.issuer and e.target == "/token"]
+    tokens = [
+        e for e in opened.values() if e.origin == oauth_server.issuer and e.target == "/token"
+    ]
     assert [_status(events, t.exchange_id).status for t in tokens] == [200, 200]
 
     # The view's OAuth lines: one info finding a step, nothing the spec forbids.
@@ -218,20 +220,36 @@ def test_the_same_client_through_the_reverse_proxy_fails_the_resource_check(
         cwd=tmp_path, env={"SSL_CERT_FILE": str(server_files.ca)},
     )  # fmt: skip
     try:
-        match = proxy.wait_for_line(r"point your client at (\S+) - forwarding")
-        url = match.group(1)
-        code, lines, stderr = run_client(url, {"NO_PROXY": "*"})
+        url = proxy.wait_for_line(r"point your client at (\S+) - forwarding").group(1)
+        # The client trusts the server's CA: it may fetch what the 401 points it to.
+        env = {"NO_PROXY": "*", "SSL_CERT_FILE": str(server_files.ca)}
+        code, lines, stderr = run_client(url, env)
+        # The SEP-985 fallback a client without `resource_metadata` in the challenge takes:
+        # the metadata at the well-known path of the URL it was given, so through the proxy.
+        origin = url.removesuffix("/mcp")
+        with httpx2.Client(trust_env=False, timeout=20) as http:
+            fetched = http.get(origin + "/.well-known/oauth-protected-resource/mcp")
+        assert fetched.json()["resource"] == oauth_server.resource
     finally:
         proxy.stop(signal.SIGINT)
-    assert code == 1, (lines, stderr)
+    assert code == 1, (lines, stderr, proxy.stderr)
     error = next(e for e in lines if e["event"] == "error")
     assert error["type"] == "OAuthFlowError"
-    assert f"Protected resource {oauth_server.resource}" in error["message"]
-    assert "does not match" in error["message"]
-    assert not [kind for kind, _ in oauth_server.issued()]  # it never reached the AS
+    assert error["message"] == (
+        f"Protected resource {oauth_server.resource} does not match expected {url}"
+    )
+    assert not oauth_server.issued()  # it never got as far as the authorization server
 
     events = load_recording(record).events
+    # The SDK server's challenge names its metadata by its own absolute URL, so the client
+    # fetched that around the proxy; mcp-tap saw the 401 and says where it points.
+    challenges = [e for e in events if isinstance(e, Finding) and e.rule == "oauth-challenge"]
+    assert challenges and all(
+        f"{oauth_server.resource.removesuffix('/mcp')}/.well-known/oauth-protected-resource/mcp"
+        in c.detail
+        for c in challenges
+    )
     mismatch = [e for e in events if isinstance(e, Finding) and e.rule == "oauth-resource-mismatch"]
     assert len(mismatch) == 1 and mismatch[0].severity == "error"
-    assert oauth_server.resource in mismatch[0].detail
+    assert f"resource {oauth_server.resource}, but the client used {url}" in mismatch[0].detail
     assert "--forward" in mismatch[0].detail
