@@ -16,6 +16,8 @@ can be compared byte for byte.
 from __future__ import annotations
 
 import anyio
+from mcp.server.auth.provider import TokenVerifier
+from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import Context, MCPServer
 
 SERVER_NAME = "progress-demo"
@@ -27,16 +29,23 @@ RECORDS_PER_BATCH = 10
 """`process_data` reports progress once per batch of this many records."""
 
 
-def build_server(step_delay: float = 0.2) -> MCPServer:
+def build_server(
+    step_delay: float = 0.2,
+    auth: AuthSettings | None = None,
+    token_verifier: TokenVerifier | None = None,
+) -> MCPServer:
     """Build the progress-demo server.
 
     `step_delay` is the default pause (in seconds) between two progress steps. Each slow
     tool also takes a `step_delay` argument that overrides it for one call, so tests can
     run fast against a server whose default is slow enough to watch by eye.
+
+    `auth` and `token_verifier` make it an OAuth-protected resource server (the SDK's bearer
+    check and protected-resource metadata), for the forward-proxy OAuth tests.
     """
     # WARNING keeps the SDK from logging every session it creates; MCPServer also calls
     # logging.basicConfig with this level, so a lower one would make a CLI run chatty.
-    server = MCPServer(SERVER_NAME, log_level="WARNING")
+    server = MCPServer(SERVER_NAME, log_level="WARNING", auth=auth, token_verifier=token_verifier)
 
     # The tools' own `step_delay` parameters shadow this one, so keep it under another name.
     default_delay = step_delay
