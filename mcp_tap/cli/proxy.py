@@ -9,13 +9,12 @@ import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import TextIO
-from urllib.parse import urlsplit
 
-from mcp_tap.http.front import serving_requests
-from mcp_tap.http.guard import HostGuard
 from mcp_tap.http.limits import DEFAULT_LIMITS, Limits
-from mcp_tap.http.proxy import TapProxy
+from mcp_tap.http.proxy import client_url, running_proxy
 from mcp_tap.tap.bus import TapBus
+
+__all__ = ["ProxyOptions", "client_url", "run_proxy", "running_proxy", "target_or_demo"]
 
 
 @dataclass
@@ -39,32 +38,6 @@ async def target_or_demo(target: str | None) -> AsyncIterator[str]:
 
     async with running_demo_server() as base_url:
         yield base_url + "/mcp"
-
-
-def client_url(proxy_base: str, target: str) -> str:
-    """The URL to give a client: the proxy's origin plus the target's path and query."""
-    parts = urlsplit(target)
-    return proxy_base + (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-
-
-@contextlib.asynccontextmanager
-async def running_proxy(
-    target: str,
-    bus: TapBus,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    allow_hosts: Sequence[str] = (),
-    limits: Limits = DEFAULT_LIMITS,
-    on_closing: Callable[[int], None] | None = None,
-) -> AsyncIterator[str]:
-    """Serve a proxy to `target` in the background; yield the proxy's base URL."""
-    guard = HostGuard(host, allow_hosts)
-    proxy = TapProxy(target, bus, guard=guard, limits=limits)
-    try:
-        async with serving_requests(proxy, host, port, limits, on_closing) as base_url:
-            yield base_url
-    finally:
-        await proxy.aclose()
 
 
 async def run_proxy(
