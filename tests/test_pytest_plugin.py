@@ -151,7 +151,7 @@ def test_record_mode_all_records_again_and_a_missing_target_is_named(
     assert f'target: "{demo}"' in text
 
 
-NEW_EPISODES_TEST = '''
+NEW_EPISODES_TEST = """
 from test_client import call
 
 
@@ -161,7 +161,7 @@ def test_download(mcp_server):
     if mcp_server.recording:
         return  # new_episodes: the live server answered; the recording says what it kept
     assert texts == EXPECTED
-'''
+"""
 
 
 def test_record_mode_new_episodes_adds_new_requests_and_keeps_recorded_ones(
@@ -200,7 +200,7 @@ def test_record_mode_new_episodes_adds_new_requests_and_keeps_recorded_ones(
     result.assert_outcomes(passed=1)
 
 
-STRICT_TEST = '''
+STRICT_TEST = """
 import pytest
 
 from test_client import ARGUMENTS, call
@@ -210,7 +210,7 @@ from test_client import ARGUMENTS, call
 def test_lists_tools_only(mcp_server):
     texts, _ = call(mcp_server.url, [])
     assert texts == []
-'''
+"""
 
 
 def test_unused_interactions_warn_and_fail_under_strict(
@@ -235,7 +235,7 @@ def test_unused_interactions_warn_and_fail_under_strict(
     )
 
 
-SERVER_AUTHOR_TEST = '''
+SERVER_AUTHOR_TEST = """
 import pytest
 
 from demo_server.runner import demo_server_thread
@@ -252,7 +252,7 @@ def test_still_behaves_as_recorded(mcp_replay):
 def test_diverges_from_an_edited_recording(mcp_replay):
     with demo_server_thread(step_delay=0.01) as base_url:
         mcp_replay(base_url + "/mcp")
-'''
+"""
 
 
 def test_mcp_replay_passes_against_the_server_and_fails_with_the_diff(
