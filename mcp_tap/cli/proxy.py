@@ -10,15 +10,15 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
-from urllib.parse import urlsplit
 
 from mcp_tap.http.ca import LocalCA
 from mcp_tap.http.forward import ForwardProxy
 from mcp_tap.http.front import serving_requests
-from mcp_tap.http.guard import HostGuard
 from mcp_tap.http.limits import DEFAULT_LIMITS, Limits
-from mcp_tap.http.proxy import TapProxy
+from mcp_tap.http.proxy import client_url, running_proxy
 from mcp_tap.tap.bus import TapBus
+
+__all__ = ["ProxyOptions", "client_url", "run_proxy", "running_proxy", "target_or_demo"]
 
 
 @dataclass
@@ -43,32 +43,6 @@ async def target_or_demo(target: str | None) -> AsyncIterator[str]:
 
     async with running_demo_server() as base_url:
         yield base_url + "/mcp"
-
-
-def client_url(proxy_base: str, target: str) -> str:
-    """The URL to give a client: the proxy's origin plus the target's path and query."""
-    parts = urlsplit(target)
-    return proxy_base + (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-
-
-@contextlib.asynccontextmanager
-async def running_proxy(
-    target: str,
-    bus: TapBus,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    allow_hosts: Sequence[str] = (),
-    limits: Limits = DEFAULT_LIMITS,
-    on_closing: Callable[[int], None] | None = None,
-) -> AsyncIterator[str]:
-    """Serve a proxy to `target` in the background; yield the proxy's base URL."""
-    guard = HostGuard(host, allow_hosts)
-    proxy = TapProxy(target, bus, guard=guard, limits=limits)
-    try:
-        async with serving_requests(proxy, host, port, limits, on_closing) as base_url:
-            yield base_url
-    finally:
-        await proxy.aclose()
 
 
 @contextlib.asynccontextmanager
@@ -166,39 +140,21 @@ async def run_proxy(
     create (the recording file, the view and its summary) starts there, so a failed start
     leaves nothing behind.
     """
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-
-    def on_signal() -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt  # a second Ctrl-C: out at once
-        print(file=sys.stderr)  # the summary starts on a new line, not after `^C`
-        stop.set()
-
-    def on_closing(streams: int) -> None:
-        print(f"mcp-tap: closing {streams} open streams", file=sys.stderr, flush=True)
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, on_signal)
-    try:
-        async with target_or_demo(options.target) as target:
-            async with running_proxy(
-                target,
-                bus,
-                options.host,
-                options.port,
-                options.allow_hosts,
-                options.limits,
-                on_closing,
-            ) as base_url:
-                if on_listening is not None:
-                    on_listening()
-                out.write(
-                    f"mcp-tap listening on {base_url} - point your client at "
-                    f"{client_url(base_url, target)} - forwarding to {target}\n"
-                )
-                out.flush()
-                await stop.wait()
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
+    async with _until_signalled() as stop, target_or_demo(options.target) as target:
+        async with running_proxy(
+            target,
+            bus,
+            options.host,
+            options.port,
+            options.allow_hosts,
+            options.limits,
+            _say_closing,
+        ) as base_url:
+            if on_listening is not None:
+                on_listening()
+            out.write(
+                f"mcp-tap listening on {base_url} - point your client at "
+                f"{client_url(base_url, target)} - forwarding to {target}\n"
+            )
+            out.flush()
+            await stop.wait()

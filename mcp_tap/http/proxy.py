@@ -9,11 +9,12 @@ write, with no task, queue or buffer in between.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from urllib.parse import urlsplit
 
-from mcp_tap.http.front import ClientConnection, Request
+from mcp_tap.http.front import ClientConnection, Request, serving_requests
 from mcp_tap.http.guard import HostGuard
 from mcp_tap.http.limits import DEFAULT_LIMITS, Limits
 from mcp_tap.http.upstream import (
@@ -105,6 +106,32 @@ class TapProxy:
         self.bus.publish(Fault(self.bus.now(), None, kind, detail))
         payload = error_body(request_id, UPSTREAM_ERROR_CODE, f"mcp-tap: {detail}")
         client.respond(status, _json_headers(payload), payload)
+
+
+def client_url(proxy_base: str, target: str) -> str:
+    """The URL to give a client: the proxy's origin plus the target's path and query."""
+    parts = urlsplit(target)
+    return proxy_base + (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+@contextlib.asynccontextmanager
+async def running_proxy(
+    target: str,
+    bus: TapBus,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    allow_hosts: Sequence[str] = (),
+    limits: Limits = DEFAULT_LIMITS,
+    on_closing: Callable[[int], None] | None = None,
+) -> AsyncIterator[str]:
+    """Serve a proxy to `target` in the background; yield the proxy's base URL."""
+    guard = HostGuard(host, allow_hosts)
+    proxy = TapProxy(target, bus, guard=guard, limits=limits)
+    try:
+        async with serving_requests(proxy, host, port, limits, on_closing) as base_url:
+            yield base_url
+    finally:
+        await proxy.aclose()
 
 
 class _Relay:

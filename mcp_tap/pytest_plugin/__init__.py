@@ -1,0 +1,423 @@
+"""The pytest plugin: MCP recordings as test fixtures, recorded and replayed like VCR.py.
+
+Installed with mcp-tap (the `pytest11` entry point), it adds:
+
+* `mcp_server`: the URL of an MCP server backed by the test's recording,
+  `recordings/<module>/<test>.yaml` beside the test file (or the path a
+  `@pytest.mark.mcp_recording("path.yaml")` marker gives). Under `--mcp-record-mode`
+  `none` (the default) a mock serves it (`mcp_tap.serve`); `once` records through the proxy
+  to the real server when it is missing; `new_episodes` adds the requests it cannot answer;
+  `all` records again. After the test, a request the recording could not answer fails it;
+  recorded interactions nobody asked for are a warning (a failure with `--mcp-strict`).
+* `mcp_target`: the real server's URL to record from (`--mcp-target`, the `mcp_target` ini
+  value); override it in a conftest.py to start the server for recording.
+* `mcp_replay`: for server authors, replays a recording against their server and fails
+  with the diff when it behaves differently.
+
+Every fixture is inert unless a test asks for it; nothing is imported before then.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Generator, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from mcp_tap.replay.compare import CallVerdict
+    from mcp_tap.serve.run import ServeReport
+
+RECORD_MODES = ("none", "once", "new_episodes", "all")
+MARKER = "mcp_recording"
+RECORDINGS_DIRECTORY = "recordings"
+
+
+class MCPRecordingWarning(UserWarning):
+    """Recorded interactions a test never asked for, or a recording that captured nothing."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("mcp-tap", "MCP recordings (mcp-tap)")
+    group.addoption(
+        "--mcp-record-mode",
+        choices=RECORD_MODES,
+        default=None,
+        help="none: replay recordings only (default); once: record the missing ones; "
+        "new_episodes: also record requests a recording cannot answer; all: record again",
+    )
+    group.addoption(
+        "--mcp-target",
+        default=None,
+        metavar="URL",
+        help="the real MCP server to record from, e.g. http://127.0.0.1:8000/mcp",
+    )
+    group.addoption(
+        "--mcp-strict",
+        action="store_true",
+        default=None,
+        help="fail a test that left recorded interactions unused",
+    )
+    parser.addini("mcp_record_mode", "default --mcp-record-mode", default="none")
+    parser.addini("mcp_target", "default --mcp-target", default="")
+    parser.addini("mcp_strict", "default --mcp-strict", type="bool", default=False)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(path=None, *, target=None, record_mode=None, strict=None, speed=None, "
+        "match=(), repeat='last', redact_headers=(), redact_fields=()): the recording the "
+        "mcp_server and mcp_replay fixtures use, relative to the test file's directory",
+    )
+
+
+@dataclass
+class RecordingSettings:
+    """What a test's marker and the options say about its recording."""
+
+    path: Path
+    mode: str
+    strict: bool
+    target: str | None  # from the marker; the mcp_target fixture otherwise
+    speed: float | None  # None: every recorded message at once
+    match: Sequence[str] = ()
+    repeat: str = "last"
+    redact_headers: Sequence[str] = ()
+    redact_fields: Sequence[str] = ()
+
+
+MARKER_KEYWORDS = frozenset(
+    {
+        "path",
+        "target",
+        "record_mode",
+        "strict",
+        "speed",
+        "match",
+        "repeat",
+        "redact_headers",
+        "redact_fields",
+    }
+)
+
+
+def default_recording_path(item: pytest.Item) -> Path:
+    """`recordings/<module>/<test>.yaml` beside the test file; a class adds `Class.`."""
+    module = item.path.stem
+    name = item.nodeid.split("::", 1)[-1].replace("::", ".")
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "test"
+    return item.path.parent / RECORDINGS_DIRECTORY / module / f"{name}.yaml"
+
+
+def recording_settings(item: pytest.Item) -> RecordingSettings:
+    """Marker keywords, then the command line, then the ini file."""
+    config = item.config
+    marker = item.get_closest_marker(MARKER)
+    args: tuple[Any, ...] = marker.args if marker is not None else ()
+    kwargs: Mapping[str, Any] = marker.kwargs if marker is not None else {}
+    unknown = set(kwargs) - MARKER_KEYWORDS
+    if unknown or len(args) > 1:
+        raise pytest.UsageError(
+            f"@pytest.mark.{MARKER} takes one path and the keywords "
+            f"{', '.join(sorted(MARKER_KEYWORDS - {'path'}))}; got {args!r} {sorted(unknown)}"
+        )
+    given = args[0] if args else kwargs.get("path")
+    path = item.path.parent / given if given else default_recording_path(item)
+    mode = config.getoption("mcp_record_mode") or kwargs.get("record_mode")
+    mode = mode or config.getini("mcp_record_mode") or "none"
+    if mode not in RECORD_MODES:
+        raise pytest.UsageError(
+            f"MCP record mode {mode!r}: choose one of {', '.join(RECORD_MODES)}"
+        )
+    strict = config.getoption("mcp_strict")
+    if strict is None:
+        strict = kwargs.get("strict")
+    if strict is None:
+        strict = bool(config.getini("mcp_strict"))
+    speed = kwargs.get("speed")
+    if speed is not None and speed <= 0:
+        raise pytest.UsageError(f"@pytest.mark.{MARKER}(speed={speed!r}) must be above 0")
+    return RecordingSettings(
+        path=Path(path),
+        mode=mode,
+        strict=bool(strict),
+        target=kwargs.get("target"),
+        speed=speed,
+        match=tuple(kwargs.get("match", ())),
+        repeat=kwargs.get("repeat", "last"),
+        redact_headers=tuple(kwargs.get("redact_headers", ())),
+        redact_fields=tuple(kwargs.get("redact_fields", ())),
+    )
+
+
+@dataclass
+class MCPRecordingServer:
+    """What `mcp_server` gives a test: where to point its client, and what serves it."""
+
+    url: str
+    path: Path  # the recording
+    mode: str  # the record mode in force
+    recording: bool  # True: this run talks to the real server and records
+    report: ServeReport | None = None  # the mock's misses and unused interactions, when replaying
+    strict: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return self.url
+
+    def verdict(self) -> tuple[list[str], list[str]]:
+        """(why the test fails, what it is warned of) once it has run: requests the
+        recording could not answer fail it; recorded interactions it left unused are a
+        warning, or a failure when strict."""
+        if self.report is None:
+            return [], []
+        failures = [miss.message for miss in self.report.misses]
+        unused = [f"unused recorded interaction: {i.label}" for i in self.report.unused]
+        return (failures + unused, []) if self.strict else (failures, unused)
+
+
+SERVED = pytest.StashKey[MCPRecordingServer]()
+
+
+@pytest.fixture
+def mcp_target(request: pytest.FixtureRequest) -> str | None:
+    """The real MCP server to record from: `--mcp-target`, else the `mcp_target` ini value.
+
+    Asked for only when a test records. Override it to start the real server yourself.
+    """
+    target = request.config.getoption("mcp_target") or request.config.getini("mcp_target")
+    return str(target) if target else None
+
+
+def _target(request: pytest.FixtureRequest, settings: RecordingSettings) -> str:
+    target = settings.target or request.getfixturevalue("mcp_target")
+    if not target:
+        pytest.fail(
+            f"mcp-tap: record mode {settings.mode!r} needs the real MCP server to record "
+            f"{settings.path} from: pass --mcp-target URL, set mcp_target in the ini file, give "
+            f"@pytest.mark.{MARKER}(target=URL) or override the mcp_target fixture",
+            pytrace=False,
+        )
+    from mcp_tap.pytest_plugin.recorder import TargetUnreachable, check_reachable
+
+    try:
+        check_reachable(str(target))
+    except TargetUnreachable as error:
+        pytest.fail(f"mcp-tap: cannot record {settings.path}: {error}", pytrace=False)
+    return str(target)
+
+
+@pytest.fixture
+def mcp_server(request: pytest.FixtureRequest) -> Iterator[MCPRecordingServer]:
+    """An MCP server URL backed by this test's recording; see the module's docstring."""
+    settings = recording_settings(request.node)
+    exists = settings.path.is_file()
+    if settings.mode == "none" and not exists:
+        pytest.fail(
+            f"mcp-tap: no recording at {settings.path} (record mode 'none' only replays); "
+            "record it once against the real server with "
+            "`pytest --mcp-record-mode=once --mcp-target URL`",
+            pytrace=False,
+        )
+    if settings.mode == "all" or (settings.mode in ("once", "new_episodes") and not exists):
+        yield from _record(request, settings, merge=False)
+    elif settings.mode == "new_episodes":
+        yield from _record(request, settings, merge=True)
+    else:
+        yield from _serve(request, settings)
+
+
+def _serve(
+    request: pytest.FixtureRequest, settings: RecordingSettings
+) -> Generator[MCPRecordingServer, None, None]:
+    from mcp_tap.pytest_plugin.background import BackgroundContext
+    from mcp_tap.recording.reader import RecordingError
+    from mcp_tap.serve.run import serving_recording
+
+    def serve() -> Any:
+        return serving_recording(
+            settings.path,
+            fast=settings.speed is None,
+            speed=settings.speed or 1.0,
+            match=settings.match,
+            repeat=settings.repeat,
+        )
+
+    try:
+        background = BackgroundContext(serve, name="mcp-tap-serve")
+        mock = background.__enter__()
+    except (RecordingError, ValueError) as error:
+        pytest.fail(f"mcp-tap: cannot serve {settings.path}: {error}", pytrace=False)
+    served = MCPRecordingServer(
+        mock.url, settings.path, settings.mode, False, mock.report, settings.strict, mock.notes
+    )
+    request.node.stash[SERVED] = served
+    try:
+        yield served
+    finally:
+        background.__exit__(None, None, None)
+
+
+def _record(
+    request: pytest.FixtureRequest, settings: RecordingSettings, merge: bool
+) -> Generator[MCPRecordingServer, None, None]:
+    from mcp_tap.pytest_plugin.background import BackgroundContext
+    from mcp_tap.pytest_plugin.recorder import (
+        add_episodes,
+        finish_recording,
+        part_path,
+        recording_proxy,
+        redaction,
+    )
+    from mcp_tap.serve.matching import MatchRules
+
+    target = _target(request, settings)
+    rules = redaction(settings.redact_headers, settings.redact_fields)
+    match_rules = MatchRules.from_options(settings.match, settings.repeat)  # checked first
+    partial = part_path(settings.path)
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    background = BackgroundContext(
+        lambda: recording_proxy(target, partial, rules), name="mcp-tap-record"
+    )
+    session = background.__enter__()
+    served = MCPRecordingServer(session.url, settings.path, settings.mode, True)
+    request.node.stash[SERVED] = served
+    try:
+        yield served
+    finally:
+        background.__exit__(None, None, None)
+    problem = finish_recording(session, None if merge else settings.path)
+    if problem is not None:
+        warnings.warn(MCPRecordingWarning(f"mcp-tap: {problem}"), stacklevel=1)
+        return
+    if merge:
+        try:
+            episodes = add_episodes(settings.path, partial, match_rules)
+        finally:
+            partial.unlink(missing_ok=True)
+        added = ", ".join(episodes.added) if episodes.added else "nothing new"
+        note = f"new episodes in {settings.path}: {added}"
+    else:
+        note = f"recorded {settings.path} from {target}"
+    request.node.add_report_section("teardown", "mcp-tap", note)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
+    """After the test: fail it for requests its recording could not answer."""
+    try:
+        result = yield
+    except BaseException:
+        served = item.stash.get(SERVED, None)
+        if served is not None:
+            failures, unused = served.verdict()
+            lines = [*failures, *unused, *served.notes]
+            if lines:
+                item.add_report_section("call", "mcp-tap", "\n".join(lines))
+        raise
+    served = item.stash.get(SERVED, None)
+    if served is None:
+        return result
+    failures, unused = served.verdict()
+    for line in unused:
+        warnings.warn(MCPRecordingWarning(f"mcp-tap: {served.path}: {line}"), stacklevel=1)
+    if failures:
+        heading = f"mcp-tap: {served.path} could not answer every request of this test"
+        if served.strict and served.report is not None and served.report.unused:
+            heading = f"mcp-tap: {served.path} was not used as recorded (--mcp-strict)"
+        pytest.fail("\n".join([heading, *(f"  {line}" for line in failures)]), pytrace=False)
+    return result
+
+
+@dataclass
+class ReplayCheck:
+    """`mcp_replay(url)`: replay the test's recording against a server, fail on a difference."""
+
+    default_path: Path
+    base: Path
+
+    def __call__(
+        self,
+        url: str,
+        recording: str | Path | None = None,
+        *,
+        ignore: Sequence[str] = (),
+        progress_tolerance: int = 0,
+        headers: Mapping[str, str] | None = None,
+        speed: float | None = None,
+        timeout: float = 30.0,
+    ) -> list[CallVerdict]:
+        """Replay `recording` (default: the test's) against `url`; fail with the diff.
+
+        `speed` None sends each message as soon as the ones it waited for were answered;
+        1.0 keeps the recorded gaps. Returns the verdicts when everything matched.
+        """
+        from mcp_tap.pytest_plugin.background import run_in_thread
+        from mcp_tap.recording.reader import RecordingError, load_recording
+        from mcp_tap.replay.replayer import ReplayError
+        from mcp_tap.replay.run import ReplayOptions, replay
+        from mcp_tap.tap.bus import TapBus
+
+        path = self.base / recording if recording is not None else self.default_path
+        if not path.is_file():
+            pytest.fail(
+                f"mcp-tap: no recording at {path} to replay; record one with the mcp_server "
+                "fixture (`pytest --mcp-record-mode=once --mcp-target URL`) or `mcp-tap proxy "
+                f"--target URL --record {path}`",
+                pytrace=False,
+            )
+        options = ReplayOptions(
+            target=url,
+            speed=speed,
+            ignore=tuple(ignore),
+            headers=dict(headers or {}),
+            progress_tolerance=progress_tolerance,
+            timeout=timeout,
+        )
+        try:
+            events = load_recording(path).events
+
+            async def main() -> list[CallVerdict]:
+                bus = TapBus()
+                try:
+                    verdicts, _ = await replay(events, options, bus)
+                finally:
+                    bus.close()
+                return verdicts
+
+            verdicts = run_in_thread(main, name="mcp-tap-replay")
+        except (RecordingError, ReplayError) as error:
+            pytest.fail(f"mcp-tap: cannot replay {path}: {error}", pytrace=False)
+        if not all(v.ok for v in verdicts):
+            pytest.fail(
+                f"mcp-tap: {url} no longer behaves as {path} recorded\n"
+                + render_verdicts(verdicts),
+                pytrace=False,
+            )
+        return verdicts
+
+
+def render_verdicts(verdicts: Sequence[CallVerdict], width: int = 120) -> str:
+    """The text `mcp-tap replay` prints, without colors."""
+    import io
+
+    from rich.console import Console
+
+    from mcp_tap.replay.report import print_verdicts
+
+    out = io.StringIO()
+    console = Console(file=out, width=width, color_system=None, force_terminal=False)
+    print_verdicts(console, verdicts)
+    return out.getvalue()
+
+
+@pytest.fixture
+def mcp_replay(request: pytest.FixtureRequest) -> ReplayCheck:
+    """Replay a recording against your server and fail with the diff if it changed."""
+    settings = recording_settings(request.node)
+    return ReplayCheck(settings.path, request.node.path.parent)

@@ -1,0 +1,284 @@
+"""The pytest plugin, run by pytest on example test files (pytester, in a subprocess each).
+
+The example tests are MCP clients (`mcp.Client`) of the `mcp_server` fixture: they record
+against the bundled demo server, pass offline once it is stopped, fail readably when the
+recording or the test changes, and follow VCR.py's record modes. `mcp_replay` is checked
+against a demo server started by the example test itself.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.procs import ROOT, demo_server
+
+pytest_plugins = ["pytester"]
+pytestmark = pytest.mark.timeout(240)
+
+RUN_TIMEOUT = 90  # seconds for one example pytest run
+RECORDING = Path("recordings") / "test_client" / "test_download.yaml"
+
+CLIENT_TEST = '''
+import asyncio
+
+import pytest
+from mcp import Client
+
+ARGUMENTS = {arguments}
+
+
+def call(url, calls):
+    """Call each (tool, arguments); the texts, and the progress values seen."""
+    seen = []
+
+    async def on_progress(progress, total, message):
+        seen.append(progress)
+
+    async def main():
+        texts = []
+        async with Client(url) as client:
+            for tool, arguments in calls:
+                result = await client.call_tool(tool, arguments, progress_callback=on_progress)
+                texts.append(result.content[0].text)
+        return texts
+
+    return asyncio.run(asyncio.wait_for(main(), 30)), seen
+
+
+def test_download(mcp_server):
+    texts, seen = call(mcp_server.url, [("download_file", ARGUMENTS)])
+    assert texts == [{expected!r}]
+    assert seen == list(range(1, ARGUMENTS["size_mb"] + 1))
+'''
+
+DOWNLOAD = {"filename": "report.pdf", "size_mb": 3, "step_delay": 0.01}
+
+
+def client_test(arguments: dict[str, object] = DOWNLOAD, expected: str | None = None) -> str:
+    text = expected or f"Downloaded {arguments['filename']} ({arguments['size_mb']} MB)"
+    return CLIENT_TEST.format(arguments=repr(arguments), expected=text)
+
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args, timeout=RUN_TIMEOUT)
+
+
+@pytest.fixture
+def demo() -> Iterator[str]:
+    """The bundled demo server, as a process of its own: its /mcp URL."""
+    with demo_server(step_delay=0.01) as base_url:
+        yield base_url + "/mcp"
+
+
+def test_record_once_then_replay_offline_then_fail_readably_after_an_edit(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_client=client_test())
+    recording = pytester.path / RECORDING
+
+    # none, the default: no recording is an error that says where it goes and how to make it
+    result = run(pytester)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [f"*no recording at {recording}*--mcp-record-mode=once --mcp-target URL*"]
+    )
+    assert not recording.exists()
+
+    with demo_server(step_delay=0.01) as base_url:
+        result = run(pytester, "--mcp-record-mode=once", f"--mcp-target={base_url}/mcp", "-rA")
+        result.assert_outcomes(passed=1)
+        result.stdout.fnmatch_lines([f"*recorded {recording} from {base_url}/mcp*"])
+    text = recording.read_text()
+    assert "builtin: true" in text  # redacted, as `mcp-tap proxy` records
+    assert "Downloaded report.pdf (3 MB)" in text
+    assert not recording.with_name(recording.name + ".part").exists()
+
+    # The server is gone: the recording answers, progress and all.
+    result = run(pytester)
+    result.assert_outcomes(passed=1)
+    result = run(pytester, "--mcp-record-mode=once")  # once: an existing recording is replayed
+    result.assert_outcomes(passed=1)
+
+    # The recording's answer changed: the test's own assertion says how.
+    recording.write_text(text.replace("report.pdf (3 MB)", "report.pdf (4 MB)"))
+    result = run(pytester)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*AssertionError: assert ?'Downloaded *(4 MB)'? == ?'Downloaded *(3 MB)'?",
+            "*At index 0 diff: 'Downloaded report.pdf (4 MB)' != 'Downloaded report.pdf (3 MB)'",
+        ]
+    )
+    recording.write_text(text)
+
+    # The test's request changed: the miss names the recorded request and the changed field.
+    pytester.makepyfile(test_client=client_test({**DOWNLOAD, "size_mb": 2}))
+    result = run(pytester)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*no recorded tools/call matches this request; closest is tools/call download_file "
+            "(#2 of test_download.yaml*params.arguments.size_mb: recorded 3, received 2*",
+            "*Captured mcp-tap call*",
+            "*unused recorded interaction: tools/call download_file*",
+        ]
+    )
+
+
+def test_record_mode_all_records_again_and_a_missing_target_is_named(
+    pytester: pytest.Pytester, demo: str
+) -> None:
+    pytester.makepyfile(test_client=client_test())
+    recording = pytester.path / RECORDING
+    recording.parent.mkdir(parents=True)
+    edited = "stale: an older server's answer"
+    shutil.copy(ROOT / "recordings" / "download_file-2026-07-28.yaml", recording)
+    recording.write_text(recording.read_text() + f"# {edited}\n")
+
+    result = run(pytester, "--mcp-record-mode=all")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*record mode 'all' needs the real MCP server*--mcp-target*"])
+    assert edited in recording.read_text()
+
+    result = run(pytester, "--mcp-record-mode=all", f"--mcp-target={demo}")
+    result.assert_outcomes(passed=1)
+    text = recording.read_text()
+    assert edited not in text
+    assert f'target: "{demo}"' in text
+
+
+NEW_EPISODES_TEST = """
+from test_client import call
+
+
+def test_download(mcp_server):
+    texts, _ = call(mcp_server.url, CALLS)
+    assert len(texts) == len(CALLS)
+    if mcp_server.recording:
+        return  # new_episodes: the live server answered; the recording says what it kept
+    assert texts == EXPECTED
+"""
+
+
+def test_record_mode_new_episodes_adds_new_requests_and_keeps_recorded_ones(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_client=client_test())
+    recording = pytester.path / RECORDING
+    with demo_server(step_delay=0.01) as base_url:
+        target = f"--mcp-target={base_url}/mcp"
+        run(pytester, "--mcp-record-mode=once", target).assert_outcomes(passed=1)
+        # What was recorded stays as recorded: an edit shows that it is never re-recorded.
+        edited = recording.read_text().replace("(3 MB)", "(3 MB, edited)")
+        recording.write_text(edited)
+        calls = [("download_file", DOWNLOAD), ("echo", {"text": "a new episode"})]
+        expected = ["Downloaded report.pdf (3 MB, edited)", "a new episode"]
+        pytester.makepyfile(
+            test_episodes=f"CALLS = {calls!r}\nEXPECTED = {expected!r}\n" + NEW_EPISODES_TEST
+        )
+        episodes = pytester.path / "recordings" / "test_episodes" / "test_download.yaml"
+        episodes.parent.mkdir(parents=True)
+        shutil.copy(recording, episodes)
+
+        result = run(pytester, "test_episodes.py", "--mcp-record-mode=new_episodes", target, "-rA")
+        result.assert_outcomes(passed=1)
+        result.stdout.fnmatch_lines([f"*new episodes in {episodes}: tools/call echo*"])
+        text = episodes.read_text()
+        assert text.startswith(edited)  # appended: what was there is untouched
+        assert text.count("download_file") == edited.count("download_file")
+
+        # Nothing new the second time: the recording stays as it is.
+        run(pytester, "test_episodes.py", "--mcp-record-mode=new_episodes", target)
+        assert episodes.read_text() == text
+
+    # Offline, both are served: the old one as recorded (edited), the new one as recorded now.
+    result = run(pytester, "test_episodes.py", "--mcp-strict")
+    result.assert_outcomes(passed=1)
+
+
+STRICT_TEST = """
+import pytest
+
+from test_client import ARGUMENTS, call
+
+
+@pytest.mark.mcp_recording("recordings/test_client/test_download.yaml")
+def test_lists_tools_only(mcp_server):
+    texts, _ = call(mcp_server.url, [])
+    assert texts == []
+"""
+
+
+def test_unused_interactions_warn_and_fail_under_strict(
+    pytester: pytest.Pytester, demo: str
+) -> None:
+    pytester.makepyfile(test_client=client_test(), test_strict=STRICT_TEST)
+    run(pytester, "test_client.py", "--mcp-record-mode=once", f"--mcp-target={demo}")
+
+    result = run(pytester, "test_strict.py")
+    result.assert_outcomes(passed=1, warnings=2)  # the download, and the tools/list after it
+    result.stdout.fnmatch_lines(
+        ["*MCPRecordingWarning*unused recorded interaction: tools/call download_file*"]
+    )
+
+    result = run(pytester, "test_strict.py", "--mcp-strict")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_download.yaml was not used as recorded (--mcp-strict)*",
+            "*unused recorded interaction: tools/call download_file*",
+        ]
+    )
+
+
+SERVER_AUTHOR_TEST = """
+import pytest
+
+from demo_server.runner import demo_server_thread
+
+
+@pytest.mark.mcp_recording("recordings/download.yaml")
+def test_still_behaves_as_recorded(mcp_replay):
+    with demo_server_thread(step_delay=0.01) as base_url:
+        verdicts = mcp_replay(base_url + "/mcp")
+    assert verdicts and all(v.ok for v in verdicts)
+
+
+@pytest.mark.mcp_recording("recordings/edited.yaml")
+def test_diverges_from_an_edited_recording(mcp_replay):
+    with demo_server_thread(step_delay=0.01) as base_url:
+        mcp_replay(base_url + "/mcp")
+"""
+
+
+def test_mcp_replay_passes_against_the_server_and_fails_with_the_diff(
+    pytester: pytest.Pytester,
+) -> None:
+    sample = (ROOT / "recordings" / "download_file-2026-07-28.yaml").read_text()
+    assert "Downloaded report.pdf (5 MB)" in sample
+    (pytester.path / "recordings").mkdir()
+    (pytester.path / "recordings" / "download.yaml").write_text(sample)
+    edited = sample.replace("Downloaded report.pdf (5 MB)", "Downloaded report.pdf (6 MB)")
+    (pytester.path / "recordings" / "edited.yaml").write_text(edited)
+    pytester.makepyfile(test_server=SERVER_AUTHOR_TEST)
+
+    result = run(pytester)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*no longer behaves as*edited.yaml recorded",
+            "DIVERGED tools/call download_file*",
+            "  result.content[0].text",
+            '    - "Downloaded report.pdf (6 MB)"',
+            '    + "Downloaded report.pdf (5 MB)"',
+            "  result.structuredContent.result",
+            '    - "Downloaded report.pdf (6 MB)"',
+            '    + "Downloaded report.pdf (5 MB)"',
+            "  silence with: --ignore 'result.content?0?.text' --ignore *",
+            "replay diverged: 1 of * requests differ",
+        ]
+    )
