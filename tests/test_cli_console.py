@@ -207,3 +207,11 @@ def test_ctrl_c_with_a_stream_open_says_so_and_ends_with_the_summary(tmp_path: P
         assert proxy.finish(timeout=10) == 0
     assert "mcp-tap: closing 1 open streams" in proxy.stderr
     assert any("mcp-tap summary" in line for line in proxy.lines)
+
+
+def test_show_jsonl_keeps_stdout_to_json_and_the_summary_on_stderr(tmp_path: Path) -> None:
+    result = mcp_tap("show", str(SAMPLE), "--jsonl", cwd=tmp_path)
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    assert lines and all(line.startswith("{") for line in lines)
+    assert "mcp-tap summary" in result.stderr and "Requests" in result.stderr

@@ -365,4 +365,4 @@ class _SummaryOnly:
             self.view.tally.faults.append(event)
 
     def close(self) -> None:
-        self.view.print_summary()
+        self.view.close()  # the summary, and its output flushed (a pipe's writer thread)
