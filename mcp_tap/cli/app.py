@@ -235,16 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="start this stdio server (split as a shell would) and replay over its "
         "stdin and stdout",
     )
-    pace = replay.add_mutually_exclusive_group()
-    pace.add_argument(
-        "--speed",
-        type=float,
-        default=1.0,
-        help="scale the recorded gaps (2 = twice as fast; default 1)",
-    )
-    pace.add_argument(
-        "--fast", action="store_true", help="send each message as soon as causality allows"
-    )
+    _add_pace(replay, "send each message as soon as causality allows")
     replay.add_argument(
         "--ignore",
         action="append",
@@ -285,10 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="text",
         help="the verdict as text for people, or JSON on stdout for machines (default text)",
     )
-    replay.add_argument("--record", metavar="PATH", help="record the replay itself here")
-    replay.add_argument(
-        "--force", action="store_true", help="replace the --record file if it already exists"
-    )
+    _add_record_path(replay, "record the replay itself here")
     _add_otlp_options(replay)
     _add_view_options(replay)
 
@@ -343,16 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--port", type=int, default=8000, help="listen port; 0 picks a free one (default 8000)"
     )
-    serve_pace = serve.add_mutually_exclusive_group()
-    serve_pace.add_argument(
-        "--speed",
-        type=float,
-        default=1.0,
-        help="scale the recorded gaps (2 = twice as fast; default 1)",
-    )
-    serve_pace.add_argument(
-        "--fast", action="store_true", help="send every recorded message at once"
-    )
+    _add_pace(serve, "send every recorded message at once")
     serve.add_argument(
         "--match",
         action="append",
@@ -381,7 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="also accept this Host/Origin name (DNS rebinding protection; repeatable)",
     )
-    serve.add_argument("--record", metavar="PATH", help="record the mock's own session here")
+    _add_record_path(serve, "record the mock's own session here")
     serve.add_argument(
         "--stdio",
         action="store_true",
@@ -401,13 +380,8 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         "demo --record /tmp/demo.yaml --force -q",
     )
-    demo.add_argument(
-        "--record",
-        metavar="PATH",
-        help="where to write the demo's recording (default: recordings/<UTC time>-demo.yaml)",
-    )
-    demo.add_argument(
-        "--force", action="store_true", help="replace the --record file if it already exists"
+    _add_record_path(
+        demo, "where to write the demo's recording (default: recordings/<UTC time>-demo.yaml)"
     )
     _add_view_options(demo)
 
@@ -515,6 +489,28 @@ def _add_ca_dir(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_pace(parser: argparse.ArgumentParser, fast_help: str) -> None:
+    pace = parser.add_mutually_exclusive_group()
+    pace.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="scale the recorded gaps (2 = twice as fast; default 1)",
+    )
+    pace.add_argument("--fast", action="store_true", help=fast_help)
+
+
+def _add_record_path(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--record", metavar="PATH", help=what)
+    _add_force(parser)
+
+
+def _add_force(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    parser.add_argument(
+        "--force", action="store_true", help="replace the --record file if it already exists"
+    )
+
+
 def _add_recording_options(command: argparse.ArgumentParser) -> None:
     parser = command.add_argument_group("recording")
     record = parser.add_mutually_exclusive_group()
@@ -524,9 +520,7 @@ def _add_recording_options(command: argparse.ArgumentParser) -> None:
         help="write the recording here (default: recordings/<UTC time>-<target host>.yaml)",
     )
     record.add_argument("--no-record", action="store_true", help="do not write a recording")
-    parser.add_argument(
-        "--force", action="store_true", help="replace the --record file if it already exists"
-    )
+    _add_force(parser)
     parser.add_argument(
         "--redact-header",
         action="append",
@@ -1079,7 +1073,7 @@ def _serve(args: argparse.Namespace) -> int:
     subscribers = _view_subscribers(args, bus)
     info = sys.stderr if args.jsonl else sys.stdout  # keep a JSON-lines stdout pure
     if args.record:
-        recorder = _open_recorder(args.record, "serve", RedactionRules.from_options())
+        recorder = _open_recorder(args.record, "serve", RedactionRules.from_options(), args.force)
         subscribers.append(recorder)
         print(f"mcp-tap: recording to {recorder.path}", file=info, flush=True)
     traces = _otlp_subscriber(args, bus, "serve")
@@ -1101,7 +1095,9 @@ def _serve_stdio(args: argparse.Namespace, loaded: LoadedRecordings) -> int:
     bus = TapBus()
     if args.record:
         check_record_path(args)
-        bus.subscribe(_open_recorder(args.record, "serve", RedactionRules.from_options()))
+        bus.subscribe(
+            _open_recorder(args.record, "serve", RedactionRules.from_options(), args.force)
+        )
     for note in loaded.notes:
         print(f"mcp-tap: note: {note}", file=sys.stderr)
     rules = MatchRules.from_options(args.match, args.repeat)
