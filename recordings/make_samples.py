@@ -8,7 +8,11 @@ one tool with short step delays:
 * `<tool>-handshake.yaml`: `Client(url, mode="legacy")`, the initialize handshake (2025-11-25,
   Mcp-Session-Id, standalone GET stream, DELETE at the end);
 * `sse-2024-11-05.yaml`: the 2024-11-05 HTTP+SSE transport, with the client's handshake
-  pinned to protocol version 2024-11-05.
+  pinned to protocol version 2024-11-05;
+* `concurrent-downloads-handshake.yaml`: one handshake session with two downloads at once, so
+  two progress streams interleave in one session (as in `mcp-tap demo`).
+
+`uv run python recordings/make_samples.py NAME...` regenerates only the samples named.
 
 Recordings use the default redaction, as `mcp-tap proxy` writes them. Each file is written
 next to its final name and moved into place, so an interrupted run leaves old samples intact.
@@ -60,20 +64,31 @@ async def pinned_2024_11_05(url: str) -> AsyncIterator[Client]:
         session_module.LATEST_HANDSHAKE_VERSION = latest  # type: ignore[misc]
 
 
-SAMPLES: list[tuple[str, str, ClientFactory, str]] = [
-    *((f"{tool}-2026-07-28", "/mcp", Client, tool) for tool in TOOLS),
-    *(
-        (f"{tool}-handshake", "/mcp", lambda url: Client(url, mode="legacy"), tool)
-        for tool in TOOLS
-    ),
-    ("sse-2024-11-05", "/sse", pinned_2024_11_05, "download_file"),
+Call = tuple[str, dict[str, Any]]
+CONCURRENT_DOWNLOADS: list[Call] = [
+    ("download_file", {"filename": "a.bin", "size_mb": 6, "step_delay": STEP}),
+    ("download_file", {"filename": "b.bin", "size_mb": 4, "step_delay": STEP}),
+]
+
+
+def legacy(url: str) -> AbstractAsyncContextManager[Client]:
+    """A handshake-era client (initialize, Mcp-Session-Id)."""
+    return Client(url, mode="legacy")
+
+
+SAMPLES: list[tuple[str, str, ClientFactory, list[Call]]] = [
+    *((f"{tool}-2026-07-28", "/mcp", Client, [(tool, args)]) for tool, args in TOOLS.items()),
+    *((f"{tool}-handshake", "/mcp", legacy, [(tool, args)]) for tool, args in TOOLS.items()),
+    ("sse-2024-11-05", "/sse", pinned_2024_11_05, [("download_file", TOOLS["download_file"])]),
+    ("concurrent-downloads-handshake", "/mcp", legacy, CONCURRENT_DOWNLOADS),
 ]
 
 
 async def record_sample(
-    base_url: str, path: Path, endpoint: str, connect: ClientFactory, tool: str
+    base_url: str, path: Path, endpoint: str, connect: ClientFactory, calls: list[Call]
 ) -> int:
-    """Record one client session through a fresh proxy; return the progress count seen."""
+    """Record one client session through a fresh proxy, its calls made at once; return the
+    progress count seen."""
     target = base_url + endpoint
     bus = TapBus()
     temporary = path.with_name(path.name + ".tmp")
@@ -88,7 +103,12 @@ async def record_sample(
     try:
         async with running_proxy(target, bus) as proxy_url:
             async with connect(proxy_url + endpoint) as client:
-                await client.call_tool(tool, TOOLS[tool], progress_callback=on_progress)
+                await asyncio.gather(
+                    *(
+                        client.call_tool(tool, args, progress_callback=on_progress)
+                        for tool, args in calls
+                    )
+                )
             await asyncio.sleep(0.2)  # let the proxy see the client's streams close
     finally:
         bus.close()
@@ -96,13 +116,19 @@ async def record_sample(
     return len(seen)
 
 
-async def main() -> None:
+async def main(names: list[str]) -> None:
+    unknown = set(names) - {sample[0] for sample in SAMPLES}
+    if unknown:
+        sys.exit(f"no such sample: {', '.join(sorted(unknown))}")
     async with running_demo_server(event_store=True) as base_url:
-        for name, endpoint, connect, tool in SAMPLES:
+        for name, endpoint, connect, calls in SAMPLES:
+            if names and name not in names:
+                continue
             path = HERE / f"{name}.yaml"
-            count = await record_sample(base_url, path, endpoint, connect, tool)
-            print(f"{path.relative_to(HERE.parent)}: {tool}, {count} progress notifications")
+            count = await record_sample(base_url, path, endpoint, connect, calls)
+            tools = ", ".join(tool for tool, _ in calls)
+            print(f"{path.relative_to(HERE.parent)}: {tools}, {count} progress notifications")
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(sys.argv[1:]))

@@ -20,11 +20,11 @@ from mcp_tap.protocol.sse import SSEDecoder, SSEEvent
 from mcp_tap.recording.reader import load_recording
 from tests.export_sample import HOSTILE, write_odd_recording
 from tests.har_schema import HAR_SCHEMA
+from tests.samples import SAMPLES
 
 pytestmark = pytest.mark.timeout(60)
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = sorted((ROOT / "recordings").glob("*.yaml"))
 VALIDATOR = jsonschema.Draft7Validator(HAR_SCHEMA)
 
 

@@ -11,11 +11,11 @@ import pytest
 
 from mcp_tap.protocol.codec import event_from_dict
 from mcp_tap.recording.reader import load_recording
+from tests.samples import SAMPLES
 
 pytestmark = pytest.mark.timeout(60)
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = sorted((ROOT / "recordings").glob("*.yaml"))
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -28,11 +28,11 @@ from mcp_tap.protocol.jsonrpc import classify_text
 from mcp_tap.recording.reader import load_recording
 from mcp_tap.tap.bus import TapBus
 from tests.export_sample import write_odd_recording
+from tests.samples import SAMPLES
 
 pytestmark = pytest.mark.timeout(60)
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = sorted((ROOT / "recordings").glob("*.yaml"))
 
 
 def shape(span: Span) -> tuple[Any, ...]:

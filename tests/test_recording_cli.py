@@ -14,11 +14,11 @@ from mcp_tap.cli.app import main
 from mcp_tap.protocol.codec import event_from_dict
 from mcp_tap.protocol.events import MessageSeen
 from mcp_tap.recording.reader import load_recording
+from tests.samples import SAMPLES
 
 pytestmark = pytest.mark.timeout(30)
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = sorted((ROOT / "recordings").glob("*.yaml"))
 HEADER = "---\nformat: mcp-tap-recording\nversion: 1\n...\n"
 FAULT = "---\ntype: fault\ntime: 0.5\nkind: upstream-reset\ndetail: gone\n...\n"
 

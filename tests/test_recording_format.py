@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +31,7 @@ from mcp_tap.protocol.jsonrpc import classify_text, classify_value
 from mcp_tap.recording.reader import RecordingError, load_recording, parse_recording
 from mcp_tap.recording.redact import RedactionRules, Redactor, parse_field_path
 from mcp_tap.recording.writer import RecordingWriter, default_recording_path
+from tests.samples import ROOT, SAMPLE_NAMES
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -306,3 +309,14 @@ def test_version_1_reads_as_http_and_version_2_as_stdio() -> None:
         "---\nformat: mcp-tap-recording\nversion: 2\ntransport: stdio\ncommand: [x]\n...\n"
     )
     assert new.header["transport"] == "stdio" and new.header["command"] == ["x"]
+
+
+def test_the_suite_reads_exactly_the_committed_samples() -> None:
+    """tests/samples.py names every committed recording, and only those: a user's own files
+    in recordings/ (git-ignored) never become inputs of the suite."""
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    listed = subprocess.run(
+        ["git", "ls-files", "recordings/*.yaml"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.split()
+    assert sorted(Path(name).stem for name in listed) == sorted(SAMPLE_NAMES)

@@ -19,10 +19,10 @@ from mcp_tap.recording.writer import RecordingWriter
 from mcp_tap.tap.bus import TapBus
 from tests.misbehaving_server import running_misbehaving_server
 from tests.procs import ROOT, Proc, running
+from tests.samples import SAMPLES
 
 pytestmark = pytest.mark.timeout(120)
 
-SAMPLES = sorted((ROOT / "recordings").glob("*.yaml"))
 DOWNLOAD_SAMPLE = ROOT / "recordings" / "download_file-handshake.yaml"
 
 

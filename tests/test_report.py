@@ -16,11 +16,11 @@ from mcp_tap.export.report import render_report, script_json
 from mcp_tap.protocol.events import MessageSeen
 from mcp_tap.recording.reader import load_recording
 from tests.export_sample import HOSTILE, write_odd_recording
+from tests.samples import SAMPLES
 
 pytestmark = pytest.mark.timeout(120)
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = sorted((ROOT / "recordings").glob("*.yaml"))
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = next(
     (p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None
