@@ -318,7 +318,9 @@ def test_the_cli_builds_checkers_then_view_for_every_command() -> None:
 
 
 def test_many_streams_share_one_overflow_row() -> None:
-    v = Viewed(terminal())
+    # Frames only when asked: the recording console keeps no cursor moves, so the rows of a
+    # frame drawn in between (a loaded machine) would run into the last one's.
+    v = Viewed(terminal(), ViewOptions(fps=0.001))
     for n in range(1, 13):
         v.script.send(v.script.call(n, token=n), progress(n, 1, total=2))
     v.frame()
@@ -424,3 +426,13 @@ def test_output_for_a_reader_that_stopped_waits_then_drops_and_says_how_much() -
     shown, notice = text[:-1], text[-1]
     assert shown == lines[: len(shown)] and 0 < len(shown) < 300  # in order, a prefix
     assert notice == f"… {300 - len(shown)} lines not shown: the output was not being read\n"
+
+
+def test_a_frame_slower_than_the_interval_does_not_draw_the_next_inline() -> None:
+    """Reading a file (no event loop), a frame that outlasts the frame interval, as on a loaded
+    machine, used to draw the next frame from inside itself, without end."""
+    v = Viewed(terminal(), ViewOptions(fps=1e9))  # every frame outlasts the interval
+    for n in range(1, 4):
+        v.script.send(v.script.call(n, token=n), progress(n, 1, total=2))
+    v.frame()
+    assert "… " not in v.text() and "⟳ 3" in v.text()

@@ -19,6 +19,7 @@ class FramePacer:
         self._interval = interval
         self._timer: asyncio.TimerHandle | None = None
         self._last = 0.0
+        self._rendering = False
 
     @property
     def pending(self) -> bool:
@@ -33,9 +34,15 @@ class FramePacer:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             now = time.monotonic()
-            if now - self._last >= self._interval:
+            # A frame that asks for the next one (bars pulsing) must not draw it inline: on a
+            # slow machine, where a frame outlasts the interval, that would recurse.
+            if now - self._last >= self._interval and not self._rendering:
                 self._last = now
-                self._render()
+                self._rendering = True
+                try:
+                    self._render()
+                finally:
+                    self._rendering = False
             return
         self._timer = loop.call_later(self._interval, self._fire)
 
