@@ -3,29 +3,56 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import gc
-import json
 import sys
-import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from typing import Any
 
 from rich.console import Console
 
-from mcp_tap.analysis.gate import SeverityGate
 from mcp_tap.analysis.select import Selection, exchange_ids, select_events
+from mcp_tap.cli.common import (
+    UserError,
+    check_record_path,
+    checked_port,
+    checked_target,
+    environment_names,
+    loaded_recording,
+    name_values,
+    report_verdicts,
+    run_async,
+    write_output,
+)
 from mcp_tap.cli.follow import follow_recording
+from mcp_tap.cli.options import (
+    UPSTREAM_LIMITS,
+    add_ca_dir,
+    add_fail_on,
+    add_limit_options,
+    add_otlp_options,
+    add_pace,
+    add_record_path,
+    add_recording_options,
+    add_view_options,
+    ca_dir,
+    check_otlp_options,
+    checked_limits,
+)
 from mcp_tap.cli.proxy import ProxyOptions, run_forward_proxy, run_proxy
-from mcp_tap.cli.stdio import environment_names, run_stdio, split_command
-from mcp_tap.http.ca import CA_DIR_ENV, CAError, default_ca_dir, load_or_create_ca
+from mcp_tap.cli.stdio import run_stdio, split_command
+from mcp_tap.cli.subscribers import (
+    fail_on_exit,
+    fail_on_gate,
+    open_recorder,
+    otlp_subscriber,
+    recorder_for,
+    view_subscribers,
+)
+from mcp_tap.http.ca import CAError, load_or_create_ca
 from mcp_tap.http.guard import is_loopback
-from mcp_tap.http.limits import DEFAULT_LIMITS, Limits
 from mcp_tap.http.serving import PortInUse
-from mcp_tap.protocol.events import ExchangeOpened, Severity, Subscriber
+from mcp_tap.protocol.events import ExchangeOpened, Subscriber
 from mcp_tap.protocol.lines import DEFAULT_MAX_LINE
 from mcp_tap.recording.reader import Recording, RecordingError, load_recording
 from mcp_tap.recording.redact import RedactionRules
@@ -35,29 +62,20 @@ from mcp_tap.recording.writer import (
     StdioOrigin,
     mcp_tap_version,
 )
-from mcp_tap.replay.compare import CallVerdict
 from mcp_tap.replay.junit import write_junit
 from mcp_tap.replay.marks import divergence_findings
 from mcp_tap.replay.replayer import ReplayError
-from mcp_tap.replay.report import print_verdicts, verdicts_json
 from mcp_tap.replay.run import ReplayOptions, exit_code, replay
 from mcp_tap.replay.stdio_replayer import split_command as split_server_command
 from mcp_tap.serve.matching import MatchRules
 from mcp_tap.serve.run import LoadedRecordings, load_recordings, run_stdio_mock
 from mcp_tap.stdio.relay import DEFAULT_DRAIN, DEFAULT_GRACE, DEFAULT_TERM_GRACE, StdioOptions
 from mcp_tap.tap.bus import TapBus
-from mcp_tap.view.console import DEFAULT_FPS, ViewOptions, build_view
 from mcp_tap.view.recording_facts import exchange_detail, recording_header
 
 EXIT_BAD_INPUT = 2
 FOLLOW_FPS = 30.0  # a follower adds the writer's batching to its delay: frames come sooner
 EXPORT_FORMATS = ("har", "jsonl", "otlp")
-DEFAULT_OTLP_TIMEOUT = 5.0
-T = TypeVar("T")
-
-
-class UserError(Exception):
-    """Bad input: reported as one line and exit code 2."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="be an HTTP(S) forward proxy instead (clients set HTTPS_PROXY and keep the "
         "server's real URL; HTTPS is read with mcp-tap's own CA, see `mcp-tap ca`)",
     )
-    _add_ca_dir(proxy)
+    add_ca_dir(proxy)
     proxy.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
     proxy.add_argument(
         "--port", type=int, default=8890, help="listen port; 0 picks a free one (default 8890)"
@@ -104,11 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
         "with --forward: a host name pattern (fnmatch) to read, other hosts are tunnelled "
         "unread (default: read every host)",
     )
-    _add_fail_on(proxy)
-    _add_limit_options(proxy)
-    _add_recording_options(proxy)
-    _add_otlp_options(proxy)
-    _add_view_options(proxy)
+    add_fail_on(proxy)
+    add_limit_options(proxy)
+    add_recording_options(proxy)
+    add_otlp_options(proxy)
+    add_view_options(proxy)
 
     ca = _command(
         commands,
@@ -126,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="make a new CA (clients that trusted the old one must be given the new one)",
     )
-    _add_ca_dir(ca)
+    add_ca_dir(ca)
 
     stdio = _command(
         commands,
@@ -137,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
         "stdio --record /tmp/my-server.yaml -- uvx my-server",
         "stdio --no-record -- python -m demo_server --stdio",
     )
-    _add_recording_options(stdio)
+    add_recording_options(stdio)
     stdio.add_argument(
         "--max-line",
         type=int,
@@ -185,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
         "show session.yaml --jsonl | jq .",
     )
     show.add_argument("file", metavar="FILE.yaml", help="a recording written by `mcp-tap proxy`")
-    _add_fail_on(show)
+    add_fail_on(show)
     pick = show.add_argument_group("selection (every one given must hold; each repeatable)")
     pick.add_argument("--tool", action="append", default=[], metavar="GLOB", help="a tool name")
     pick.add_argument(
@@ -209,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument(
         "--since-now", action="store_true", help="with --follow: only events written from now on"
     )
-    _add_view_options(show)
+    add_view_options(show)
     replay = _command(
         commands,
         "replay",
@@ -235,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="start this stdio server (split as a shell would) and replay over its "
         "stdin and stdout",
     )
-    _add_pace(replay, "send each message as soon as causality allows")
+    add_pace(replay, "send each message as soon as causality allows")
     replay.add_argument(
         "--ignore",
         action="append",
@@ -276,9 +294,9 @@ def build_parser() -> argparse.ArgumentParser:
         default="text",
         help="the verdict as text for people, or JSON on stdout for machines (default text)",
     )
-    _add_record_path(replay, "record the replay itself here")
-    _add_otlp_options(replay)
-    _add_view_options(replay)
+    add_record_path(replay, "record the replay itself here")
+    add_otlp_options(replay)
+    add_view_options(replay)
 
     export = _command(
         commands,
@@ -331,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--port", type=int, default=8000, help="listen port; 0 picks a free one (default 8000)"
     )
-    _add_pace(serve, "send every recorded message at once")
+    add_pace(serve, "send every recorded message at once")
     serve.add_argument(
         "--match",
         action="append",
@@ -360,16 +378,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="also accept this Host/Origin name (DNS rebinding protection; repeatable)",
     )
-    _add_record_path(serve, "record the mock's own session here")
+    add_record_path(serve, "record the mock's own session here")
     serve.add_argument(
         "--stdio",
         action="store_true",
         help="be a stdio server (for hosts): requests on stdin, answers on stdout, "
         "nothing else on stdout; the summary goes to stderr",
     )
-    _add_limit_options(serve, skip=UPSTREAM_LIMITS)
-    _add_otlp_options(serve)
-    _add_view_options(serve)
+    add_limit_options(serve, skip=UPSTREAM_LIMITS)
+    add_otlp_options(serve)
+    add_view_options(serve)
 
     demo = _command(
         commands,
@@ -380,39 +398,12 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         "demo --record /tmp/demo.yaml --force -q",
     )
-    _add_record_path(
+    add_record_path(
         demo, "where to write the demo's recording (default: recordings/<UTC time>-demo.yaml)"
     )
-    _add_view_options(demo)
+    add_view_options(demo)
 
     return parser
-
-
-def _add_fail_on(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--fail-on",
-        choices=("error", "warning"),
-        help="exit 1 when findings of this severity or worse (or faults) were seen; "
-        "without it the exit code is 0",
-    )
-
-
-def _gate(args: argparse.Namespace, bus: TapBus) -> SeverityGate | None:
-    if not args.fail_on:
-        return None
-    gate = SeverityGate(Severity(args.fail_on))
-    bus.subscribe(gate)
-    return gate
-
-
-def _gate_exit(gate: SeverityGate | None) -> int:
-    if gate is None or not gate.tripped:
-        return 0
-    print(
-        f"mcp-tap: {gate.tripped} findings or faults at --fail-on {gate.threshold.value} or worse",
-        file=sys.stderr,
-    )
-    return 1
 
 
 def _examples(*lines: str) -> str:
@@ -431,236 +422,6 @@ def _command(
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     return parser
-
-
-# Limits field -> (unit, what it bounds); the flag is the field's name, `--max-body` for
-# max_body. Each is a line of the README's fault table.
-_LIMIT_HELP = {
-    "max_body": ("BYTES", "answer larger request bodies with 413"),
-    "max_header_bytes": ("BYTES", "answer longer request heads with 431"),
-    "header_timeout": ("SECONDS", "answer 408 when a request's headers take longer"),
-    "body_timeout": ("SECONDS", "answer 408 when a request's body takes longer"),
-    "max_connections": ("N", "answer client connections past N with 503"),
-    "keep_alive_timeout": ("SECONDS", "close client connections idle this long"),
-    "idle_timeout": ("SECONDS", "end an exchange whose upstream is silent this long"),
-    "upstream_keep_alive": ("SECONDS", "reuse an idle upstream connection this long"),
-    "max_inspect": ("BYTES", "inspect messages up to this size; longer ones pass, recorded cut"),
-    "max_certs": ("N", "--forward: keep this many minted host certificates in memory"),
-}
-
-
-def _limit_flag(field: str) -> str:
-    return "--" + field.replace("_", "-")
-
-
-# meaningless to a mock
-UPSTREAM_LIMITS = frozenset({"idle_timeout", "upstream_keep_alive", "max_certs"})
-
-
-def _add_limit_options(parser: argparse.ArgumentParser, skip: frozenset[str] = frozenset()) -> None:
-    group = parser.add_argument_group("limits")
-    for field, (unit, what) in _LIMIT_HELP.items():
-        if field in skip:
-            continue
-        default = getattr(DEFAULT_LIMITS, field)
-        group.add_argument(
-            _limit_flag(field),
-            type=type(default),
-            default=default,
-            metavar=unit,
-            help=f"{what} (default {default})",
-        )
-
-
-def _limits(args: argparse.Namespace) -> Limits:
-    values = {field: getattr(args, field, getattr(DEFAULT_LIMITS, field)) for field in _LIMIT_HELP}
-    for field, value in values.items():
-        if value <= 0:
-            raise UserError(f"{_limit_flag(field)} must be positive, got {value:g}")
-    return Limits(**values)
-
-
-def _add_ca_dir(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--ca-dir",
-        metavar="DIR",
-        help=f"where mcp-tap's CA is kept (default ${CA_DIR_ENV}, else "
-        "$XDG_CONFIG_HOME/mcp-tap or ~/.config/mcp-tap)",
-    )
-
-
-def _add_pace(parser: argparse.ArgumentParser, fast_help: str) -> None:
-    pace = parser.add_mutually_exclusive_group()
-    pace.add_argument(
-        "--speed",
-        type=float,
-        default=1.0,
-        help="scale the recorded gaps (2 = twice as fast; default 1)",
-    )
-    pace.add_argument("--fast", action="store_true", help=fast_help)
-
-
-def _add_record_path(parser: argparse.ArgumentParser, what: str) -> None:
-    parser.add_argument("--record", metavar="PATH", help=what)
-    _add_force(parser)
-
-
-def _add_force(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    parser.add_argument(
-        "--force", action="store_true", help="replace the --record file if it already exists"
-    )
-
-
-def _add_recording_options(command: argparse.ArgumentParser) -> None:
-    parser = command.add_argument_group("recording")
-    record = parser.add_mutually_exclusive_group()
-    record.add_argument(
-        "--record",
-        metavar="PATH",
-        help="write the recording here (default: recordings/<UTC time>-<target host>.yaml)",
-    )
-    record.add_argument("--no-record", action="store_true", help="do not write a recording")
-    _add_force(parser)
-    parser.add_argument(
-        "--redact-header",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="also redact this header's value in the recording (repeatable)",
-    )
-    parser.add_argument(
-        "--redact-field",
-        action="append",
-        default=[],
-        metavar="JSONPATH",
-        help="redact this field of every message, e.g. params.arguments.password; "
-        "`*` matches any key or index (repeatable)",
-    )
-    parser.add_argument(
-        "--no-redact",
-        action="store_true",
-        help="keep credential headers and session ids as they were "
-        "(--redact-header/--redact-field still apply)",
-    )
-
-
-def _add_otlp_options(command: argparse.ArgumentParser) -> None:
-    parser = command.add_argument_group("OpenTelemetry")
-    parser.add_argument(
-        "--otlp-endpoint",
-        metavar="URL",
-        help="also send a span per request to this OTLP/HTTP collector as it ends, e.g. "
-        "http://127.0.0.1:4318 (a URL without a path gets /v1/traces)",
-    )
-    parser.add_argument(
-        "--otlp-header",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="send this header to the collector, e.g. x-honeycomb-team=KEY (repeatable)",
-    )
-    parser.add_argument(
-        "--otlp-timeout",
-        type=float,
-        default=DEFAULT_OTLP_TIMEOUT,
-        metavar="SECONDS",
-        help="wait this long for the collector on each batch and at exit "
-        f"(default {DEFAULT_OTLP_TIMEOUT:g})",
-    )
-
-
-def _otlp_subscriber(args: argparse.Namespace, bus: TapBus, target: str) -> Subscriber | None:
-    """The live OTLP exporter --otlp-endpoint asks for, or None; warnings go to stderr."""
-    endpoint = getattr(args, "otlp_endpoint", None)
-    if endpoint is None:
-        return None
-    from mcp_tap.export.live_otlp import live_traces  # only an export pays for the SDK
-
-    def warn(line: str) -> None:
-        print(line, file=sys.stderr, flush=True)
-
-    return live_traces(
-        endpoint,
-        _name_values(args.otlp_header, "--otlp-header"),
-        args.otlp_timeout,
-        epoch0=time.time() - bus.now(),
-        target=target,
-        version=mcp_tap_version(),
-        warn=warn,
-    )
-
-
-def check_otlp_options(args: argparse.Namespace) -> None:
-    """Refuse a bad --otlp-* option before anything starts."""
-    if getattr(args, "otlp_endpoint", None) is None:
-        return
-    checked_target(args.otlp_endpoint, "--otlp-endpoint")
-    _name_values(args.otlp_header, "--otlp-header")
-    if not args.otlp_timeout > 0:
-        raise UserError(f"--otlp-timeout must be positive, got {args.otlp_timeout:g}")
-
-
-def _name_values(items: list[str], flag: str) -> dict[str, str]:
-    """`NAME=VALUE` options (--header, --otlp-header) as a dict."""
-    values = {}
-    for item in items:
-        name, equals, value = item.partition("=")
-        if not equals or not name.strip():
-            raise UserError(f"{flag} wants NAME=VALUE, got {item!r}")
-        values[name.strip()] = value
-    return values
-
-
-def _add_view_options(command: argparse.ArgumentParser) -> None:
-    parser = command.add_argument_group("view")
-    detail = parser.add_mutually_exclusive_group()
-    detail.add_argument(
-        "-v", "--verbose", action="store_true", help="also print every message as JSON"
-    )
-    detail.add_argument(
-        "-q", "--quiet", action="store_true", help="only progress, findings and faults"
-    )
-    parser.add_argument(
-        "--filter",
-        action="append",
-        default=[],
-        metavar="METHOD_GLOB",
-        help="only messages whose method matches (fnmatch), with their responses and "
-        "progress; repeatable",
-    )
-    parser.add_argument(
-        "--jsonl", action="store_true", help="one JSON object per event on stdout, no view"
-    )
-    parser.add_argument(
-        "--clock",
-        action="store_true",
-        help="show the wall-clock time (HH:MM:SS.mmm) instead of seconds since the start",
-    )
-    parser.add_argument(
-        "--progress-lines",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="a line for each progress notification as well as its bar (default: on)",
-    )
-
-
-# Every message parsed allocates dozens of dicts and lists, so at CPython's default
-# threshold (700) the cyclic collector ran every few requests and took ~40% of the proxy's
-# CPU per tools/list. Reference counting frees these payloads; the collector only has cycles
-# to find, and those are rare here, so it can run far less often.
-GC_THRESHOLDS = (50_000, 50, 100)
-
-
-def run_async(main: Coroutine[Any, Any, T]) -> T:
-    """Run a command's coroutine on uvloop where it is installed (a faster event loop)."""
-    gc.freeze()  # what the imports made lives as long as the process: never scan it again
-    gc.set_threshold(*GC_THRESHOLDS)
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(main)
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(main)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -693,12 +454,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_BAD_INPUT
 
 
-def _ca_dir(args: argparse.Namespace) -> Path:
-    return Path(args.ca_dir).expanduser() if args.ca_dir else default_ca_dir()
-
-
 def _ca(args: argparse.Namespace) -> int:
-    ca, created = load_or_create_ca(_ca_dir(args), regenerate=args.regenerate)
+    ca, created = load_or_create_ca(ca_dir(args), regenerate=args.regenerate)
     if args.path:
         print(ca.cert_path)
         return 0
@@ -727,11 +484,11 @@ def _proxy(args: argparse.Namespace) -> int:
         host=args.host,
         port=checked_port(args.port),
         allow_hosts=args.allow_host,
-        limits=_limits(args),
+        limits=checked_limits(args),
         forward=args.forward,
     )
     ca = (
-        load_or_create_ca(_ca_dir(args), max_certs=options.limits.max_certs)[0]
+        load_or_create_ca(ca_dir(args), max_certs=options.limits.max_certs)[0]
         if (args.forward)
         else None
     )
@@ -747,18 +504,18 @@ def _proxy(args: argparse.Namespace) -> int:
     info = sys.stderr if args.jsonl else sys.stdout  # keep a JSON-lines stdout pure
     recorders: list[RecordingWriter] = []
 
-    gate = _gate(args, bus)
+    gate = fail_on_gate(args, bus)
 
     def start_session() -> None:
         # Only once the proxy listens: a failed start leaves no recording and no summary.
-        recorder = _recorder(args, FORWARD_TARGET if ca is not None else None)
+        recorder = recorder_for(args, FORWARD_TARGET if ca is not None else None)
         if recorder is not None:
             recorders.append(recorder)
             bus.subscribe(recorder)
             print(f"mcp-tap: recording to {recorder.path}", file=info, flush=True)
-        for subscriber in _view_subscribers(args, bus):
+        for subscriber in view_subscribers(args, bus):
             bus.subscribe(subscriber)
-        traces = _otlp_subscriber(args, bus, args.target or "demo")
+        traces = otlp_subscriber(args, bus, args.target or "demo")
         if traces is not None:
             bus.subscribe(traces)
 
@@ -772,32 +529,7 @@ def _proxy(args: argparse.Namespace) -> int:
         for recorder in recorders:
             if recorder.error is not None:
                 print(f"mcp-tap: the recording stopped early: {recorder.error}", file=sys.stderr)
-    return _gate_exit(gate)
-
-
-def checked_target(target: str | None, flag: str) -> str | None:
-    """`target` if it is an http(s) URL; a scheme-less one gets a `did you mean` hint."""
-    if target is None:
-        return None
-    parts = urlsplit(target)
-    if parts.scheme in ("http", "https") and parts.netloc:
-        return target
-    if "://" not in target:
-        raise UserError(f"{flag} {target} has no scheme; did you mean http://{target}?")
-    raise UserError(f"{flag} must be an http(s) URL, got {target!r}")
-
-
-def checked_port(port: int) -> int:
-    if not 0 <= port <= 65535:
-        raise UserError(f"--port {port} is not a port (0-65535; --port 0 picks a free one)")
-    return port
-
-
-def check_record_path(args: argparse.Namespace) -> None:
-    """Refuse to replace a recording unless --force says so, before anything starts."""
-    path = getattr(args, "record", None)
-    if path and Path(path).exists() and not getattr(args, "force", False):
-        raise UserError(f"{path} already exists; use --force to replace it")
+    return fail_on_exit(gate)
 
 
 def _stdio(args: argparse.Namespace) -> int:
@@ -818,7 +550,7 @@ def _stdio(args: argparse.Namespace) -> int:
         )
         origin = StdioOrigin(command, environment_names())
         check_record_path(args)
-        recorder = _open_recorder(args.record, None, rules, args.force, origin)
+        recorder = open_recorder(args.record, None, rules, args.force, origin)
         print(f"mcp-tap: recording to {recorder.path}", file=sys.stderr, flush=True)
     bus = TapBus()
     try:
@@ -827,65 +559,6 @@ def _stdio(args: argparse.Namespace) -> int:
         bus.close()
         if recorder is not None and recorder.error is not None:
             print(f"mcp-tap: the recording stopped early: {recorder.error}", file=sys.stderr)
-
-
-def _view_subscribers(
-    args: argparse.Namespace,
-    bus: TapBus,
-    *,
-    recorded: bool = False,
-    fps: float = DEFAULT_FPS,
-    started_at: float | None = None,
-) -> list[Subscriber]:
-    """What shows events to the user, live or from a recording: the one place to change it.
-
-    The progress tracker (publishing its findings on `bus`) and then the view, in that
-    order. `recorded`: the events come from a recording that already holds its findings.
-    """
-    options = ViewOptions(
-        verbose=getattr(args, "verbose", False),
-        quiet=getattr(args, "quiet", False),
-        filters=tuple(getattr(args, "filter", None) or ()),
-        fps=fps,
-        clock=getattr(args, "clock", False),
-        started_at=started_at,
-        progress_lines=getattr(args, "progress_lines", True),
-    )
-    jsonl = getattr(args, "jsonl", False)
-    machine_stdout = getattr(args, "format", None) == "json"  # replay --format json owns stdout
-    return build_view(
-        bus.publish,
-        options,
-        jsonl=sys.stdout if jsonl else None,
-        console=Console(stderr=True) if machine_stdout else None,
-        summary_console=Console(stderr=True) if jsonl else None,
-        emit_findings=not recorded,
-    )
-
-
-def _recorder(args: argparse.Namespace, target: str | None = None) -> RecordingWriter | None:
-    """The recording subscriber `mcp-tap proxy` was asked for, or None with --no-record."""
-    if args.no_record:
-        return None
-    rules = RedactionRules.from_options(
-        enabled=not args.no_redact, headers=args.redact_header, fields=args.redact_field
-    )
-    return _open_recorder(args.record, target or args.target, rules, args.force)
-
-
-def _open_recorder(
-    path: str | None,
-    target: str | None,
-    rules: RedactionRules,
-    force: bool = False,
-    stdio: StdioOrigin | None = None,
-) -> RecordingWriter:
-    try:
-        return RecordingWriter(path, target, rules, overwrite=force, stdio=stdio)
-    except FileExistsError:
-        raise UserError(f"{path} already exists; use --force to replace it") from None
-    except OSError as error:
-        raise UserError(f"cannot create the recording: {error}") from None
 
 
 def _show(args: argparse.Namespace) -> int:
@@ -921,16 +594,16 @@ def _show(args: argparse.Namespace) -> int:
         if not kept:
             return 1  # like grep: nothing matched
     bus = TapBus()
-    gate = _gate(args, bus)
+    gate = fail_on_gate(args, bus)
     started = started_epoch(recording.header)
-    for subscriber in _view_subscribers(args, bus, recorded=True, started_at=started):
+    for subscriber in view_subscribers(args, bus, recorded=True, started_at=started):
         bus.subscribe(subscriber)
     try:
         for event in events:
             bus.publish(event)  # no event loop here: delivered at once, in order
     finally:
         bus.close()
-    return _gate_exit(gate)
+    return fail_on_exit(gate)
 
 
 def started_epoch(header: dict[str, Any]) -> float | None:
@@ -946,33 +619,14 @@ def started_epoch(header: dict[str, Any]) -> float | None:
 def _follow(args: argparse.Namespace) -> int:
     """The live view of a recording being written (by `proxy`, `stdio`, `replay --record`)."""
     bus = TapBus()
-    gate = _gate(args, bus)
-    for subscriber in _view_subscribers(args, bus, recorded=True, fps=FOLLOW_FPS):
+    gate = fail_on_gate(args, bus)
+    for subscriber in view_subscribers(args, bus, recorded=True, fps=FOLLOW_FPS):
         bus.subscribe(subscriber)
     try:
         run_async(follow_recording(Path(args.file), bus, args.since_now))
     finally:
         bus.close()
-    return _gate_exit(gate)
-
-
-def _loaded(path: str) -> Recording:
-    """A recording for a command that only reads it; its warnings (a cut end) on stderr."""
-    recording = load_recording(path)
-    for warning in recording.warnings:
-        print(f"mcp-tap: warning: {warning}", file=sys.stderr)
-    return recording
-
-
-def _write_output(path: str | None, text: str) -> None:
-    if path is None or path == "-":
-        sys.stdout.write(text)
-        sys.stdout.flush()
-        return
-    try:
-        Path(path).write_text(text, encoding="utf-8")
-    except OSError as error:
-        raise UserError(f"cannot write {path}: {error.strerror or error}") from None
+    return fail_on_exit(gate)
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -982,14 +636,14 @@ def _export(args: argparse.Namespace) -> int:
         )
     from mcp_tap.export.formats import export_text
 
-    _write_output(args.output, export_text(_loaded(args.file), args.format))
+    write_output(args.output, export_text(loaded_recording(args.file), args.format))
     return 0
 
 
 def _write_report(args: argparse.Namespace) -> int:
     from mcp_tap.export.report import render_report
 
-    _write_output(args.output, render_report(_loaded(args.file)))
+    write_output(args.output, render_report(loaded_recording(args.file)))
     return 0
 
 
@@ -997,7 +651,7 @@ def _replay(args: argparse.Namespace) -> int:
     recording = load_recording(args.file)
     for warning in recording.warnings:
         print(f"mcp-tap: warning: {warning}", file=sys.stderr)
-    headers = _name_values(args.header, "--header")
+    headers = name_values(args.header, "--header")
     options = ReplayOptions(
         target=checked_target(args.target, "--target"),
         command=split_server_command(args.server_command)
@@ -1020,10 +674,10 @@ def _replay(args: argparse.Namespace) -> int:
         if args.record:
             rules = RedactionRules.from_options()
             origin = StdioOrigin(options.command, environment_names()) if options.command else None
-            bus.subscribe(_open_recorder(args.record, args.target, rules, args.force, origin))
-        for subscriber in _view_subscribers(args, bus):
+            bus.subscribe(open_recorder(args.record, args.target, rules, args.force, origin))
+        for subscriber in view_subscribers(args, bus):
             bus.subscribe(subscriber)
-        traces = _otlp_subscriber(args, bus, args.target or "demo")
+        traces = otlp_subscriber(args, bus, args.target or "demo")
         if traces is not None:
             bus.subscribe(traces)
 
@@ -1031,7 +685,7 @@ def _replay(args: argparse.Namespace) -> int:
         verdicts, seconds = run_async(replay(recording.events, options, bus, start_session))
     finally:
         bus.close()
-    _report(args, verdicts)
+    report_verdicts(args, verdicts)
     if args.junit:
         write_junit(Path(args.junit), Path(args.file).stem, verdicts, seconds)
     if args.report:
@@ -1040,7 +694,7 @@ def _replay(args: argparse.Namespace) -> int:
         # The recording's page, each divergence marked on its request as a finding.
         events = sorted([*recording.events, *divergence_findings(verdicts)], key=lambda e: e.time)
         marked = Recording(recording.header, events, list(recording.warnings))
-        _write_output(args.report, render_report(marked))
+        write_output(args.report, render_report(marked))
     return exit_code(verdicts)
 
 
@@ -1058,7 +712,7 @@ def _serve(args: argparse.Namespace) -> int:
         speed=None if args.fast else args.speed,
         rules=MatchRules.from_options(args.match, args.repeat),
         allow_hosts=args.allow_host,
-        limits=_limits(args),
+        limits=checked_limits(args),
     )
     if not is_loopback(args.host):
         print(
@@ -1070,13 +724,13 @@ def _serve(args: argparse.Namespace) -> int:
     if args.stdio:
         return _serve_stdio(args, loaded)
     bus = TapBus()
-    subscribers = _view_subscribers(args, bus)
+    subscribers = view_subscribers(args, bus)
     info = sys.stderr if args.jsonl else sys.stdout  # keep a JSON-lines stdout pure
     if args.record:
-        recorder = _open_recorder(args.record, "serve", RedactionRules.from_options(), args.force)
+        recorder = open_recorder(args.record, "serve", RedactionRules.from_options(), args.force)
         subscribers.append(recorder)
         print(f"mcp-tap: recording to {recorder.path}", file=info, flush=True)
-    traces = _otlp_subscriber(args, bus, "serve")
+    traces = otlp_subscriber(args, bus, "serve")
     if traces is not None:
         subscribers.append(traces)
     for subscriber in subscribers:
@@ -1096,7 +750,7 @@ def _serve_stdio(args: argparse.Namespace, loaded: LoadedRecordings) -> int:
     if args.record:
         check_record_path(args)
         bus.subscribe(
-            _open_recorder(args.record, "serve", RedactionRules.from_options(), args.force)
+            open_recorder(args.record, "serve", RedactionRules.from_options(), args.force)
         )
     for note in loaded.notes:
         print(f"mcp-tap: note: {note}", file=sys.stderr)
@@ -1115,26 +769,18 @@ def _demo(args: argparse.Namespace) -> int:
     console = Console(stderr=True) if args.jsonl else Console()
 
     def live_view(bus: TapBus) -> list[Subscriber]:
-        return _view_subscribers(args, bus)
+        return view_subscribers(args, bus)
 
     def replay_view(bus: TapBus) -> list[Subscriber]:
-        return _view_subscribers(argparse.Namespace(**{**vars(args), "quiet": True}), bus)
+        return view_subscribers(argparse.Namespace(**{**vars(args), "quiet": True}), bus)
 
     from mcp_tap.cli.demo import run_demo  # imports the mcp client: only `demo` pays for it
 
     check_record_path(args)
     record = Path(args.record) if args.record else None
     verdicts = run_async(run_demo(console, record, live_view, replay_view, args.force))
-    _report(args, verdicts)
+    report_verdicts(args, verdicts)
     return exit_code(verdicts)
-
-
-def _report(args: argparse.Namespace, verdicts: list[CallVerdict]) -> None:
-    """The replay's diff and verdict; on stderr when stdout carries JSON lines."""
-    if getattr(args, "format", "text") == "json":
-        print(json.dumps(verdicts_json(verdicts), indent=2, default=str))
-        return
-    print_verdicts(Console(stderr=True) if args.jsonl else Console(), verdicts)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ holds their findings, and `mcp-tap show` of the recording gives the view.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
 from mcp_tap.analysis.tracker import ProgressTracker
@@ -42,8 +41,3 @@ async def run_stdio(
         bus.subscribe(recorder)
     tap = StdioTap(bus, program_name(options.command), options.max_line)
     return await StdioRelay(options, tap).run()
-
-
-def environment_names() -> list[str]:
-    """The names the server's environment holds (it inherits ours); never the values."""
-    return sorted(os.environ)
