@@ -1,4 +1,4 @@
-"""The flag groups several commands share.
+"""The flag groups several commands share, and the subcommand parser they hang on.
 
 Each `add_*` function adds one group of flags to a command's parser; where a group needs
 checking or turning into a value (`limits`, `ca_dir`, `check_otlp_options`), that reader
@@ -8,13 +8,40 @@ sits beside it, so a flag and its meaning change together.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeAlias
 
 from mcp_tap.cli.common import UserError, checked_target, name_values
 from mcp_tap.http.ca import CA_DIR_ENV, default_ca_dir
 from mcp_tap.http.limits import DEFAULT_LIMITS, Limits
 
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+Run: TypeAlias = Callable[[argparse.Namespace], int]
 DEFAULT_OTLP_TIMEOUT = 5.0
+
+
+def examples(*lines: str) -> str:
+    """A --help epilog: each line a command after `mcp-tap`."""
+    return "examples:\n" + "\n".join(f"  mcp-tap {line}" for line in lines)
+
+
+def add_command(
+    commands: Commands, name: str, run: Run, summary: str, description: str, *lines: str
+) -> argparse.ArgumentParser:
+    """A subcommand whose --help has a description and examples, as people expect.
+
+    `run` is what `main` calls with the parsed arguments; it returns the exit code.
+    """
+    parser = commands.add_parser(
+        name,
+        help=summary,
+        description=description,
+        epilog=examples(*lines),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.set_defaults(run=run)
+    return parser
 
 
 def add_fail_on(parser: argparse.ArgumentParser) -> None:
