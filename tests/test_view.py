@@ -17,7 +17,8 @@ from rich.console import Console
 from mcp_tap.analysis.oauth import OAuthFlow
 from mcp_tap.analysis.tracker import KEPT_STREAMS, ProgressTracker
 from mcp_tap.analysis.wire_checks import WireChecker
-from mcp_tap.cli.app import _view_subscribers, build_parser
+from mcp_tap.cli.app import build_parser
+from mcp_tap.cli.subscribers import view_subscribers
 from mcp_tap.protocol.codec import event_from_dict
 from mcp_tap.protocol.events import Fault, StreamKind, TapEvent
 from mcp_tap.tap.bus import TapBus
@@ -306,14 +307,14 @@ def test_jsonl_view_writes_one_decodable_object_per_event() -> None:
 def test_the_cli_builds_checkers_then_view_for_every_command() -> None:
     args = build_parser().parse_args(["proxy", "-q", "--filter", "tools/*", "--no-record"])
     bus = TapBus()
-    tracker, checker, oauth, view = _view_subscribers(args, bus)
+    tracker, checker, oauth, view = view_subscribers(args, bus)
     assert isinstance(tracker, ProgressTracker) and isinstance(checker, WireChecker)
     assert isinstance(oauth, OAuthFlow) and isinstance(view, ConsoleView)
     assert view.options == ViewOptions(quiet=True, filters=("tools/*",))
     args = build_parser().parse_args(["proxy", "--jsonl", "--no-record"])
-    assert isinstance(_view_subscribers(args, bus)[3], JsonLinesView)
+    assert isinstance(view_subscribers(args, bus)[3], JsonLinesView)
     args = build_parser().parse_args(["show", "recording.yaml"])
-    tracker, view = _view_subscribers(args, bus, recorded=True)  # its findings are recorded
+    tracker, view = view_subscribers(args, bus, recorded=True)  # its findings are recorded
     assert isinstance(view, ConsoleView)
 
 

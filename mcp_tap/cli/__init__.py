@@ -1,5 +1,6 @@
-"""The commands: argument parsing (`app`) and one module a command that needs its own
-(`proxy`, `demo`). Thin: each calls the library functions that tests call directly. The top
+"""The commands: one module a command (its subparser, flags and run function), the flag
+groups and helpers they share (`options`, `subscribers`, `common`), and `app`, which
+assembles them. Thin: each calls the library functions that tests call directly. The top
 layer: it may import everything; nothing imports it.
 """
 

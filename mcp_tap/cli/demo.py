@@ -4,28 +4,68 @@ Starts the demo server and a recording proxy, drives scripted client scenarios t
 (a download with a total, a job with no total, an install reporting named steps, and two
 downloads at once), then replays the recording against a fresh demo server and prints the
 verdict.
+
+The mcp client and the demo server are imported only when the demo runs: every other
+command starts without them.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
-from mcp import Client
 from rich.console import Console
 
-from demo_server.runner import running_demo_server
+from mcp_tap.cli.common import check_record_path, report_verdicts, run_async
+from mcp_tap.cli.options import Commands, add_command, add_record_path, add_view_options
 from mcp_tap.cli.proxy import running_proxy
+from mcp_tap.cli.subscribers import view_subscribers
 from mcp_tap.protocol.events import Subscriber
 from mcp_tap.recording.reader import load_recording
 from mcp_tap.recording.redact import RedactionRules
 from mcp_tap.recording.writer import RecordingWriter
 from mcp_tap.replay.compare import CallVerdict
-from mcp_tap.replay.run import ReplayOptions, replay
+from mcp_tap.replay.run import ReplayOptions, exit_code, replay
 from mcp_tap.tap.bus import TapBus
 
 STEP_DELAY = 0.15  # seconds between the demo tools' progress steps: slow enough to watch
+
+
+def register(commands: Commands) -> None:
+    """Add `mcp-tap demo` and its flags."""
+    demo = add_command(
+        commands,
+        "demo",
+        run,
+        "demo server + proxy + scripted clients, then a replay of the recording",
+        "Start the bundled demo server and a recording proxy, drive scripted clients through "
+        "it, then replay the recording against a fresh demo server and print the verdict.",
+        "demo",
+        "demo --record /tmp/demo.yaml --force -q",
+    )
+    add_record_path(
+        demo, "where to write the demo's recording (default: recordings/<UTC time>-demo.yaml)"
+    )
+    add_view_options(demo)
+
+
+def run(args: argparse.Namespace) -> int:
+    """`mcp-tap demo`: record, replay, print the verdict; the replay's exit code."""
+    console = Console(stderr=True) if args.jsonl else Console()
+
+    def live_view(bus: TapBus) -> list[Subscriber]:
+        return view_subscribers(args, bus)
+
+    def replay_view(bus: TapBus) -> list[Subscriber]:
+        return view_subscribers(argparse.Namespace(**{**vars(args), "quiet": True}), bus)
+
+    check_record_path(args)
+    record = Path(args.record) if args.record else None
+    verdicts = run_async(run_demo(console, record, live_view, replay_view, args.force))
+    report_verdicts(args, verdicts)
+    return exit_code(verdicts)
 
 
 async def _ignore_progress(progress: float, total: float | None, message: str | None) -> None:
@@ -34,6 +74,8 @@ async def _ignore_progress(progress: float, total: float | None, message: str | 
 
 async def run_scenarios(mcp_url: str) -> None:
     """The scripted client side, through the proxy at `mcp_url`."""
+    from mcp import Client
+
     async with Client(mcp_url) as client:  # 2026-07-28: stateless POSTs
         await client.call_tool(
             "download_file",
@@ -69,6 +111,8 @@ async def record_demo(
     overwrite: bool = False,
 ) -> Path:
     """Run the scenarios through a recording proxy; return the recording's path."""
+    from demo_server.runner import running_demo_server
+
     bus = TapBus()
     recorder = RecordingWriter(
         record_path, None, RedactionRules.from_options(), overwrite=overwrite

@@ -7,17 +7,34 @@ flushes each batch at once), and ends when the writer lets go of the file or at 
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import signal
 import sys
 from pathlib import Path
 
+from mcp_tap.cli.common import run_async
+from mcp_tap.cli.subscribers import fail_on_exit, fail_on_gate, view_subscribers
 from mcp_tap.recording.follow import RecordingTail, read_available
 from mcp_tap.recording.lock import writer_finished
 from mcp_tap.tap.bus import TapBus
 
 POLL_INTERVAL = 0.01  # seconds between looks at the file: events reach the view well in 100 ms
+FOLLOW_FPS = 30.0  # a follower adds the writer's batching to its delay: frames come sooner
+
+
+def run_follow(args: argparse.Namespace) -> int:
+    """The live view of a recording being written (by `proxy`, `stdio`, `replay --record`)."""
+    bus = TapBus()
+    gate = fail_on_gate(args, bus)
+    for subscriber in view_subscribers(args, bus, recorded=True, fps=FOLLOW_FPS):
+        bus.subscribe(subscriber)
+    try:
+        run_async(follow_recording(Path(args.file), bus, args.since_now))
+    finally:
+        bus.close()
+    return fail_on_exit(gate)
 
 
 async def follow_recording(path: Path, bus: TapBus, since_now: bool = False) -> None:

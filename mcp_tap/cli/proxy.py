@@ -1,7 +1,12 @@
-"""`mcp-tap proxy`: listen on loopback, forward to the target, publish what crosses."""
+"""`mcp-tap proxy`: listen on loopback, forward to the target, publish what crosses.
+
+`register` adds the command and its flags, `run` turns them into `ProxyOptions` and the
+session's subscribers; `run_proxy` and `run_forward_proxy` (which tests call directly) serve.
+"""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import signal
@@ -11,14 +16,46 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from mcp_tap.http.ca import LocalCA
+from mcp_tap.cli.common import UserError, check_record_path, checked_port, checked_target, run_async
+from mcp_tap.cli.options import (
+    Commands,
+    add_ca_dir,
+    add_command,
+    add_fail_on,
+    add_limit_options,
+    add_otlp_options,
+    add_recording_options,
+    add_view_options,
+    ca_dir,
+    check_otlp_options,
+    checked_limits,
+)
+from mcp_tap.cli.subscribers import (
+    fail_on_exit,
+    fail_on_gate,
+    otlp_subscriber,
+    recorder_for,
+    view_subscribers,
+)
+from mcp_tap.http.ca import LocalCA, load_or_create_ca
 from mcp_tap.http.forward import ForwardProxy
 from mcp_tap.http.front import serving_requests
+from mcp_tap.http.guard import is_loopback
 from mcp_tap.http.limits import DEFAULT_LIMITS, Limits
 from mcp_tap.http.proxy import client_url, running_proxy
+from mcp_tap.recording.writer import FORWARD_TARGET, RecordingWriter
 from mcp_tap.tap.bus import TapBus
 
-__all__ = ["ProxyOptions", "client_url", "run_proxy", "running_proxy", "target_or_demo"]
+__all__ = [
+    "ProxyOptions",
+    "client_url",
+    "register",
+    "run",
+    "run_forward_proxy",
+    "run_proxy",
+    "running_proxy",
+    "target_or_demo",
+]
 
 
 @dataclass
@@ -31,6 +68,110 @@ class ProxyOptions:
     allow_hosts: Sequence[str] = ()  # Host names accepted besides loopback and --host
     limits: Limits = DEFAULT_LIMITS
     forward: bool = False  # a forward proxy for any host; allow_hosts: the hosts it reads
+
+
+def register(commands: Commands) -> None:
+    """Add `mcp-tap proxy` and its flags."""
+    proxy = add_command(
+        commands,
+        "proxy",
+        run,
+        "forward to an MCP server and show what crosses",
+        "Listen on loopback, forward every request to the target untouched, show each "
+        "message and progress stream live, and record the session.",
+        "proxy --target http://127.0.0.1:8000/mcp --port 8890",
+        "proxy --port 0   (the bundled demo server, a free port)",
+        "proxy --target URL --record session.yaml --jsonl | jq .",
+        "proxy --forward --port 8890   (HTTPS_PROXY for clients that keep the real URL)",
+    )
+    proxy.add_argument(
+        "--target", help="the MCP server's URL (default: start the bundled demo server)"
+    )
+    proxy.add_argument(
+        "--forward",
+        action="store_true",
+        help="be an HTTP(S) forward proxy instead (clients set HTTPS_PROXY and keep the "
+        "server's real URL; HTTPS is read with mcp-tap's own CA, see `mcp-tap ca`)",
+    )
+    add_ca_dir(proxy)
+    proxy.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
+    proxy.add_argument(
+        "--port", type=int, default=8890, help="listen port; 0 picks a free one (default 8890)"
+    )
+    proxy.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also accept this Host/Origin name (DNS rebinding protection; repeatable); "
+        "with --forward: a host name pattern (fnmatch) to read, other hosts are tunnelled "
+        "unread (default: read every host)",
+    )
+    add_fail_on(proxy)
+    add_limit_options(proxy)
+    add_recording_options(proxy)
+    add_otlp_options(proxy)
+    add_view_options(proxy)
+
+
+def run(args: argparse.Namespace) -> int:
+    """`mcp-tap proxy`: serve until Ctrl-C; the --fail-on exit code."""
+    if args.forward and args.target is not None:
+        raise UserError(
+            "--forward and --target exclude each other: a forward proxy serves "
+            "whatever URL the client asks for"
+        )
+    options = ProxyOptions(
+        target=checked_target(args.target, "--target"),
+        host=args.host,
+        port=checked_port(args.port),
+        allow_hosts=args.allow_host,
+        limits=checked_limits(args),
+        forward=args.forward,
+    )
+    ca = (
+        load_or_create_ca(ca_dir(args), max_certs=options.limits.max_certs)[0]
+        if (args.forward)
+        else None
+    )
+    check_record_path(args)
+    check_otlp_options(args)
+    if not is_loopback(args.host):
+        print(
+            f"mcp-tap: warning: listening on {args.host}, not loopback: other machines can "
+            "reach the proxy and, through it, the server",
+            file=sys.stderr,
+        )
+    bus = TapBus()
+    info = sys.stderr if args.jsonl else sys.stdout  # keep a JSON-lines stdout pure
+    recorders: list[RecordingWriter] = []
+
+    gate = fail_on_gate(args, bus)
+
+    def start_session() -> None:
+        # Only once the proxy listens: a failed start leaves no recording and no summary.
+        recorder = recorder_for(args, FORWARD_TARGET if ca is not None else None)
+        if recorder is not None:
+            recorders.append(recorder)
+            bus.subscribe(recorder)
+            print(f"mcp-tap: recording to {recorder.path}", file=info, flush=True)
+        for subscriber in view_subscribers(args, bus):
+            bus.subscribe(subscriber)
+        traces = otlp_subscriber(args, bus, args.target or "demo")
+        if traces is not None:
+            bus.subscribe(traces)
+
+    try:
+        if ca is not None:
+            run_async(run_forward_proxy(options, ca, bus, out=info, on_listening=start_session))
+        else:
+            run_async(run_proxy(options, bus, out=info, on_listening=start_session))
+    finally:
+        bus.close()
+        for recorder in recorders:
+            if recorder.error is not None:
+                print(f"mcp-tap: the recording stopped early: {recorder.error}", file=sys.stderr)
+    return fail_on_exit(gate)
 
 
 @contextlib.asynccontextmanager

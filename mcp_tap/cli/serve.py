@@ -1,7 +1,12 @@
-"""`mcp-tap serve`: a recording stands in for its server until Ctrl-C, then a summary."""
+"""`mcp-tap serve`: a recording stands in for its server until Ctrl-C, then a summary.
+
+Over HTTP by default (`run_serve`, which tests call directly), or over stdin and stdout with
+--stdio, where the protocol owns stdout and there is no view.
+"""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import signal
 import sys
@@ -9,9 +14,31 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from mcp_tap.cli.common import UserError, check_record_path, checked_port, run_async
+from mcp_tap.cli.options import (
+    UPSTREAM_LIMITS,
+    Commands,
+    add_command,
+    add_limit_options,
+    add_otlp_options,
+    add_pace,
+    add_record_path,
+    add_view_options,
+    check_otlp_options,
+    checked_limits,
+)
+from mcp_tap.cli.subscribers import open_recorder, otlp_subscriber, view_subscribers
+from mcp_tap.http.guard import is_loopback
 from mcp_tap.http.limits import DEFAULT_LIMITS, Limits
+from mcp_tap.recording.redact import RedactionRules
 from mcp_tap.serve.matching import MatchRules
-from mcp_tap.serve.run import LoadedRecordings, ServeReport, running_mock
+from mcp_tap.serve.run import (
+    LoadedRecordings,
+    ServeReport,
+    load_recordings,
+    run_stdio_mock,
+    running_mock,
+)
 from mcp_tap.tap.bus import TapBus
 
 
@@ -25,6 +52,132 @@ class ServeOptions:
     rules: MatchRules = field(default_factory=MatchRules)
     allow_hosts: Sequence[str] = ()
     limits: Limits = DEFAULT_LIMITS
+
+
+def register(commands: Commands) -> None:
+    """Add `mcp-tap serve` and its flags."""
+    serve = add_command(
+        commands,
+        "serve",
+        run,
+        "answer MCP clients from recordings, as the recorded server did",
+        "Stand in for the recorded server: answer each request from the recording it matches, "
+        "progress and all, and explain the requests that match nothing.",
+        "serve recordings/download_file-handshake.yaml --port 8000",
+        "serve session.yaml --fast --strict --match ignore:params.arguments.seed",
+    )
+    serve.add_argument(
+        "files", nargs="+", metavar="RECORDING", help="recordings written by `mcp-tap proxy`"
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
+    serve.add_argument(
+        "--port", type=int, default=8000, help="listen port; 0 picks a free one (default 8000)"
+    )
+    add_pace(serve, "send every recorded message at once")
+    serve.add_argument(
+        "--match",
+        action="append",
+        default=[],
+        metavar="RULE",
+        help="ignore:PATH (also ignore this request field, e.g. ignore:params.arguments.seed), "
+        "with-meta (compare params._meta too, bar tokens and trace context), method-only "
+        "(match by method and tool name alone); repeatable",
+    )
+    serve.add_argument(
+        "--repeat",
+        choices=("last", "cycle", "once"),
+        default="last",
+        help="when identical requests outnumber their recorded answers: repeat the last "
+        "(default), start over, or miss",
+    )
+    serve.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 if a request missed or a recorded interaction was never used",
+    )
+    serve.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also accept this Host/Origin name (DNS rebinding protection; repeatable)",
+    )
+    add_record_path(serve, "record the mock's own session here")
+    serve.add_argument(
+        "--stdio",
+        action="store_true",
+        help="be a stdio server (for hosts): requests on stdin, answers on stdout, "
+        "nothing else on stdout; the summary goes to stderr",
+    )
+    add_limit_options(serve, skip=UPSTREAM_LIMITS)
+    add_otlp_options(serve)
+    add_view_options(serve)
+
+
+def run(args: argparse.Namespace) -> int:
+    """`mcp-tap serve`: answer until Ctrl-C, then the summary; 1 under --strict if unclean."""
+    loaded = load_recordings(args.files)
+    for warning in loaded.warnings:
+        print(f"mcp-tap: warning: {warning}", file=sys.stderr)
+    if not args.fast and args.speed <= 0:
+        raise UserError("--speed must be above 0")
+    options = ServeOptions(
+        host=args.host,
+        port=checked_port(args.port),
+        speed=None if args.fast else args.speed,
+        rules=MatchRules.from_options(args.match, args.repeat),
+        allow_hosts=args.allow_host,
+        limits=checked_limits(args),
+    )
+    if not is_loopback(args.host):
+        print(
+            f"mcp-tap: warning: listening on {args.host}, not loopback: other machines can "
+            "reach the mock",
+            file=sys.stderr,
+        )
+    check_otlp_options(args)
+    if args.stdio:
+        return _serve_stdio(args, loaded)
+    bus = TapBus()
+    subscribers = view_subscribers(args, bus)
+    info = sys.stderr if args.jsonl else sys.stdout  # keep a JSON-lines stdout pure
+    if args.record:
+        recorder = open_recorder(args.record, "serve", RedactionRules.from_options(), args.force)
+        subscribers.append(recorder)
+        print(f"mcp-tap: recording to {recorder.path}", file=info, flush=True)
+    traces = otlp_subscriber(args, bus, "serve")
+    if traces is not None:
+        subscribers.append(traces)
+    for subscriber in subscribers:
+        bus.subscribe(subscriber)
+    try:
+        report = run_async(run_serve(loaded, options, bus, out=info))
+    finally:
+        bus.close()
+    for line in report.summary():
+        print(line, file=sys.stderr)
+    return 1 if args.strict and not report.clean else 0
+
+
+def _serve_stdio(args: argparse.Namespace, loaded: LoadedRecordings) -> int:
+    """serve --stdio: stdout carries the protocol, so no view; a recording and the summary."""
+    bus = TapBus()
+    if args.record:
+        check_record_path(args)
+        bus.subscribe(
+            open_recorder(args.record, "serve", RedactionRules.from_options(), args.force)
+        )
+    for note in loaded.notes:
+        print(f"mcp-tap: note: {note}", file=sys.stderr)
+    rules = MatchRules.from_options(args.match, args.repeat)
+    try:
+        speed = None if args.fast else args.speed
+        report = run_async(run_stdio_mock(loaded, bus, rules=rules, speed=speed))
+    finally:
+        bus.close()
+    for line in report.summary():
+        print(line, file=sys.stderr)
+    return 1 if args.strict and not report.clean else 0
 
 
 async def run_serve(

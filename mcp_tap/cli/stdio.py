@@ -7,16 +7,110 @@ holds their findings, and `mcp-tap show` of the recording gives the view.
 
 from __future__ import annotations
 
-import os
+import argparse
+import sys
 from collections.abc import Sequence
 
 from mcp_tap.analysis.tracker import ProgressTracker
 from mcp_tap.analysis.wire_checks import WireChecker
+from mcp_tap.cli.common import UserError, check_record_path, environment_names, run_async
+from mcp_tap.cli.options import Commands, add_command, add_recording_options
+from mcp_tap.cli.subscribers import open_recorder
 from mcp_tap.protocol.events import Subscriber
-from mcp_tap.recording.writer import RecordingWriter
-from mcp_tap.stdio.relay import StdioOptions, StdioRelay, program_name
+from mcp_tap.protocol.lines import DEFAULT_MAX_LINE
+from mcp_tap.recording.redact import RedactionRules
+from mcp_tap.recording.writer import RecordingWriter, StdioOrigin
+from mcp_tap.stdio.relay import (
+    DEFAULT_DRAIN,
+    DEFAULT_GRACE,
+    DEFAULT_TERM_GRACE,
+    StdioOptions,
+    StdioRelay,
+    program_name,
+)
 from mcp_tap.tap.bus import TapBus
 from mcp_tap.tap.stdio import StdioTap
+
+
+def register(commands: Commands) -> None:
+    """Add `mcp-tap stdio` and its flags."""
+    stdio = add_command(
+        commands,
+        "stdio",
+        run,
+        "run a stdio server's command, relay its stdin/stdout and record what crosses",
+        "Run COMMAND as a host would, relaying stdin and stdout byte for byte "
+        "and recording what crosses. Nothing of mcp-tap's own goes to stdout.",
+        "stdio --record /tmp/my-server.yaml -- uvx my-server",
+        "stdio --no-record -- python -m demo_server --stdio",
+    )
+    add_recording_options(stdio)
+    stdio.add_argument(
+        "--max-line",
+        type=int,
+        default=DEFAULT_MAX_LINE,
+        metavar="BYTES",
+        help=f"forward longer lines without inspecting them (default {DEFAULT_MAX_LINE})",
+    )
+    stdio.add_argument(
+        "--grace",
+        type=float,
+        default=DEFAULT_GRACE,
+        metavar="SECONDS",
+        help="after the host closes stdin, wait this long for the server to exit before "
+        f"SIGTERM (default {DEFAULT_GRACE:g})",
+    )
+    stdio.add_argument(
+        "--term-grace",
+        type=float,
+        default=DEFAULT_TERM_GRACE,
+        metavar="SECONDS",
+        help=f"then wait this long before SIGKILL (default {DEFAULT_TERM_GRACE:g})",
+    )
+    stdio.add_argument(
+        "--drain",
+        type=float,
+        default=DEFAULT_DRAIN,
+        metavar="SECONDS",
+        help="after the server exits, wait this long for its stdout to close (a process it "
+        f"left behind may hold it; default {DEFAULT_DRAIN:g})",
+    )
+    stdio.add_argument(
+        "command_words",
+        nargs=argparse.REMAINDER,
+        metavar="-- COMMAND [ARGS...]",
+        help="the server's command, after `--`",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """`mcp-tap stdio`: relay one run of the server; its exit status."""
+    command = split_command(args.command_words)
+    if not command:
+        raise UserError("stdio needs the server's command: mcp-tap stdio [OPTIONS] -- COMMAND")
+    if command[0].startswith("-"):
+        raise UserError(f"unknown option {command[0]!r}; put the server's command after `--`")
+    if args.max_line < 1:
+        raise UserError("--max-line must be at least 1")
+    if min(args.grace, args.term_grace, args.drain) < 0:
+        raise UserError("--grace, --term-grace and --drain must not be negative")
+    options = StdioOptions(command, args.max_line, args.grace, args.term_grace, args.drain)
+    recorder = None
+    if not args.no_record:
+        rules = RedactionRules.from_options(
+            enabled=not args.no_redact, headers=args.redact_header, fields=args.redact_field
+        )
+        origin = StdioOrigin(command, environment_names())
+        check_record_path(args)
+        recorder = open_recorder(args.record, None, rules, args.force, origin)
+        print(f"mcp-tap: recording to {recorder.path}", file=sys.stderr, flush=True)
+    bus = TapBus()
+    try:
+        return run_async(run_stdio(options, bus, recorder))
+    finally:
+        bus.close()
+        if recorder is not None and recorder.error is not None:
+            print(f"mcp-tap: the recording stopped early: {recorder.error}", file=sys.stderr)
 
 
 def split_command(words: Sequence[str]) -> list[str]:
@@ -42,8 +136,3 @@ async def run_stdio(
         bus.subscribe(recorder)
     tap = StdioTap(bus, program_name(options.command), options.max_line)
     return await StdioRelay(options, tap).run()
-
-
-def environment_names() -> list[str]:
-    """The names the server's environment holds (it inherits ours); never the values."""
-    return sorted(os.environ)

@@ -1,0 +1,115 @@
+"""`mcp-tap show`: a recording printed as the live proxy would show it, or a part of it.
+
+With --follow it is the live view of a recording still being written (`cli.follow`).
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime
+from typing import Any
+
+from rich.console import Console
+
+from mcp_tap.analysis.select import Selection, exchange_ids, select_events
+from mcp_tap.cli.common import UserError, loaded_recording
+from mcp_tap.cli.follow import run_follow
+from mcp_tap.cli.options import Commands, add_command, add_fail_on, add_view_options
+from mcp_tap.cli.subscribers import fail_on_exit, fail_on_gate, view_subscribers
+from mcp_tap.protocol.events import ExchangeOpened
+from mcp_tap.tap.bus import TapBus
+from mcp_tap.view.recording_facts import exchange_detail, recording_header
+
+
+def register(commands: Commands) -> None:
+    """Add `mcp-tap show` and its flags."""
+    show = add_command(
+        commands,
+        "show",
+        run,
+        "show a recording as the live proxy would",
+        "Print a recording with the same lines, bars, findings and summary as the live view.",
+        "show recordings/download_file-handshake.yaml",
+        "show session.yaml --filter 'tools/call' -v",
+        "show session.yaml --jsonl | jq .",
+    )
+    show.add_argument("file", metavar="FILE.yaml", help="a recording written by `mcp-tap proxy`")
+    add_fail_on(show)
+    pick = show.add_argument_group("selection (every one given must hold; each repeatable)")
+    pick.add_argument("--tool", action="append", default=[], metavar="GLOB", help="a tool name")
+    pick.add_argument(
+        "--resource", action="append", default=[], metavar="GLOB", help="a resource URI"
+    )
+    pick.add_argument("--id", action="append", default=[], help="a JSON-RPC request id")
+    pick.add_argument("--session", action="append", default=[], help="a session id")
+    pick.add_argument("--since", type=float, metavar="SECONDS", help="from this time on")
+    pick.add_argument("--until", type=float, metavar="SECONDS", help="up to this time")
+    pick.add_argument("--grep", metavar="TEXT", help="messages whose JSON holds TEXT")
+    pick.add_argument(
+        "--exchange", type=int, metavar="N", help="print exchange N whole: headers, bodies, times"
+    )
+    live = show.add_argument_group("following a recording being written")
+    live.add_argument(
+        "--follow",
+        action="store_true",
+        help="show events as they are written, until the writer finishes (or Ctrl-C); "
+        "waits for the file to appear",
+    )
+    live.add_argument(
+        "--since-now", action="store_true", help="with --follow: only events written from now on"
+    )
+    add_view_options(show)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the recording (or the selection, or one exchange); 1 when nothing matched."""
+    if args.follow:
+        return run_follow(args)
+    if args.since_now:
+        raise UserError("--since-now goes with --follow")
+    recording = loaded_recording(args.file)
+    console = Console(stderr=True) if args.jsonl else Console()
+    console.print(recording_header(args.file, recording.header, recording.events))
+    if args.exchange is not None:
+        opened = {e.exchange_id for e in recording.events if isinstance(e, ExchangeOpened)}
+        if args.exchange not in opened:
+            raise UserError(f"{args.file} has no exchange {args.exchange} ({len(opened)} in all)")
+        console.print(exchange_detail(args.exchange, recording.events))
+        return 0
+    selection = Selection(
+        methods=tuple(args.filter),
+        tools=tuple(args.tool),
+        resources=tuple(args.resource),
+        ids=tuple(args.id),
+        sessions=tuple(args.session),
+        since=args.since,
+        until=args.until,
+        grep=args.grep,
+    )
+    events = select_events(recording.events, selection)
+    if selection:
+        total, kept = exchange_ids(recording.events), exchange_ids(events)
+        console.print(f"{len(kept)} of {len(total)} exchanges match", style="dim")
+        if not kept:
+            return 1  # like grep: nothing matched
+    bus = TapBus()
+    gate = fail_on_gate(args, bus)
+    started = started_epoch(recording.header)
+    for subscriber in view_subscribers(args, bus, recorded=True, started_at=started):
+        bus.subscribe(subscriber)
+    try:
+        for event in events:
+            bus.publish(event)  # no event loop here: delivered at once, in order
+    finally:
+        bus.close()
+    return fail_on_exit(gate)
+
+
+def started_epoch(header: dict[str, Any]) -> float | None:
+    """A recording's `started` (ISO 8601, UTC) as seconds since 1970, for --clock."""
+    try:
+        return datetime.fromisoformat(
+            str(header.get("started", "")).replace("Z", "+00:00")
+        ).timestamp()
+    except ValueError:
+        return None
