@@ -14,9 +14,10 @@ import itertools
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from urllib.parse import urlsplit
 
-from mcp_tap.http.front import ClientConnection, Request, serving_requests
+from mcp_tap.http.front import ClientConnection, serving_requests
 from mcp_tap.http.guard import HostGuard
 from mcp_tap.http.limits import DEFAULT_LIMITS, Limits
+from mcp_tap.http.request_reader import Request
 from mcp_tap.http.upstream import (
     RETRYABLE,
     UpstreamError,

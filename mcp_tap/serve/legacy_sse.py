@@ -13,7 +13,8 @@ import asyncio
 import uuid
 from typing import TYPE_CHECKING
 
-from mcp_tap.http.front import ClientConnection, Request
+from mcp_tap.http.front import ClientConnection
+from mcp_tap.http.request_reader import Request
 from mcp_tap.protocol.events import Headers, MessageKind, header
 from mcp_tap.protocol.jsonrpc import classify_text, error_body
 from mcp_tap.serve.matching import Miss

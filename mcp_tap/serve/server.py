@@ -25,9 +25,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from mcp_tap.http.front import ClientConnection, Request
+from mcp_tap.http.front import ClientConnection
 from mcp_tap.http.guard import HostGuard
 from mcp_tap.http.limits import DEFAULT_LIMITS, Limits
+from mcp_tap.http.request_reader import Request
 from mcp_tap.protocol.events import (
     Fault,
     Finding,
