@@ -41,9 +41,9 @@ from mcp_tap.replay.marks import divergence_findings
 from mcp_tap.replay.replayer import ReplayError
 from mcp_tap.replay.report import print_verdicts, verdicts_json
 from mcp_tap.replay.run import ReplayOptions, exit_code, replay
-from mcp_tap.replay.stdio_replayer import split_command as split_server_command
 from mcp_tap.serve.matching import MatchRules
 from mcp_tap.serve.run import LoadedRecordings, load_recordings, run_stdio_mock
+from mcp_tap.stdio.command import split_command_line as split_server_command
 from mcp_tap.stdio.relay import DEFAULT_DRAIN, DEFAULT_GRACE, DEFAULT_TERM_GRACE, StdioOptions
 from mcp_tap.tap.bus import TapBus
 from mcp_tap.view.console import DEFAULT_FPS, ViewOptions, build_view

@@ -14,7 +14,8 @@ from mcp_tap.analysis.tracker import ProgressTracker
 from mcp_tap.analysis.wire_checks import WireChecker
 from mcp_tap.protocol.events import Subscriber
 from mcp_tap.recording.writer import RecordingWriter
-from mcp_tap.stdio.relay import StdioOptions, StdioRelay, program_name
+from mcp_tap.stdio.command import program_name
+from mcp_tap.stdio.relay import StdioOptions, StdioRelay
 from mcp_tap.tap.bus import TapBus
 from mcp_tap.tap.stdio import StdioTap
 

@@ -31,7 +31,6 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 from mcp_tap.protocol.events import MessageKind
@@ -470,8 +469,3 @@ def _error_reply(line: bytes | LongLine, text: str) -> bytes | None:
 
 def _to_stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
-
-
-def program_name(command: Sequence[str]) -> str:
-    """The command's program without its directory, for the exchange's target."""
-    return Path(command[0]).name if command else ""
