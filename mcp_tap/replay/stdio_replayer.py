@@ -23,8 +23,9 @@ from mcp_tap.analysis.calls import Call, CallBook
 from mcp_tap.protocol.events import Fault, TapEvent
 from mcp_tap.replay.plan import ReplayPlan, client_lines
 from mcp_tap.replay.replayer import ReplayError
+from mcp_tap.stdio.child import describe_end
 from mcp_tap.stdio.command import program_name
-from mcp_tap.stdio.relay import DEFAULT_GRACE, DEFAULT_TERM_GRACE, describe_end
+from mcp_tap.stdio.relay import DEFAULT_GRACE, DEFAULT_TERM_GRACE
 from mcp_tap.tap.bus import TapBus
 from mcp_tap.tap.stdio import StdioTap
 
