@@ -12,8 +12,9 @@ import pytest
 
 from mcp_tap.analysis.tracker import ProgressTracker
 from mcp_tap.analysis.wire_checks import WireChecker
-from mcp_tap.export.live_otlp import LiveTraces, failure_reason, traces_url
+from mcp_tap.export.live_otlp import LiveTraces
 from mcp_tap.export.otlp import Span, build_spans
+from mcp_tap.export.otlp_sink import failure_reason, traces_url
 from mcp_tap.export.session import analyze
 from mcp_tap.protocol.events import (
     Direction,

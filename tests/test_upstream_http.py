@@ -14,7 +14,8 @@ import httpx2
 import pytest
 
 from mcp_tap.http.limits import Limits
-from mcp_tap.http.upstream import UpstreamError, UpstreamExchange, UpstreamPool
+from mcp_tap.http.upstream import UpstreamExchange, UpstreamPool
+from mcp_tap.http.upstream_connection import UpstreamError
 from mcp_tap.protocol.events import Direction, Headers
 from tests.inproc import Collector, assert_error_answer, raw_exchange, through_proxy
 from tests.upstreams import EchoApp, ScriptedUpstream, read_request, serve_in_thread

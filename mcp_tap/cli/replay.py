@@ -35,7 +35,7 @@ from mcp_tap.recording.writer import StdioOrigin
 from mcp_tap.replay.junit import write_junit
 from mcp_tap.replay.marks import divergence_findings
 from mcp_tap.replay.run import ReplayOptions, exit_code, replay
-from mcp_tap.replay.stdio_replayer import split_command as split_server_command
+from mcp_tap.stdio.command import split_command_line
 from mcp_tap.tap.bus import TapBus
 
 
@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
     headers = name_values(args.header, "--header")
     options = ReplayOptions(
         target=checked_target(args.target, "--target"),
-        command=split_server_command(args.server_command)
+        command=split_command_line(args.server_command)
         if args.server_command is not None
         else None,
         speed=None if args.fast else args.speed,

@@ -20,13 +20,13 @@ from mcp_tap.protocol.events import Subscriber
 from mcp_tap.protocol.lines import DEFAULT_MAX_LINE
 from mcp_tap.recording.redact import RedactionRules
 from mcp_tap.recording.writer import RecordingWriter, StdioOrigin
+from mcp_tap.stdio.command import program_name
 from mcp_tap.stdio.relay import (
     DEFAULT_DRAIN,
     DEFAULT_GRACE,
     DEFAULT_TERM_GRACE,
     StdioOptions,
     StdioRelay,
-    program_name,
 )
 from mcp_tap.tap.bus import TapBus
 from mcp_tap.tap.stdio import StdioTap

@@ -23,9 +23,10 @@ from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from mcp_tap.http.ca import LocalCA
-from mcp_tap.http.front import ClientConnection, Request
+from mcp_tap.http.front import ClientConnection
 from mcp_tap.http.limits import DEFAULT_LIMITS, Limits
 from mcp_tap.http.proxy import UPSTREAM_ERROR_CODE, TapProxy
+from mcp_tap.http.request_reader import Request
 from mcp_tap.http.serving import disable_nagle
 from mcp_tap.http.upstream import CONNECT_TIMEOUT
 from mcp_tap.protocol.events import Fault, Finding, Severity

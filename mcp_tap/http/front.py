@@ -5,46 +5,30 @@ with the body bytes that came with it, to hear at once when a client leaves, and
 reading the upstream while the client cannot keep up. This server hands each complete request
 to a `RequestHandler` and gives it the connection to answer on; the answer is written as the
 handler produces it, never held back beyond the end of the current loop turn.
+
+`ClientConnection` serves: it queues pipelined requests, times them, refuses what is over a
+limit and writes the answers. Parsing is `request_reader.RequestReader`'s, and the bytes of a
+response head `response_framing`'s.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
-from http import HTTPStatus
 from typing import Protocol, cast
 
 import httptools
 
 from mcp_tap.http.guard import declared_length
 from mcp_tap.http.limits import Limits
+from mcp_tap.http.request_reader import Request, RequestReader
+from mcp_tap.http.response_framing import CONTINUE, LAST_CHUNK, Framing, refusal, response_head
 from mcp_tap.http.serving import bind_socket, disable_nagle, url_host
 from mcp_tap.protocol.events import Headers, header
-from mcp_tap.protocol.jsonrpc import error_body
 
 SHUTDOWN_GRACE = 0.1  # open streams must not hold Ctrl-C hostage: out in under 0.5 s
-INVALID_REQUEST_CODE = -32600  # JSON-RPC's code for a request that cannot be served
-CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-
-
-@dataclass(slots=True)
-class Request:
-    """A complete client request."""
-
-    method: str
-    target: str  # path and query, as the client sent them
-    headers: Headers  # names lower-cased, in the order received
-    body: bytes
-    too_large: bool = False  # the body passed the limit and was not kept
-    keep_alive: bool = True
-    http_1_0: bool = False
-    # `http://host:port` when the request line named it (the absolute form a forward proxy
-    # gets); a CONNECT's target is its `host:port` as sent
-    origin: str | None = None
 
 
 class RequestHandler(Protocol):
@@ -63,26 +47,16 @@ class ExchangeListener(Protocol):
     def client_resumed(self) -> None: ...
 
 
-class _Framing(enum.Enum):
-    """How the end of a response body is marked."""
-
-    LENGTH = "length"  # the head says how long the body is
-    CHUNKED = "chunked"
-    UNTIL_CLOSE = "until-close"  # an HTTP/1.0 client: the end of the connection ends the body
-    NONE = "none"  # HEAD, 204, 304
-
-
 class ClientConnection(asyncio.Protocol):
     """One client connection: parses requests, serves them one at a time, writes the answers."""
 
     def __init__(self, handler: RequestHandler, limits: Limits, open_connections: set[object]):
         self._handler = handler
         self._limits = limits
-        self._max_body = limits.max_body
         self._open_connections = open_connections
         self._tail = b""  # what followed a CONNECT's head in the same read
         self._loop = asyncio.get_running_loop()
-        self._parser = httptools.HttpRequestParser(self)
+        self._reader = RequestReader(self, limits.max_header_bytes, limits.max_body)
         self._transport: asyncio.Transport | None = None
         self.listener: ExchangeListener | None = None  # set by the handler while it serves
         self._waiting: deque[Request] = deque()  # pipelined requests, served in order
@@ -93,18 +67,10 @@ class ClientConnection(asyncio.Protocol):
         self._idle_timer: asyncio.TimerHandle | None = None
         self._request_timer: asyncio.TimerHandle | None = None  # headers, then body, in time
         # the request being parsed
-        self._part: str | None = None  # "headers" or "body" while a request is incomplete
-        self._head_bytes = 0
         self._continue_owed = False  # `Expect: 100-continue` while another response is going
-        self._url = b""
-        self._headers: list[tuple[str, str]] = []
-        self._request_headers: Headers = ()  # all of them, once the last has arrived
-        self._body: list[bytes] = []
-        self._size = 0
-        self._too_large = False
         self._dispatched = False
         # the response being written
-        self._framing = _Framing.NONE
+        self._framing = Framing.NONE
         self._head: bytes | None = None
         self._head_sent = False
         self._keep_alive = True
@@ -115,25 +81,10 @@ class ClientConnection(asyncio.Protocol):
         """Prepare the head; it leaves with the first body bytes, or at `flush()`."""
         request = self._current
         assert request is not None and self._head is None
-        self._keep_alive = request.keep_alive and not self._closing
-        lines = [f"HTTP/1.1 {status} {_reason(status)}\r\n"]
-        lines.extend(f"{name}: {value}\r\n" for name, value in headers)
-        if request.method == "HEAD" or status in (204, 304) or status < 200:
-            self._framing = _Framing.NONE
-        elif header(headers, "content-length") is not None:
-            self._framing = _Framing.LENGTH
-        elif request.http_1_0:
-            self._framing = _Framing.UNTIL_CLOSE
-            self._keep_alive = False
-        else:
-            self._framing = _Framing.CHUNKED
-            lines.append("transfer-encoding: chunked\r\n")
-        if not self._keep_alive:
-            lines.append("connection: close\r\n")
-        elif request.http_1_0:
-            lines.append("connection: keep-alive\r\n")  # 1.0 closes unless told otherwise
-        lines.append("\r\n")
-        self._head = "".join(lines).encode("latin-1")
+        keep_alive = request.keep_alive and not self._closing
+        self._head, self._framing, self._keep_alive = response_head(
+            request, status, headers, keep_alive
+        )
 
     def write_body(self, data: bytes) -> None:
         """Send body bytes (and the head, if it has not left yet)."""
@@ -147,12 +98,12 @@ class ClientConnection(asyncio.Protocol):
     def end_response(self, data: bytes = b"") -> None:
         """Send the last body bytes and end the response; the next request is served next."""
         pieces = self._pieces(data)
-        if self._framing is _Framing.CHUNKED:
-            pieces.append(b"0\r\n\r\n")
+        if self._framing is Framing.CHUNKED:
+            pieces.append(LAST_CHUNK)
         self._write(pieces)
         self.listener = None
         self._current = None
-        if not self._keep_alive or self._framing is _Framing.UNTIL_CLOSE:
+        if not self._keep_alive or self._framing is Framing.UNTIL_CLOSE:
             self._close()
         elif self._waiting:
             self._loop.call_soon(self._serve_next)  # after this exchange's handler is done
@@ -226,20 +177,20 @@ class ClientConnection(asyncio.Protocol):
         if not self._reading:
             return
         try:
-            self._parser.feed_data(data)
+            self._reader.feed(data)
         except httptools.HttpParserUpgrade as upgrade:
-            if self._parser.get_method() == b"CONNECT" and not self._dispatched:
+            if self._reader.method == b"CONNECT" and not self._dispatched:
                 # The connection is the handler's from here on (`take_over`): a tunnel, or TLS.
                 self._reading = False
                 offset = upgrade.args[0] if upgrade.args else len(data)
                 self._tail = data[offset:] if isinstance(offset, int) else b""
-                self._dispatch(self._take_request())
+                self._dispatch(self._reader.take_request())
                 return
             # An Upgrade request: served as plain HTTP (the upstream never sees Upgrade, a
             # hop-by-hop header), and what follows on the connection is not HTTP, so stop.
             self._reading = False
             if not self._dispatched:
-                self._dispatch(self._take_request())
+                self._dispatch(self._reader.take_request())
             self._closing = True
         except httptools.HttpParserCallbackError as error:
             # A bug of ours, raised inside a callback: the client still gets an answer.
@@ -248,16 +199,16 @@ class ClientConnection(asyncio.Protocol):
         except httptools.HttpParserError as error:
             self._refuse(400, "request-malformed", f"invalid HTTP request ({error})")
         else:
-            if self._part is None or not self._reading:
+            part = self._reader.part
+            if part is None or not self._reading:
                 return
-            if self._part == "headers":  # still coming: llhttp holds them until they end
-                self._head_bytes += len(data)
-                if self._head_bytes > self._limits.max_header_bytes:
-                    self._refuse_long_head()
-                    return
+            # still coming: llhttp holds them until they end
+            if part == "headers" and self._reader.head_too_long_after(len(data)):
+                self._refuse_long_head()
+                return
             if self._request_timer is None:
                 # Timed only once a request spans reads: most arrive whole and cost no timer.
-                self._arm_request_timer(self._part)
+                self._arm_request_timer(part)
 
     def eof_received(self) -> bool:
         """The client sent its last byte: a half-close, or the whole connection closing.
@@ -293,37 +244,20 @@ class ClientConnection(asyncio.Protocol):
         if self.listener is not None:
             self.listener.client_resumed()
 
-    # -- httptools callbacks --
+    # -- request_reader.RequestEvents --
 
-    def on_message_begin(self) -> None:
+    def request_begun(self) -> None:
         self._cancel_idle_timer()
-        self._part = "headers"
-        self._head_bytes = 0
         self._continue_owed = False
-        self._url = b""
-        self._headers = []
-        self._request_headers = ()
-        self._body = []
-        self._size = 0
-        self._too_large = False
         self._dispatched = False
 
-    def on_url(self, url: bytes) -> None:
-        self._url += url
+    def head_too_long(self) -> None:
+        self._refuse_long_head()  # which stops the head's timer too
 
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers.append((name.decode("latin-1").lower(), value.decode("latin-1")))
-
-    def on_headers_complete(self) -> None:
-        self._part = "body"
+    def head_complete(self, headers: Headers) -> None:
         self._cancel_request_timer()  # the body has its own time
-        head_size = len(self._url) + sum(len(n) + len(v) + 4 for n, v in self._headers)
-        if head_size > self._limits.max_header_bytes:
-            self._refuse_long_head()
-            return
-        headers = self._request_headers = tuple(self._headers)
         declared = declared_length(headers)
-        if declared is not None and declared > self._max_body:
+        if declared is not None and declared > self._limits.max_body:
             self._refuse_the_rest()
         elif (header(headers, "expect") or "").lower() == "100-continue":
             if self._current is None and not self._waiting and self._transport is not None:
@@ -331,59 +265,23 @@ class ClientConnection(asyncio.Protocol):
             else:
                 self._continue_owed = True  # never inside another response's body
 
-    def on_body(self, body: bytes) -> None:
-        if self._too_large:
-            return
-        self._size += len(body)
-        if self._size > self._max_body:
-            self._refuse_the_rest()
-        else:
-            self._body.append(body)
+    def body_too_large(self) -> None:
+        self._refuse_the_rest()
 
-    def on_message_complete(self) -> None:
-        self._part = None
+    def request_complete(self) -> None:
         self._cancel_request_timer()
         self._continue_owed = False
-        if self._reading and not self._dispatched and self._parser.get_method() != b"CONNECT":
-            self._dispatch(self._take_request())  # a CONNECT is dispatched on its upgrade
+        if self._reading and not self._dispatched and self._reader.method != b"CONNECT":
+            self._dispatch(self._reader.take_request())  # a CONNECT is dispatched on its upgrade
 
     # -- internals --
 
     def _refuse_the_rest(self) -> None:
         """The body is over the limit: answer (413, by the handler) without reading it."""
-        self._too_large = True
+        self._reader.discard_body()
         self._reading = False
         self._closing = True
-        self._body = []
-        self._dispatch(self._take_request())
-
-    def _take_request(self) -> Request:
-        method = self._parser.get_method().decode("latin-1")
-        target = self._url.decode("latin-1").partition("#")[0]  # a fragment is the client's
-        origin = None
-        if method == "CONNECT":
-            pass  # authority form, `host:port`
-        elif not target.startswith("/") and target != "*":
-            url = httptools.parse_url(self._url)  # absolute form: keep the path and query
-            query = b"?" + url.query if url.query else b""
-            target = ((url.path or b"/") + query).decode("latin-1")
-            if url.schema and url.host:
-                port = f":{url.port}" if url.port else ""
-                origin = f"{url.schema.decode('latin-1').lower()}://"
-                host = url.host.decode("latin-1")
-                origin += (f"[{host}]" if ":" in host else host) + port
-        body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
-        self._body = []
-        return Request(
-            method,
-            target,
-            self._request_headers,
-            body,
-            too_large=self._too_large,
-            keep_alive=self._parser.should_keep_alive(),
-            http_1_0=self._parser.get_http_version() == "1.0",
-            origin=origin,
-        )
+        self._dispatch(self._reader.take_request())
 
     def _dispatch(self, request: Request) -> None:
         self._dispatched = True
@@ -404,7 +302,7 @@ class ClientConnection(asyncio.Protocol):
                 self._transport.write(CONTINUE)
                 self._transport.resume_reading()
             else:
-                if self._part is None:
+                if self._reader.part is None:
                     self._arm_idle_timer()
                 if self._reading:
                     self._transport.resume_reading()
@@ -426,8 +324,8 @@ class ClientConnection(asyncio.Protocol):
             pieces.append(self._head)
             self._head = None
             self._head_sent = True
-        if data and self._framing is not _Framing.NONE:
-            if self._framing is _Framing.CHUNKED:
+        if data and self._framing is not Framing.NONE:
+            if self._framing is Framing.CHUNKED:
                 pieces.extend((b"%x\r\n" % len(data), data, b"\r\n"))
             else:
                 pieces.append(data)
@@ -459,8 +357,7 @@ class ClientConnection(asyncio.Protocol):
         self._handler.fault(kind, f"client connection: {detail}")
         if self._current is not None or self._transport is None:
             return
-        payload = error_body(None, INVALID_REQUEST_CODE, f"mcp-tap: {detail}")
-        self._transport.write(_error_response(status, payload))
+        self._transport.write(refusal(status, detail))
         self._transport.close()
 
     def _refuse_long_head(self) -> None:
@@ -480,8 +377,7 @@ class ClientConnection(asyncio.Protocol):
         if self._head_sent or self._transport is None:
             self.abort()  # part of a response left: only a broken connection says it is cut
             return
-        payload = error_body(None, INVALID_REQUEST_CODE, f"mcp-tap: {detail}")
-        self._transport.write(_error_response(500, payload))
+        self._transport.write(refusal(500, detail))
         self._transport.close()
 
     def _request_timed_out(self, part: str) -> None:
@@ -510,22 +406,6 @@ class ClientConnection(asyncio.Protocol):
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
-
-
-_REASONS = {status.value: status.phrase for status in HTTPStatus}
-
-
-def _reason(status: int) -> str:
-    return _REASONS.get(status, "")
-
-
-def _error_response(status: int, payload: bytes) -> bytes:
-    """A whole response that ends the connection: the proxy's own answer to a bad client."""
-    head = (
-        f"HTTP/1.1 {status} {_reason(status)}\r\ncontent-type: application/json\r\n"
-        f"content-length: {len(payload)}\r\nconnection: close\r\n\r\n"
-    )
-    return head.encode("latin-1") + payload
 
 
 @contextlib.asynccontextmanager

@@ -14,13 +14,13 @@ import itertools
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from urllib.parse import urlsplit
 
-from mcp_tap.http.front import ClientConnection, Request, serving_requests
+from mcp_tap.http.front import ClientConnection, serving_requests
 from mcp_tap.http.guard import HostGuard
 from mcp_tap.http.limits import DEFAULT_LIMITS, Limits
-from mcp_tap.http.upstream import (
-    RETRYABLE,
+from mcp_tap.http.request_reader import Request
+from mcp_tap.http.upstream import RETRYABLE, UpstreamPool
+from mcp_tap.http.upstream_connection import (
     UpstreamError,
-    UpstreamPool,
     UpstreamTimeout,
     UpstreamUnreachable,
     UpstreamUntrusted,
@@ -164,7 +164,7 @@ class _Relay:
         )
         self.tap.opened(request.body)
 
-    # -- upstream.ResponseSink --
+    # -- upstream_connection.ResponseSink --
 
     def response_head(self, status: int, headers: Headers) -> None:
         self._answered = True

@@ -17,7 +17,8 @@ from functools import partial
 from urllib.parse import urljoin, urlsplit
 
 from mcp_tap.analysis.calls import Call, CallBook
-from mcp_tap.http.upstream import UpstreamError, UpstreamPool
+from mcp_tap.http.upstream import UpstreamPool
+from mcp_tap.http.upstream_connection import UpstreamError
 from mcp_tap.protocol.events import (
     Fault,
     Headers,

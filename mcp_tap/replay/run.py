@@ -20,7 +20,7 @@ from mcp_tap.replay.plan import build_plan
 from mcp_tap.replay.replayer import Replayer, ReplayError, refill_secrets
 from mcp_tap.replay.stdio_replayer import StdioReplayer, running_command
 from mcp_tap.replay.stdio_session import is_stdio_session, stdio_as_http
-from mcp_tap.stdio.relay import describe_end
+from mcp_tap.stdio.child import describe_end
 from mcp_tap.tap.bus import TapBus
 
 EXIT_MATCH, EXIT_DIVERGED = 0, 1

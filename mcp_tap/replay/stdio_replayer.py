@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shlex
 import signal
 from collections.abc import AsyncIterator, Callable, Sequence
 from functools import partial
@@ -24,23 +23,14 @@ from mcp_tap.analysis.calls import Call, CallBook
 from mcp_tap.protocol.events import Fault, TapEvent
 from mcp_tap.replay.plan import ReplayPlan, client_lines
 from mcp_tap.replay.replayer import ReplayError
-from mcp_tap.stdio.relay import DEFAULT_GRACE, DEFAULT_TERM_GRACE, describe_end, program_name
+from mcp_tap.stdio.child import describe_end
+from mcp_tap.stdio.command import program_name
+from mcp_tap.stdio.relay import DEFAULT_GRACE, DEFAULT_TERM_GRACE
 from mcp_tap.tap.bus import TapBus
 from mcp_tap.tap.stdio import StdioTap
 
 READ_SIZE = 1024 * 1024
 DRAIN = 1.0  # seconds to wait for the server's stdout to close once it has exited
-
-
-def split_command(command: str) -> list[str]:
-    """`--command "python -m demo_server --stdio"` as argv, the way a shell splits it."""
-    try:
-        argv = shlex.split(command)
-    except ValueError as error:
-        raise ReplayError(f"--command {command!r}: {error}") from None
-    if not argv:
-        raise ReplayError("--command is empty: give the server's command line")
-    return argv
 
 
 @contextlib.asynccontextmanager

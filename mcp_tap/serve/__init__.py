@@ -3,6 +3,7 @@
 `interactions` turns a recording's events into what the server said to each request,
 `matching` decides which recorded request a new one is, `lifecycle` answers the protocol's
 own requests, `server` is the HTTP side (on the proxy's own HTTP server, tapped like it),
+`legacy_sse` and `stdio` the other transports (which see the mock as a `replies.Replier`),
 and `run` starts it all and reports misses. Imports: every layer below; never `replay` or
 `cli`.
 """

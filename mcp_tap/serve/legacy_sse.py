@@ -4,24 +4,22 @@ A client opens `GET /sse`; the first event, `endpoint`, names the URL for its PO
 (`/messages/?session_id=...`). Each POST is accepted with 202 at once, and its answer (the
 recorded notifications, then the response) goes on the GET stream, at the recorded pace, as
 the 2024-11-05 servers did. The answers themselves come from `MockServer.reply_to`, as on
-every carrier.
+every carrier; this module knows the mock only as a `replies.Replier`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import TYPE_CHECKING
 
-from mcp_tap.http.front import ClientConnection, Request
+from mcp_tap.http.front import ClientConnection
+from mcp_tap.http.request_reader import Request
 from mcp_tap.protocol.events import Headers, MessageKind, header
 from mcp_tap.protocol.jsonrpc import classify_text, error_body
 from mcp_tap.serve.matching import Miss
-from mcp_tap.serve.wire import SSE_HEADERS, Item, dumps
+from mcp_tap.serve.replies import Replier
+from mcp_tap.serve.wire import SSE_HEADERS, Item, dumps, respond_whole
 from mcp_tap.tap.exchange import ExchangeTap, legacy_session_id
-
-if TYPE_CHECKING:
-    from mcp_tap.serve.server import MockServer
 
 ENDPOINT_PATH = "/messages/"
 ACCEPTED: Headers = (("content-type", "text/plain"), ("content-length", "8"))
@@ -45,7 +43,7 @@ def opens_legacy_stream(request: Request) -> bool:
 class LegacySseSessions:
     """The open 2024-11-05 streams of one mock, by session id."""
 
-    def __init__(self, mock: MockServer) -> None:
+    def __init__(self, mock: Replier) -> None:
         self.mock = mock
         self.streams: dict[str, _LegacyStream] = {}
 
@@ -64,7 +62,7 @@ class LegacySseSessions:
     ) -> None:
         """Accept a POST with 202; its answer goes on the session's stream."""
         stream = self.streams[session]
-        self.mock.respond_whole(client, tap, 202, ACCEPTED, b"Accepted")
+        respond_whole(client, tap, 202, ACCEPTED, b"Accepted")
         messages = classify_text(request.body)
         if len(messages) != 1 or messages[0].kind is MessageKind.INVALID:
             stream.send(error_body(None, -32700, "mcp-tap serve: cannot serve this message"))

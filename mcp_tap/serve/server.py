@@ -8,7 +8,7 @@ own traffic goes through an `ExchangeTap`, as the proxy's does, so the view, the
 `--record` see a mock session exactly as they see a real one.
 
 The 2024-11-05 HTTP+SSE transport (`GET /sse`, then POSTs answered on that stream) is in
-`legacy_sse.py`.
+`legacy_sse.py`, which knows this mock only as a `replies.Replier`.
 
 A request's answer is replayed, not summarised: each recorded notification at its recorded
 offset (scaled by the speed), progress carrying the client's own token, then the response with
@@ -22,12 +22,12 @@ import contextlib
 import copy
 import itertools
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
-from mcp_tap.http.front import ClientConnection, Request
+from mcp_tap.http.front import ClientConnection
 from mcp_tap.http.guard import HostGuard
 from mcp_tap.http.limits import DEFAULT_LIMITS, Limits
+from mcp_tap.http.request_reader import Request
 from mcp_tap.protocol.events import (
     Fault,
     Finding,
@@ -42,28 +42,20 @@ from mcp_tap.serve.interactions import Interaction, RecordedServer
 from mcp_tap.serve.legacy_sse import LegacySseSessions, opens_legacy_stream
 from mcp_tap.serve.lifecycle import lifecycle_answer
 from mcp_tap.serve.matching import MISS_CODE, Matcher, Miss
+from mcp_tap.serve.replies import Reply
 from mcp_tap.serve.wire import (
     INVALID_REQUEST,
     PARSE_ERROR,
     SSE_HEADERS,
     Item,
     dumps,
+    respond_whole,
     sse_event,
 )
 from mcp_tap.tap.bus import TapBus
 from mcp_tap.tap.exchange import ExchangeTap
 
 LIFECYCLE = frozenset({"initialize", "server/discover", "ping"})
-
-
-@dataclass
-class Reply:
-    """A request's recorded answer: notifications to send, then the response, at offsets."""
-
-    items: list[Item]
-    response: Item
-    wants_sse: bool  # the recorded server streamed it (or has notifications to send)
-    session: str | None  # a session an `initialize` just opened
 
 
 def _json_headers(payload: bytes, extra: Headers = ()) -> Headers:
@@ -139,17 +131,15 @@ class MockServer:
             session = header(request.headers, "mcp-session-id")
             if session is not None and session in self.sessions:
                 self.sessions.discard(session)
-                self.respond_whole(
+                respond_whole(
                     client, tap, 200, _json_headers(b"", (("mcp-session-id", session),)), b""
                 )
             else:
-                self.respond_whole(
-                    client, tap, 405, (("allow", "POST"), ("content-length", "0")), b""
-                )
+                respond_whole(client, tap, 405, (("allow", "POST"), ("content-length", "0")), b"")
         else:
             # The optional standalone GET stream: declined, which every client accepts (a mock
             # has no server-initiated messages of its own to send on it).
-            self.respond_whole(
+            respond_whole(
                 client, tap, 405, (("allow", "POST, DELETE"), ("content-length", "0")), b""
             )
 
@@ -173,15 +163,6 @@ class MockServer:
         payload = error_body(request_id, INVALID_REQUEST, f"mcp-tap: {detail}")
         client.respond(status, _json_headers(payload), payload)
 
-    def respond_whole(
-        self, client: ClientConnection, tap: ExchangeTap, status: int, headers: Headers, body: bytes
-    ) -> None:
-        client.respond(status, headers, body)
-        tap.response_started(status, headers)
-        if body:
-            tap.response_chunk(body)
-        tap.closed("complete")
-
     def _error(
         self,
         client: ClientConnection,
@@ -192,7 +173,7 @@ class MockServer:
         text: str,
     ) -> None:
         payload = error_body(request_id, code, text)
-        self.respond_whole(client, tap, status, _json_headers(payload), payload)
+        respond_whole(client, tap, status, _json_headers(payload), payload)
 
     def _post(self, request: Request, client: ClientConnection, tap: ExchangeTap) -> None:
         messages = classify_text(request.body)
@@ -207,7 +188,7 @@ class MockServer:
             return
         if message.kind is not MessageKind.REQUEST:
             # Notifications and responses from the client: accepted, as a server does.
-            self.respond_whole(client, tap, 202, (("content-length", "0"),), b"")
+            respond_whole(client, tap, 202, (("content-length", "0"),), b"")
             return
         reply = self.reply_to(message)
         if isinstance(reply, Miss):
@@ -299,7 +280,7 @@ class MockServer:
     ) -> None:
         payload = self.miss_answer(miss, request_id, tap.exchange_id, session)
         extra: Headers = (("mcp-session-id", session),) if session is not None else ()
-        self.respond_whole(client, tap, 200, _json_headers(payload, extra), payload)
+        respond_whole(client, tap, 200, _json_headers(payload, extra), payload)
 
 
 class _Answer:
@@ -336,7 +317,7 @@ class _Answer:
                 await self._until(start, self.response_offset, speed)
                 payload = dumps(self.response)
                 self.done = True
-                self.mock.respond_whole(
+                respond_whole(
                     self.client, self.tap, 200, _json_headers(payload, self.extra), payload
                 )
                 return

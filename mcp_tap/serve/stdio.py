@@ -21,7 +21,7 @@ from mcp_tap.protocol.events import MessageKind
 from mcp_tap.protocol.jsonrpc import classify_text, error_body
 from mcp_tap.protocol.lines import LineDecoder, LongLine
 from mcp_tap.serve.matching import Miss
-from mcp_tap.serve.server import MockServer, Reply
+from mcp_tap.serve.replies import Replier, Reply
 from mcp_tap.serve.wire import PARSE_ERROR, Item, dumps
 from mcp_tap.tap.stdio import StdioTap
 
@@ -31,7 +31,7 @@ MAX_LINE = 16 * 1024 * 1024  # a request longer than this is answered with a par
 class StdioMock:
     """One stdio session of the mock: lines in from the host, answers out to it."""
 
-    def __init__(self, mock: MockServer, tap: StdioTap, write: Callable[[bytes], None]) -> None:
+    def __init__(self, mock: Replier, tap: StdioTap, write: Callable[[bytes], None]) -> None:
         self.mock = mock
         self.tap = tap
         self._write = write
@@ -96,7 +96,7 @@ class StdioMock:
         self.tap.server_chunk(data)
 
 
-async def serve_stdio(mock: MockServer, tap: StdioTap, stop: asyncio.Event | None = None) -> None:
+async def serve_stdio(mock: Replier, tap: StdioTap, stop: asyncio.Event | None = None) -> None:
     """Answer this process's stdin on its stdout until the host closes stdin (or `stop`).
 
     stdin is read by a thread with plain blocking reads, so a pipe, a terminal and a file all

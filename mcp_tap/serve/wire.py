@@ -1,4 +1,5 @@
-"""What the mock writes, on any carrier: compact JSON, SSE events, JSON-RPC error codes."""
+"""What the mock writes, on any carrier: compact JSON, SSE events, JSON-RPC error codes, and a
+whole HTTP answer, tapped."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from typing import Any
 
 import orjson
 
+from mcp_tap.http.front import ClientConnection
 from mcp_tap.protocol.events import Headers
+from mcp_tap.tap.exchange import ExchangeTap
 
 INVALID_REQUEST, PARSE_ERROR = -32600, -32700
 SSE_HEADERS: Headers = (
@@ -28,3 +31,14 @@ def dumps(value: Any) -> bytes:
 
 def sse_event(message: dict[str, Any]) -> bytes:
     return b"event: message\ndata: " + dumps(message) + b"\n\n"
+
+
+def respond_whole(
+    client: ClientConnection, tap: ExchangeTap, status: int, headers: Headers, body: bytes
+) -> None:
+    """Answer on `client` at once with a whole response, and tap it as one exchange."""
+    client.respond(status, headers, body)
+    tap.response_started(status, headers)
+    if body:
+        tap.response_chunk(body)
+    tap.closed("complete")

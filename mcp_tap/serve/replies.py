@@ -1,0 +1,42 @@
+"""A request's recorded answer, and what a transport needs of the mock to give it.
+
+`MockServer.reply_to` decides what a client's request gets (`Reply`: notifications at their
+offsets, then the response) or that it matches nothing (`Miss`). The transports that answer
+through it (the 2024-11-05 stream in `legacy_sse.py`, stdio in `stdio.py`) know the mock only
+as a `Replier`, so they need not import `server.py`, which itself opens the legacy streams.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from mcp_tap.protocol.events import RpcMessage
+from mcp_tap.serve.matching import Miss
+from mcp_tap.serve.wire import Item
+
+
+@dataclass
+class Reply:
+    """A request's recorded answer: notifications to send, then the response, at offsets."""
+
+    items: list[Item]
+    response: Item
+    wants_sse: bool  # the recorded server streamed it (or has notifications to send)
+    session: str | None  # a session an `initialize` just opened
+
+
+class Replier(Protocol):
+    """The mock as a transport sees it: answers, misses, and the pace to send them at."""
+
+    @property
+    def speed(self) -> float | None:
+        """How much faster than recorded to send; None: every message at once (--fast)."""
+
+    def reply_to(self, message: RpcMessage) -> Reply | Miss:
+        """What to answer a client's request: its notifications and response, or a Miss."""
+
+    def miss_answer(
+        self, miss: Miss, request_id: Any, exchange_id: int, session: str | None
+    ) -> bytes:
+        """The JSON-RPC error for a miss (the mock also reports it as a finding)."""

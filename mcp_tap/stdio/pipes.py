@@ -1,0 +1,173 @@
+"""The relay's ends of its four pipes, as asyncio protocols, with back-pressure between them.
+
+`PipeReader` hands each chunk a pipe delivers to a callback; `PipeWriter` writes to a pipe,
+and while the pipe is full it pauses the reader that feeds it, so nothing piles up in memory.
+A descriptor that is a regular file (`< requests.jsonl`, `> out.jsonl`) cannot be polled by
+the loop: `connect_read` reads it from a thread, `connect_write` writes it through a blocking
+`FileTransport`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import os
+import stat
+import threading
+from collections.abc import Callable
+from typing import BinaryIO, cast
+
+PIPE_SIZE = 1024 * 1024  # the unprivileged maximum (/proc/sys/fs/pipe-max-size)
+
+
+class PipeReader(asyncio.Protocol):
+    """Hands each chunk a pipe delivers to `on_data`, and its end to `on_end` (once)."""
+
+    def __init__(self, on_data: Callable[[bytes], None], on_end: Callable[[], None]) -> None:
+        self.on_data = on_data
+        self.on_end = on_end
+        self.transport: asyncio.ReadTransport | None = None
+        self.ended = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.ReadTransport, transport)  # uvloop's are not subclasses
+
+    def data_received(self, data: bytes) -> None:
+        self.on_data(data)
+
+    def eof_received(self) -> bool | None:
+        self._end()
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._end()
+
+    def _end(self) -> None:
+        if not self.ended:
+            self.ended = True
+            self.on_end()
+
+    def pause(self) -> None:
+        """Stop reading until `resume` (the pipe this one feeds is full)."""
+        if self.transport is not None and not self.ended:
+            with contextlib.suppress(RuntimeError):  # already closing
+                self.transport.pause_reading()
+
+    def resume(self) -> None:
+        """Read again."""
+        if self.transport is not None and not self.ended:
+            with contextlib.suppress(RuntimeError):
+                self.transport.resume_reading()
+
+
+class PipeWriter(asyncio.BaseProtocol):
+    """A pipe written to; its back-pressure pauses the reader that feeds it."""
+
+    def __init__(self, feeder: Callable[[], PipeReader | None]) -> None:
+        self.feeder = feeder
+        self.transport: asyncio.WriteTransport | None = None
+        self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.WriteTransport, transport)
+
+    def pause_writing(self) -> None:
+        reader = self.feeder()
+        if reader is not None:
+            reader.pause()
+
+    def resume_writing(self) -> None:
+        reader = self.feeder()
+        if reader is not None:
+            reader.resume()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.lost.done():
+            self.lost.set_result(None)
+        self.resume_writing()  # a reader paused for us must not stay paused forever
+
+    @property
+    def open(self) -> bool:
+        """The pipe can still be written to."""
+        return self.transport is not None and not self.transport.is_closing()
+
+    def write(self, data: bytes) -> None:
+        """Write `data`, or drop it if the pipe is closed."""
+        if self.open:
+            assert self.transport is not None
+            self.transport.write(data)
+
+    def close(self) -> None:
+        """Close once what was written has been flushed."""
+        if self.open:
+            assert self.transport is not None
+            self.transport.close()
+
+
+async def connect_read(
+    loop: asyncio.AbstractEventLoop, fd: int, protocol: PipeReader
+) -> threading.Thread | None:
+    """Read `fd` (which `protocol` then owns) into `protocol`; the thread reading a file."""
+    pipe = os.fdopen(fd, "rb", buffering=0)
+    if stat.S_ISREG(os.fstat(fd).st_mode):  # a file is no pipe: the loop cannot poll it
+        return _read_file_in_thread(loop, pipe, protocol)
+    await loop.connect_read_pipe(lambda: protocol, pipe)
+    return None
+
+
+async def connect_write(loop: asyncio.AbstractEventLoop, fd: int, protocol: PipeWriter) -> None:
+    """Make `protocol` the writer of `fd`, which it then owns."""
+    pipe = os.fdopen(fd, "wb", buffering=0)
+    if stat.S_ISREG(os.fstat(fd).st_mode):
+        protocol.connection_made(FileTransport(pipe, protocol))
+        return
+    await loop.connect_write_pipe(lambda: protocol, pipe)
+
+
+def _read_file_in_thread(
+    loop: asyncio.AbstractEventLoop, pipe: BinaryIO, protocol: PipeReader
+) -> threading.Thread:
+    """stdin redirected from a file (`< requests.jsonl`): read it from a thread."""
+
+    def read() -> None:
+        with pipe:
+            while chunk := pipe.read(65536):
+                loop.call_soon_threadsafe(protocol.data_received, chunk)
+        loop.call_soon_threadsafe(protocol.connection_lost, None)
+
+    thread = threading.Thread(target=read, name="mcp-tap-file-reader", daemon=True)
+    thread.start()
+    return thread
+
+
+class FileTransport(asyncio.WriteTransport):
+    """stdout redirected to a file: writes to a file never wait long, so they block."""
+
+    def __init__(self, file: BinaryIO, protocol: PipeWriter) -> None:
+        super().__init__()
+        self._file = file
+        self._protocol = protocol
+        self._closing = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self._file.write(data)
+
+    def is_closing(self) -> bool:
+        return self._closing
+
+    def close(self) -> None:
+        if not self._closing:
+            self._closing = True
+            self._file.close()
+            self._protocol.connection_lost(None)
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+
+def widen(pipe: int) -> None:
+    """Give a pipe room for a burst (Linux: 64 KiB by default): each read then takes up to
+    what one read can hold, and the relay's per-read cost is spread over more messages."""
+    with contextlib.suppress(OSError, AttributeError):  # not Linux, or over the system's max
+        fcntl.fcntl(pipe, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
