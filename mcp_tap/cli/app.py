@@ -21,9 +21,17 @@ from mcp_tap.analysis.select import Selection, exchange_ids, select_events
 from mcp_tap.cli.follow import follow_recording
 from mcp_tap.cli.proxy import ProxyOptions, run_forward_proxy, run_proxy
 from mcp_tap.cli.stdio import environment_names, run_stdio, split_command
-from mcp_tap.http.ca import CA_DIR_ENV, CAError, default_ca_dir, load_or_create_ca
+from mcp_tap.http.ca import (
+    CA_DIR_ENV,
+    CAError,
+    LocalCA,
+    OpenedCA,
+    default_ca_dir,
+    load_or_create_ca,
+)
+from mcp_tap.http.ca_names import permitted_names
 from mcp_tap.http.guard import is_loopback
-from mcp_tap.http.limits import DEFAULT_LIMITS, Limits
+from mcp_tap.http.limits import DEFAULT_LIMITS, DEFAULT_MAX_CERTS, Limits
 from mcp_tap.http.serving import PortInUse
 from mcp_tap.protocol.events import ExchangeOpened, Severity, Subscriber
 from mcp_tap.protocol.lines import DEFAULT_MAX_LINE
@@ -104,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
         "with --forward: a host name pattern (fnmatch) to read, other hosts are tunnelled "
         "unread (default: read every host)",
     )
+    _add_ca_name_constraints(proxy)
     _add_fail_on(proxy)
     _add_limit_options(proxy)
     _add_recording_options(proxy)
@@ -126,6 +135,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="make a new CA (clients that trusted the old one must be given the new one)",
     )
+    ca.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="with --ca-name-constraints: a host name (or '*.domain') the CA may sign for "
+        "(repeatable)",
+    )
+    _add_ca_name_constraints(ca)
     _add_ca_dir(ca)
 
     stdio = _command(
@@ -489,6 +507,15 @@ def _add_ca_dir(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_ca_name_constraints(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--ca-name-constraints",
+        action="store_true",
+        help="limit mcp-tap's CA to the --allow-host names and their subdomains (X.509 name "
+        "constraints); a CA on disk limited otherwise, or not at all, is replaced",
+    )
+
+
 def _add_pace(parser: argparse.ArgumentParser, fast_help: str) -> None:
     pace = parser.add_mutually_exclusive_group()
     pace.add_argument(
@@ -697,16 +724,56 @@ def _ca_dir(args: argparse.Namespace) -> Path:
     return Path(args.ca_dir).expanduser() if args.ca_dir else default_ca_dir()
 
 
+def _ca_names(args: argparse.Namespace) -> tuple[str, ...] | None:
+    """The names `--ca-name-constraints` limits the CA to; None when it is not given."""
+    if not args.ca_name_constraints:
+        if args.command == "ca" and args.allow_host:
+            raise UserError("`mcp-tap ca --allow-host` goes with --ca-name-constraints")
+        return None
+    return permitted_names(args.allow_host)
+
+
+def _open_ca(
+    args: argparse.Namespace, max_certs: int = DEFAULT_MAX_CERTS, regenerate: bool = False
+) -> OpenedCA:
+    """The CA the command uses, with a line on stderr when one on disk had to be replaced."""
+    opened = load_or_create_ca(
+        _ca_dir(args), regenerate=regenerate, max_certs=max_certs, names=_ca_names(args)
+    )
+    if opened.replaced is not None:
+        print(
+            f"mcp-tap: {opened.replaced}: made a new one (fingerprint SHA256 "
+            f"{opened.ca.fingerprint}); clients that trusted the old certificate need this one",
+            file=sys.stderr,
+        )
+    return opened
+
+
+def _forward_ca(args: argparse.Namespace, max_certs: int) -> LocalCA:
+    """The CA `proxy --forward` signs with; a limited one is not used for every host unasked."""
+    ca = _open_ca(args, max_certs).ca
+    if ca.names is not None and not args.ca_name_constraints:
+        raise UserError(
+            f"the CA in {ca.directory} signs only for {', '.join(ca.names)} (it was made with "
+            "--ca-name-constraints): give those --allow-host names and --ca-name-constraints, "
+            "or run `mcp-tap ca --regenerate` for a CA that signs for any host"
+        )
+    return ca
+
+
 def _ca(args: argparse.Namespace) -> int:
-    ca, created = load_or_create_ca(_ca_dir(args), regenerate=args.regenerate)
+    opened = _open_ca(args, regenerate=args.regenerate)
+    ca = opened.ca
     if args.path:
         print(ca.cert_path)
         return 0
     bundle = ca.write_bundle()
-    state = "made now" if created else "made earlier"
+    state = "made now" if opened.created else "made earlier"
+    hosts = ", ".join(ca.names) + " and their subdomains" if ca.names else "any host"
     print(
         f"mcp-tap CA ({state}): {ca.cert_path}\n"
-        f"  key:         {ca.key_path} (mode 0600; it can sign for any host: keep it private)\n"
+        f"  key:         {ca.key_path} (mode 0600; it can sign for {hosts}: keep it private)\n"
+        f"  signs:       server certificates only, for {hosts}\n"
         f"  bundle:      {bundle} (this machine's CAs plus mcp-tap's, for SSL_CERT_FILE)\n"
         f"  fingerprint: SHA256 {ca.fingerprint}\n"
         f"Trust it per process: SSL_CERT_FILE={bundle} NODE_EXTRA_CA_CERTS={ca.cert_path}\n"
@@ -730,11 +797,9 @@ def _proxy(args: argparse.Namespace) -> int:
         limits=_limits(args),
         forward=args.forward,
     )
-    ca = (
-        load_or_create_ca(_ca_dir(args), max_certs=options.limits.max_certs)[0]
-        if (args.forward)
-        else None
-    )
+    if args.ca_name_constraints and not args.forward:
+        raise UserError("--ca-name-constraints applies to --forward only")
+    ca = _forward_ca(args, options.limits.max_certs) if args.forward else None
     check_record_path(args)
     check_otlp_options(args)
     if not is_loopback(args.host):
