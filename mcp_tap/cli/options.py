@@ -117,6 +117,16 @@ def ca_dir(args: argparse.Namespace) -> Path:
     return Path(args.ca_dir).expanduser() if args.ca_dir else default_ca_dir()
 
 
+def add_ca_name_constraints(parser: argparse.ArgumentParser) -> None:
+    """--ca-name-constraints: the CA signs only for the --allow-host names."""
+    parser.add_argument(
+        "--ca-name-constraints",
+        action="store_true",
+        help="limit mcp-tap's CA to the --allow-host names and their subdomains (X.509 name "
+        "constraints); a CA on disk limited otherwise, or not at all, is replaced",
+    )
+
+
 def add_pace(parser: argparse.ArgumentParser, fast_help: str) -> None:
     """--speed or --fast: how fast recorded messages are sent again."""
     pace = parser.add_mutually_exclusive_group()

@@ -16,17 +16,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from mcp_tap.cli.ca import forward_ca
 from mcp_tap.cli.common import UserError, check_record_path, checked_port, checked_target, run_async
 from mcp_tap.cli.options import (
     Commands,
     add_ca_dir,
+    add_ca_name_constraints,
     add_command,
     add_fail_on,
     add_limit_options,
     add_otlp_options,
     add_recording_options,
     add_view_options,
-    ca_dir,
     check_otlp_options,
     checked_limits,
 )
@@ -37,7 +38,7 @@ from mcp_tap.cli.subscribers import (
     recorder_for,
     view_subscribers,
 )
-from mcp_tap.http.ca import LocalCA, load_or_create_ca
+from mcp_tap.http.ca import LocalCA
 from mcp_tap.http.forward import ForwardProxy
 from mcp_tap.http.front import serving_requests
 from mcp_tap.http.guard import is_loopback
@@ -107,6 +108,7 @@ def register(commands: Commands) -> None:
         "with --forward: a host name pattern (fnmatch) to read, other hosts are tunnelled "
         "unread (default: read every host)",
     )
+    add_ca_name_constraints(proxy)
     add_fail_on(proxy)
     add_limit_options(proxy)
     add_recording_options(proxy)
@@ -129,11 +131,9 @@ def run(args: argparse.Namespace) -> int:
         limits=checked_limits(args),
         forward=args.forward,
     )
-    ca = (
-        load_or_create_ca(ca_dir(args), max_certs=options.limits.max_certs)[0]
-        if (args.forward)
-        else None
-    )
+    if args.ca_name_constraints and not args.forward:
+        raise UserError("--ca-name-constraints applies to --forward only")
+    ca = forward_ca(args, options.limits.max_certs) if args.forward else None
     check_record_path(args)
     check_otlp_options(args)
     if not is_loopback(args.host):

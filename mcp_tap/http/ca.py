@@ -7,6 +7,12 @@ made once and kept in the user's config directory: `ca.pem` (the certificate, pu
 `ca-key.pem` (its key, mode 0600) and `bundle.pem` (the system's CAs plus this one, for
 clients where `SSL_CERT_FILE` replaces the system store). Leaf certificates are minted on the
 fly, one per host name, and kept in memory only.
+
+The CA certificate may sign server certificates only (Extended Key Usage `serverAuth`, which
+verifiers apply to everything below it) and, with `--ca-name-constraints`, only for the
+`--allow-host` names (`ca_names.py`). A CA on disk made before it carried that usage is
+replaced when it is next opened, and one limited to other names is replaced when other names
+are asked for; the caller tells the user why.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import shutil
 import ssl
 import tempfile
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
@@ -27,6 +34,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from mcp_tap.http.ca_names import name_constraints, names_of
 from mcp_tap.http.limits import DEFAULT_MAX_CERTS
 
 CA_DIR_ENV = "MCP_TAP_CA_DIR"
@@ -108,6 +116,11 @@ class LocalCA:
         return self.directory / BUNDLE
 
     @property
+    def names(self) -> tuple[str, ...] | None:
+        """The DNS names (and their subdomains) it may sign for; None: any host."""
+        return names_of(self.cert)
+
+    @property
     def fingerprint(self) -> str:
         """SHA-256 of the certificate, as browsers and `openssl x509 -fingerprint` show it."""
         digest = hashlib.sha256(self.cert.public_bytes(serialization.Encoding.DER)).hexdigest()
@@ -152,7 +165,7 @@ class LocalCA:
     def _make_context(self, host: str) -> ssl.SSLContext:
         if self._leaf_key is None:
             self._leaf_key = ec.generate_private_key(ec.SECP256R1())
-        cert = self._leaf_cert(host, self._leaf_key)
+        cert = self.leaf_certificate(host, self._leaf_key)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.set_alpn_protocols(["http/1.1"])  # the relay speaks HTTP/1.1 only
         context.sni_callback = self._on_sni
@@ -186,7 +199,8 @@ class LocalCA:
             if wanted is not context:
                 ssl_object.context = wanted
 
-    def _leaf_cert(self, host: str, key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
+    def leaf_certificate(self, host: str, key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
+        """A server certificate for `host` (a name or an address) with `key`, signed by the CA."""
         now = datetime.datetime.now(datetime.UTC)
         alt_name: x509.GeneralName
         try:
@@ -230,24 +244,49 @@ class LocalCA:
         )
 
 
+@dataclass(frozen=True)
+class OpenedCA:
+    """What `load_or_create_ca` found: the CA, whether it is new, and why an old one went."""
+
+    ca: LocalCA
+    created: bool
+    replaced: str | None = None  # why the CA on disk was replaced by a new one, for the user
+
+
 def load_or_create_ca(
-    directory: Path | None = None, regenerate: bool = False, max_certs: int = DEFAULT_MAX_CERTS
-) -> tuple[LocalCA, bool]:
+    directory: Path | None = None,
+    regenerate: bool = False,
+    max_certs: int = DEFAULT_MAX_CERTS,
+    names: tuple[str, ...] | None = None,
+) -> OpenedCA:
     """The CA in `directory` (default: `default_ca_dir()`), made first if needed.
 
-    Returns the CA and whether it was created now. `regenerate` replaces an existing one
-    (clients that trusted the old certificate must be given the new one).
+    `names` limits a CA made now to those DNS names (None: any host) and replaces one on disk
+    limited otherwise. A CA without the server-only usage (made by an earlier mcp-tap) is
+    replaced too. `regenerate` replaces it whatever it is. Clients that trusted a replaced
+    certificate must be given the new one.
     """
     directory = directory or default_ca_dir()
     cert_path, key_path = directory / CA_CERT, directory / CA_KEY
+    replaced: str | None = None
     if not regenerate and cert_path.exists() and key_path.exists():
-        return _load(directory, cert_path, key_path, max_certs), False
+        ca = _load(directory, cert_path, key_path, max_certs)
+        if not _serves_only(ca.cert):
+            replaced = (
+                f"the CA in {directory} was made by an earlier mcp-tap and could sign more "
+                "than server certificates"
+            )
+        elif names is not None and ca.names != names:
+            had = ", ".join(ca.names) if ca.names is not None else "every host"
+            replaced = f"the CA in {directory} signed for {had}, not {', '.join(names)}"
+        else:
+            return OpenedCA(ca, created=False)
     try:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as error:
         raise CAError(f"cannot create {directory}: {error.strerror or error}") from None
     key = ec.generate_private_key(ec.SECP256R1())
-    cert = _ca_cert(key)
+    cert = _ca_cert(key, names)
     try:
         _write_atomic(
             key_path,
@@ -261,7 +300,16 @@ def load_or_create_ca(
         _write_atomic(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
     except OSError as error:
         raise CAError(f"cannot write the CA in {directory}: {error.strerror or error}") from None
-    return LocalCA(directory, cert, key, max_certs), True
+    return OpenedCA(LocalCA(directory, cert, key, max_certs), created=True, replaced=replaced)
+
+
+def _serves_only(cert: x509.Certificate) -> bool:
+    """Whether the CA's usage is `serverAuth` alone (an earlier mcp-tap set none)."""
+    try:
+        usage = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        return False
+    return list(usage) == [ExtendedKeyUsageOID.SERVER_AUTH]
 
 
 def _load(directory: Path, cert_path: Path, key_path: Path, max_certs: int) -> LocalCA:
@@ -281,7 +329,7 @@ def _load(directory: Path, cert_path: Path, key_path: Path, max_certs: int) -> L
     return LocalCA(directory, cert, key, max_certs)
 
 
-def _ca_cert(key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
+def _ca_cert(key: ec.EllipticCurvePrivateKey, names: tuple[str, ...] | None) -> x509.Certificate:
     now = datetime.datetime.now(datetime.UTC)
     name = x509.Name(
         [
@@ -290,7 +338,7 @@ def _ca_cert(key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
         ]
     )
     key_id = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
-    return (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
@@ -313,12 +361,16 @@ def _ca_cert(key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
             ),
             critical=True,
         )
+        # Verifiers apply a CA's usage to the certificates it signs: server ones only.
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(key_id, critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(key_id), critical=False
         )
-        .sign(key, hashes.SHA256())
     )
+    if names is not None:
+        builder = builder.add_extension(name_constraints(names), critical=True)  # RFC 5280
+    return builder.sign(key, hashes.SHA256())
 
 
 def _write_atomic(path: Path, data: bytes, mode: int) -> None:

@@ -15,7 +15,7 @@ import uuid
 from mcp_tap.http.front import ClientConnection
 from mcp_tap.http.request_reader import Request
 from mcp_tap.protocol.events import Headers, MessageKind, header
-from mcp_tap.protocol.jsonrpc import classify_text, error_body
+from mcp_tap.serve.inbound import Refused, read_message
 from mcp_tap.serve.matching import Miss
 from mcp_tap.serve.replies import Replier
 from mcp_tap.serve.wire import SSE_HEADERS, Item, dumps, respond_whole
@@ -63,11 +63,11 @@ class LegacySseSessions:
         """Accept a POST with 202; its answer goes on the session's stream."""
         stream = self.streams[session]
         respond_whole(client, tap, 202, ACCEPTED, b"Accepted")
-        messages = classify_text(request.body)
-        if len(messages) != 1 or messages[0].kind is MessageKind.INVALID:
-            stream.send(error_body(None, -32700, "mcp-tap serve: cannot serve this message"))
+        message = read_message(request.body)
+        if isinstance(message, Refused):
+            if message.payload is not None:
+                stream.send(message.payload)
             return
-        message = messages[0]
         if message.kind is not MessageKind.REQUEST:
             return  # notifications and responses from the client need no answer
         reply = self.mock.reply_to(message)

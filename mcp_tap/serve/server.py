@@ -37,7 +37,8 @@ from mcp_tap.protocol.events import (
     Severity,
     header,
 )
-from mcp_tap.protocol.jsonrpc import classify_text, error_body, request_id_for_error
+from mcp_tap.protocol.jsonrpc import error_body, request_id_for_error
+from mcp_tap.serve.inbound import Refused, read_message
 from mcp_tap.serve.interactions import Interaction, RecordedServer
 from mcp_tap.serve.legacy_sse import LegacySseSessions, opens_legacy_stream
 from mcp_tap.serve.lifecycle import lifecycle_answer
@@ -45,7 +46,6 @@ from mcp_tap.serve.matching import MISS_CODE, Matcher, Miss
 from mcp_tap.serve.replies import Reply
 from mcp_tap.serve.wire import (
     INVALID_REQUEST,
-    PARSE_ERROR,
     SSE_HEADERS,
     Item,
     dumps,
@@ -176,12 +176,14 @@ class MockServer:
         respond_whole(client, tap, status, _json_headers(payload), payload)
 
     def _post(self, request: Request, client: ClientConnection, tap: ExchangeTap) -> None:
-        messages = classify_text(request.body)
-        if len(messages) != 1 or messages[0].kind is MessageKind.INVALID:
-            what = "a batch" if len(messages) > 1 else messages[0].problem or "invalid JSON-RPC"
-            self._error(client, tap, 400, None, PARSE_ERROR, f"mcp-tap serve: cannot serve {what}")
+        message = read_message(request.body)
+        if isinstance(message, Refused):
+            if message.payload is None:  # a batch of notifications: nothing to answer
+                respond_whole(client, tap, 202, (("content-length", "0"),), b"")
+            else:
+                headers = _json_headers(message.payload)
+                respond_whole(client, tap, 400, headers, message.payload)
             return
-        message = messages[0]
         session = header(request.headers, "mcp-session-id")
         if session is not None and session not in self.sessions and message.method != "initialize":
             self._error(client, tap, 404, message.id, INVALID_REQUEST, "Session not found")

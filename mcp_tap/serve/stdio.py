@@ -18,8 +18,9 @@ import threading
 from collections.abc import Callable
 
 from mcp_tap.protocol.events import MessageKind
-from mcp_tap.protocol.jsonrpc import classify_text, error_body
+from mcp_tap.protocol.jsonrpc import error_body
 from mcp_tap.protocol.lines import LineDecoder, LongLine
+from mcp_tap.serve.inbound import Refused, read_message
 from mcp_tap.serve.matching import Miss
 from mcp_tap.serve.replies import Replier, Reply
 from mcp_tap.serve.wire import PARSE_ERROR, Item, dumps
@@ -62,12 +63,11 @@ class StdioMock:
             return
         if not line.strip():
             return
-        messages = classify_text(line)
-        if len(messages) != 1 or messages[0].kind is MessageKind.INVALID:
-            what = "a batch" if len(messages) > 1 else messages[0].problem or "invalid JSON-RPC"
-            self._send(error_body(None, PARSE_ERROR, f"mcp-tap serve: cannot serve {what}"))
+        message = read_message(line)
+        if isinstance(message, Refused):
+            if message.payload is not None:
+                self._send(message.payload)
             return
-        message = messages[0]
         if message.kind is not MessageKind.REQUEST:
             return  # notifications and responses from the host need no answer
         reply = self.mock.reply_to(message)
