@@ -48,6 +48,7 @@ from mcp_tap.stdio.relay import DEFAULT_DRAIN, DEFAULT_GRACE, DEFAULT_TERM_GRACE
 from mcp_tap.tap.bus import TapBus
 from mcp_tap.view.console import DEFAULT_FPS, ViewOptions, build_view
 from mcp_tap.view.recording_facts import exchange_detail, recording_header
+from mcp_tap.view.visible import visible
 
 EXIT_BAD_INPUT = 2
 FOLLOW_FPS = 30.0  # a follower adds the writer's batching to its delay: frames come sooner
@@ -686,7 +687,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "report":
             return _write_report(args)
     except (UserError, PortInUse, ValueError, RecordingError, ReplayError, CAError) as error:
-        print(f"mcp-tap: {error}", file=sys.stderr)
+        print(f"mcp-tap: {visible(str(error))}", file=sys.stderr)  # may quote a recording
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130
@@ -895,7 +896,7 @@ def _show(args: argparse.Namespace) -> int:
         raise UserError("--since-now goes with --follow")
     recording = load_recording(args.file)
     for warning in recording.warnings:
-        print(f"mcp-tap: warning: {warning}", file=sys.stderr)
+        print(f"mcp-tap: warning: {visible(warning)}", file=sys.stderr)
     console = Console(stderr=True) if args.jsonl else Console()
     console.print(recording_header(args.file, recording.header, recording.events))
     if args.exchange is not None:
@@ -960,7 +961,7 @@ def _loaded(path: str) -> Recording:
     """A recording for a command that only reads it; its warnings (a cut end) on stderr."""
     recording = load_recording(path)
     for warning in recording.warnings:
-        print(f"mcp-tap: warning: {warning}", file=sys.stderr)
+        print(f"mcp-tap: warning: {visible(warning)}", file=sys.stderr)
     return recording
 
 
@@ -996,7 +997,7 @@ def _write_report(args: argparse.Namespace) -> int:
 def _replay(args: argparse.Namespace) -> int:
     recording = load_recording(args.file)
     for warning in recording.warnings:
-        print(f"mcp-tap: warning: {warning}", file=sys.stderr)
+        print(f"mcp-tap: warning: {visible(warning)}", file=sys.stderr)
     headers = _name_values(args.header, "--header")
     options = ReplayOptions(
         target=checked_target(args.target, "--target"),
@@ -1049,7 +1050,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     loaded = load_recordings(args.files)
     for warning in loaded.warnings:
-        print(f"mcp-tap: warning: {warning}", file=sys.stderr)
+        print(f"mcp-tap: warning: {visible(warning)}", file=sys.stderr)
     if not args.fast and args.speed <= 0:
         raise UserError("--speed must be above 0")
     options = ServeOptions(
@@ -1086,7 +1087,7 @@ def _serve(args: argparse.Namespace) -> int:
     finally:
         bus.close()
     for line in report.summary():
-        print(line, file=sys.stderr)
+        print(visible(line), file=sys.stderr)
     return 1 if args.strict and not report.clean else 0
 
 
@@ -1099,7 +1100,7 @@ def _serve_stdio(args: argparse.Namespace, loaded: LoadedRecordings) -> int:
             _open_recorder(args.record, "serve", RedactionRules.from_options(), args.force)
         )
     for note in loaded.notes:
-        print(f"mcp-tap: note: {note}", file=sys.stderr)
+        print(f"mcp-tap: note: {visible(note)}", file=sys.stderr)
     rules = MatchRules.from_options(args.match, args.repeat)
     try:
         speed = None if args.fast else args.speed
@@ -1107,7 +1108,7 @@ def _serve_stdio(args: argparse.Namespace, loaded: LoadedRecordings) -> int:
     finally:
         bus.close()
     for line in report.summary():
-        print(line, file=sys.stderr)
+        print(visible(line), file=sys.stderr)
     return 1 if args.strict and not report.clean else 0
 
 
