@@ -7,7 +7,10 @@ or the `initialize` handshake) and answers `tools/call` with a scripted SSE stre
                   progress after the result (three findings for the tracker);
 * `good_progress` progress 1..steps with a total, then the result (`steps`, `step_delay`);
 * `no_progress`   the result only, though the client asked for progress;
-* `silent_close`  progress, then the stream ends without a result.
+* `silent_close`  progress, then the stream ends without a result;
+* `hostile_text`  (and any name starting so) progress and a result whose text holds terminal
+                  control sequences (`HOSTILE`): a window title, a screen clear, a clipboard
+                  write, an 8-bit CSI.
 
 Run it alone with `python tests/misbehaving_server.py --port N`, or in-process with
 `async with running_misbehaving_server() as base_url:` (the MCP endpoint is `base_url/mcp`).
@@ -39,7 +42,9 @@ MODERN = "2026-07-28"
 META_VERSION = "io.modelcontextprotocol/protocolVersion"
 UNKNOWN_TOKEN = "nobody-holds-this-token"
 SERVER_INFO = {"name": "misbehaving", "version": "0.1.0"}
-TOOLS = ["bad_progress", "good_progress", "no_progress", "silent_close"]
+TOOLS = ["bad_progress", "good_progress", "no_progress", "silent_close", "hostile_text"]
+# OSC 0 (window title), ED 2 (clear the screen), OSC 52 (clipboard: "hacked"), C1 CSI (red)
+HOSTILE = "\x1b]0;TITLE\x07\x1b[2J\x1b]52;c;aGFja2Vk\x07\x9b31m"
 
 
 def sse(message: dict[str, Any]) -> bytes:
@@ -81,6 +86,9 @@ def scripted_stream(
         return [*events, (done, 0.0)]
     if name == "silent_close":
         return [(progress(token, 1, 2, "and then nothing"), 0.0)]
+    if name.startswith("hostile_text"):
+        result = sse(tool_result(request_id, f"result {HOSTILE} end", modern))
+        return [(progress(token, 1, 2, f"step {HOSTILE}"), 0.0), (result, 0.0)]
     return [(done, 0.0)]
 
 

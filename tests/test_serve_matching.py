@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
@@ -201,3 +202,12 @@ def test_matching_does_not_change_the_recorded_request() -> None:
         call({"size_mb": 6})
     )
     assert recorded.request == before
+
+
+def test_the_mock_writes_a_recorded_lone_surrogate_as_json_escaped_it() -> None:
+    # found by the fuzz suite: json.loads makes "\ud800" a lone surrogate, which UTF-8 refuses
+    from mcp_tap.serve.wire import dumps, sse_event
+
+    message = {"jsonrpc": "2.0", "id": 1, "result": {"text": "a\ud800b", "n": 2**70}}
+    assert json.loads(dumps(message)) == message
+    assert sse_event(message).startswith(b'event: message\ndata: {"jsonrpc"')

@@ -19,6 +19,7 @@ from mcp_tap.http.serving import PortInUse
 from mcp_tap.recording.reader import RecordingError
 from mcp_tap.recording.writer import mcp_tap_version
 from mcp_tap.replay.replayer import ReplayError
+from mcp_tap.view.visible import visible
 
 EXIT_BAD_INPUT = 2
 
@@ -58,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(args)
     except (UserError, PortInUse, ValueError, RecordingError, ReplayError, CAError) as error:
-        print(f"mcp-tap: {error}", file=sys.stderr)
+        print(f"mcp-tap: {visible(str(error))}", file=sys.stderr)  # may quote a recording
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130

@@ -20,6 +20,7 @@ from rich.console import Console
 from mcp_tap.recording.reader import Recording, load_recording
 from mcp_tap.replay.compare import CallVerdict
 from mcp_tap.replay.report import print_verdicts, verdicts_json
+from mcp_tap.view.visible import visible
 
 T = TypeVar("T")
 
@@ -93,7 +94,7 @@ def loaded_recording(path: str) -> Recording:
     """A recording for a command to read; its warnings (a cut end) on stderr."""
     recording = load_recording(path)
     for warning in recording.warnings:
-        print(f"mcp-tap: warning: {warning}", file=sys.stderr)
+        print(f"mcp-tap: warning: {visible(warning)}", file=sys.stderr)
     return recording
 
 

@@ -40,6 +40,7 @@ from mcp_tap.serve.run import (
     running_mock,
 )
 from mcp_tap.tap.bus import TapBus
+from mcp_tap.view.visible import visible
 
 
 @dataclass
@@ -118,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
     """`mcp-tap serve`: answer until Ctrl-C, then the summary; 1 under --strict if unclean."""
     loaded = load_recordings(args.files)
     for warning in loaded.warnings:
-        print(f"mcp-tap: warning: {warning}", file=sys.stderr)
+        print(f"mcp-tap: warning: {visible(warning)}", file=sys.stderr)
     if not args.fast and args.speed <= 0:
         raise UserError("--speed must be above 0")
     options = ServeOptions(
@@ -155,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         bus.close()
     for line in report.summary():
-        print(line, file=sys.stderr)
+        print(visible(line), file=sys.stderr)
     return 1 if args.strict and not report.clean else 0
 
 
@@ -168,7 +169,7 @@ def _serve_stdio(args: argparse.Namespace, loaded: LoadedRecordings) -> int:
             open_recorder(args.record, "serve", RedactionRules.from_options(), args.force)
         )
     for note in loaded.notes:
-        print(f"mcp-tap: note: {note}", file=sys.stderr)
+        print(f"mcp-tap: note: {visible(note)}", file=sys.stderr)
     rules = MatchRules.from_options(args.match, args.repeat)
     try:
         speed = None if args.fast else args.speed
@@ -176,7 +177,7 @@ def _serve_stdio(args: argparse.Namespace, loaded: LoadedRecordings) -> int:
     finally:
         bus.close()
     for line in report.summary():
-        print(line, file=sys.stderr)
+        print(visible(line), file=sys.stderr)
     return 1 if args.strict and not report.clean else 0
 
 
@@ -209,7 +210,7 @@ async def run_serve(
                 f"at {mock.url}\n"
             )
             for note in mock.notes:
-                out.write(f"mcp-tap: note: {note}\n")
+                out.write(f"mcp-tap: note: {visible(note)}\n")
             out.flush()
             await stop.wait()
             return mock.report

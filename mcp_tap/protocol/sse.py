@@ -49,16 +49,23 @@ KEPT_OF_A_CUT_EVENT = 1024  # characters of an over-long event kept to show what
 class SSEDecoder:
     """Incremental SSE parser: `feed(chunk) -> items`, `close() -> items`.
 
-    With `max_event`, an event block longer than that many characters is not held: its
-    first characters are kept, the rest is counted and dropped, and it comes out as an
-    `SSEEvent` with `cut_from` set, so memory stays bounded whatever the stream sends.
+    With `max_event`, an event whose data is longer than that many characters is not held:
+    the start of its data is kept, the rest is counted and dropped, and it comes out as an
+    `SSEEvent` with `cut_from` set, so memory stays bounded whatever the stream sends. Any
+    other line (a comment, `event:`, `id:`) longer than the limit is dropped whole. Either way
+    the items do not depend on how the stream was chunked, only how much of a cut event's
+    start is kept does.
     """
 
     def __init__(self, max_event: int | None = None) -> None:
         self._max_event = max_event
         self._size = 0  # characters of the current block so far, terminators excluded
         self._cut: str | None = None  # the kept start of a block that passed the limit
-        self._skip_line = False  # the rest of the current line belongs to a cut block
+        self._skip_line = False  # the rest of the current line is over the limit: not kept
+        self._skip_counts = False  # ... and its characters count (a data line of a cut block)
+        self._held = 0  # characters in _pending
+        self._value_at: int | None = None  # the held line: where its data value starts (0: none)
+        self._bom = 0  # the held line starts with a BOM that will be stripped
         self._text = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._pending: list[str] = []  # parts of a line not yet terminated
         self._after_cr = False  # the last chunk ended in CR: a following LF belongs to it
@@ -84,7 +91,7 @@ class SSEDecoder:
         items = self._feed_text(self._text.decode(b"", final=True))
         if self._pending:
             line = "".join(self._pending)
-            self._pending = []
+            self._pending, self._held, self._value_at = [], 0, None
             self._process_line(line, items)
         return items  # per the spec, an event not followed by a blank line is discarded
 
@@ -114,11 +121,12 @@ class SSEDecoder:
             line = text[start:end]
             if self._skip_line:
                 self._skip_line = False
-                self._size += len(line)
+                if self._skip_counts:
+                    self._size += len(line)
             else:
                 if self._pending:
                     line = "".join(self._pending) + line
-                    self._pending = []
+                    self._pending, self._held, self._value_at = [], 0, None
                 self._process_line(line, items)
             start = next_start
             if 0 <= cr < start:
@@ -130,18 +138,54 @@ class SSEDecoder:
         return items
 
     def _hold(self, part: str) -> None:
-        """Keep part of an unterminated line, unless its block is over the limit."""
+        """Keep part of an unterminated line, unless it is already over the limit.
+
+        The limits `_process_line` applies to whole lines, decided as soon as the line's start
+        says what it is: a data value that takes its block over the limit cuts the block, any
+        other line over the limit is dropped.
+        """
         if self._skip_line:
-            self._size += len(part)
+            if self._skip_counts:
+                self._size += len(part)
             return
         self._pending.append(part)
-        if self._max_event is not None:
-            held = self._size + sum(len(p) for p in self._pending)
-            if held > self._max_event:
-                self._cut_block("".join(self._pending))
-                self._size = held
-                self._pending = []
-                self._skip_line = True
+        self._held += len(part)
+        limit = self._max_event
+        if limit is None:
+            return
+        if self._value_at is None:
+            self._value_at = self._value_start()
+            if self._value_at is None:
+                return  # too short to tell a data line from another
+        if self._value_at > 0:  # a data line: its value counts towards the block
+            value = self._held - self._value_at
+            if self._size + value + 1 <= limit:
+                return
+            self._cut_block("".join(self._pending)[self._value_at :])
+            self._size += value + 1
+            self._skip_counts = True
+        elif self._held - self._bom > limit:
+            self._skip_counts = False
+        else:
+            return
+        self._first_line = False
+        self._pending, self._held, self._value_at = [], 0, None
+        self._skip_line = True
+
+    def _value_start(self) -> int | None:
+        """Where the value of the held data line starts; 0: not a data line; None: unknown."""
+        head = ""
+        for piece in self._pending:  # the first few characters, without joining it all
+            head += piece[:8]
+            if len(head) >= 8:
+                break
+        self._bom = 1 if self._first_line and head.startswith("\ufeff") else 0
+        head = head[self._bom :]
+        if head.startswith("data: ") or (head.startswith("data:") and len(head) > 5):
+            return self._bom + (6 if head[5] == " " else 5)
+        if "data:".startswith(head):
+            return None  # `dat`, `data`, `data:` (a space may follow): not yet known
+        return 0
 
     def _cut_block(self, unterminated: str) -> None:
         if self._cut is None:
@@ -158,6 +202,9 @@ class SSEDecoder:
         if not line:
             self._dispatch(items)
             return
+        limit = self._max_event
+        if limit is not None and len(line) > limit and line.partition(":")[0] != "data":
+            return  # a comment or a field over the limit: dropped, as `_hold` drops it
         if line[0] == ":":
             items.append(SSEComment(line[1:].removeprefix(" ")))
             return

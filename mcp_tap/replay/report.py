@@ -4,7 +4,8 @@ For a person: each divergent request, then one line per difference: its path, th
 value after `-` and the received one after `+`, and the `--ignore` that would silence it.
 Values are compact JSON with sorted keys, so two objects line up; a value too long for the
 line is shown as a window around where the two sides first differ, never cut before it.
-Colors on a terminal, plain text in a pipe, no wrapping in the middle of a value.
+Colors on a terminal, plain text in a pipe, no wrapping in the middle of a value, and
+recorded text with its control characters escaped (`view.visible`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from rich.text import Text
 
 from mcp_tap.analysis.diff import MISSING
 from mcp_tap.replay.compare import CallVerdict
+from mcp_tap.view.visible import visible
 
 CONTEXT = 12  # characters kept before the first difference when a value is windowed
 MIN_ROOM = 40  # values get at least this many characters, however narrow the terminal
@@ -31,13 +33,13 @@ def print_verdicts(console: Console, verdicts: Sequence[CallVerdict]) -> None:
         call = verdict.call
         head = Text.assemble(
             ("DIVERGED ", "bold red"),
-            (call.label, "bold"),
+            (visible(call.label), "bold"),
             (f"  recorded exchange {call.exchange_id}, t={call.sent_at:.3f}s", "dim"),
         )
         console.print(head, soft_wrap=True)
         hints: list[str] = []
         for divergence in verdict.divergences:
-            console.print(Text(f"  {divergence.what}", style="yellow"), soft_wrap=True)
+            console.print(Text(visible(f"  {divergence.what}"), style="yellow"), soft_wrap=True)
             recorded, received = show(divergence.recorded), show(divergence.received)
             if recorded is not None and received is not None:
                 recorded, received = window(recorded, received, room)
@@ -45,14 +47,14 @@ def print_verdicts(console: Console, verdicts: Sequence[CallVerdict]) -> None:
                 recorded = _cut(recorded, 0, room) if recorded is not None else None
                 received = _cut(received, 0, room) if received is not None else None
             if recorded is not None:
-                console.print(Text(f"    - {recorded}", style="red"), soft_wrap=True)
+                console.print(Text(visible(f"    - {recorded}"), style="red"), soft_wrap=True)
             if received is not None:
-                console.print(Text(f"    + {received}", style="green"), soft_wrap=True)
+                console.print(Text(visible(f"    + {received}"), style="green"), soft_wrap=True)
             if divergence.ignore and divergence.ignore not in hints:
                 hints.append(divergence.ignore)
         if hints:
             flags = " ".join(_flag(hint) for hint in hints)
-            console.print(Text(f"  silence with: {flags}", style="dim"), soft_wrap=True)
+            console.print(Text(visible(f"  silence with: {flags}"), style="dim"), soft_wrap=True)
     if divergent:
         console.print(
             f"[bold red]replay diverged[/]: {len(divergent)} of {len(verdicts)} requests differ"

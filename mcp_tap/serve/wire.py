@@ -22,11 +22,16 @@ Item = tuple[float, dict[str, Any]]  # (offset in seconds, message)
 
 
 def dumps(value: Any) -> bytes:
-    """Compact JSON; orjson unless a value needs the standard module (an int past 64 bits)."""
+    """Compact JSON; orjson unless a value needs the standard module (an int past 64 bits, a
+    lone surrogate)."""
     try:
         return orjson.dumps(value)
     except TypeError:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    try:
+        return text.encode()
+    except UnicodeEncodeError:  # a lone surrogate (JSON's "\ud800"): only escaped is it UTF-8
+        return json.dumps(value, separators=(",", ":")).encode()
 
 
 def sse_event(message: dict[str, Any]) -> bytes:

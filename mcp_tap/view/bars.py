@@ -24,6 +24,7 @@ from rich.text import Text
 from mcp_tap.analysis.progress_stats import ProgressStats
 from mcp_tap.view.format import number, seconds, token_badge
 from mcp_tap.view.layout import Layout, crop
+from mcp_tap.view.visible import visible
 
 MAX_BARS = 8  # more active streams than this share one "… N more" row
 MIN_BAR = 6  # a bar narrower than this says nothing
@@ -75,8 +76,8 @@ def _head(stats: ProgressStats, width: int) -> Text:
     """Token, tool and message in `width` cells (padded): the message gives way first."""
     head = Text.assemble(token_badge(stats.token, False), " ")
     room = width - head.cell_len
-    label = stats.label or stats.method
-    message = " ".join((stats.message or "").split())
+    label = visible(stats.label or stats.method)
+    message = visible(" ".join((stats.message or "").split()))
     if message and cell_len(label) + 1 + cell_len(message) > room:  # the name keeps half
         label = crop(label, max(room - cell_len(message) - 1, min(cell_len(label), room // 2)))
     label = crop(label, max(room, 0))
@@ -91,8 +92,8 @@ def _head(stats: ProgressStats, width: int) -> Text:
 def _natural_head(stats: ProgressStats, message_cells: int | None = None) -> int:
     """Cells of token, name and message (the message cut to `message_cells`)."""
     badge = cell_len(token_badge(stats.token, False)[0])
-    label = cell_len(stats.label or stats.method)
-    message = cell_len(" ".join((stats.message or "").split()))
+    label = cell_len(visible(stats.label or stats.method))
+    message = cell_len(visible(" ".join((stats.message or "").split())))
     if message_cells is not None:
         message = min(message, message_cells)
     return badge + 1 + label + (1 + message if message else 0)

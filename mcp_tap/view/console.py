@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import fnmatch
 import io
-import json
 import time
 import weakref
 from collections import Counter
@@ -23,7 +22,6 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from rich.console import Console, Group, RenderableType
-from rich.json import JSON
 from rich.text import Text
 
 from mcp_tap.analysis.oauth import OAuthFlow
@@ -57,6 +55,7 @@ from mcp_tap.view.jsonl import JsonLinesView
 from mcp_tap.view.layout import Layout
 from mcp_tap.view.output import ViewOutput
 from mcp_tap.view.summary import Tally, summary
+from mcp_tap.view.visible import json_block, json_text, visible, visible_block
 
 DEFAULT_FPS = 12.0  # smooth enough for bars, cheap enough for a flood
 PLAIN_WIDTH = 120  # tables in a pipe: no terminal to fit, so room for every column
@@ -266,6 +265,8 @@ class ConsoleView:
     # --- output ---------------------------------------------------------------------------
 
     def _text(self, line: Line) -> RenderableType | str:
+        # the wire's words, control characters shown, before the line is fitted to the width
+        line = [(visible(text), style) for text, style in line]
         if not self.live:  # a terminal without colors still gets lines that fit it
             return plain(fit(line, self.layout.width))
         return Text.assemble(*fit(line, self.layout.width), no_wrap=True, overflow="ellipsis")
@@ -273,10 +274,11 @@ class ConsoleView:
     def _json(self, event: MessageSeen) -> RenderableType | str:
         message = event.message
         if message.raw is not None:
-            return message.raw
+            raw = visible_block(message.raw)
+            return raw if not self.live else Text(raw)  # Text: never read as rich markup
         if not self.live:
-            return json.dumps(message.payload, indent=2, ensure_ascii=False, default=str)
-        return JSON.from_data(message.payload, default=str)
+            return json_block(message.payload)
+        return json_text(message.payload)
 
     def _print(self, items: Sequence[RenderableType | str]) -> None:
         if not items or self._broken:

@@ -25,6 +25,7 @@ from mcp_tap.protocol.events import (
     Severity,
 )
 from mcp_tap.view.layout import Layout, clip_cells, crop
+from mcp_tap.view.visible import visible
 
 Line = list[tuple[str, str]]
 PLAIN = Layout()  # a pipe or a file: fixed columns, nothing cut to a width
@@ -93,7 +94,7 @@ def number(value: float | None) -> str:
 
 def token_badge(token: Any, ascii_only: bool) -> tuple[str, str]:
     """The highlighted mark of a progress token."""
-    shown = json.dumps(token) if isinstance(token, str) else str(token)
+    shown = visible(json.dumps(token) if isinstance(token, str) else str(token))
     return (f"[token {shown}]" if ascii_only else f" ⟳ {shown} ", TOKEN_STYLE)
 
 

@@ -5,12 +5,10 @@ Data in, renderables out, like the rest of the view: the command decides where t
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rich.console import Group, RenderableType
-from rich.json import JSON
 from rich.table import Table
 from rich.text import Text
 
@@ -25,6 +23,7 @@ from mcp_tap.protocol.events import (
     TapEvent,
 )
 from mcp_tap.view.format import seconds
+from mcp_tap.view.visible import json_text, visible
 
 
 def recording_header(path: str, header: Mapping[str, Any], events: Sequence[TapEvent]) -> Text:
@@ -32,10 +31,10 @@ def recording_header(path: str, header: Mapping[str, Any], events: Sequence[TapE
     sessions = {e.session_id for e in events if isinstance(e, MessageSeen) and e.session_id}
     exchanges = {e.exchange_id for e in events if isinstance(e, ExchangeOpened)}
     duration = max((e.time for e in events), default=0.0)
-    text = Text.assemble((path, "bold"), ": ")
+    text = Text.assemble((visible(path), "bold"), ": ")
     facts = [
-        f"target {header.get('target', '?')}",
-        f"started {header.get('started', '?')}",
+        f"target {visible(str(header.get('target', '?')))}",
+        f"started {visible(str(header.get('started', '?')))}",
         f"{len(sessions)} sessions",
         f"{len(exchanges)} exchanges",
         f"{seconds(duration)}",
@@ -45,36 +44,39 @@ def recording_header(path: str, header: Mapping[str, Any], events: Sequence[TapE
 
 
 def exchange_detail(exchange_id: int, events: Sequence[TapEvent]) -> RenderableType:
-    """Every event of one exchange with its time: headers, bodies, messages, findings."""
+    """Every event of one exchange with its time: headers, bodies, messages, findings.
+
+    Each line is recorded text: its control characters are shown escaped (`visible`).
+    """
     parts: list[RenderableType] = []
     for event in events:
         if getattr(event, "exchange_id", None) != exchange_id:
             continue
         stamp = f"{event.time:10.6f}s  "
         if isinstance(event, ExchangeOpened):
-            parts.append(Text(f"{stamp}{event.method} {event.target}", style="bold"))
+            parts.append(_line(f"{stamp}{event.method} {event.target}", "bold"))
             parts.append(_headers(event.headers))
         elif isinstance(event, ResponseStarted):
             stream = f" ({event.stream.value})" if event.stream else ""
-            parts.append(Text(f"{stamp}HTTP {event.status}{stream}", style="bold"))
+            parts.append(_line(f"{stamp}HTTP {event.status}{stream}", "bold"))
             parts.append(_headers(event.headers))
         elif isinstance(event, MessageSeen):
             message = event.message
             label = f"{stamp}{event.direction.value} {message.kind.value}"
             if event.sse_id is not None:
                 label += f" (SSE id {event.sse_id})"
-            parts.append(Text(label, style="cyan"))
+            parts.append(_line(label, "cyan"))
             if message.raw is not None or message.payload is None:
-                parts.append(Text(f"  {message.raw!r}  {message.problem or ''}", style="red"))
+                parts.append(_line(f"  {message.raw!r}  {message.problem or ''}", "red"))
             else:
-                parts.append(JSON(json.dumps(message.payload)))
+                parts.append(json_text(message.payload))
         elif isinstance(event, ExchangeClosed):
             line = f"{stamp}closed: {event.reason}, {event.bytes_to_client} bytes to the client"
-            parts.append(Text(line, style="bold"))
+            parts.append(_line(line, "bold"))
         elif isinstance(event, Finding):
-            parts.append(Text(f"{stamp}finding {event.rule}: {event.detail}", style="yellow"))
+            parts.append(_line(f"{stamp}finding {event.rule}: {event.detail}", "yellow"))
         elif isinstance(event, Fault):
-            parts.append(Text(f"{stamp}fault {event.kind}: {event.detail}", style="red"))
+            parts.append(_line(f"{stamp}fault {event.kind}: {event.detail}", "red"))
     return Group(*parts)
 
 
@@ -83,5 +85,9 @@ def _headers(headers: Headers) -> Table:
     table.add_column(style="dim", no_wrap=True)
     table.add_column(overflow="fold")
     for name, value in headers:
-        table.add_row(f"  {name}:", value)
+        table.add_row(_line(f"  {name}:"), _line(value))
     return table
+
+
+def _line(text: str, style: str = "") -> Text:
+    return Text(visible(text), style=style)

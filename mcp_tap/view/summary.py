@@ -28,6 +28,7 @@ from mcp_tap.view.format import (
     short_session,
     went_down,
 )
+from mcp_tap.view.visible import visible
 
 MAX_STREAM_ROWS = 15  # the most recent streams; older ones are counted in the caption
 SEVERITY_ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
@@ -116,7 +117,8 @@ def _table(
                 max_width=names if column.name else None,
             )
     for row in zip(*(c.cells for c in columns), strict=True):
-        table.add_row(*row)
+        # recorded words: shown as they are (controls escaped), never read as rich markup
+        table.add_row(*(Text(visible(cell)) if isinstance(cell, str) else cell for cell in row))
     return table
 
 
@@ -216,7 +218,10 @@ def findings_table(findings: list[Finding]) -> list[Column]:
         ),
         Column(
             "rule",
-            [Text(rule, style=st) for ((_, rule), _), st in zip(ordered, styles, strict=True)],
+            [
+                Text(visible(rule), style=st)
+                for ((_, rule), _), st in zip(ordered, styles, strict=True)
+            ],
         ),
         Column("count", [str(len(group)) for _, group in ordered], "n", "right"),
         Column("first", [group[0].detail for _, group in ordered], prose=True),

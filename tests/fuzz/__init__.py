@@ -1,0 +1,1 @@
+"""Property-based fuzzing of the decoders and the recording reader (see `targets`)."""
