@@ -8,6 +8,7 @@ holds their findings, and `mcp-tap show` of the recording gives the view.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -18,8 +19,9 @@ from mcp_tap.cli.options import Commands, add_command, add_recording_options
 from mcp_tap.cli.subscribers import open_recorder
 from mcp_tap.protocol.events import Subscriber
 from mcp_tap.protocol.lines import DEFAULT_MAX_LINE
+from mcp_tap.recording.launch import is_launch_pattern, launch_path
 from mcp_tap.recording.redact import RedactionRules
-from mcp_tap.recording.writer import RecordingWriter, StdioOrigin
+from mcp_tap.recording.writer import RecordingWriter, StdioOrigin, utc_now
 from mcp_tap.stdio.command import program_name
 from mcp_tap.stdio.relay import (
     DEFAULT_DRAIN,
@@ -42,9 +44,17 @@ def register(commands: Commands) -> None:
         "Run COMMAND as a host would, relaying stdin and stdout byte for byte "
         "and recording what crosses. Nothing of mcp-tap's own goes to stdout.",
         "stdio --record /tmp/my-server.yaml -- uvx my-server",
+        "stdio --record '~/recordings/{name}-{time}-{pid}.yaml' -- uvx my-server",
         "stdio --no-record -- python -m demo_server --stdio",
     )
     add_recording_options(stdio)
+    for action in stdio._actions:
+        if action.dest == "record":  # stdio's --record also takes a file-per-launch pattern
+            action.help = (
+                "write the recording here; {name}, {time} and {pid} make a new file per "
+                "launch, and so does a folder ('DIR/': DIR/{name}-{time}-{pid}.yaml) "
+                "(default: recordings/<UTC time>-stdio-<program>.yaml)"
+            )
     stdio.add_argument(
         "--max-line",
         type=int,
@@ -76,6 +86,14 @@ def register(commands: Commands) -> None:
         f"left behind may hold it; default {DEFAULT_DRAIN:g})",
     )
     stdio.add_argument(
+        "--host-entry",
+        metavar="NAME",
+        help="the host config entry this command stands for (written by `mcp-tap hosts wrap`, "
+        "which finds its entries by it): {name} in a --record pattern",
+    )
+    # wrap's note that the entry had no `args` of its own, so unwrap removes them again
+    stdio.add_argument("--host-entry-had-no-args", action="store_true", help=argparse.SUPPRESS)
+    stdio.add_argument(
         "command_words",
         nargs=argparse.REMAINDER,
         metavar="-- COMMAND [ARGS...]",
@@ -101,9 +119,15 @@ def run(args: argparse.Namespace) -> int:
             enabled=not args.no_redact, headers=args.redact_header, fields=args.redact_field
         )
         origin = StdioOrigin(command, environment_names())
-        check_record_path(args)
-        recorder = open_recorder(args.record, None, rules, args.force, origin)
-        print(f"mcp-tap: recording to {recorder.path}", file=sys.stderr, flush=True)
+        if args.record is not None and is_launch_pattern(args.record):
+            recorder = launch_recorder(
+                args.record, args.host_entry or program_name(command), rules, origin
+            )
+        else:
+            check_record_path(args)
+            recorder = open_recorder(args.record, None, rules, args.force, origin)
+        if recorder is not None:
+            print(f"mcp-tap: recording to {recorder.path}", file=sys.stderr, flush=True)
     bus = TapBus()
     try:
         return run_async(run_stdio(options, bus, recorder))
@@ -111,6 +135,22 @@ def run(args: argparse.Namespace) -> int:
         bus.close()
         if recorder is not None and recorder.error is not None:
             print(f"mcp-tap: the recording stopped early: {recorder.error}", file=sys.stderr)
+
+
+def launch_recorder(
+    pattern: str, name: str, rules: RedactionRules, origin: StdioOrigin
+) -> RecordingWriter | None:
+    """A new file for this launch; None, with a line on stderr, when it cannot be made.
+
+    A host starts this command unattended: a recording that cannot be written must not keep
+    its server from starting.
+    """
+    path = launch_path(pattern, name, utc_now(), os.getpid())
+    try:
+        return RecordingWriter(path, None, rules, stdio=origin, unique=True)
+    except OSError as error:
+        print(f"mcp-tap: not recording: cannot create {path}: {error}", file=sys.stderr)
+        return None
 
 
 def split_command(words: Sequence[str]) -> list[str]:

@@ -162,10 +162,12 @@ class RecordingWriter:
         started: datetime | None = None,
         overwrite: bool = False,
         stdio: StdioOrigin | None = None,
+        unique: bool = False,
     ) -> None:
         """Create the file (the default name when `path` is None) and write its header.
 
         `stdio`: the recording is of a stdio server's pipes, not of HTTP to `target`.
+        `unique`: a taken `path` gets a `-2`, `-3`... suffix instead of failing.
         Raises OSError (FileExistsError included, unless `overwrite`) when the file cannot
         be created.
         """
@@ -174,7 +176,7 @@ class RecordingWriter:
             default = default_recording_path(target, started, stdio=stdio)
             self._fd, self.path = open_exclusive(default, True)
         else:
-            self._fd, self.path = open_exclusive(Path(path), overwrite=overwrite)
+            self._fd, self.path = open_exclusive(Path(path), unique, overwrite)
         hold_while_writing(self._fd)  # `show --follow` knows the session is over when it ends
         self._redact = Redactor(rules) if rules is not None else None
         self._memo = Memo()  # used by the writer thread only
