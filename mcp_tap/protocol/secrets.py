@@ -154,7 +154,13 @@ def redact_text(text: str) -> str:
     """Free text (a fault's detail, a line for stderr) with the URLs and targets in it redacted."""
     if "?" not in text and "@" not in text and "#" not in text:
         return text
-    return _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), text)
+
+    def replace(match: re.Match[str]) -> str:
+        word = match.group(0)
+        url = word.rstrip(".,;:)")  # the sentence's punctuation, not the URL's
+        return redact_url(url) + word[len(url) :]
+
+    return _URL_IN_TEXT.sub(replace, text)
 
 
 def redact_header_line(line: str, extra: frozenset[str] = frozenset()) -> str:
