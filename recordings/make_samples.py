@@ -33,10 +33,10 @@ sys.path.insert(0, str(HERE.parent))  # run from anywhere, without installing mc
 
 from mcp import Client  # noqa: E402
 from mcp.client.sse import sse_client  # noqa: E402
-from mcp_tap.recording.redact import RedactionRules  # noqa: E402
 
 from demo_server.runner import running_demo_server  # noqa: E402
 from mcp_tap.cli.proxy import running_proxy  # noqa: E402
+from mcp_tap.protocol.redaction import RedactionRules  # noqa: E402
 from mcp_tap.recording.writer import RecordingWriter  # noqa: E402
 from mcp_tap.tap.bus import TapBus  # noqa: E402
 
