@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run without inst
 
 from mcp_tap.protocol.events import Direction, MessageSeen, StreamKind  # noqa: E402
 from mcp_tap.protocol.jsonrpc import classify_value  # noqa: E402
+from mcp_tap.protocol.redaction import RedactionRules  # noqa: E402
 from mcp_tap.recording.reader import load_recording  # noqa: E402
-from mcp_tap.recording.redact import RedactionRules  # noqa: E402
 from mcp_tap.recording.writer import RecordingWriter  # noqa: E402
 
 

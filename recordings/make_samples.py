@@ -36,7 +36,7 @@ from mcp.client.sse import sse_client  # noqa: E402
 
 from demo_server.runner import running_demo_server  # noqa: E402
 from mcp_tap.cli.proxy import running_proxy  # noqa: E402
-from mcp_tap.recording.redact import RedactionRules  # noqa: E402
+from mcp_tap.protocol.redaction import RedactionRules  # noqa: E402
 from mcp_tap.recording.writer import RecordingWriter  # noqa: E402
 from mcp_tap.tap.bus import TapBus  # noqa: E402
 

@@ -19,7 +19,7 @@ from mcp_tap.protocol.events import (
     TapEvent,
 )
 from mcp_tap.protocol.jsonrpc import classify_text
-from mcp_tap.recording.redact import Redactor
+from mcp_tap.protocol.redaction import Redactor
 
 MCP = "https://mcp.example.com"
 AUTH = "https://auth.example.com"

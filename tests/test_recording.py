@@ -25,8 +25,8 @@ from mcp_tap.cli.app import main
 from mcp_tap.cli.proxy import running_proxy
 from mcp_tap.protocol.events import Direction, MessageSeen, StreamKind, TapEvent
 from mcp_tap.protocol.jsonrpc import progress_params
+from mcp_tap.protocol.redaction import RedactionRules
 from mcp_tap.recording.reader import load_recording
-from mcp_tap.recording.redact import RedactionRules
 from mcp_tap.recording.writer import RecordingWriter
 from mcp_tap.tap.bus import TapBus
 from tests.inproc import Collector

@@ -28,8 +28,8 @@ from mcp_tap.protocol.events import (
     TapEvent,
 )
 from mcp_tap.protocol.jsonrpc import classify_text, classify_value
+from mcp_tap.protocol.redaction import RedactionRules, Redactor, parse_field_path
 from mcp_tap.recording.reader import RecordingError, load_recording, parse_recording
-from mcp_tap.recording.redact import RedactionRules, Redactor, parse_field_path
 from mcp_tap.recording.writer import RecordingWriter, default_recording_path
 from tests.samples import ROOT, SAMPLE_NAMES
 

@@ -14,7 +14,7 @@ import yaml
 from mcp import Client
 
 from mcp_tap.cli.proxy import running_proxy
-from mcp_tap.recording.redact import RedactionRules
+from mcp_tap.protocol.redaction import RedactionRules
 from mcp_tap.recording.writer import RecordingWriter
 from mcp_tap.tap.bus import TapBus
 from tests.misbehaving_server import running_misbehaving_server

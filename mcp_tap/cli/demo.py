@@ -23,8 +23,8 @@ from mcp_tap.cli.options import Commands, add_command, add_record_path, add_view
 from mcp_tap.cli.proxy import running_proxy
 from mcp_tap.cli.subscribers import view_subscribers
 from mcp_tap.protocol.events import Subscriber
+from mcp_tap.protocol.redaction import RedactionRules
 from mcp_tap.recording.reader import load_recording
-from mcp_tap.recording.redact import RedactionRules
 from mcp_tap.recording.writer import RecordingWriter
 from mcp_tap.replay.compare import CallVerdict
 from mcp_tap.replay.run import ReplayOptions, exit_code, replay

@@ -167,7 +167,7 @@ def add_recording_options(command: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="NAME",
-        help="also redact this header's value in the recording (repeatable)",
+        help="also redact this header's value in the recording and the views (repeatable)",
     )
     parser.add_argument(
         "--redact-field",
@@ -180,8 +180,8 @@ def add_recording_options(command: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-redact",
         action="store_true",
-        help="keep credential headers and session ids as they were "
-        "(--redact-header/--redact-field still apply)",
+        help="keep credential headers, secret query values and command-line arguments and "
+        "session ids as they were (--redact-header/--redact-field still apply)",
     )
 
 

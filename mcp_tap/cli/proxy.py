@@ -44,6 +44,7 @@ from mcp_tap.http.front import serving_requests
 from mcp_tap.http.guard import is_loopback
 from mcp_tap.http.limits import DEFAULT_LIMITS, Limits
 from mcp_tap.http.proxy import client_url, running_proxy
+from mcp_tap.protocol.secrets import redact_url
 from mcp_tap.recording.writer import FORWARD_TARGET, RecordingWriter
 from mcp_tap.tap.bus import TapBus
 
@@ -295,7 +296,8 @@ async def run_proxy(
                 on_listening()
             out.write(
                 f"mcp-tap listening on {base_url} - point your client at "
-                f"{client_url(base_url, target)} - forwarding to {target}\n"
+                f"{redact_url(client_url(base_url, target))} - forwarding to "
+                f"{redact_url(target)}\n"
             )
             out.flush()
             await stop.wait()

@@ -29,8 +29,8 @@ from mcp_tap.cli.options import (
     check_otlp_options,
 )
 from mcp_tap.cli.subscribers import open_recorder, otlp_subscriber, view_subscribers
+from mcp_tap.protocol.redaction import RedactionRules
 from mcp_tap.recording.reader import Recording
-from mcp_tap.recording.redact import RedactionRules
 from mcp_tap.recording.writer import StdioOrigin
 from mcp_tap.replay.junit import write_junit
 from mcp_tap.replay.marks import divergence_findings

@@ -30,7 +30,7 @@ from mcp_tap.cli.options import (
 from mcp_tap.cli.subscribers import open_recorder, otlp_subscriber, view_subscribers
 from mcp_tap.http.guard import is_loopback
 from mcp_tap.http.limits import DEFAULT_LIMITS, Limits
-from mcp_tap.recording.redact import RedactionRules
+from mcp_tap.protocol.redaction import RedactionRules
 from mcp_tap.serve.matching import MatchRules
 from mcp_tap.serve.run import (
     LoadedRecordings,

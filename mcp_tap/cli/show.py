@@ -17,6 +17,7 @@ from mcp_tap.cli.follow import run_follow
 from mcp_tap.cli.options import Commands, add_command, add_fail_on, add_view_options
 from mcp_tap.cli.subscribers import fail_on_exit, fail_on_gate, view_subscribers
 from mcp_tap.protocol.events import ExchangeOpened
+from mcp_tap.protocol.redaction import RedactionRules, Redactor
 from mcp_tap.tap.bus import TapBus
 from mcp_tap.view.recording_facts import exchange_detail, recording_header
 
@@ -68,13 +69,16 @@ def run(args: argparse.Namespace) -> int:
     if args.since_now:
         raise UserError("--since-now goes with --follow")
     recording = loaded_recording(args.file)
+    rules = recorded_rules(recording.header)
+    redact = Redactor(rules, sessions=False)  # a file from an older, laxer policy too
     console = Console(stderr=True) if args.jsonl else Console()
-    console.print(recording_header(args.file, recording.header, recording.events))
+    header = {**recording.header, "target": redact.url(str(recording.header.get("target", "?")))}
+    console.print(recording_header(args.file, header, recording.events))
     if args.exchange is not None:
         opened = {e.exchange_id for e in recording.events if isinstance(e, ExchangeOpened)}
         if args.exchange not in opened:
             raise UserError(f"{args.file} has no exchange {args.exchange} ({len(opened)} in all)")
-        console.print(exchange_detail(args.exchange, recording.events))
+        console.print(exchange_detail(args.exchange, [redact(e) for e in recording.events]))
         return 0
     selection = Selection(
         methods=tuple(args.filter),
@@ -95,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
     bus = TapBus()
     gate = fail_on_gate(args, bus)
     started = started_epoch(recording.header)
-    for subscriber in view_subscribers(args, bus, recorded=True, started_at=started):
+    view = view_subscribers(args, bus, recorded=True, started_at=started, redaction=rules)
+    for subscriber in view:
         bus.subscribe(subscriber)
     try:
         for event in events:
@@ -103,6 +108,17 @@ def run(args: argparse.Namespace) -> int:
     finally:
         bus.close()
     return fail_on_exit(gate)
+
+
+def recorded_rules(header: dict[str, Any]) -> RedactionRules:
+    """The rules a recording was written with, for showing it: the built-in ones unless it
+    was made with `--no-redact`, and its `--redact-header` names."""
+    redaction = header.get("redaction")
+    if not isinstance(redaction, dict):
+        return RedactionRules()
+    headers = redaction.get("headers")
+    names = [str(name) for name in headers] if isinstance(headers, list) else []
+    return RedactionRules.from_options(redaction.get("builtin") is not False, names)
 
 
 def started_epoch(header: dict[str, Any]) -> float | None:

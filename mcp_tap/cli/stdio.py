@@ -16,11 +16,11 @@ from mcp_tap.analysis.tracker import ProgressTracker
 from mcp_tap.analysis.wire_checks import WireChecker
 from mcp_tap.cli.common import UserError, check_record_path, environment_names, run_async
 from mcp_tap.cli.options import Commands, add_command, add_recording_options
-from mcp_tap.cli.subscribers import open_recorder
+from mcp_tap.cli.subscribers import open_recorder, redaction_rules
 from mcp_tap.protocol.events import Subscriber
 from mcp_tap.protocol.lines import DEFAULT_MAX_LINE
+from mcp_tap.protocol.redaction import RedactionRules
 from mcp_tap.recording.launch import is_launch_pattern, launch_path
-from mcp_tap.recording.redact import RedactionRules
 from mcp_tap.recording.writer import RecordingWriter, StdioOrigin, utc_now
 from mcp_tap.stdio.command import program_name
 from mcp_tap.stdio.relay import (
@@ -115,9 +115,7 @@ def run(args: argparse.Namespace) -> int:
     options = StdioOptions(command, args.max_line, args.grace, args.term_grace, args.drain)
     recorder = None
     if not args.no_record:
-        rules = RedactionRules.from_options(
-            enabled=not args.no_redact, headers=args.redact_header, fields=args.redact_field
-        )
+        rules = redaction_rules(args)
         origin = StdioOrigin(command, environment_names())
         if args.record is not None and is_launch_pattern(args.record):
             recorder = launch_recorder(

@@ -13,7 +13,7 @@ from rich.console import Console
 from mcp_tap.analysis.gate import SeverityGate
 from mcp_tap.cli.common import UserError, name_values
 from mcp_tap.protocol.events import Severity, Subscriber
-from mcp_tap.recording.redact import RedactionRules
+from mcp_tap.protocol.redaction import RedactionRules, Redactor
 from mcp_tap.recording.writer import RecordingWriter, StdioOrigin, mcp_tap_version
 from mcp_tap.tap.bus import TapBus
 from mcp_tap.view.console import DEFAULT_FPS, ViewOptions, build_view
@@ -26,11 +26,13 @@ def view_subscribers(
     recorded: bool = False,
     fps: float = DEFAULT_FPS,
     started_at: float | None = None,
+    redaction: RedactionRules | None = None,
 ) -> list[Subscriber]:
     """What shows events to the user, live or from a recording: the one place to change it.
 
     The progress tracker (publishing its findings on `bus`) and then the view, in that
     order. `recorded`: the events come from a recording that already holds its findings.
+    `redaction`: what the view hides (default: the rules the flags give a recording).
     """
     options = ViewOptions(
         verbose=getattr(args, "verbose", False),
@@ -40,6 +42,7 @@ def view_subscribers(
         clock=getattr(args, "clock", False),
         started_at=started_at,
         progress_lines=getattr(args, "progress_lines", True),
+        redaction=redaction or redaction_rules(args),
     )
     jsonl = getattr(args, "jsonl", False)
     machine_stdout = getattr(args, "format", None) == "json"  # replay --format json owns stdout
@@ -57,10 +60,17 @@ def recorder_for(args: argparse.Namespace, target: str | None = None) -> Recordi
     """The recording subscriber the recording flags ask for, or None with --no-record."""
     if args.no_record:
         return None
-    rules = RedactionRules.from_options(
-        enabled=not args.no_redact, headers=args.redact_header, fields=args.redact_field
+    return open_recorder(args.record, target or args.target, redaction_rules(args), args.force)
+
+
+def redaction_rules(args: argparse.Namespace) -> RedactionRules:
+    """The rules `--no-redact`, `--redact-header` and `--redact-field` give (the built-in
+    rules for a command without them): for the recording, the view and the live export."""
+    return RedactionRules.from_options(
+        enabled=not getattr(args, "no_redact", False),
+        headers=getattr(args, "redact_header", None) or (),
+        fields=getattr(args, "redact_field", None) or (),
     )
-    return open_recorder(args.record, target or args.target, rules, args.force)
 
 
 def open_recorder(
@@ -89,14 +99,16 @@ def otlp_subscriber(args: argparse.Namespace, bus: TapBus, target: str) -> Subsc
     def warn(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
+    redact = Redactor(redaction_rules(args), sessions=False)  # spans as the recording has them
     return live_traces(
         endpoint,
         name_values(args.otlp_header, "--otlp-header"),
         args.otlp_timeout,
         epoch0=time.time() - bus.now(),
-        target=target,
+        target=redact.url(target),
         version=mcp_tap_version(),
         warn=warn,
+        redact=redact,
     )
 
 

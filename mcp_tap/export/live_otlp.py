@@ -49,6 +49,7 @@ from mcp_tap.protocol.events import (
     StreamKind,
     TapEvent,
 )
+from mcp_tap.protocol.redaction import Redactor
 
 MAX_OPEN_CALLS = 10_000  # requests waiting for their end; past it the oldest ends unanswered
 MAX_OPEN_SESSIONS = 1_000  # session roots kept open; past it the oldest ends
@@ -75,6 +76,8 @@ class LiveTraces:
 
     `epoch0`: the wall clock (seconds since 1970) of tap time 0. `send` takes each finished
     span; `close_sink` is called once, last. `target` is the root spans' recording target.
+    `redact`: what every event goes through first, so spans hold no secret (the recording's
+    rules; session ids kept).
     """
 
     def __init__(
@@ -83,8 +86,10 @@ class LiveTraces:
         epoch0: float,
         target: str,
         close_sink: Callable[[], None] = lambda: None,
+        redact: Redactor | None = None,
     ) -> None:
         self._send = send
+        self._redact = redact or Redactor(sessions=False)
         self._close_sink = close_sink
         self._epoch0 = epoch0
         self._target = target
@@ -111,6 +116,7 @@ class LiveTraces:
     def handle(self, event: TapEvent) -> None:
         if self._closed:
             return
+        event = self._redact(event)
         self._tracker.handle(event)
         time = getattr(event, "time", None)
         if isinstance(time, float | int):
@@ -285,7 +291,8 @@ def live_traces(
     version: str,
     warn: Callable[[str], None],
     exporter: SpanExporter | None = None,
+    redact: Redactor | None = None,
 ) -> LiveTraces:
     """The subscriber `--otlp-endpoint` adds to a tap's bus."""
     sink = OtlpSink(endpoint, headers, timeout, version, warn, exporter)
-    return LiveTraces(sink.send, epoch0, target, sink.close)
+    return LiveTraces(sink.send, epoch0, target, sink.close, redact)

@@ -31,6 +31,7 @@ from mcp_tap.http.serving import disable_nagle
 from mcp_tap.http.upstream import CONNECT_TIMEOUT
 from mcp_tap.protocol.events import Fault, Finding, Severity
 from mcp_tap.protocol.jsonrpc import error_body
+from mcp_tap.protocol.secrets import redact_text
 from mcp_tap.tap.bus import TapBus
 
 ESTABLISHED = b"HTTP/1.1 200 Connection Established\r\n\r\n"
@@ -81,8 +82,8 @@ class ForwardProxy:
             return
         if request.origin is None or not request.origin.startswith(("http://", "https://")):
             detail = (
-                f"{request.method} {request.target}: mcp-tap --forward is a forward proxy; "
-                "set HTTPS_PROXY/HTTP_PROXY to it and use the server's own URL"
+                f"{request.method} {redact_text(request.target)}: mcp-tap --forward is a "
+                "forward proxy; set HTTPS_PROXY/HTTP_PROXY to it and use the server's own URL"
             )
             self._refuse(client, 400, detail)
             return
@@ -90,7 +91,7 @@ class ForwardProxy:
         if self.intercepts(host):
             self._proxy_for(request.origin).serve(request, client)
             return
-        self._publish_tunnelled(f"{request.method} {request.origin}{request.target}")
+        self._publish_tunnelled(f"{request.method} {request.origin}{redact_text(request.target)}")
         proxy = self._untapped.get(request.origin)
         if proxy is None:
             proxy = self._untapped[request.origin] = TapProxy(

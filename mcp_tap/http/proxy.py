@@ -30,6 +30,7 @@ from mcp_tap.protocol.endpoint import EndpointRewriter
 from mcp_tap.protocol.events import Fault, Headers, StreamKind, header
 from mcp_tap.protocol.headers import NOT_FORWARDED_REQUEST, forwardable
 from mcp_tap.protocol.jsonrpc import error_body, request_id_for_error
+from mcp_tap.protocol.secrets import redact_text, redact_url
 from mcp_tap.tap.bus import TapBus
 from mcp_tap.tap.exchange import ExchangeTap
 
@@ -56,6 +57,7 @@ class TapProxy:
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"target must be an http(s) URL, got {target!r}")
         self.target = target
+        self.shown_target = redact_url(target)  # the target in texts: faults, error bodies
         self.origin = f"{parts.scheme}://{parts.netloc}"
         self.bus = bus
         self.upstream = UpstreamPool(
@@ -74,12 +76,12 @@ class TapProxy:
         """Answer one client request (front.RequestHandler)."""
         if request.too_large:
             limit = f"request body larger than --max-body ({self.limits.max_body} bytes)"
-            detail = f"{request.method} {request.target}: {limit}"
+            detail = f"{request.method} {redact_text(request.target)}: {limit}"
             self.refuse(client, 413, "request-too-large", detail)
             return
         if request.method == "CONNECT" and not self.forward:
             detail = (
-                f"CONNECT {request.target}: this is a reverse proxy to {self.target}; "
+                f"CONNECT {request.target}: this is a reverse proxy to {self.shown_target}; "
                 "for a forward proxy run `mcp-tap proxy --forward`"
             )
             self.refuse(client, 405, "request-refused", detail)
@@ -218,7 +220,7 @@ class _Relay:
         # Break the client's connection too, as the upstream broke ours: ending the body
         # cleanly would tell the client that a cut-off stream was complete.
         kind = "upstream-stalled" if isinstance(error, UpstreamTimeout) else "upstream-reset"
-        self._fault(kind, f"upstream {self.proxy.target} {error}")
+        self._fault(kind, f"upstream {self.proxy.shown_target} {error}")
         self.client.abort()
         self.tap.closed("upstream-error")
 
@@ -264,7 +266,7 @@ class _Relay:
             detail = f"{error}; the request was not sent again, as the server may have run it"
         else:
             status, kind, detail = 502, "upstream-reset", str(error)
-        message = f"mcp-tap: upstream {self.proxy.target} {detail}"
+        message = f"mcp-tap: upstream {self.proxy.shown_target} {detail}"
         self._fault(kind, message)
         payload = error_body(request_id_for_error(self.request.body), UPSTREAM_ERROR_CODE, message)
         headers = _json_headers(payload)

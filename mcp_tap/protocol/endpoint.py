@@ -12,6 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from mcp_tap.protocol.sse import SSEDecoder, SSEEvent, SSEPriming
 
+LEGACY_SESSION_PARAMS = ("session_id", "sessionId")  # Python SDK, TypeScript SDK
 MAX_HELD_BYTES = 64 * 1024  # a stream that names no endpoint this early is passed through as is
 
 

@@ -20,8 +20,8 @@ from urllib.parse import urlsplit
 from mcp_tap.http.proxy import client_url, running_proxy
 from mcp_tap.protocol.codec import event_to_dict
 from mcp_tap.protocol.events import ExchangeOpened, TapEvent
+from mcp_tap.protocol.redaction import RedactionRules
 from mcp_tap.recording.reader import load_recording
-from mcp_tap.recording.redact import RedactionRules
 from mcp_tap.recording.writer import RecordingWriter
 from mcp_tap.recording.yaml_emit import emit_document
 from mcp_tap.serve.interactions import recorded_server

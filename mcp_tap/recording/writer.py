@@ -33,8 +33,8 @@ from urllib.parse import urlsplit
 
 from mcp_tap.protocol.codec import event_to_dict
 from mcp_tap.protocol.events import Fault, TapEvent
+from mcp_tap.protocol.redaction import RedactionRules, Redactor
 from mcp_tap.recording.lock import hold_while_writing
-from mcp_tap.recording.redact import RedactionRules, Redactor
 from mcp_tap.recording.yaml_emit import Memo, Reusable, emit_document
 
 log = logging.getLogger(__name__)

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from urllib.parse import parse_qs, urlsplit
 
 from mcp_tap.protocol.content_coding import ContentDecoder, UnsupportedEncoding
+from mcp_tap.protocol.endpoint import LEGACY_SESSION_PARAMS
 from mcp_tap.protocol.events import (
     Direction,
     ExchangeClosed,
@@ -31,7 +32,6 @@ from mcp_tap.protocol.jsonrpc import classify_text
 from mcp_tap.protocol.sse import KEPT_OF_A_CUT_EVENT, SSEDecoder, SSEEvent, SSEPriming
 from mcp_tap.tap.bus import TapBus
 
-LEGACY_SESSION_PARAMS = ("session_id", "sessionId")  # Python SDK, TypeScript SDK
 DEFAULT_MAX_MESSAGE = 16 * 1024 * 1024  # one message held for inspection
 
 

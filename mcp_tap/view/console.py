@@ -38,6 +38,7 @@ from mcp_tap.protocol.events import (
     Subscriber,
     TapEvent,
 )
+from mcp_tap.protocol.redaction import RedactionRules, Redactor
 from mcp_tap.view.bars import ProgressBars
 from mcp_tap.view.format import (
     Line,
@@ -78,6 +79,8 @@ class ViewOptions:
     # a line for each progress notification, as well as the bar (which is always drawn);
     # -q leaves them out anyway where the bars show progress
     progress_lines: bool = True
+    # secrets are shown redacted, by the recording's rules (session ids are kept)
+    redaction: RedactionRules = RedactionRules()
 
 
 class ConsoleView:
@@ -100,6 +103,7 @@ class ConsoleView:
         # (A terminal gets rich's live display, which writes little: folded lines, bars.)
         self._output = None if self.live else ViewOutput(console.file)
         self.tally = Tally()
+        self.redact = Redactor(self.options.redaction, sessions=False)
         self._queue: list[tuple[TapEvent, TrackedRequest | None]] = []
         self._pacer = FramePacer(self.render_frame, 1.0 / self.options.fps)
         self._exchanges: dict[int, ExchangeOpened] = {}
@@ -146,7 +150,7 @@ class ConsoleView:
         folded: Counter[str] = Counter()
         ending = self._streams_ended_since_last_frame()
         for event, request in batch:
-            self._render_event(event, request, out, folded)
+            self._render_event(self.redact(event), request, out, folded)
             for stats in ending.pop(id(event), ()):
                 self._finish_stream(stats, out)  # the summary goes right below its cause
         for rest in ending.values():  # ended by events this view never queued
@@ -347,7 +351,8 @@ def build_view(
         checkers.append(OAuthFlow(publish))
     if jsonl is not None:
         fps = options.fps if options is not None else DEFAULT_FPS
-        subscribers = [*checkers, JsonLinesView(jsonl, fps)]
+        redaction = options.redaction if options is not None else RedactionRules()
+        subscribers = [*checkers, JsonLinesView(jsonl, fps, Redactor(redaction, sessions=False))]
         if summary_console is not None:
             subscribers.append(_SummaryOnly(ConsoleView(tracker, options, summary_console)))
         return subscribers
@@ -362,9 +367,9 @@ class _SummaryOnly:
 
     def handle(self, event: TapEvent) -> None:
         if isinstance(event, Finding):
-            self.view.tally.findings.append(event)
+            self.view.tally.findings.append(self.view.redact(event))
         elif isinstance(event, Fault):
-            self.view.tally.faults.append(event)
+            self.view.tally.faults.append(self.view.redact(event))
 
     def close(self) -> None:
         self.view.close()  # the summary, and its output flushed (a pipe's writer thread)

@@ -6,6 +6,7 @@ from typing import TextIO
 
 from mcp_tap.protocol.codec import event_to_json
 from mcp_tap.protocol.events import TapEvent
+from mcp_tap.protocol.redaction import Redactor
 from mcp_tap.view.frames import FramePacer
 from mcp_tap.view.output import ViewOutput
 
@@ -19,8 +20,12 @@ class JsonLinesView:
     `ViewOutput`, so a consumer that stops reading never stalls the proxy.
     """
 
-    def __init__(self, out: TextIO, fps: float = DEFAULT_FPS) -> None:
+    def __init__(
+        self, out: TextIO, fps: float = DEFAULT_FPS, redact: Redactor | None = None
+    ) -> None:
+        """`redact`: what each event goes through before it is written (secrets out)."""
         self.out = ViewOutput(out)
+        self.redact = redact or Redactor(sessions=False)
         self._queue: list[TapEvent] = []
         self._pacer = FramePacer(self.flush, 1.0 / fps)
 
@@ -34,7 +39,8 @@ class JsonLinesView:
         """Write every queued event, one line each."""
         batch, self._queue = self._queue, []
         if batch and not self.out.broken:  # broken: the reader left; forwarding goes on
-            self.out.write("".join(event_to_json(e) + "\n" for e in batch))
+            redact = self.redact
+            self.out.write("".join(event_to_json(redact(e)) + "\n" for e in batch))
 
     def close(self) -> None:
         """Write what is left."""

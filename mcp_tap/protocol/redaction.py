@@ -1,16 +1,21 @@
 """Redaction: take secrets and session ids out of tap events before anything is written.
 
 A `Redactor` maps an event to a new event (events are frozen; nothing is mutated, because
-other subscribers hold the same objects). It is applied by the recording writer only, so the
-live view still shows what really crossed.
+other subscribers hold the same objects). The recording writer applies it with session
+pseudonyms; the live view, the JSON-lines view and the live OTLP exporter apply it without
+them (`sessions=False`), so what a person sees still names the real sessions. Which names
+and values are secrets is `secrets.py`'s policy.
 
 * Credential headers keep their name; their value becomes the marker `<redacted:NAME>`.
+* Secret query (and fragment) parameters of targets, `Location` and `Referer` keep their
+  name: `api_key=<redacted:api_key>`.
 * Session ids become stable pseudonyms, `session-1`, `session-2`... in order of first sight,
   everywhere they occur (headers, `session_id` fields, the 2024-11-05 `session_id=` query of
   targets and `endpoint` events), so a replay can still correlate a session's exchanges.
-* `--redact-field` paths replace values inside JSON-RPC messages by `<redacted:PATH>`.
-* A stdio server's command line (`command`) loses the values of secret-looking options
-  (`--api-key X`, `--token=X`, `GITHUB_TOKEN=X`), well-known key formats and URL passwords.
+* `--redact-field` paths replace values inside JSON-RPC messages by `<redacted:PATH>`; bodies
+  that are not JSON-RPC (OAuth's token and registration endpoints) lose their OAuth secrets.
+* A fault's or finding's detail loses the secrets of the URLs it quotes.
+* A stdio server's command line (`command`) and a target URL go through `secrets.py`.
 """
 
 from __future__ import annotations
@@ -18,9 +23,10 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote
 
+from mcp_tap.protocol.endpoint import LEGACY_SESSION_PARAMS
 from mcp_tap.protocol.events import (
     ExchangeOpened,
     Fault,
@@ -31,40 +37,25 @@ from mcp_tap.protocol.events import (
     ResponseStarted,
     TapEvent,
 )
-from mcp_tap.tap.exchange import LEGACY_SESSION_PARAMS
+from mcp_tap.protocol.secrets import (
+    is_credential_header,
+    is_marker,
+    is_secret_name,
+    marker,
+    redact_command,
+    redact_query,
+    redact_text,
+    redact_url,
+)
 
-CREDENTIAL_HEADERS = frozenset(
-    {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key"}
-)
-SENSITIVE_NAME_PARTS = ("token", "secret", "api-key", "apikey")  # also in query names
+__all__ = ["RedactionRules", "Redactor", "is_marker", "marker", "parse_field_path"]
+
+Event = TypeVar("Event", bound=TapEvent)
 SESSION_HEADER = "mcp-session-id"
-# Option and variable names whose values a command line should not leak, after lower-casing
-# and turning `_` into `-`: wider than the header list, since flags are named more freely.
-SECRET_ARG_PARTS = (
-    *SENSITIVE_NAME_PARTS,
-    "password",
-    "passwd",
-    "api-key",
-    "auth",
-    "credential",
-    "private-key",
-)
-# Values that are credentials whatever option carries them: the prefixes of common API keys.
-SECRET_VALUE_PREFIXES = (
-    "sk-",
-    "sk_live_",
-    "ghp_",
-    "gho_",
-    "ghs_",
-    "github_pat_",
-    "glpat-",
-    "xoxb-",
-    "xoxp-",
-    "AKIA",
-)
+URL_HEADERS = frozenset({"location", "referer", "content-location"})  # an OAuth redirect's code
 # OAuth's secrets, in the bodies that are not JSON-RPC (form posts to a token endpoint, JSON
-# from a token or registration endpoint) and in query strings (the authorization request, its
-# redirect): tokens, authorization codes, client secrets, PKCE verifiers and challenges.
+# from a token or registration endpoint): tokens, authorization codes, client secrets, PKCE
+# verifiers and challenges.
 SECRET_BODY_FIELDS = frozenset(
     {
         "access_token",
@@ -84,23 +75,10 @@ SECRET_BODY_FIELDS = frozenset(
         "password",
     }
 )
-SECRET_QUERY_NAMES = frozenset({"code", "code_verifier", "code_challenge", "client_secret"})
 _JSON_SECRET = re.compile(
     r'("(' + "|".join(sorted(SECRET_BODY_FIELDS)) + r')"\s*:\s*)"(?:[^"\\]|\\.)*"'
 )
-_OPTION = re.compile(r"^(-{1,2}[A-Za-z0-9][\w.-]*)(?:=(.*))?$", re.DOTALL)
-_ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.DOTALL)
 WILDCARD = "*"
-
-
-def marker(name: str) -> str:
-    """The value that stands in for a redacted one; replay recognises the `<redacted:` prefix."""
-    return f"<redacted:{name}>"
-
-
-def is_marker(value: object) -> bool:
-    """True for a value written by `marker`."""
-    return isinstance(value, str) and value.startswith("<redacted:") and value.endswith(">")
 
 
 def parse_field_path(text: str) -> tuple[str, ...]:
@@ -145,40 +123,45 @@ class RedactionRules:
         """Whether a header's (lower-case) name says its value is a credential."""
         if name in self.headers:
             return True
-        if not self.builtin:
-            return False
-        return name in CREDENTIAL_HEADERS or any(part in name for part in SENSITIVE_NAME_PARTS)
+        return self.builtin and is_credential_header(name)
 
 
 class Redactor:
     """Applies `RedactionRules` to events; holds the session pseudonym table (one recording)."""
 
-    def __init__(self, rules: RedactionRules | None = None) -> None:
+    def __init__(self, rules: RedactionRules | None = None, sessions: bool = True) -> None:
+        """`sessions=False`: keep session ids as they are (for what a person sees live)."""
         self.rules = rules or RedactionRules()
+        self.sessions = sessions
         self._sessions: dict[str, str] = {}
         self._secret_names: dict[str, bool] = {}  # header name -> rules.header_is_secret
 
-    def __call__(self, event: TapEvent) -> TapEvent:
+    def __call__(self, event: Event) -> Event:
         """A copy of `event` with secrets replaced; `event` itself is left untouched."""
         changes: dict[str, Any] = {}
         if isinstance(event, ExchangeOpened | ResponseStarted):
             headers = self._headers(event.headers)
             if headers != event.headers:
                 changes["headers"] = headers
-        if isinstance(event, ExchangeOpened) and "?" in event.target:
-            changes["target"] = self._query(event.target)
+        if isinstance(event, ExchangeOpened) and ("?" in event.target or "@" in event.target):
+            target = self._target(event.target)
+            if target != event.target:
+                changes["target"] = target
         if isinstance(event, MessageSeen) and (message := self._message(event)) is not None:
             changes["message"] = message
         if isinstance(event, Fault | Finding):
-            changes["detail"] = self._known_sessions(event.detail)
+            detail = self._known_sessions(event.detail)
+            detail = redact_text(detail) if self.rules.builtin else detail
+            if detail != event.detail:
+                changes["detail"] = detail
         session_id = getattr(event, "session_id", None)
-        if session_id is not None:
+        if session_id is not None and self.sessions:
             changes["session_id"] = self.session(session_id)
         return dataclasses.replace(event, **changes) if changes else event
 
     def session(self, session_id: str) -> str:
         """The stable pseudonym of a session id (the id itself when built-in rules are off)."""
-        if not self.rules.builtin:
+        if not self.rules.builtin or not self.sessions:
             return session_id
         pseudonym = self._sessions.get(session_id)
         if pseudonym is None:
@@ -189,39 +172,13 @@ class Redactor:
         """A URL with its password and secret or session query values redacted."""
         if not self.rules.builtin:
             return url
-        url = re.sub(r"(//[^/@:]*:)[^/@]*@", r"\1" + marker("password") + "@", url, count=1)
-        return self._query(url)
+        return self._query(redact_url(url))
 
     def command(self, argv: Sequence[str]) -> list[str]:
-        """A command line with secret-looking values replaced by markers (see SECRET_ARG_PARTS)."""
+        """A command line with its secrets replaced (see `secrets.redact_command`)."""
         if not self.rules.builtin:
             return list(argv)
-        out: list[str] = []
-        secret_next: str | None = None  # the option whose value the next argument is
-        for index, arg in enumerate(argv):
-            if secret_next is not None and not arg.startswith("-"):
-                out.append(marker(secret_next))
-                secret_next = None
-                continue
-            secret_next = None
-            option = _OPTION.match(arg) if index else None
-            assignment = _ASSIGNMENT.match(arg) if index else None
-            if option is not None and _secret_arg_name(option.group(1)):
-                name = option.group(1).lstrip("-").lower()
-                if option.group(2) is None:
-                    secret_next = name
-                    out.append(arg)
-                else:
-                    out.append(f"{option.group(1)}={marker(name)}")
-            elif assignment is not None and _secret_arg_name(assignment.group(1)):
-                out.append(f"{assignment.group(1)}={marker(assignment.group(1).lower())}")
-            elif arg.startswith(SECRET_VALUE_PREFIXES) and index:
-                out.append(marker("credential"))
-            elif "://" in arg:
-                out.append(self.url(arg))
-            else:
-                out.append(arg)
-        return out
+        return redact_command(argv)
 
     def _headers(self, headers: Headers) -> Headers:
         out = []
@@ -236,28 +193,22 @@ class Redactor:
                 value = marker(name)
             elif name == SESSION_HEADER:
                 value = self.session(value)
-            elif name == "location" and "?" in value:
-                value = self._query(value)  # an authorization redirect carries the code
+            elif name in URL_HEADERS and ("?" in value or "#" in value):
+                value = self._target(value)  # an authorization redirect carries the code
             out.append((name, value))
         return tuple(out)
 
+    def _target(self, target: str) -> str:
+        """A request target or absolute URL (a forward proxy's) with its secrets replaced."""
+        if not self.rules.builtin:
+            return target
+        return self._query(redact_url(target) if "://" in target else target)
+
     def _query(self, target: str) -> str:
         """Rewrite query values in place, keeping every other byte of the target as it was."""
-        path, sep, query = target.partition("?")
-        if not sep or not self.rules.builtin:
+        if not self.rules.builtin:
             return target
-        parts = []
-        for part in query.split("&"):
-            name, eq, value = part.partition("=")
-            plain = unquote(name).lower()
-            if eq and plain in (p.lower() for p in LEGACY_SESSION_PARAMS):
-                part = f"{name}={self.session(unquote(value))}"
-            elif eq and (
-                plain in SECRET_QUERY_NAMES or any(word in plain for word in SENSITIVE_NAME_PARTS)
-            ):
-                part = f"{name}={marker(plain)}"
-            parts.append(part)
-        return path + "?" + "&".join(parts)
+        return redact_query(target, self.session, LEGACY_SESSION_PARAMS)
 
     def _message(self, event: MessageSeen) -> Any:
         message = event.message
@@ -294,7 +245,7 @@ def _secret_text(text: str) -> str:
     for part in text.split("&"):
         name, eq, _ = part.partition("=")
         plain = unquote(name.replace("+", " ")).strip().lower()
-        secret = plain in SECRET_BODY_FIELDS or any(w in plain for w in SENSITIVE_NAME_PARTS)
+        secret = plain in SECRET_BODY_FIELDS or is_secret_name(plain)
         parts.append(f"{name}={marker(plain)}" if eq and secret else part)
     return "&".join(parts)
 
@@ -313,11 +264,6 @@ def _secret_fields(value: Any) -> Any:
         items = [_secret_fields(item) for item in value]
         return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
     return value
-
-
-def _secret_arg_name(name: str) -> bool:
-    plain = name.lstrip("-").lower().replace("_", "-")
-    return any(part in plain for part in SECRET_ARG_PARTS)
 
 
 def _redact_path(value: Any, path: tuple[str, ...], seen: tuple[str, ...]) -> Any:
