@@ -73,6 +73,8 @@ def exchange_detail(exchange_id: int, events: Sequence[TapEvent]) -> RenderableT
             parts.append(Text(line, style="bold"))
         elif isinstance(event, Finding):
             parts.append(Text(f"{stamp}finding {event.rule}: {event.detail}", style="yellow"))
+            for name, value in event.extra.items():  # a schema violation's path, definition...
+                parts.append(Text(f"  {name}: {value}", style="dim yellow"))
         elif isinstance(event, Fault):
             parts.append(Text(f"{stamp}fault {event.kind}: {event.detail}", style="red"))
     return Group(*parts)
