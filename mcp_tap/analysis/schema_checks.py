@@ -111,18 +111,22 @@ class SchemaChecker:
         payload: Any = message.payload
         validators = validators_for(revision)
         schema = validators.schema
-        found = validators.violations(schema.envelope(message.kind), payload)
-        if found:
-            return found  # the envelope is broken: the definition would say the same again
+        # the definition first: it says where in CallToolResult, where the envelope would
+        # only say JSONRPCResultResponse.result; the envelope is checked when it is clean
         if message.kind in (MessageKind.REQUEST, MessageKind.NOTIFICATION):
             assert message.method is not None
             name = schema.message_definition(message.kind, event.direction, message.method)
-            return validators.violations(name, payload) if name is not None else []
-        if message.kind is MessageKind.RESPONSE and request is not None:
+            if name is not None:
+                found = validators.violations(name, payload)
+                if found:
+                    return found
+        elif message.kind is MessageKind.RESPONSE and request is not None:
             result = payload.get("result")
             name = schema.result_definition(request.method, request.params, result)
-            return validators.violations(name, result, ("result",))
-        return []
+            found = validators.violations(name, result, ("result",))
+            if found:
+                return found
+        return validators.violations(schema.envelope(message.kind), payload)
 
     def _tool_checks(self, event: MessageSeen, revision: str, request: SentRequest | None) -> None:
         message = event.message
