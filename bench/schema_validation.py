@@ -133,7 +133,7 @@ def main() -> None:
     corpus = cases()
     types = sorted({case[0] for case in corpus})
     tally = {kind: sum(1 for case in corpus if case[0] == kind) for kind in types}
-    print(f"{len(corpus)} validations from {len(SAMPLES)} samples, {args.rounds} rounds")
+    print(f"{len(corpus)} messages from {len(SAMPLES)} samples, {args.rounds} rounds")
     table: dict[str, dict[str, float]] = {}
     for library, compiler in LIBRARIES.items():
         started = time.perf_counter()
