@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from rich.console import Console
 
 from mcp_tap.analysis.oauth import OAuthFlow
+from mcp_tap.analysis.schema_checks import SchemaChecker
 from mcp_tap.analysis.tracker import KEPT_STREAMS, ProgressTracker
 from mcp_tap.analysis.wire_checks import WireChecker
 from mcp_tap.cli.app import build_parser
@@ -307,12 +308,13 @@ def test_jsonl_view_writes_one_decodable_object_per_event() -> None:
 def test_the_cli_builds_checkers_then_view_for_every_command() -> None:
     args = build_parser().parse_args(["proxy", "-q", "--filter", "tools/*", "--no-record"])
     bus = TapBus()
-    tracker, checker, oauth, view = view_subscribers(args, bus)
+    tracker, checker, oauth, schema, view = view_subscribers(args, bus)
     assert isinstance(tracker, ProgressTracker) and isinstance(checker, WireChecker)
-    assert isinstance(oauth, OAuthFlow) and isinstance(view, ConsoleView)
+    assert isinstance(oauth, OAuthFlow) and isinstance(schema, SchemaChecker)
+    assert isinstance(view, ConsoleView)
     assert view.options == ViewOptions(quiet=True, filters=("tools/*",))
     args = build_parser().parse_args(["proxy", "--jsonl", "--no-record"])
-    assert isinstance(view_subscribers(args, bus)[3], JsonLinesView)
+    assert isinstance(view_subscribers(args, bus)[4], JsonLinesView)
     args = build_parser().parse_args(["show", "recording.yaml"])
     tracker, view = view_subscribers(args, bus, recorded=True)  # its findings are recorded
     assert isinstance(view, ConsoleView)

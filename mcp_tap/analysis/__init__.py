@@ -2,6 +2,9 @@
 
 `ProgressTracker` (`tracker`) correlates requests, tokens and progress and publishes
 findings by the rules in `rules`; `wire_checks` flags invalid messages and unknown methods;
+`schema_checks` judges every message by the official schema of its revision (`schemas/`,
+read by `schema_catalog`, validated by `schema_validation`) and each tool by its own
+schemas (`tool_checks`);
 `progress_stats` and `calls` are the per-request facts that the view and replay read;
 `select` picks the events of chosen methods. Imports: `protocol` and `tap`; never
 `recording` or `view`.

@@ -1,4 +1,7 @@
-"""The catalogue of rules the progress tracker checks, each named by a stable slug.
+"""The one registry of rules every checker raises, each named by a stable slug.
+
+Each rule has a severity, a one-line summary and a link to where the specification says so;
+`mcp-tap check --list-rules` prints them, and `--rule`/`--skip-rule` take their slugs.
 
 A `Finding` carries the slug in `rule`; recordings, `--jsonl` consumers and tests match on it,
 so a slug never changes once published. The severity here is the usual one; the tracker
@@ -19,149 +22,260 @@ class Rule:
     slug: str
     severity: Severity
     summary: str  # one line for people: what was seen and why it matters
+    spec: str = ""  # where the specification says so
+
+
+SPEC = "https://modelcontextprotocol.io/specification/2025-11-25"
+PROGRESS = f"{SPEC}/basic/utilities/progress"
+CANCELLATION = f"{SPEC}/basic/utilities/cancellation"
+TRANSPORTS = f"{SPEC}/basic/transports"
+MESSAGES = f"{SPEC}/basic#messages"
+VERSIONING = f"{SPEC}/basic/lifecycle#version-negotiation"
+AUTHORIZATION = f"{SPEC}/basic/authorization"
+SCHEMA = "https://github.com/modelcontextprotocol/modelcontextprotocol/tree/main/schema"
+JSON_SCHEMA_USAGE = f"{SPEC}/basic#json-schema-usage"
+TOOLS = f"{SPEC}/server/tools"
 
 
 PROGRESS_NOT_INCREASING = Rule(
     "progress-not-increasing",
     Severity.ERROR,
     "progress did not increase; it MUST increase with each notification (PROTOCOL 4.4)",
+    PROGRESS,
 )
 PROGRESS_AFTER_COMPLETION = Rule(
     "progress-after-completion",
     Severity.ERROR,
     "progress arrived after its request completed; notifications MUST stop (PROTOCOL 4.3)",
+    PROGRESS,
 )
 PROGRESS_UNKNOWN_TOKEN = Rule(
     "progress-unknown-token",
     Severity.WARNING,
     "progress names a token that no active request carries (PROTOCOL 4.3)",
+    PROGRESS,
 )
 PROGRESS_TOKEN_REUSED = Rule(
     "progress-token-reused",
     Severity.WARNING,
     "a request reuses the token of a request that is still active (PROTOCOL 4.2)",
+    PROGRESS,
 )
 PROGRESS_TOKEN_INVALID_TYPE = Rule(
     "progress-token-invalid-type",
     Severity.ERROR,
     "a progress token is neither a string nor an integer (PROTOCOL 4.1)",
+    PROGRESS,
 )
 PROGRESS_TOKEN_AMBIGUOUS = Rule(
     "progress-token-ambiguous",
     Severity.WARNING,
     'tokens "1" and 1 are different, but SDKs coerce them to one (PROTOCOL 4.1)',
+    PROGRESS,
 )
 PROGRESS_EXCEEDS_TOTAL = Rule(
     "progress-exceeds-total",
     Severity.WARNING,
     "progress is above the total it announced (PROTOCOL 4.4)",
+    PROGRESS,
 )
 PROGRESS_TOTAL_CHANGED = Rule(
     "progress-total-changed",
     Severity.WARNING,
     "the total changed in the middle of a progress stream (PROTOCOL 4.4)",
+    PROGRESS,
 )
 PROGRESS_VALUE_INVALID = Rule(
     "progress-value-invalid",
     Severity.ERROR,
     "progress or total is not a number",
+    PROGRESS,
 )
 PROGRESS_NEVER_SENT = Rule(
     "progress-never-sent",
     Severity.INFO,
     "a request asked for progress and the server sent none (allowed: progress is optional)",
+    PROGRESS,
 )
 PROGRESS_ON_STANDALONE_STREAM = Rule(
     "progress-on-standalone-stream",
     Severity.WARNING,
     "progress came on the standalone GET stream, not the request's own (PROTOCOL 4.7)",
+    PROGRESS,
 )
 REQUEST_CANCELLED = Rule(
     "request-cancelled",
     Severity.INFO,
     "a request was cancelled: notifications/cancelled, or (2026-07-28) its stream closed",
+    CANCELLATION,
 )
 MESSAGE_AFTER_CANCELLATION = Rule(
     "message-after-cancellation",
     Severity.WARNING,
     "the server sent progress or a response for a cancelled request (PROTOCOL 5)",
+    CANCELLATION,
 )
 STREAM_CLOSED_WITHOUT_RESPONSE = Rule(
     "stream-closed-without-response",
     Severity.WARNING,
     "a response stream ended without the response; the request is lost",
+    TRANSPORTS,
 )
 HTTP_ERROR = Rule(
     "http-error",
     Severity.ERROR,
     "the request was answered with an HTTP error status, not a JSON-RPC response",
+    TRANSPORTS,
 )
 
 MESSAGE_INVALID = Rule(
     "message-invalid",
     Severity.WARNING,
     "a body or SSE event that is not a JSON-RPC message; forwarded untouched",
+    MESSAGES,
 )
 METHOD_UNKNOWN = Rule(
     "method-unknown",
     Severity.INFO,
     "a method no MCP revision defines (an extension, or a typo); forwarded untouched",
+    MESSAGES,
 )
 PROTOCOL_VERSION_UNKNOWN = Rule(
     "protocol-version-unknown",
     Severity.WARNING,
     "a protocol version no MCP revision defines, in a message or MCP-Protocol-Version header",
+    VERSIONING,
 )
 
 # The MCP authorization flow, seen by `proxy --forward` (analysis/oauth.py): one info line a
 # step, and the rules of the authorization spec (RFC 9728, RFC 8414, RFC 8707) it can break.
 OAUTH_CHALLENGE = Rule(
-    "oauth-challenge", Severity.INFO, "the server asked for authorization (401 Unauthorized)"
+    "oauth-challenge",
+    Severity.INFO,
+    "the server asked for authorization (401 Unauthorized)",
+    AUTHORIZATION,
 )
 OAUTH_CHALLENGE_INCOMPLETE = Rule(
     "oauth-challenge-incomplete",
     Severity.WARNING,
     "a 401 without WWW-Authenticate: the client cannot find the resource metadata",
+    AUTHORIZATION,
 )
 OAUTH_RESOURCE_METADATA = Rule(
-    "oauth-resource-metadata", Severity.INFO, "protected resource metadata (RFC 9728)"
+    "oauth-resource-metadata",
+    Severity.INFO,
+    "protected resource metadata (RFC 9728)",
+    AUTHORIZATION,
 )
 OAUTH_SERVER_METADATA = Rule(
-    "oauth-server-metadata", Severity.INFO, "authorization server metadata (RFC 8414 / OIDC)"
+    "oauth-server-metadata",
+    Severity.INFO,
+    "authorization server metadata (RFC 8414 / OIDC)",
+    AUTHORIZATION,
 )
 OAUTH_REGISTRATION = Rule(
-    "oauth-registration", Severity.INFO, "dynamic client registration (RFC 7591)"
+    "oauth-registration",
+    Severity.INFO,
+    "dynamic client registration (RFC 7591)",
+    AUTHORIZATION,
 )
-OAUTH_AUTHORIZATION = Rule("oauth-authorization", Severity.INFO, "the authorization request")
-OAUTH_TOKEN = Rule("oauth-token", Severity.INFO, "a token request")
+OAUTH_AUTHORIZATION = Rule(
+    "oauth-authorization", Severity.INFO, "the authorization request", AUTHORIZATION
+)
+OAUTH_TOKEN = Rule("oauth-token", Severity.INFO, "a token request", AUTHORIZATION)
 OAUTH_TOKEN_REFUSED = Rule(
-    "oauth-token-refused", Severity.WARNING, "the authorization server refused a token request"
+    "oauth-token-refused",
+    Severity.WARNING,
+    "the authorization server refused a token request",
+    AUTHORIZATION,
 )
 OAUTH_RESOURCE_MISSING = Rule(
     "oauth-resource-missing",
     Severity.WARNING,
     "no `resource` parameter: MCP clients MUST name the server they want a token for (RFC 8707)",
+    AUTHORIZATION,
 )
 OAUTH_PKCE_MISSING = Rule(
     "oauth-pkce-missing",
     Severity.WARNING,
     "no PKCE code_challenge (S256): MCP clients MUST use PKCE",
+    AUTHORIZATION,
 )
 OAUTH_METADATA_PATH = Rule(
     "oauth-metadata-path",
     Severity.WARNING,
     "metadata served at a path its own contents say is wrong (RFC 8414 §3, RFC 9728 §3)",
+    AUTHORIZATION,
 )
 OAUTH_RESOURCE_MISMATCH = Rule(
     "oauth-resource-mismatch",
     Severity.ERROR,
     "the metadata's `resource` is not the URL the client used: SDK clients refuse it "
     "(RFC 9728 §3.3)",
+    AUTHORIZATION,
 )
 HOST_TUNNELLED = Rule(
     "host-tunnelled",
     Severity.INFO,
     "proxy --forward passed a host's bytes through unread (no --allow-host pattern matches)",
+    AUTHORIZATION,
+)
+
+# Every message against its revision's schema (analysis/schema_checks.py), and each tool
+# against the schemas it declares (analysis/tool_checks.py).
+SCHEMA_VIOLATION = Rule(
+    "schema-violation",
+    Severity.ERROR,
+    "a message does not match its definition in the schema of the revision it speaks",
+    SCHEMA,
+)
+SCHEMA_REVISION_UNKNOWN = Rule(
+    "schema-revision-unknown",
+    Severity.INFO,
+    "a revision mcp-tap has no schema for: its messages are judged by the newest one known",
+    SCHEMA,
+)
+TOOL_SCHEMA_INVALID = Rule(
+    "tool-schema-invalid",
+    Severity.ERROR,
+    "a tool's inputSchema or outputSchema is not valid JSON Schema of its dialect",
+    JSON_SCHEMA_USAGE,
+)
+TOOL_ARGUMENTS_INVALID = Rule(
+    "tool-arguments-invalid",
+    Severity.WARNING,
+    "tools/call arguments that do not match the tool's inputSchema",
+    f"{TOOLS}#calling-tools",
+)
+TOOL_STRUCTURED_CONTENT_MISSING = Rule(
+    "tool-structured-content-missing",
+    Severity.ERROR,
+    "a tool declares an outputSchema but its result has no structuredContent",
+    f"{TOOLS}#output-schema",
+)
+TOOL_STRUCTURED_CONTENT_INVALID = Rule(
+    "tool-structured-content-invalid",
+    Severity.ERROR,
+    "structuredContent that does not match the tool's outputSchema",
+    f"{TOOLS}#output-schema",
+)
+
+# What `mcp-tap check` asserts about a recording as a whole (its --expect-tool,
+# --forbid-tool and --max-duration flags): pins of a test, not rules of the protocol.
+TOOL_EXPECTED = Rule(
+    "tool-expected",
+    Severity.ERROR,
+    "a tool --expect-tool names was never called",
+    TOOLS,
+)
+TOOL_FORBIDDEN = Rule(
+    "tool-forbidden", Severity.ERROR, "a tool --forbid-tool names was called", TOOLS
+)
+DURATION_EXCEEDED = Rule(
+    "duration-exceeded",
+    Severity.ERROR,
+    "a request took longer than --max-duration allows for its method",
+    MESSAGES,
 )
 
 RULES: tuple[Rule, ...] = (
@@ -179,6 +293,7 @@ RULES: tuple[Rule, ...] = (
     REQUEST_CANCELLED,
     MESSAGE_AFTER_CANCELLATION,
     STREAM_CLOSED_WITHOUT_RESPONSE,
+    HTTP_ERROR,
     MESSAGE_INVALID,
     METHOD_UNKNOWN,
     PROTOCOL_VERSION_UNKNOWN,
@@ -195,5 +310,14 @@ RULES: tuple[Rule, ...] = (
     OAUTH_METADATA_PATH,
     OAUTH_RESOURCE_MISMATCH,
     HOST_TUNNELLED,
+    SCHEMA_VIOLATION,
+    SCHEMA_REVISION_UNKNOWN,
+    TOOL_SCHEMA_INVALID,
+    TOOL_ARGUMENTS_INVALID,
+    TOOL_STRUCTURED_CONTENT_MISSING,
+    TOOL_STRUCTURED_CONTENT_INVALID,
+    TOOL_EXPECTED,
+    TOOL_FORBIDDEN,
+    DURATION_EXCEEDED,
 )
 BY_SLUG = {rule.slug: rule for rule in RULES}

@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from mcp_tap.cli import ca, demo, export, hosts, proxy, replay, report, serve, show, stdio
+from mcp_tap.cli import ca, check, demo, export, hosts, proxy, replay, report, serve, show, stdio
 from mcp_tap.cli.common import UserError
 from mcp_tap.cli.options import Commands, examples
 from mcp_tap.http.ca import CAError
@@ -31,6 +31,7 @@ COMMANDS: tuple[Callable[[Commands], None], ...] = (
     hosts.register,
     show.register,
     replay.register,
+    check.register,
     export.register,
     report.register,
     serve.register,

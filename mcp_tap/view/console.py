@@ -26,6 +26,7 @@ from rich.text import Text
 
 from mcp_tap.analysis.oauth import OAuthFlow
 from mcp_tap.analysis.progress_stats import ProgressStats, TrackedRequest, is_number
+from mcp_tap.analysis.schema_checks import SchemaChecker
 from mcp_tap.analysis.tracker import ProgressTracker
 from mcp_tap.analysis.wire_checks import WireChecker
 from mcp_tap.protocol.events import (
@@ -349,6 +350,7 @@ def build_view(
     if emit_findings:
         checkers.append(WireChecker(publish))
         checkers.append(OAuthFlow(publish))
+        checkers.append(SchemaChecker(publish))
     if jsonl is not None:
         fps = options.fps if options is not None else DEFAULT_FPS
         redaction = options.redaction if options is not None else RedactionRules()

@@ -75,6 +75,8 @@ def exchange_detail(exchange_id: int, events: Sequence[TapEvent]) -> RenderableT
             parts.append(_line(line, "bold"))
         elif isinstance(event, Finding):
             parts.append(_line(f"{stamp}finding {event.rule}: {event.detail}", "yellow"))
+            for name, value in event.extra.items():  # a schema violation's path, definition...
+                parts.append(_line(f"  {name}: {value}", "dim yellow"))
         elif isinstance(event, Fault):
             parts.append(_line(f"{stamp}fault {event.kind}: {event.detail}", "red"))
     return Group(*parts)
