@@ -2,8 +2,9 @@
 
 The example tests are MCP clients (`mcp.Client`) of the `mcp_server` fixture: they record
 against the bundled demo server, pass offline once it is stopped, fail readably when the
-recording or the test changes, and follow VCR.py's record modes. `mcp_replay` is checked
-against a demo server started by the example test itself.
+recording or the test changes, and follow VCR.py's record modes; a run against a server
+that is up but broken never replaces a good recording. `mcp_replay` is checked against a
+demo server started by the example test itself.
 
 Each example run is a pytest process of its own, the cost of these tests: the servers and
 the recording most of them start from are made once per module, and the example runs leave
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.procs import ROOT, demo_server
+from tests.procs import ROOT, demo_server, running
 
 pytest_plugins = ["pytester"]
 pytestmark = pytest.mark.timeout(240)
@@ -87,6 +88,14 @@ def demo() -> Iterator[str]:
     """The bundled demo server, as a process of its own: its /mcp URL."""
     with demo_server(step_delay=0.01) as base_url:
         yield base_url + "/mcp"
+
+
+@pytest.fixture(scope="module")
+def broken() -> Iterator[str]:
+    """A server that is up but answers every request 501 Not Implemented: its /mcp URL."""
+    server = [sys.executable, str(ROOT / "tests" / "misbehaving_server.py"), "--port", "0"]
+    with running([*server, "--fail-with", "501"], cwd=ROOT) as proc:
+        yield proc.wait_for_line(r"misbehaving server: (\S+)").group(1)
 
 
 @dataclass(frozen=True)
@@ -224,11 +233,108 @@ def test_record_mode_all_without_a_target_names_what_is_missing(
 
 def test_record_mode_all_records_again(pytester: pytest.Pytester, demo: str) -> None:
     recording, edited = stale_sample(pytester)
+    aside(recording).write_text("an earlier failed run's recording")
     result = run(pytester, "--mcp-record-mode=all", f"--mcp-target={demo}")
     result.assert_outcomes(passed=1)
     text = recording.read_text()
     assert edited not in text
     assert f'target: "{demo}"' in text
+    assert not aside(recording).exists()  # out of date once a passing run recorded
+
+
+def test_record_mode_all_against_a_broken_server_keeps_the_recording(
+    pytester: pytest.Pytester, recorded: Recorded, broken: str
+) -> None:
+    recording = with_recording(pytester, recorded)
+    before = recording.read_bytes()
+    result = run(pytester, "--mcp-record-mode=all", f"--mcp-target={broken}")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"*MCPRecordingWarning: mcp-tap: the test did not pass, so this run's recording "
+            f"was kept at {aside(recording)}; {recording} is unchanged"
+        ]
+    )
+    assert recording.read_bytes() == before
+    assert "status: 501" in aside(recording).read_text()  # what the broken server said
+    assert not recording.with_name(recording.name + ".part").exists()
+
+
+def test_record_mode_once_against_a_broken_server_writes_no_recording(
+    pytester: pytest.Pytester, broken: str, demo: str
+) -> None:
+    pytester.makepyfile(test_client=client_test())
+    recording = pytester.path / RECORDING
+    result = run(pytester, "--mcp-record-mode=once", f"--mcp-target={broken}")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"*recording was kept at {aside(recording)}; nothing was written at {recording} "
+            "(the next recording run records it again)"
+        ]
+    )
+    assert not recording.exists()
+    assert aside(recording).exists()
+
+    # Once the server is fixed, `once` records (there is still nothing to replay).
+    run(pytester, "--mcp-record-mode=once", f"--mcp-target={demo}").assert_outcomes(passed=1)
+    assert "Downloaded report.pdf (3 MB)" in recording.read_text()
+    assert not aside(recording).exists()
+
+
+def test_new_episodes_against_a_broken_server_keeps_the_recording(
+    pytester: pytest.Pytester, recorded: Recorded, broken: str
+) -> None:
+    recording = with_recording(pytester, recorded)
+    before = recording.read_bytes()
+    result = run(pytester, "--mcp-record-mode=new_episodes", f"--mcp-target={broken}")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"*kept at {aside(recording)}; {recording} is unchanged"])
+    assert recording.read_bytes() == before
+
+
+def test_a_file_where_the_recordings_directory_goes_is_one_line(
+    pytester: pytest.Pytester, broken: str
+) -> None:
+    # A file in the way stops root too, unlike a directory's permissions.
+    pytester.makepyfile(test_client=client_test())
+    (pytester.path / "recordings").write_text("not a directory")
+    result = run(pytester, "--mcp-record-mode=once", f"--mcp-target={broken}")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"mcp-tap: cannot record {pytester.path / RECORDING}: "
+            f"{pytester.path / 'recordings'} is a file, not a directory"
+        ]
+    )
+    output = result.stdout.str() + result.stderr.str()
+    assert "Traceback" not in output
+    assert "NotADirectoryError" not in output
+
+
+@pytest.mark.skipif(
+    hasattr(os, "geteuid") and os.geteuid() == 0, reason="root writes to read-only directories"
+)
+def test_a_read_only_recordings_directory_is_one_line(
+    pytester: pytest.Pytester, broken: str
+) -> None:
+    pytester.makepyfile(test_client=client_test())
+    directory = (pytester.path / RECORDING).parent
+    directory.mkdir(parents=True)
+    directory.chmod(0o555)
+    try:
+        result = run(pytester, "--mcp-record-mode=once", f"--mcp-target={broken}")
+    finally:
+        directory.chmod(0o755)
+    result.assert_outcomes(errors=1)
+    part = pytester.path / RECORDING.with_name(RECORDING.name + ".part")
+    result.stdout.fnmatch_lines(
+        [
+            f"mcp-tap: cannot record {pytester.path / RECORDING}: "
+            f"cannot write {part}: Permission denied"
+        ]
+    )
+    assert "Traceback" not in result.stdout.str()
 
 
 NEW_EPISODES_TEST = """

@@ -182,6 +182,7 @@ class MCPRecordingServer:
 
 
 SERVED = pytest.StashKey[MCPRecordingServer]()
+PASSED = pytest.StashKey[bool]()  # the test's body ran to its end: its recording may be kept
 
 
 @pytest.fixture
@@ -268,43 +269,45 @@ def _record(
 ) -> Generator[MCPRecordingServer, None, None]:
     from mcp_tap.pytest_plugin.background import BackgroundContext
     from mcp_tap.pytest_plugin.recorder import (
-        add_episodes,
-        finish_recording,
+        open_recording,
         part_path,
         recording_proxy,
         redaction,
     )
+    from mcp_tap.pytest_plugin.settle import settle_recording
     from mcp_tap.serve.matching import MatchRules
 
     target = _target(request, settings)
     rules = redaction(settings.redact_headers, settings.redact_fields)
     match_rules = MatchRules.from_options(settings.match, settings.repeat)  # checked first
     partial = part_path(settings.path)
-    partial.parent.mkdir(parents=True, exist_ok=True)
-    background = BackgroundContext(
-        lambda: recording_proxy(target, partial, rules), name="mcp-tap-record"
-    )
-    session = background.__enter__()
+    writer = open_recording(partial, target, rules)
+    if isinstance(writer, str):  # failed here, not in the except block: no chained traceback
+        pytest.fail(f"mcp-tap: cannot record {settings.path}: {writer}", pytrace=False)
+    background = BackgroundContext(lambda: recording_proxy(target, writer), name="mcp-tap-record")
+    try:
+        session = background.__enter__()
+    except BaseException:
+        writer.close()  # the proxy never started: nothing will close it
+        partial.unlink(missing_ok=True)
+        raise
     served = MCPRecordingServer(session.url, settings.path, settings.mode, True)
     request.node.stash[SERVED] = served
     try:
         yield served
     finally:
         background.__exit__(None, None, None)
-    problem = finish_recording(session, None if merge else settings.path)
-    if problem is not None:
-        warnings.warn(MCPRecordingWarning(f"mcp-tap: {problem}"), stacklevel=1)
-        return
-    if merge:
-        try:
-            episodes = add_episodes(settings.path, partial, match_rules)
-        finally:
-            partial.unlink(missing_ok=True)
-        added = ", ".join(episodes.added) if episodes.added else "nothing new"
-        note = f"new episodes in {settings.path}: {added}"
-    else:
-        note = f"recorded {settings.path} from {target}"
-    request.node.add_report_section("teardown", "mcp-tap", note)
+    passed = request.node.stash.get(PASSED, False)
+    settled = settle_recording(
+        session, settings.path, passed=passed, merge=merge, rules=match_rules
+    )
+    if settled.error is not None:
+        pytest.fail(f"mcp-tap: {settled.error}", pytrace=False)
+    if settled.warning is not None:
+        warnings.warn(MCPRecordingWarning(f"mcp-tap: {settled.warning}"), stacklevel=1)
+    if settled.note is not None:
+        note = settled.note if merge else f"{settled.note} from {target}"
+        request.node.add_report_section("teardown", "mcp-tap", note)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -331,6 +334,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
         if served.strict and served.report is not None and served.report.unused:
             heading = f"mcp-tap: {served.path} was not used as recorded (--mcp-strict)"
         pytest.fail("\n".join([heading, *(f"  {line}" for line in failures)]), pytrace=False)
+    item.stash[PASSED] = True
     return result
 
 
