@@ -15,6 +15,7 @@ project's `-n auto` does not apply there).
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -229,6 +230,22 @@ def test_record_mode_all_without_a_target_names_what_is_missing(
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*record mode 'all' needs the real MCP server*--mcp-target*"])
     assert edited in recording.read_text()
+
+
+def test_an_unreachable_target_is_one_line(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_client=client_test())
+    with socket.socket() as closed:  # a free port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        target = f"http://127.0.0.1:{closed.getsockname()[1]}/mcp"
+    result = run(pytester, "--mcp-record-mode=once", f"--mcp-target={target}")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"mcp-tap: cannot record {pytester.path / RECORDING}: "
+            f"cannot reach the MCP target {target}: *Connection refused"
+        ]
+    )
+    assert "During handling" not in result.stdout.str()
 
 
 def test_record_mode_all_records_again(pytester: pytest.Pytester, demo: str) -> None:

@@ -206,10 +206,13 @@ def _target(request: pytest.FixtureRequest, settings: RecordingSettings) -> str:
         )
     from mcp_tap.pytest_plugin.recorder import TargetUnreachable, check_reachable
 
+    problem = None
     try:
         check_reachable(str(target))
     except TargetUnreachable as error:
-        pytest.fail(f"mcp-tap: cannot record {settings.path}: {error}", pytrace=False)
+        problem = str(error)
+    if problem is not None:  # failed outside the except block: no chained traceback
+        pytest.fail(f"mcp-tap: cannot record {settings.path}: {problem}", pytrace=False)
     return str(target)
 
 
@@ -249,11 +252,14 @@ def _serve(
             repeat=settings.repeat,
         )
 
+    background = BackgroundContext(serve, name="mcp-tap-serve")
+    problem = None
     try:
-        background = BackgroundContext(serve, name="mcp-tap-serve")
         mock = background.__enter__()
     except (RecordingError, ValueError) as error:
-        pytest.fail(f"mcp-tap: cannot serve {settings.path}: {error}", pytrace=False)
+        problem = str(error)
+    if problem is not None:
+        pytest.fail(f"mcp-tap: cannot serve {settings.path}: {problem}", pytrace=False)
     served = MCPRecordingServer(
         mock.url, settings.path, settings.mode, False, mock.report, settings.strict, mock.notes
     )
@@ -383,6 +389,7 @@ class ReplayCheck:
             progress_tolerance=progress_tolerance,
             timeout=timeout,
         )
+        problem = None
         try:
             events = load_recording(path).events
 
@@ -396,7 +403,9 @@ class ReplayCheck:
 
             verdicts = run_in_thread(main, name="mcp-tap-replay")
         except (RecordingError, ReplayError) as error:
-            pytest.fail(f"mcp-tap: cannot replay {path}: {error}", pytrace=False)
+            problem = str(error)
+        if problem is not None:
+            pytest.fail(f"mcp-tap: cannot replay {path}: {problem}", pytrace=False)
         if not all(v.ok for v in verdicts):
             pytest.fail(
                 f"mcp-tap: {url} no longer behaves as {path} recorded\n"
