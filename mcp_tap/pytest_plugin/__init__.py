@@ -7,8 +7,9 @@ Installed with mcp-tap (the `pytest11` entry point), it adds:
   `@pytest.mark.mcp_recording("path.yaml")` marker gives). Under `--mcp-record-mode`
   `none` (the default) a mock serves it (`mcp_tap.serve`); `once` records through the proxy
   to the real server when it is missing; `new_episodes` adds the requests it cannot answer;
-  `all` records again. After the test, a request the recording could not answer fails it;
-  recorded interactions nobody asked for are a warning (a failure with `--mcp-strict`).
+  `all` records again; a recording is written only when its test passes (`settle.py`).
+  After the test, a request the recording could not answer fails it; recorded
+  interactions nobody asked for are a warning (a failure with `--mcp-strict`).
 * `mcp_target`: the real server's URL to record from (`--mcp-target`, the `mcp_target` ini
   value); override it in a conftest.py to start the server for recording.
 * `mcp_replay`: for server authors, replays a recording against their server and fails
