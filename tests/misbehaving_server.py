@@ -12,6 +12,9 @@ or the `initialize` handshake) and answers `tools/call` with a scripted SSE stre
                   control sequences (`HOSTILE`): a window title, a screen clear, a clipboard
                   write, an 8-bit CSI.
 
+With `--fail-with STATUS` it answers every request with that status and a plain-text body
+instead: a server that is up but broken.
+
 Run it alone with `python tests/misbehaving_server.py --port N`, or in-process with
 `async with running_misbehaving_server() as base_url:` (the MCP endpoint is `base_url/mcp`).
 """
@@ -95,9 +98,10 @@ def scripted_stream(
 class MisbehavingServer:
     """The ASGI app. `calls` counts the tools/call requests it answered."""
 
-    def __init__(self, broken: frozenset[str] = frozenset()) -> None:
+    def __init__(self, broken: frozenset[str] = frozenset(), fail_with: int | None = None) -> None:
         self.calls = 0
         self.broken = broken  # tools answered with the bad_progress script instead
+        self.fail_with = fail_with  # the status of every answer, when set
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -106,6 +110,9 @@ class MisbehavingServer:
             await send({"type": "lifespan.shutdown.complete"})
             return
         if scope["type"] != "http":
+            return
+        if self.fail_with is not None:
+            await self._respond(send, self.fail_with, b"broken on purpose\n", "text/plain")
             return
         if scope["method"] == "DELETE":
             await self._respond(send, 200, b"", "text/plain")
@@ -199,10 +206,13 @@ class MisbehavingServer:
 
 @contextlib.asynccontextmanager
 async def running_misbehaving_server(
-    host: str = "127.0.0.1", port: int = 0, broken: frozenset[str] = frozenset()
+    host: str = "127.0.0.1",
+    port: int = 0,
+    broken: frozenset[str] = frozenset(),
+    fail_with: int | None = None,
 ) -> AsyncIterator[str]:
     """Serve the misbehaving server in this event loop on a free port; yield its base URL."""
-    async with serving(MisbehavingServer(broken), host, port) as base_url:
+    async with serving(MisbehavingServer(broken, fail_with), host, port) as base_url:
         yield base_url
 
 
@@ -218,6 +228,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="TOOL",
         help="answer this tool with the bad_progress script (repeatable)",
     )
+    parser.add_argument(
+        "--fail-with",
+        type=int,
+        default=None,
+        metavar="STATUS",
+        help="answer every request with this HTTP status instead (e.g. 501)",
+    )
     args = parser.parse_args(argv)
 
     async def serve() -> None:
@@ -225,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):  # a clean stop, even as a background job
             asyncio.get_running_loop().add_signal_handler(sig, stop.set)
         async with running_misbehaving_server(
-            args.host, args.port, frozenset(args.broken)
+            args.host, args.port, frozenset(args.broken), args.fail_with
         ) as base_url:
             print(f"misbehaving server: {base_url}/mcp", flush=True)
             await stop.wait()

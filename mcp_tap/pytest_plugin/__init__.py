@@ -7,8 +7,9 @@ Installed with mcp-tap (the `pytest11` entry point), it adds:
   `@pytest.mark.mcp_recording("path.yaml")` marker gives). Under `--mcp-record-mode`
   `none` (the default) a mock serves it (`mcp_tap.serve`); `once` records through the proxy
   to the real server when it is missing; `new_episodes` adds the requests it cannot answer;
-  `all` records again. After the test, a request the recording could not answer fails it;
-  recorded interactions nobody asked for are a warning (a failure with `--mcp-strict`).
+  `all` records again; a recording is written only when its test passes (`settle.py`).
+  After the test, a request the recording could not answer fails it; recorded
+  interactions nobody asked for are a warning (a failure with `--mcp-strict`).
 * `mcp_target`: the real server's URL to record from (`--mcp-target`, the `mcp_target` ini
   value); override it in a conftest.py to start the server for recording.
 * `mcp_replay`: for server authors, replays a recording against their server and fails
@@ -182,6 +183,7 @@ class MCPRecordingServer:
 
 
 SERVED = pytest.StashKey[MCPRecordingServer]()
+PASSED = pytest.StashKey[bool]()  # the test's body ran to its end: its recording may be kept
 
 
 @pytest.fixture
@@ -205,10 +207,13 @@ def _target(request: pytest.FixtureRequest, settings: RecordingSettings) -> str:
         )
     from mcp_tap.pytest_plugin.recorder import TargetUnreachable, check_reachable
 
+    problem = None
     try:
         check_reachable(str(target))
     except TargetUnreachable as error:
-        pytest.fail(f"mcp-tap: cannot record {settings.path}: {error}", pytrace=False)
+        problem = str(error)
+    if problem is not None:  # failed outside the except block: no chained traceback
+        pytest.fail(f"mcp-tap: cannot record {settings.path}: {problem}", pytrace=False)
     return str(target)
 
 
@@ -248,11 +253,14 @@ def _serve(
             repeat=settings.repeat,
         )
 
+    background = BackgroundContext(serve, name="mcp-tap-serve")
+    problem = None
     try:
-        background = BackgroundContext(serve, name="mcp-tap-serve")
         mock = background.__enter__()
     except (RecordingError, ValueError) as error:
-        pytest.fail(f"mcp-tap: cannot serve {settings.path}: {error}", pytrace=False)
+        problem = str(error)
+    if problem is not None:
+        pytest.fail(f"mcp-tap: cannot serve {settings.path}: {problem}", pytrace=False)
     served = MCPRecordingServer(
         mock.url, settings.path, settings.mode, False, mock.report, settings.strict, mock.notes
     )
@@ -268,43 +276,45 @@ def _record(
 ) -> Generator[MCPRecordingServer, None, None]:
     from mcp_tap.pytest_plugin.background import BackgroundContext
     from mcp_tap.pytest_plugin.recorder import (
-        add_episodes,
-        finish_recording,
+        open_recording,
         part_path,
         recording_proxy,
         redaction,
     )
+    from mcp_tap.pytest_plugin.settle import settle_recording
     from mcp_tap.serve.matching import MatchRules
 
     target = _target(request, settings)
     rules = redaction(settings.redact_headers, settings.redact_fields)
     match_rules = MatchRules.from_options(settings.match, settings.repeat)  # checked first
     partial = part_path(settings.path)
-    partial.parent.mkdir(parents=True, exist_ok=True)
-    background = BackgroundContext(
-        lambda: recording_proxy(target, partial, rules), name="mcp-tap-record"
-    )
-    session = background.__enter__()
+    writer = open_recording(partial, target, rules)
+    if isinstance(writer, str):  # failed here, not in the except block: no chained traceback
+        pytest.fail(f"mcp-tap: cannot record {settings.path}: {writer}", pytrace=False)
+    background = BackgroundContext(lambda: recording_proxy(target, writer), name="mcp-tap-record")
+    try:
+        session = background.__enter__()
+    except BaseException:
+        writer.close()  # the proxy never started: nothing will close it
+        partial.unlink(missing_ok=True)
+        raise
     served = MCPRecordingServer(session.url, settings.path, settings.mode, True)
     request.node.stash[SERVED] = served
     try:
         yield served
     finally:
         background.__exit__(None, None, None)
-    problem = finish_recording(session, None if merge else settings.path)
-    if problem is not None:
-        warnings.warn(MCPRecordingWarning(f"mcp-tap: {problem}"), stacklevel=1)
-        return
-    if merge:
-        try:
-            episodes = add_episodes(settings.path, partial, match_rules)
-        finally:
-            partial.unlink(missing_ok=True)
-        added = ", ".join(episodes.added) if episodes.added else "nothing new"
-        note = f"new episodes in {settings.path}: {added}"
-    else:
-        note = f"recorded {settings.path} from {target}"
-    request.node.add_report_section("teardown", "mcp-tap", note)
+    passed = request.node.stash.get(PASSED, False)
+    settled = settle_recording(
+        session, settings.path, passed=passed, merge=merge, rules=match_rules
+    )
+    if settled.error is not None:
+        pytest.fail(f"mcp-tap: {settled.error}", pytrace=False)
+    if settled.warning is not None:
+        warnings.warn(MCPRecordingWarning(f"mcp-tap: {settled.warning}"), stacklevel=1)
+    if settled.note is not None:
+        note = settled.note if merge else f"{settled.note} from {target}"
+        request.node.add_report_section("teardown", "mcp-tap", note)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -331,6 +341,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
         if served.strict and served.report is not None and served.report.unused:
             heading = f"mcp-tap: {served.path} was not used as recorded (--mcp-strict)"
         pytest.fail("\n".join([heading, *(f"  {line}" for line in failures)]), pytrace=False)
+    item.stash[PASSED] = True
     return result
 
 
@@ -379,6 +390,7 @@ class ReplayCheck:
             progress_tolerance=progress_tolerance,
             timeout=timeout,
         )
+        problem = None
         try:
             events = load_recording(path).events
 
@@ -392,7 +404,9 @@ class ReplayCheck:
 
             verdicts = run_in_thread(main, name="mcp-tap-replay")
         except (RecordingError, ReplayError) as error:
-            pytest.fail(f"mcp-tap: cannot replay {path}: {error}", pytrace=False)
+            problem = str(error)
+        if problem is not None:
+            pytest.fail(f"mcp-tap: cannot replay {path}: {problem}", pytrace=False)
         if not all(v.ok for v in verdicts):
             pytest.fail(
                 f"mcp-tap: {url} no longer behaves as {path} recorded\n"

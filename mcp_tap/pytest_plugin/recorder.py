@@ -1,15 +1,14 @@
 """Record a test's MCP traffic through the proxy, and add new episodes to a recording.
 
-A recording is written to `<name>.part` beside its final place and moved there once the
-session is over, so an interrupted run never leaves half a recording where `none` mode
-would serve it. Redaction is on, exactly as `mcp-tap proxy` does it by default.
+A recording is written to `<name>.part` beside its final place; what becomes of it once the
+test is over is `settle.py`'s. An interrupted run never leaves half a recording where `none`
+mode would serve it. Redaction is on, exactly as `mcp-tap proxy` does it by default.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import socket
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -53,6 +52,24 @@ def part_path(path: Path) -> Path:
     return path.with_name(path.name + ".part")
 
 
+def open_recording(path: Path, target: str, rules: RedactionRules) -> RecordingWriter | str:
+    """Create the directories and the file a session is recorded to, or say why they cannot be."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return RecordingWriter(path, target, rules, overwrite=True)
+    except OSError as error:
+        return why_unwritable(error, path)
+
+
+def why_unwritable(error: OSError, path: Path) -> str:
+    """What a user should fix when `path` (or its directory) could not be written."""
+    if isinstance(error, (NotADirectoryError, FileExistsError)):
+        for parent in reversed(path.parents):  # from the root down: the first file in the way
+            if parent.exists() and not parent.is_dir():
+                return f"{parent} is a file, not a directory"
+    return f"cannot write {error.filename or path}: {error.strerror or error}"
+
+
 @dataclass
 class ExchangeCounter:
     """A bus subscriber counting the HTTP exchanges of a session."""
@@ -78,18 +95,15 @@ class ProxySession:
 
 
 @contextlib.asynccontextmanager
-async def recording_proxy(
-    target: str, path: Path, rules: RedactionRules
-) -> AsyncIterator[ProxySession]:
-    """Serve a proxy to `target` on a free loopback port, recording (redacted) to `path`."""
+async def recording_proxy(target: str, writer: RecordingWriter) -> AsyncIterator[ProxySession]:
+    """Serve a proxy to `target` on a free loopback port, recording to `writer` (closed after)."""
     bus = TapBus()
-    writer = RecordingWriter(path, target, rules, overwrite=True)
     counter = ExchangeCounter()
     bus.subscribe(writer)
     bus.subscribe(counter)
     try:
         async with running_proxy(target, bus) as base_url:
-            yield ProxySession(client_url(base_url, target), path, counter, writer)
+            yield ProxySession(client_url(base_url, target), writer.path, counter, writer)
         await asyncio.sleep(0)  # the bus delivers what the last exchanges published
     finally:
         bus.close()  # writes what is queued and closes the file
@@ -157,19 +171,6 @@ def _rename(value: Any, names: dict[str, str]) -> Any:
     if isinstance(value, list):
         return [_rename(item, names) for item in value]
     return value
-
-
-def finish_recording(session: ProxySession, final: Path | None) -> str | None:
-    """Move a complete recording to `final` (None: leave it); a warning when nothing crossed."""
-    if session.writer.error is not None:
-        return f"the recording {session.path} stopped early: {session.writer.error}"
-    if session.counter.exchanges == 0:
-        with contextlib.suppress(OSError):
-            session.path.unlink()
-        return "the test sent no MCP request through the recording proxy: nothing was recorded"
-    if final is not None:
-        os.replace(session.path, final)
-    return None
 
 
 def redaction(headers: Sequence[str] = (), fields: Sequence[str] = ()) -> RedactionRules:
