@@ -35,6 +35,7 @@ from tests.test_stdio import (
     faults,
     line,
     messages,
+    spawned,
     tap,
 )
 
@@ -207,3 +208,35 @@ def test_a_tty_as_stdin_and_stdout() -> None:
         os.close(master)
         if slave >= 0:
             os.close(slave)
+
+
+# --- signals ------------------------------------------------------------------------------
+
+
+def test_sigterm_to_mcp_tap_ends_a_server_that_ignores_it(tmp_path: Path) -> None:
+    record = tmp_path / "rec.yaml"
+    args = tap(record, *child("ignore-term"), extra=("--term-grace", "0.5"))
+    with spawned(args) as process:
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(line(INITIALIZE))
+        process.stdin.flush()
+        assert LineReader(process.stdout).next() == line(INITIALIZE)  # SIGTERM is ignored now
+        server = server_of(process.pid)
+        os.kill(process.pid, signal.SIGTERM)
+        assert process.wait(timeout=DEADLINE) == 128 + signal.SIGKILL
+        wait_gone(server)
+    found = faults(load_recording(record))
+    assert found["server-killed"].endswith("did not exit 0.5 s after SIGTERM: sent SIGKILL")
+    assert "was killed by SIGKILL" in found["server-exit"]
+
+
+def test_the_server_dies_with_mcp_tap_killed_outright() -> None:
+    with spawned(tap(None, *child("ignore-term"))) as process:
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(line(INITIALIZE))
+        process.stdin.flush()
+        assert LineReader(process.stdout).next() == line(INITIALIZE)
+        server = server_of(process.pid)
+        os.kill(process.pid, signal.SIGKILL)  # what a host does when SIGTERM was not enough
+        assert process.wait(timeout=DEADLINE) == -signal.SIGKILL
+        wait_gone(server)
