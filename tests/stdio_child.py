@@ -8,6 +8,7 @@ crash N      copy the first line, then exit with status N
 garbage      write bytes that are not JSON to stdout, then copy like cat
 term-exit    copy like cat; on SIGTERM say so on stderr and exit 42
 stderr       write a line to stderr, then copy like cat
+stall N      read N bytes, all NUL, say `read N` on stdout, then read nothing more
 answer TEXT  a server that answers every request: a tool call with two progress
              notifications (when it asks for progress) and TEXT, anything else with {}
 """
@@ -64,6 +65,16 @@ def main() -> int:
     if mode == "ignore-term":
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         copy()
+        while True:
+            time.sleep(1)
+    if mode == "stall":
+        wanted, seen = int(sys.argv[2]), 0
+        while seen < wanted:
+            chunk = os.read(0, min(1 << 16, wanted - seen))
+            if not chunk or chunk.count(0) != len(chunk):
+                return 1
+            seen += len(chunk)
+        os.write(1, f"read {seen}\n".encode())
         while True:
             time.sleep(1)
     if mode == "crash":

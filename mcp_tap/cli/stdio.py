@@ -75,7 +75,9 @@ def register(commands: Commands) -> None:
         type=float,
         default=DEFAULT_TERM_GRACE,
         metavar="SECONDS",
-        help=f"then wait this long before SIGKILL (default {DEFAULT_TERM_GRACE:g})",
+        help="after the SIGTERM sent after --grace, or a SIGINT or SIGTERM sent to mcp-tap "
+        "and passed on, wait this long for the server to exit before SIGKILL "
+        f"(default {DEFAULT_TERM_GRACE:g})",
     )
     stdio.add_argument(
         "--drain",

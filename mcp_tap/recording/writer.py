@@ -12,6 +12,12 @@ Every batch the thread drains is written with `os.write` on an unbuffered descri
 a batch is written it sits in the kernel and survives `kill -9` of the process. Each
 document ends with `...`, which lets the reader tell a complete last event from a cut one.
 The format is described in docs/recording-format.md.
+
+The file is opened for appending, and truncated under the writer (`logrotate`'s
+`copytruncate` copies a file, then empties it) it goes on at its new end: no hole of NUL
+bytes where the old text was. The writer notices the file shrank, and writes the header
+again before what follows, with the `exchange-opened` of every exchange still open: the
+emptied file is a recording of its own, readable by `mcp-tap show`, from the truncation on.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 from mcp_tap.protocol.codec import event_to_dict
-from mcp_tap.protocol.events import Fault, TapEvent
+from mcp_tap.protocol.events import ExchangeClosed, ExchangeOpened, Fault, TapEvent
 from mcp_tap.protocol.redaction import RedactionRules, Redactor
 from mcp_tap.recording.lock import hold_while_writing
 from mcp_tap.recording.yaml_emit import Memo, Reusable, emit_document
@@ -133,17 +139,18 @@ def default_recording_path(
 
 
 def open_exclusive(path: Path, unique: bool = False, overwrite: bool = False) -> tuple[int, Path]:
-    """Create `path` for writing, mode 0600, never replacing a file (unless `overwrite`).
+    """Create `path` for appending, mode 0600, never replacing a file (unless `overwrite`).
 
     With `unique`, a taken name gets a `-2`, `-3`... suffix instead of failing.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
+    flags = os.O_CREAT | os.O_WRONLY | os.O_APPEND  # see the module docstring: copytruncate
     if overwrite:
-        return os.open(path, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600), path
+        return os.open(path, flags | os.O_TRUNC, 0o600), path
     candidate, number = path, 1
     while True:
         try:
-            return os.open(candidate, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600), candidate
+            return os.open(candidate, flags | os.O_EXCL, 0o600), candidate
         except FileExistsError:
             if not unique:
                 raise
@@ -188,8 +195,14 @@ class RecordingWriter:
         self._awake = False  # the writer was woken and has not yet taken what is pending
         self._closed = False
         header = PREAMBLE + emit_document(recording_header(target, started, rules, stdio))
+        self._header = header.encode("utf-8")
+        # What a file truncated under us needs first (the writer thread's): where our last
+        # write ended, and the opening document of each exchange still open.
+        self._end = 0
+        self._open: dict[int, str] = {}
+        self._changes: list[tuple[int, str | None]] = []  # exchanges a batch opens, closes
         try:
-            _write_all(self._fd, header.encode("utf-8"))
+            self._append(self._header)
         except OSError:
             os.close(self._fd)
             raise
@@ -235,6 +248,7 @@ class RecordingWriter:
     def _write_batch(self, batch: list[object]) -> bool:
         """Write a batch of events; True when it held the stop marker."""
         documents = []
+        self._changes = []
         # A small batch means requests come one at a time, and each waits for the GIL while
         # the writer holds it. A large one means a flood, which a yielding writer would not
         # keep up with: a busy loop that takes the GIL keeps it until a switch is forced.
@@ -248,13 +262,23 @@ class RecordingWriter:
                     pause_at = time.perf_counter() + WORK_SLICE
         if documents:
             self._write("".join(documents).encode("utf-8"))
+        for exchange_id, opening in self._changes:
+            if opening is None:
+                self._open.pop(exchange_id, None)
+            else:
+                self._open[exchange_id] = opening
         return batch[-1] is _STOP
 
     def _document(self, event: TapEvent) -> str:
         try:
             if self._redact is not None:
                 event = self._redact(event)
-            return emit_document(self._prepare(event_to_dict(event)))
+            document = emit_document(self._prepare(event_to_dict(event)))
+            if isinstance(event, ExchangeOpened):
+                self._changes.append((event.exchange_id, document))
+            elif isinstance(event, ExchangeClosed):
+                self._changes.append((event.exchange_id, None))
+            return document
         except Exception as error:  # one odd event must cost one document, not the recording
             log.warning("could not record %r: %s", type(event).__name__, error)
             exchange_id = getattr(event, "exchange_id", None)
@@ -280,10 +304,27 @@ class RecordingWriter:
 
     def _write(self, data: bytes) -> None:
         try:
-            _write_all(self._fd, data)
+            if os.fstat(self._fd).st_size < self._end:  # emptied since our last write
+                data = self._restart() + data
+            self._append(data)
         except OSError as error:  # e.g. a full disk: stop writing, keep the proxy running
             log.error("recording to %s stopped: %s", self.path, error)
             self.error = error
+
+    def _restart(self) -> bytes:
+        """What a truncated file needs before the next events: a note, the header and the
+        exchanges still open (a truncation between the size check and the write is missed:
+        that batch then starts the file, and `show` refuses it)."""
+        log.warning("%s was truncated while recorded: the header is written again", self.path)
+        when = utc_now().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        note = f"# truncated while recorded, at {when}: the header again, then open exchanges\n"
+        return note.encode() + self._header + "".join(self._open.values()).encode("utf-8")
+
+    def _append(self, data: bytes) -> None:
+        _write_all(self._fd, data)
+        # With O_APPEND each write first moves the offset to the end of the file: after it,
+        # the offset is where our text ends, whatever else has happened to the file.
+        self._end = os.lseek(self._fd, 0, os.SEEK_CUR)
 
 
 def _write_all(fd: int, data: bytes) -> None:

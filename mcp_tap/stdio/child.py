@@ -3,17 +3,26 @@
 The server runs in a process group of its own, so a Ctrl-C in a terminal reaches it once,
 through mcp-tap, and a signal mcp-tap sends reaches what it started too, as in a shell. Its
 exit is waited for by a thread, which works under any event loop and needs no child watcher.
+
+It dies with mcp-tap, even when mcp-tap is killed outright (`kill -9`, which a host sends
+when SIGTERM was not enough): on Linux the kernel sends it SIGKILL when mcp-tap's thread
+that started it ends (`PR_SET_PDEATHSIG`, set between fork and exec). Only the server's own
+process is reached that way; processes it started itself (`uvx`, `npx` start the real
+server) die only if it takes them along. Other systems have no such call: there a server
+outlives an mcp-tap killed with SIGKILL (SIGTERM and SIGINT still reach it, and it gets EOF).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import signal
 import subprocess
+import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from mcp_tap.stdio.pipes import widen
 
@@ -35,6 +44,7 @@ def spawn(command: Sequence[str]) -> tuple[subprocess.Popen[bytes], int, int]:
             stdout=child_stdout,
             stderr=None,
             process_group=0,  # see the module docstring: signals reach it through us
+            preexec_fn=_die_with(os.getpid()),
         )
     except BaseException:
         os.close(to_child)
@@ -44,6 +54,35 @@ def spawn(command: Sequence[str]) -> tuple[subprocess.Popen[bytes], int, int]:
         os.close(child_stdin)
         os.close(child_stdout)
     return process, to_child, from_child
+
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _die_with(parent: int) -> Callable[[], None] | None:
+    """What the child runs between fork and exec so that it dies with `parent`; None where
+    the system has no such call (see the module docstring).
+
+    `prctl` is looked up here, in the parent: the child only makes the call, and touches no
+    lock another thread could hold. A parent that died before the call made its child an
+    orphan whose death signal will never come: the child checks and goes at once.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None).prctl  # libc's, linked into the interpreter
+    except (OSError, AttributeError):
+        return None
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    prctl.restype = ctypes.c_int
+    kill = int(signal.SIGKILL)
+
+    def die_with_parent() -> None:
+        prctl(PR_SET_PDEATHSIG, kill, 0, 0, 0)
+        if os.getppid() != parent:
+            os.kill(os.getpid(), kill)
+
+    return die_with_parent
 
 
 def watch_exit(

@@ -2,9 +2,9 @@
 
 `PipeReader` hands each chunk a pipe delivers to a callback; `PipeWriter` writes to a pipe,
 and while the pipe is full it pauses the reader that feeds it, so nothing piles up in memory.
-A descriptor that is a regular file (`< requests.jsonl`, `> out.jsonl`) cannot be polled by
-the loop: `connect_read` reads it from a thread, `connect_write` writes it through a blocking
-`FileTransport`.
+Any descriptor a host or a shell may give works: pipes go to the event loop, anything else
+(a file, `/dev/null`, a tty, a socket) to a thread of `threaded.py`, with the same
+back-pressure.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ import os
 import stat
 import threading
 from collections.abc import Callable
-from typing import BinaryIO, cast
+from typing import cast
+
+from mcp_tap.stdio.threaded import ThreadReadTransport, ThreadWriteTransport
 
 PIPE_SIZE = 1024 * 1024  # the unprivileged maximum (/proc/sys/fs/pipe-max-size)
 
@@ -108,62 +110,28 @@ class PipeWriter(asyncio.BaseProtocol):
 async def connect_read(
     loop: asyncio.AbstractEventLoop, fd: int, protocol: PipeReader
 ) -> threading.Thread | None:
-    """Read `fd` (which `protocol` then owns) into `protocol`; the thread reading a file."""
-    pipe = os.fdopen(fd, "rb", buffering=0)
-    if stat.S_ISREG(os.fstat(fd).st_mode):  # a file is no pipe: the loop cannot poll it
-        return _read_file_in_thread(loop, pipe, protocol)
-    await loop.connect_read_pipe(lambda: protocol, pipe)
+    """Read `fd` (which `protocol` then owns) into `protocol`; the thread reading it, when
+    the loop cannot poll it (anything but a FIFO: see `threaded.py`)."""
+    if not _is_fifo(fd):
+        return ThreadReadTransport(loop, fd, protocol).thread
+    await loop.connect_read_pipe(lambda: protocol, os.fdopen(fd, "rb", buffering=0))
     return None
 
 
 async def connect_write(loop: asyncio.AbstractEventLoop, fd: int, protocol: PipeWriter) -> None:
     """Make `protocol` the writer of `fd`, which it then owns."""
-    pipe = os.fdopen(fd, "wb", buffering=0)
-    if stat.S_ISREG(os.fstat(fd).st_mode):
-        protocol.connection_made(FileTransport(pipe, protocol))
+    if not _is_fifo(fd):
+        ThreadWriteTransport(loop, fd, protocol)
         return
-    await loop.connect_write_pipe(lambda: protocol, pipe)
+    await loop.connect_write_pipe(lambda: protocol, os.fdopen(fd, "wb", buffering=0))
 
 
-def _read_file_in_thread(
-    loop: asyncio.AbstractEventLoop, pipe: BinaryIO, protocol: PipeReader
-) -> threading.Thread:
-    """stdin redirected from a file (`< requests.jsonl`): read it from a thread."""
-
-    def read() -> None:
-        with pipe:
-            while chunk := pipe.read(65536):
-                loop.call_soon_threadsafe(protocol.data_received, chunk)
-        loop.call_soon_threadsafe(protocol.connection_lost, None)
-
-    thread = threading.Thread(target=read, name="mcp-tap-file-reader", daemon=True)
-    thread.start()
-    return thread
-
-
-class FileTransport(asyncio.WriteTransport):
-    """stdout redirected to a file: writes to a file never wait long, so they block."""
-
-    def __init__(self, file: BinaryIO, protocol: PipeWriter) -> None:
-        super().__init__()
-        self._file = file
-        self._protocol = protocol
-        self._closing = False
-
-    def write(self, data: bytes | bytearray | memoryview) -> None:
-        self._file.write(data)
-
-    def is_closing(self) -> bool:
-        return self._closing
-
-    def close(self) -> None:
-        if not self._closing:
-            self._closing = True
-            self._file.close()
-            self._protocol.connection_lost(None)
-
-    def get_write_buffer_size(self) -> int:
-        return 0
+def _is_fifo(fd: int) -> bool:
+    """A pipe, which the loop polls (the common case: what hosts give a server)."""
+    try:
+        return stat.S_ISFIFO(os.fstat(fd).st_mode)
+    except OSError:
+        return False
 
 
 def widen(pipe: int) -> None:

@@ -14,7 +14,10 @@ Life cycle (the MCP stdio transport's shutdown): when the host closes stdin, the
 stdin is closed; if it has not exited `grace` seconds later it gets SIGTERM, and SIGKILL
 `term_grace` seconds after that. When the server exits, the relay ends with its status.
 SIGINT and SIGTERM sent to mcp-tap are passed to the server, which runs in a process group
-of its own: so a Ctrl-C in a terminal reaches it once, through mcp-tap, not twice.
+of its own: so a Ctrl-C in a terminal reaches it once, through mcp-tap, not twice. A server
+still running `term_grace` seconds later gets SIGKILL: a host that sends SIGTERM expects the
+session to end. Should mcp-tap itself be killed outright, the server dies with it
+(`child.py`).
 
 This module is the relay and its life cycle; the pipes' protocols are `pipes.py`'s, and
 starting, waiting for and signalling the server's process `child.py`'s.
@@ -88,7 +91,8 @@ class StdioRelay:
         self._child_out: PipeReader | None = None
         self._child_out_done: asyncio.Event | None = None
         self._host_gone = False
-        self._stopping: asyncio.Task[None] | None = None
+        self._stopping: asyncio.Task[None] | None = None  # after the host closed stdin
+        self._killing: asyncio.Future[None] | None = None  # after a signal to mcp-tap
         self._fallback_threads: list[threading.Thread] = []
         self._pipes = (-1, -1)  # our ends of the server's stdin and stdout, once it runs
 
@@ -120,6 +124,10 @@ class StdioRelay:
                 os.set_blocking(self._stdin_fd, True)
                 os.set_blocking(self._stdout_fd, True)
 
+    @property
+    def _running(self) -> bool:
+        return self._exited is not None and not self._exited.done()
+
     # --- the relay --------------------------------------------------------------------------
 
     async def _relay(self) -> int:
@@ -141,8 +149,9 @@ class StdioRelay:
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self._loop.remove_signal_handler(sig)
-            if self._stopping is not None:
-                self._stopping.cancel()
+            for task in (self._stopping, self._killing):
+                if task is not None:
+                    task.cancel()
             for reader in (child_out, host_in):
                 if reader.transport is not None:
                     reader.transport.close()
@@ -168,7 +177,7 @@ class StdioRelay:
         self._host_gone = True
         if self._child_in is not None:
             self._child_in.close()  # the server reads EOF once what was sent is flushed
-        if self._stopping is None and self._exited is not None and not self._exited.done():
+        if self._stopping is None and self._killing is None and self._running:
             self._stopping = asyncio.ensure_future(self._stop_server())
 
     def _server_eof(self) -> None:
@@ -178,25 +187,35 @@ class StdioRelay:
     async def _stop_server(self) -> None:
         """Wait `grace` for the server to exit on its own, then SIGTERM, then SIGKILL."""
         assert self._exited is not None
-        options = self.options
-        for sig, wait, after in (
-            (signal.SIGTERM, options.grace, f"did not exit within {options.grace:g} s"),
-            (signal.SIGKILL, options.term_grace, f"did not exit {options.term_grace:g} s"),
-        ):
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(self._exited), wait)
-                return
-            if sig is signal.SIGTERM:
-                detail = f"{self.program} {after} of its stdin closing: sent SIGTERM"
-                self.tap.fault("server-terminated", detail)
-            else:
-                detail = f"{self.program} {after} after SIGTERM: sent SIGKILL"
-                self.tap.fault("server-killed", detail)
-            signal_group(self._process, sig)
+        grace = self.options.grace
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._exited), grace)
+            return
+        detail = f"{self.program} did not exit within {grace:g} s of its stdin closing"
+        self.tap.fault("server-terminated", f"{detail}: sent SIGTERM")
+        signal_group(self._process, signal.SIGTERM)
+        await self._kill_after(signal.SIGTERM)
+
+    async def _kill_after(self, sig: signal.Signals) -> None:
+        """SIGKILL for a server still running `term_grace` seconds after `sig`."""
+        assert self._exited is not None
+        term_grace = self.options.term_grace
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._exited), term_grace)
+            return
+        detail = f"{self.program} did not exit {term_grace:g} s after {sig.name}: sent SIGKILL"
+        self.tap.fault("server-killed", detail)
+        signal_group(self._process, signal.SIGKILL)
 
     def _signal(self, sig: signal.Signals) -> None:
-        """SIGINT or SIGTERM for mcp-tap: the server's to act on; its exit ends the relay."""
+        """SIGINT or SIGTERM for mcp-tap: the server's to act on, within `term_grace`; then
+        SIGKILL, so that a host's SIGTERM ends the session even if the server ignores it.
+        Its exit ends the relay."""
         signal_group(self._process, sig)
+        if self._killing is None and self._running:
+            if self._stopping is not None:
+                self._stopping.cancel()  # this signal starts the clock instead
+            self._killing = asyncio.ensure_future(self._kill_after(sig))
 
     # --- a command that cannot start ---------------------------------------------------------
 
