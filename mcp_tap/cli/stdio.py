@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
         rules = RedactionRules.from_options(
             enabled=not args.no_redact, headers=args.redact_header, fields=args.redact_field
         )
-        origin = StdioOrigin(command, environment_names())
+        origin = StdioOrigin(command, environment_names(), args.host_entry)
         if args.record is not None and is_launch_pattern(args.record):
             recorder = launch_recorder(
                 args.record, args.host_entry or program_name(command), rules, origin
