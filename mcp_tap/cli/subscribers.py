@@ -17,6 +17,7 @@ from mcp_tap.recording.redact import RedactionRules
 from mcp_tap.recording.writer import RecordingWriter, StdioOrigin, mcp_tap_version
 from mcp_tap.tap.bus import TapBus
 from mcp_tap.view.console import DEFAULT_FPS, ViewOptions, build_view
+from mcp_tap.view.layout import SESSION
 
 
 def view_subscribers(
@@ -26,11 +27,13 @@ def view_subscribers(
     recorded: bool = False,
     fps: float = DEFAULT_FPS,
     started_at: float | None = None,
+    session_width: int = SESSION,
 ) -> list[Subscriber]:
     """What shows events to the user, live or from a recording: the one place to change it.
 
     The progress tracker (publishing its findings on `bus`) and then the view, in that
     order. `recorded`: the events come from a recording that already holds its findings.
+    `session_width`: cells of the session column (`show --follow DIR` names servers there).
     """
     options = ViewOptions(
         verbose=getattr(args, "verbose", False),
@@ -40,6 +43,7 @@ def view_subscribers(
         clock=getattr(args, "clock", False),
         started_at=started_at,
         progress_lines=getattr(args, "progress_lines", True),
+        session_width=session_width,
     )
     jsonl = getattr(args, "jsonl", False)
     machine_stdout = getattr(args, "format", None) == "json"  # replay --format json owns stdout

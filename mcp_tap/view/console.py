@@ -52,7 +52,7 @@ from mcp_tap.view.format import (
 )
 from mcp_tap.view.frames import FramePacer
 from mcp_tap.view.jsonl import JsonLinesView
-from mcp_tap.view.layout import Layout
+from mcp_tap.view.layout import SESSION, Layout
 from mcp_tap.view.output import ViewOutput
 from mcp_tap.view.summary import Tally, summary
 from mcp_tap.view.visible import json_block, json_text, visible, visible_block
@@ -78,6 +78,8 @@ class ViewOptions:
     # a line for each progress notification, as well as the bar (which is always drawn);
     # -q leaves them out anyway where the bars show progress
     progress_lines: bool = True
+    # cells of the session column on a wide terminal; `show --follow DIR` names servers there
+    session_width: int = SESSION
 
 
 class ConsoleView:
@@ -166,7 +168,8 @@ class ConsoleView:
     def _layout(self) -> Layout:
         """Columns for this frame: a terminal's current width (None for a pipe or a file)."""
         width = self.console.width if self.console.is_terminal else None
-        return Layout(width, self._epoch if self.options.clock else None)
+        epoch = self._epoch if self.options.clock else None
+        return Layout(width, epoch, self.options.session_width)
 
     def _streams_ended_since_last_frame(self) -> dict[int, list[ProgressStats]]:
         if self.tracker is None:
