@@ -115,9 +115,13 @@ def test_finished_recordings_are_left_out_open_and_new_ones_shown_whole(tmp_path
     open_.handle(progress_event(1))
     args = [sys.executable, "-m", "mcp_tap", "show", "--follow", str(tmp_path), "--jsonl"]
     with running(args) as proc:
-        proc.wait_for_line(r"following every recording in .* \(1 being written, 1 finished")
+        proc.wait_for_line(
+            r"following every recording in .*: 1 being written, 1 finished ones not shown"
+        )
         first = json.loads(proc.wait_for_line(r'"type": ?"message"', timeout=10).string)
         assert first["session_id"] == "github" and first["exchange_id"] == 1
+        (tmp_path / "notes.yaml").write_text("hello: 1\n...\n")
+        proc.wait_for_line(r"not following .*notes\.yaml: not an mcp-tap recording")
         relaunch = stdio_writer(tmp_path / "c-new.yaml", "github")
         relaunch.handle(ExchangeOpened(1, 0.0, "STDIO", "my-server", (), None))
         relaunch.handle(progress_event(2))
@@ -178,3 +182,20 @@ def test_each_file_s_events_are_relabelled_apart() -> None:
 
 STDIO_HEADER = {"command": ["npx", "gh"], "host_entry": "github"}
 HTTP_HEADER = {"target": "http://127.0.0.1:8000/mcp"}
+
+
+def test_over_max_follow_the_next_recording_waits_for_a_place(tmp_path: Path) -> None:
+    args = [sys.executable, "-m", "mcp_tap", "show", "--follow", str(tmp_path), "--jsonl"]
+    with running([*args, "--max-follow", "1"]) as proc:
+        proc.wait_for_line(r"following every recording in ")
+        first, second = (stdio_writer(tmp_path / f"{n}.yaml", n) for n in ("a", "b"))
+        first.handle(progress_event(1))
+        second.handle(progress_event(2))
+        proc.wait_for_line(r"1 recordings are being followed \(--max-follow\): the next ones wait")
+        assert '"a"' in proc.wait_for_line(r'"type": ?"message"', timeout=10).string
+        first.close()
+        line = proc.wait_for_line(r'"type": ?"message"', timeout=10).string
+        assert json.loads(line)["session_id"] == "b"  # its place came: shown from its start
+        second.close()
+        proc.popen.send_signal(signal.SIGINT)
+        assert proc.finish(timeout=10) == 0

@@ -106,15 +106,16 @@ class FolderFollower:
             if not self._open(path, at_start=True):
                 finished += 1
         # lines of what was being written start at the oldest of those recordings
-        starts = [started_epoch(t.tail.header) for t in self.tailed.values() if t.tail.header]
-        self.epoch = min([self.epoch, *(s for s in starts if s is not None)])
+        if not self.since_now:
+            starts = [started_epoch(t.tail.header) for t in self.tailed.values() if t.tail.header]
+            self.epoch = min([self.epoch, *(s for s in starts if s is not None)])
         for tailed in self.tailed.values():
             if tailed.tail.header is not None:
                 tailed.backlog = self._relabelled(tailed, tailed.backlog)
         writing = len(self.tailed) + len(self._waiting)
         counts = [f"{writing} being written"] if writing else []
-        counts += [f"{finished} finished, not shown"] if finished else []
-        said = f" ({', '.join(counts)})" if counts else ""
+        counts += [f"{finished} finished ones not shown"] if finished else []
+        said = f": {', '.join(counts)}" if counts else ""
         print(
             f"mcp-tap: following every recording in {self.folder}{said} (Ctrl-C to stop)",
             file=sys.stderr,
@@ -234,7 +235,8 @@ class FolderFollower:
         try:
             return tailed.tail.feed(read_available(tailed.fd))
         except (RecordingError, OSError) as error:
-            print(f"mcp-tap: not following {visible(str(error))}", file=sys.stderr, flush=True)
+            why = str(error) if isinstance(error, RecordingError) else f"{tailed.path}: {error}"
+            print(f"mcp-tap: not following {visible(why)}", file=sys.stderr, flush=True)
             self._drop(tailed)
             return []
 
