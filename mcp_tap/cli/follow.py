@@ -3,6 +3,7 @@
 The same subscribers as `mcp-tap proxy` (tracker, view, summary) fed from the file as it
 grows. It waits for the file to appear, polls it every few milliseconds (the writer
 flushes each batch at once), and ends when the writer lets go of the file or at Ctrl-C.
+A folder is `cli.follow_folder`'s: every recording written in it, until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -10,11 +11,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import sys
 from pathlib import Path
 
-from mcp_tap.cli.common import run_async
+from mcp_tap.cli.common import run_async, until_signalled
 from mcp_tap.cli.subscribers import fail_on_exit, fail_on_gate, view_subscribers
 from mcp_tap.recording.follow import RecordingTail, read_available
 from mcp_tap.recording.lock import writer_finished
@@ -26,24 +26,43 @@ FOLLOW_FPS = 30.0  # a follower adds the writer's batching to its delay: frames 
 
 def run_follow(args: argparse.Namespace) -> int:
     """The live view of a recording being written (by `proxy`, `stdio`, `replay --record`)."""
+    path = Path(args.file)
+    if args.since_now and finished_recording(path):
+        print(
+            f"mcp-tap: {path} is finished: its writer closed it, nothing more will be written "
+            f"(`show --follow {path.parent}{os.sep}` waits for the next recordings there)",
+            file=sys.stderr,
+        )
+        return 0
     bus = TapBus()
     gate = fail_on_gate(args, bus)
     for subscriber in view_subscribers(args, bus, recorded=True, fps=FOLLOW_FPS):
         bus.subscribe(subscriber)
     try:
-        run_async(follow_recording(Path(args.file), bus, args.since_now))
+        run_async(follow_recording(path, bus, args.since_now))
     finally:
         bus.close()
     return fail_on_exit(gate)
 
 
+def finished_recording(path: Path) -> bool:
+    """Whether `path` is a whole recording whose writer has let go of it."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False  # not there yet: following waits for it
+    try:
+        finished = writer_finished(fd)
+        tail = RecordingTail(str(path))
+        tail.feed(read_available(fd))  # a file that is not a recording says so here
+        return finished and tail.header is not None
+    finally:
+        os.close(fd)
+
+
 async def follow_recording(path: Path, bus: TapBus, since_now: bool = False) -> None:
     """Publish the events of `path` on `bus` as they are written, until the writer is done."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
+    async with until_signalled() as stop:
         fd = await _opened_when_it_exists(path, stop)
         if fd is None:
             return
@@ -51,9 +70,6 @@ async def follow_recording(path: Path, bus: TapBus, since_now: bool = False) -> 
             await _follow(fd, path, bus, since_now, stop)
         finally:
             os.close(fd)
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
 
 
 async def _opened_when_it_exists(path: Path, stop: asyncio.Event) -> int | None:
@@ -65,7 +81,7 @@ async def _opened_when_it_exists(path: Path, stop: asyncio.Event) -> int | None:
             if not said:
                 print(f"mcp-tap: waiting for {path} to appear", file=sys.stderr, flush=True)
                 said = True
-        await _pause(stop)
+        await pause(stop, POLL_INTERVAL)
     return None
 
 
@@ -80,11 +96,12 @@ async def _follow(fd: int, path: Path, bus: TapBus, since_now: bool, stop: async
             bus.publish(event)
         if finished and tail.header is not None:
             return
-        await _pause(stop)
+        await pause(stop, POLL_INTERVAL)
 
 
-async def _pause(stop: asyncio.Event) -> None:
+async def pause(stop: asyncio.Event, seconds: float) -> None:
+    """Wait `seconds`, or less when `stop` is set."""
     try:
-        await asyncio.wait_for(stop.wait(), POLL_INTERVAL)
+        await asyncio.wait_for(stop.wait(), seconds)
     except TimeoutError:
         pass

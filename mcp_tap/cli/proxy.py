@@ -7,9 +7,7 @@ session's subscribers; `run_proxy` and `run_forward_proxy` (which tests call dir
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
-import signal
 import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
@@ -17,7 +15,14 @@ from pathlib import Path
 from typing import TextIO
 
 from mcp_tap.cli.ca import forward_ca
-from mcp_tap.cli.common import UserError, check_record_path, checked_port, checked_target, run_async
+from mcp_tap.cli.common import (
+    UserError,
+    check_record_path,
+    checked_port,
+    checked_target,
+    run_async,
+    until_signalled,
+)
 from mcp_tap.cli.options import (
     Commands,
     add_ca_dir,
@@ -223,7 +228,7 @@ async def run_forward_proxy(
 ) -> None:
     """`mcp-tap proxy --forward`, until SIGINT or SIGTERM."""
     bundle = ca.write_bundle()
-    async with _until_signalled() as stop:
+    async with until_signalled() as stop:
         async with running_forward_proxy(
             bus,
             ca,
@@ -249,27 +254,6 @@ def _say_closing(streams: int) -> None:
     print(f"mcp-tap: closing {streams} open streams", file=sys.stderr, flush=True)
 
 
-@contextlib.asynccontextmanager
-async def _until_signalled() -> AsyncIterator[asyncio.Event]:
-    """An event set by the first SIGINT or SIGTERM; a second one exits at once."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-
-    def on_signal() -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt  # a second Ctrl-C: out at once
-        print(file=sys.stderr)  # the summary starts on a new line, not after `^C`
-        stop.set()
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, on_signal)
-    try:
-        yield stop
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
-
-
 async def run_proxy(
     options: ProxyOptions,
     bus: TapBus,
@@ -282,7 +266,7 @@ async def run_proxy(
     create (the recording file, the view and its summary) starts there, so a failed start
     leaves nothing behind.
     """
-    async with _until_signalled() as stop, target_or_demo(options.target) as target:
+    async with until_signalled() as stop, target_or_demo(options.target) as target:
         async with running_proxy(
             target,
             bus,

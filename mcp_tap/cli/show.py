@@ -1,12 +1,12 @@
 """`mcp-tap show`: a recording printed as the live proxy would show it, or a part of it.
 
-With --follow it is the live view of a recording still being written (`cli.follow`).
+With --follow it is the live view of a recording still being written (`cli.follow`), or
+of every recording written in a folder (`cli.follow_folder`).
 """
 
 from __future__ import annotations
 
 import argparse
-from datetime import datetime
 from typing import Any
 
 from rich.console import Console
@@ -14,10 +14,12 @@ from rich.console import Console
 from mcp_tap.analysis.select import Selection, exchange_ids, select_events
 from mcp_tap.cli.common import UserError, loaded_recording
 from mcp_tap.cli.follow import run_follow
+from mcp_tap.cli.follow_folder import DEFAULT_MAX_FOLLOW, is_folder, run_follow_folder
 from mcp_tap.cli.options import Commands, add_command, add_fail_on, add_view_options
 from mcp_tap.cli.subscribers import fail_on_exit, fail_on_gate, view_subscribers
 from mcp_tap.protocol.events import ExchangeOpened
 from mcp_tap.protocol.redaction import RedactionRules, Redactor
+from mcp_tap.recording.reader import started_epoch
 from mcp_tap.tap.bus import TapBus
 from mcp_tap.view.recording_facts import exchange_detail, recording_header
 
@@ -33,8 +35,14 @@ def register(commands: Commands) -> None:
         "show recordings/download_file-handshake.yaml",
         "show session.yaml --filter 'tools/call' -v",
         "show session.yaml --jsonl | jq .",
+        "show --follow ~/.local/share/mcp-tap/recordings/",
     )
-    show.add_argument("file", metavar="FILE.yaml", help="a recording written by `mcp-tap proxy`")
+    show.add_argument(
+        "file",
+        metavar="FILE.yaml",
+        help="a recording (written by `proxy`, `stdio`, `serve` or `replay --record`); "
+        "with --follow also a folder of them",
+    )
     add_fail_on(show)
     pick = show.add_argument_group("selection (every one given must hold; each repeatable)")
     pick.add_argument("--tool", action="append", default=[], metavar="GLOB", help="a tool name")
@@ -54,10 +62,22 @@ def register(commands: Commands) -> None:
         "--follow",
         action="store_true",
         help="show events as they are written, until the writer finishes (or Ctrl-C); "
-        "waits for the file to appear",
+        "waits for the file to appear. A folder (or a path ending in /): every recording "
+        "written in it, each line labelled with its server, until Ctrl-C; those already "
+        "finished are left out",
     )
     live.add_argument(
-        "--since-now", action="store_true", help="with --follow: only events written from now on"
+        "--since-now",
+        action="store_true",
+        help="with --follow: only events written from now on (a finished file: says so, exit 0)",
+    )
+    live.add_argument(
+        "--max-follow",
+        type=int,
+        default=DEFAULT_MAX_FOLLOW,
+        metavar="N",
+        help="with --follow DIR: recordings followed at once; the next wait for one to finish "
+        f"(default {DEFAULT_MAX_FOLLOW})",
     )
     add_view_options(show)
 
@@ -65,7 +85,7 @@ def register(commands: Commands) -> None:
 def run(args: argparse.Namespace) -> int:
     """Print the recording (or the selection, or one exchange); 1 when nothing matched."""
     if args.follow:
-        return run_follow(args)
+        return run_follow_folder(args) if is_folder(args.file) else run_follow(args)
     if args.since_now:
         raise UserError("--since-now goes with --follow")
     recording = loaded_recording(args.file)
@@ -119,13 +139,3 @@ def recorded_rules(header: dict[str, Any]) -> RedactionRules:
     headers = redaction.get("headers")
     names = [str(name) for name in headers] if isinstance(headers, list) else []
     return RedactionRules.from_options(redaction.get("builtin") is not False, names)
-
-
-def started_epoch(header: dict[str, Any]) -> float | None:
-    """A recording's `started` (ISO 8601, UTC) as seconds since 1970, for --clock."""
-    try:
-        return datetime.fromisoformat(
-            str(header.get("started", "")).replace("Z", "+00:00")
-        ).timestamp()
-    except ValueError:
-        return None

@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     recorder = None
     if not args.no_record:
         rules = redaction_rules(args)
-        origin = StdioOrigin(command, environment_names())
+        origin = StdioOrigin(command, environment_names(), args.host_entry)
         if args.record is not None and is_launch_pattern(args.record):
             recorder = launch_recorder(
                 args.record, args.host_entry or program_name(command), rules, origin

@@ -17,6 +17,7 @@ from mcp_tap.protocol.redaction import RedactionRules, Redactor
 from mcp_tap.recording.writer import RecordingWriter, StdioOrigin, mcp_tap_version
 from mcp_tap.tap.bus import TapBus
 from mcp_tap.view.console import DEFAULT_FPS, ViewOptions, build_view
+from mcp_tap.view.layout import SESSION
 
 
 def view_subscribers(
@@ -27,12 +28,14 @@ def view_subscribers(
     fps: float = DEFAULT_FPS,
     started_at: float | None = None,
     redaction: RedactionRules | None = None,
+    session_width: int = SESSION,
 ) -> list[Subscriber]:
     """What shows events to the user, live or from a recording: the one place to change it.
 
     The progress tracker (publishing its findings on `bus`) and then the view, in that
     order. `recorded`: the events come from a recording that already holds its findings.
     `redaction`: what the view hides (default: the rules the flags give a recording).
+    `session_width`: cells of the session column (`show --follow DIR` names servers there).
     """
     options = ViewOptions(
         verbose=getattr(args, "verbose", False),
@@ -43,6 +46,7 @@ def view_subscribers(
         started_at=started_at,
         progress_lines=getattr(args, "progress_lines", True),
         redaction=redaction or redaction_rules(args),
+        session_width=session_width,
     )
     jsonl = getattr(args, "jsonl", False)
     machine_stdout = getattr(args, "format", None) == "json"  # replay --format json owns stdout

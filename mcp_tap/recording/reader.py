@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +170,16 @@ def check_header(data: Any, name: str) -> dict[str, Any]:
     if version == 1:
         data.setdefault("transport", "http")  # version 1 knew no other carrier
     return data
+
+
+def started_epoch(header: dict[str, Any]) -> float | None:
+    """A recording's `started` (ISO 8601, UTC) as seconds since 1970; None without one."""
+    try:
+        return datetime.fromisoformat(
+            str(header.get("started", "")).replace("Z", "+00:00")
+        ).timestamp()
+    except ValueError:
+        return None
 
 
 def _cut(name: str, chunk: _Chunk, why: str) -> str:

@@ -87,6 +87,7 @@ class StdioOrigin:
 
     command: Sequence[str]
     environment: Sequence[str] = ()
+    host_entry: str | None = None  # the host config entry it stands for (`--host-entry`)
 
 
 FORWARD_TARGET = "forward"  # the header's `target` of a forward proxy's recording: many hosts
@@ -109,6 +110,8 @@ def recording_header(
         header["transport"] = "stdio"
         header["command"] = command
         header["environment"] = sorted(stdio.environment)
+        if stdio.host_entry:  # what `show --follow DIR` labels the session's lines with
+            header["host_entry"] = stdio.host_entry
     else:
         if target and rules is not None:
             target = Redactor(rules).url(target)

@@ -54,7 +54,7 @@ from mcp_tap.view.format import (
 )
 from mcp_tap.view.frames import FramePacer
 from mcp_tap.view.jsonl import JsonLinesView
-from mcp_tap.view.layout import Layout
+from mcp_tap.view.layout import SESSION, Layout
 from mcp_tap.view.output import ViewOutput
 from mcp_tap.view.summary import Tally, summary
 from mcp_tap.view.visible import json_block, json_text, visible, visible_block
@@ -82,6 +82,8 @@ class ViewOptions:
     progress_lines: bool = True
     # secrets are shown redacted, by the recording's rules (session ids are kept)
     redaction: RedactionRules = RedactionRules()
+    # cells of the session column on a wide terminal; `show --follow DIR` names servers there
+    session_width: int = SESSION
 
 
 class ConsoleView:
@@ -171,7 +173,8 @@ class ConsoleView:
     def _layout(self) -> Layout:
         """Columns for this frame: a terminal's current width (None for a pipe or a file)."""
         width = self.console.width if self.console.is_terminal else None
-        return Layout(width, self._epoch if self.options.clock else None)
+        epoch = self._epoch if self.options.clock else None
+        return Layout(width, epoch, self.options.session_width)
 
     def _streams_ended_since_last_frame(self) -> dict[int, list[ProgressStats]]:
         if self.tracker is None:

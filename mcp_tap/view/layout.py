@@ -17,6 +17,7 @@ from rich.cells import cell_len, set_cell_size
 
 WIDE = 100  # from here on a line has room for every column at its full width
 NARROW_SESSION = 70  # below this the session column goes (the summary still names sessions)
+SESSION = 9  # cells of the session column on a wide line (a narrow one gets two thirds)
 PLAIN_SUMMARY = 72  # characters of params/result on a line with no terminal to fit
 MIN_SUMMARY = 16  # a summary gets at least this many cells, even on a very narrow terminal
 
@@ -26,11 +27,13 @@ class Layout:
     """Column widths for one frame. `width`: the terminal's cells, None for a pipe.
 
     `epoch`: the wall-clock time (seconds since 1970) of time 0; set, lines show the local
-    time of day (`14:03:07.250`) instead of seconds since the start.
+    time of day (`14:03:07.250`) instead of seconds since the start. `session`: cells of the
+    session column on a wide line (`show --follow DIR` writes server names there).
     """
 
     width: int | None = None
     epoch: float | None = None
+    session: int = SESSION
 
     @property
     def narrow(self) -> bool:
@@ -47,8 +50,8 @@ class Layout:
     def session_width(self) -> int:
         """Cells of the session column; 0 when it is dropped."""
         if self.width is None or self.width >= WIDE:
-            return 9
-        return 6 if self.width >= NARROW_SESSION else 0
+            return self.session
+        return self.session * 2 // 3 if self.width >= NARROW_SESSION else 0
 
     @property
     def method_width(self) -> int:
