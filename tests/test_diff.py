@@ -18,7 +18,7 @@ from rich.console import Console
 from mcp_tap.analysis.calls import Call
 from mcp_tap.analysis.diff import MISSING, Change, json_diff, parse_path
 from mcp_tap.protocol.events import MessageKind, RpcMessage
-from mcp_tap.replay.compare import compare_calls
+from mcp_tap.replay.compare import compare_calls, unmatched_ignores
 from mcp_tap.replay.report import print_verdicts, window
 
 GOLDENS = Path(__file__).parent / "goldens"
@@ -157,3 +157,22 @@ def test_a_long_value_is_windowed_around_its_first_difference() -> None:
     a, b = window('"' + TEXT + '"', '"' + TEXT.replace("checksum", "signature", 1) + '"', 60)
     assert len(a) <= 60 and len(b) <= 60
     assert "checksum" in a and "signature" in b and a.startswith("…")
+
+
+def test_an_ignore_path_that_names_no_field_is_found_with_the_closest_real_one() -> None:
+    recorded = call({"content": [{"type": "text", "text": "a"}], **TOOLS})
+    received = call({"content": [{"type": "text", "text": "b"}], "added": 1, **TOOLS})
+    verdicts = compare_calls([recorded], lambda _: received)
+    ignore = [
+        "result.content[0].text",  # a field of both sides
+        "result.content.0",  # the dotted form of an index
+        "result.added",  # only in the server's answer
+        "result.tools[name=echo].description",  # a list item by its key
+        "result.*.0.type",
+        "result.content.text",  # the index is missing: nothing is there
+        "result.nothing.like.it",
+    ]
+    assert unmatched_ignores(ignore, verdicts) == [
+        ("result.content.text", "result.content[0].text"),
+        ("result.nothing.like.it", None),
+    ]

@@ -39,6 +39,9 @@ LEAN = [
     *("-p", "no:hypothesispytest", "-p", "no:anyio", "-p", "no:timeout"),
     *("-p", "no:xdist", "-p", "no:xdist.looponfail"),
 ]
+XDIST = [
+    arg for pair in zip(LEAN[::2], LEAN[1::2], strict=True) if pair[1] != "no:xdist" for arg in pair
+]
 CLIENT_TEST = '''
 import asyncio
 
@@ -195,19 +198,54 @@ def test_a_changed_answer_fails_with_the_tests_own_assertion(
     )
 
 
-def test_a_changed_request_fails_naming_the_closest_recorded_one(
+def failure_section(output: str) -> list[str]:
+    """The lines pytest prints for the one failing test, after its `___ name ___` header."""
+    lines = output.splitlines()
+    start = next(i for i, line in enumerate(lines) if "= FAILURES =" in line) + 1
+    if lines[start].startswith("_"):
+        start += 1
+    end = next(i for i in range(start, len(lines)) if lines[i].startswith("="))
+    return lines[start:end]
+
+
+def test_a_changed_request_fails_leading_with_the_closest_recorded_one(
     pytester: pytest.Pytester, recorded: Recorded
 ) -> None:
-    with_recording(pytester, recorded)
+    # The client raises on the mock's JSON-RPC error, inside an ExceptionGroup that pytest
+    # prints natively: mcp-tap's explanation comes first, the traceback after it.
+    recording = with_recording(pytester, recorded)
     pytester.makepyfile(test_client=client_test({**DOWNLOAD, "size_mb": 2}))
     result = run(pytester)
     result.assert_outcomes(failed=1)
+    section = failure_section(result.stdout.str())
+    assert section[0] == f"mcp-tap: {recording} could not answer every request of this test"
+    assert section[1].startswith(
+        "  tools/call download_file: no recorded request matches it; the closest is "
+        "tools/call download_file (#2 of test_download.yaml, t="
+    )
+    assert section[2] == "    params.arguments.size_mb: recorded 3, received 2"
+    text = "\n".join(section)
+    assert "ExceptionGroup" in text  # the test's own traceback is still there, below
+    first_traceback = min(
+        text.find(word) for word in ("ExceptionGroup", "Traceback") if word in text
+    )
+    assert text.index("params.arguments.size_mb: recorded 3, received 2") < first_traceback
     result.stdout.fnmatch_lines(
         [
-            "*no recorded tools/call matches this request; closest is tools/call download_file "
-            "(#2 of test_download.yaml*params.arguments.size_mb: recorded 3, received 2*",
             "*Captured mcp-tap call*",
             "*unused recorded interaction: tools/call download_file*",
+            "FAILED test_client.py::test_download - mcp-tap: tools/call*",
+        ]
+    )
+
+    # Terse, and through xdist (whose workers send the report over): the same first line.
+    result = pytester.runpytest_subprocess(*XDIST, "-n", "1", "--tb=line", timeout=RUN_TIMEOUT)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"{pytester.path / 'test_client.py'}:*: mcp-tap: tools/call download_file matches "
+            "no recorded request: params.arguments.size_mb: recorded 3, received 2",
+            "FAILED test_client.py::test_download - mcp-tap: tools/call*",
         ]
     )
 
@@ -480,7 +518,46 @@ def test_mcp_replay_passes_against_the_server_and_fails_with_the_diff(
             "  result.structuredContent.result",
             '    - "Downloaded report.pdf (6 MB)"',
             '    + "Downloaded report.pdf (5 MB)"',
-            "  silence with: --ignore 'result.content?0?.text' --ignore *",
+            "  silence with: ignore=['result.content[0].text', 'result.structuredContent.result']",
             "replay diverged: 1 of * requests differ",
+        ]
+    )
+    assert "--ignore" not in result.stdout.str()  # the fixture's argument, not replay's flag
+
+
+WRONG_IGNORE_TEST = """
+import pytest
+
+from demo_server.runner import demo_server_thread
+
+
+@pytest.mark.mcp_recording("recordings/edited.yaml")
+def test_ignores_by_a_wrong_path(mcp_replay):
+    with demo_server_thread(step_delay=0.01) as base_url:
+        mcp_replay(base_url + "/mcp", ignore=["result.structuredContent", "result.content.text"])
+"""
+
+
+def test_mcp_replay_warns_of_an_ignore_path_that_names_no_field(
+    pytester: pytest.Pytester,
+) -> None:
+    # `result.content.text` is not where the text is (`result.content[0].text`): it silences
+    # nothing, so the replay diverges, and a warning says why.
+    (pytester.path / "recordings").mkdir()
+    edited = SAMPLE.read_text().replace("report.pdf (5 MB)", "report.pdf (6 MB)")
+    (pytester.path / "recordings" / "edited.yaml").write_text(edited)
+    pytester.makepyfile(test_server=WRONG_IGNORE_TEST)
+
+    result = run(pytester)
+    result.assert_outcomes(failed=1, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "  result.content[0].text",  # lines without a wildcard match exactly
+            "  silence with: ignore=['result.content[0].text']",
+            "silence every difference above with: "
+            "mcp_replay(url, ignore=['result.structuredContent', 'result.content[0].text'])",
+            "*MCPRecordingWarning: mcp-tap: ignore path 'result.content.text' names no field of "
+            "any result or error in *edited.yaml or in the server's answers, so it silences "
+            "nothing; did you mean 'result.content[[]0[]].text'?",
         ]
     )

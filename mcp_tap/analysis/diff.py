@@ -138,3 +138,33 @@ def _matches(pattern: list[str], parts: list[str]) -> bool:
     if len(parts) < len(pattern):
         return False
     return all(p == "*" or p == q for p, q in zip(pattern, parts, strict=False))
+
+
+def field_paths(value: Any, path: str = "") -> list[str]:
+    """Every field of `value`, nested ones included, by the paths `json_diff` would name.
+
+    A list of objects with a natural key gives both its indices and its key selectors, since
+    which one a diff uses depends on the other side.
+    """
+    paths: list[str] = []
+    _walk(value, path, paths)
+    return paths
+
+
+def _walk(value: Any, path: str, out: list[str]) -> None:
+    if path:
+        out.append(path)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _walk(item, _join(path, key), out)
+    elif isinstance(value, list):
+        key = _natural_key(value, value)
+        for index, item in enumerate(value):
+            _walk(item, f"{path}[{index}]", out)
+            if key is not None:
+                _walk(item, f"{path}[{key}={item[key]}]", out)
+
+
+def names_a_field(pattern: str, path: str) -> bool:
+    """Whether `pattern` (an `--ignore` path) names the field at `path`, or one it is under."""
+    return _matches(parse_path(pattern), _split(path))

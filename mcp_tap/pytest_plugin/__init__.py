@@ -8,12 +8,13 @@ Installed with mcp-tap (the `pytest11` entry point), it adds:
   `none` (the default) a mock serves it (`mcp_tap.serve`); `once` records through the proxy
   to the real server when it is missing; `new_episodes` adds the requests it cannot answer;
   `all` records again; a recording is written only when its test passes (`settle.py`).
-  After the test, a request the recording could not answer fails it; recorded
-  interactions nobody asked for are a warning (a failure with `--mcp-strict`).
+  After the test, a request the recording could not answer fails it, and the failure
+  starts with which request and why (`miss_report.py`); recorded interactions nobody
+  asked for are a warning (a failure with `--mcp-strict`).
 * `mcp_target`: the real server's URL to record from (`--mcp-target`, the `mcp_target` ini
   value); override it in a conftest.py to start the server for recording.
 * `mcp_replay`: for server authors, replays a recording against their server and fails
-  with the diff when it behaves differently.
+  with the diff when it behaves differently (`replay_check.py`).
 
 Every fixture is inert unless a test asks for it; nothing is imported before then.
 """
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from mcp_tap.replay.compare import CallVerdict
+    from mcp_tap.pytest_plugin.replay_check import ReplayCheck
     from mcp_tap.serve.run import ServeReport
 
 RECORD_MODES = ("none", "once", "new_episodes", "all")
@@ -39,7 +40,8 @@ RECORDINGS_DIRECTORY = "recordings"
 
 
 class MCPRecordingWarning(UserWarning):
-    """Recorded interactions a test never asked for, or a recording that captured nothing."""
+    """Recorded interactions a test never asked for, a recording that captured nothing, or
+    an `mcp_replay` ignore path that names no field."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -184,6 +186,7 @@ class MCPRecordingServer:
 
 SERVED = pytest.StashKey[MCPRecordingServer]()
 PASSED = pytest.StashKey[bool]()  # the test's body ran to its end: its recording may be kept
+RAISED = pytest.StashKey[bool]()  # the test's body raised while the mock served it
 
 
 @pytest.fixture
@@ -325,8 +328,9 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     except BaseException:
         served = item.stash.get(SERVED, None)
         if served is not None:
-            failures, unused = served.verdict()
-            lines = [*failures, *unused, *served.notes]
+            item.stash[RAISED] = True  # its report leads with the misses (makereport)
+            _, unused = served.verdict()
+            lines = [*unused, *served.notes]
             if lines:
                 item.add_report_section("call", "mcp-tap", "\n".join(lines))
         raise
@@ -336,102 +340,38 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     failures, unused = served.verdict()
     for line in unused:
         warnings.warn(MCPRecordingWarning(f"mcp-tap: {served.path}: {line}"), stacklevel=1)
-    if failures:
-        heading = f"mcp-tap: {served.path} could not answer every request of this test"
-        if served.strict and served.report is not None and served.report.unused:
-            heading = f"mcp-tap: {served.path} was not used as recorded (--mcp-strict)"
-        pytest.fail("\n".join([heading, *(f"  {line}" for line in failures)]), pytrace=False)
+    if failures and served.report is not None:
+        from mcp_tap.pytest_plugin.miss_report import failure_lines
+
+        lines = failure_lines(served.path, served.report, served.strict)
+        pytest.fail("\n".join(lines), pytrace=False)
     item.stash[PASSED] = True
     return result
 
 
-@dataclass
-class ReplayCheck:
-    """`mcp_replay(url)`: replay the test's recording against a server, fail on a difference."""
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A test that raised after a miss: its report starts with mcp-tap's explanation."""
+    report = yield
+    served = item.stash.get(SERVED, None)
+    if call.when != "call" or not report.failed or not item.stash.get(RAISED, False):
+        return report
+    if served is None or served.report is None or not served.report.misses:
+        return report
+    from mcp_tap.pytest_plugin.miss_report import failure_lines, lead_with_misses
 
-    default_path: Path
-    base: Path
-
-    def __call__(
-        self,
-        url: str,
-        recording: str | Path | None = None,
-        *,
-        ignore: Sequence[str] = (),
-        progress_tolerance: int = 0,
-        headers: Mapping[str, str] | None = None,
-        speed: float | None = None,
-        timeout: float = 30.0,
-    ) -> list[CallVerdict]:
-        """Replay `recording` (default: the test's) against `url`; fail with the diff.
-
-        `speed` None sends each message as soon as the ones it waited for were answered;
-        1.0 keeps the recorded gaps. Returns the verdicts when everything matched.
-        """
-        from mcp_tap.pytest_plugin.background import run_in_thread
-        from mcp_tap.recording.reader import RecordingError, load_recording
-        from mcp_tap.replay.replayer import ReplayError
-        from mcp_tap.replay.run import ReplayOptions, replay
-        from mcp_tap.tap.bus import TapBus
-
-        path = self.base / recording if recording is not None else self.default_path
-        if not path.is_file():
-            pytest.fail(
-                f"mcp-tap: no recording at {path} to replay; record one with the mcp_server "
-                "fixture (`pytest --mcp-record-mode=once --mcp-target URL`) or `mcp-tap proxy "
-                f"--target URL --record {path}`",
-                pytrace=False,
-            )
-        options = ReplayOptions(
-            target=url,
-            speed=speed,
-            ignore=tuple(ignore),
-            headers=dict(headers or {}),
-            progress_tolerance=progress_tolerance,
-            timeout=timeout,
-        )
-        problem = None
-        try:
-            events = load_recording(path).events
-
-            async def main() -> list[CallVerdict]:
-                bus = TapBus()
-                try:
-                    verdicts, _ = await replay(events, options, bus)
-                finally:
-                    bus.close()
-                return verdicts
-
-            verdicts = run_in_thread(main, name="mcp-tap-replay")
-        except (RecordingError, ReplayError) as error:
-            problem = str(error)
-        if problem is not None:
-            pytest.fail(f"mcp-tap: cannot replay {path}: {problem}", pytrace=False)
-        if not all(v.ok for v in verdicts):
-            pytest.fail(
-                f"mcp-tap: {url} no longer behaves as {path} recorded\n"
-                + render_verdicts(verdicts),
-                pytrace=False,
-            )
-        return verdicts
-
-
-def render_verdicts(verdicts: Sequence[CallVerdict], width: int = 120) -> str:
-    """The text `mcp-tap replay` prints, without colors."""
-    import io
-
-    from rich.console import Console
-
-    from mcp_tap.replay.report import print_verdicts
-
-    out = io.StringIO()
-    console = Console(file=out, width=width, color_system=None, force_terminal=False)
-    print_verdicts(console, verdicts)
-    return out.getvalue()
+    lines = failure_lines(served.path, served.report, served.strict)
+    path, line, _ = item.reportinfo()
+    lead_with_misses(report, lines, served.report.misses, Path(path), (line or 0) + 1)
+    return report
 
 
 @pytest.fixture
 def mcp_replay(request: pytest.FixtureRequest) -> ReplayCheck:
     """Replay a recording against your server and fail with the diff if it changed."""
+    from mcp_tap.pytest_plugin.replay_check import ReplayCheck
+
     settings = recording_settings(request.node)
     return ReplayCheck(settings.path, request.node.path.parent)

@@ -9,6 +9,7 @@ going down, and which messages changed.
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -16,9 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mcp_tap.analysis.calls import Call
-from mcp_tap.analysis.diff import MISSING, json_diff
+from mcp_tap.analysis.diff import MISSING, field_paths, json_diff, names_a_field
 
 DEFAULT_IGNORES = ("result._meta", "result.serverInfo.version", "error.data.timestamp")
+TOLERANCE_FLAG = "--progress-tolerance"  # a hint that is this flag, not an ignore path
 
 
 @dataclass
@@ -51,6 +53,7 @@ class CallVerdict:
 
     call: Call
     divergences: list[Divergence] = field(default_factory=list)
+    replayed: Call | None = None  # what the server did this time; None: not replayed
 
     @property
     def ok(self) -> bool:
@@ -131,7 +134,7 @@ def _minus(a: list[Any], b: list[Any]) -> list[Any]:
 
 
 def _tolerance_hint(want: list[Any], got: list[Any]) -> str:
-    return f"--progress-tolerance {abs(len(want) - len(got))}"
+    return f"{TOLERANCE_FLAG} {abs(len(want) - len(got))}"
 
 
 def _pair(params: dict[str, Any]) -> str:
@@ -162,8 +165,8 @@ def compare_calls(
     ignores = [*DEFAULT_IGNORES, *ignore]
     verdicts = []
     for call in recorded:
-        verdict = CallVerdict(call)
         twin = replayed_of(call)
+        verdict = CallVerdict(call, replayed=twin)
         if twin is None:
             verdict.divergences.append(Divergence("request was not replayed"))
         elif call.response is not None and twin.response is None:
@@ -178,6 +181,25 @@ def compare_calls(
             verdict.divergences.extend(compare_progress(call, twin, progress_tolerance))
         verdicts.append(verdict)
     return verdicts
+
+
+def unmatched_ignores(
+    ignore: Sequence[str], verdicts: Sequence[CallVerdict]
+) -> list[tuple[str, str | None]]:
+    """The `ignore` paths that name no field of any result or error, recorded or replayed
+    (a typo silences nothing), each with the real path closest to it, if one is close."""
+    paths: list[str] = []
+    for verdict in verdicts:
+        for call in (verdict.call, verdict.replayed):
+            if call is not None:
+                paths.extend(field_paths(outcome(call)))
+    known = list(dict.fromkeys(paths))
+    unmatched = []
+    for pattern in ignore:
+        if not any(names_a_field(pattern, path) for path in known):
+            close = difflib.get_close_matches(pattern.removeprefix("$."), known, n=1, cutoff=0.6)
+            unmatched.append((pattern, close[0] if close else None))
+    return unmatched
 
 
 def _brief(call: Call) -> str:

@@ -11,7 +11,7 @@ recorded text with its control characters escaped (`view.visible`).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from rich.console import Console
@@ -25,8 +25,17 @@ CONTEXT = 12  # characters kept before the first difference when a value is wind
 MIN_ROOM = 40  # values get at least this many characters, however narrow the terminal
 
 
-def print_verdicts(console: Console, verdicts: Sequence[CallVerdict]) -> None:
-    """The diff of every divergent request, then a one-line verdict."""
+def print_verdicts(
+    console: Console,
+    verdicts: Sequence[CallVerdict],
+    silence: Callable[[Sequence[str]], str] | None = None,
+) -> None:
+    """The diff of every divergent request, then a one-line verdict.
+
+    `silence` words the hints of a request (ignore paths, `--progress-tolerance N`) as the
+    reader would pass them; by default as `replay`'s flags.
+    """
+    silence = silence or cli_flags
     divergent = [v for v in verdicts if not v.ok]
     room = max(MIN_ROOM, console.width - 6)
     for verdict in divergent:
@@ -53,8 +62,8 @@ def print_verdicts(console: Console, verdicts: Sequence[CallVerdict]) -> None:
             if divergence.ignore and divergence.ignore not in hints:
                 hints.append(divergence.ignore)
         if hints:
-            flags = " ".join(_flag(hint) for hint in hints)
-            console.print(Text(visible(f"  silence with: {flags}"), style="dim"), soft_wrap=True)
+            text = f"  silence with: {silence(hints)}"
+            console.print(Text(visible(text), style="dim"), soft_wrap=True)
     if divergent:
         console.print(
             f"[bold red]replay diverged[/]: {len(divergent)} of {len(verdicts)} requests differ"
@@ -108,6 +117,11 @@ def _cut(text: str, start: int, room: int) -> str:
     body = text[start : start + room - len(head) - 1]
     tail = "…" if start + len(body) < len(text) else ""
     return head + body + tail
+
+
+def cli_flags(hints: Sequence[str]) -> str:
+    """`--ignore 'result.content[0].text' --progress-tolerance 1`: hints as `replay`'s flags."""
+    return " ".join(_flag(hint) for hint in hints)
 
 
 def _flag(hint: str) -> str:
