@@ -96,6 +96,12 @@ HTTP_ERROR = Rule(
     Severity.ERROR,
     "the request was answered with an HTTP error status, not a JSON-RPC response",
 )
+ERA_FALLBACK = Rule(
+    "era-fallback",
+    Severity.INFO,
+    "the server refused the 2026-07-28 server/discover probe and the client fell back to "
+    "initialize: a handshake-era server, met as the spec intends (PROTOCOL 6.3)",
+)
 
 MESSAGE_INVALID = Rule(
     "message-invalid",
@@ -179,6 +185,8 @@ RULES: tuple[Rule, ...] = (
     REQUEST_CANCELLED,
     MESSAGE_AFTER_CANCELLATION,
     STREAM_CLOSED_WITHOUT_RESPONSE,
+    HTTP_ERROR,
+    ERA_FALLBACK,
     MESSAGE_INVALID,
     METHOD_UNKNOWN,
     PROTOCOL_VERSION_UNKNOWN,

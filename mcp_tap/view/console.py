@@ -326,6 +326,7 @@ class ConsoleView:
             tracker.stream_count,
             self.tally,
             self.peaks,
+            tracker.tool_errors,
         )
 
 

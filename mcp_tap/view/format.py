@@ -281,6 +281,8 @@ def outcome_word(stats: ProgressStats) -> str:
     """What became of a stream's request, in the words a person expects."""
     if stats.outcome is RequestState.ABANDONED:
         return "no response"
+    if stats.outcome is RequestState.COMPLETED and stats.tool_error:
+        return "tool error"  # the call worked; the tool said it failed (isError: true)
     return stats.outcome.value
 
 
@@ -301,7 +303,9 @@ def stream_line(
     said in words, without a bar.
     """
     mark, style = OUTCOME_MARKS.get(stats.outcome, ("•", "white"))
-    ok = stats.outcome is RequestState.COMPLETED
+    ok = stats.outcome is RequestState.COMPLETED and not stats.tool_error
+    if stats.tool_error:
+        mark, style = OUTCOME_MARKS[RequestState.FAILED]
     down = went_down(stats, peak)
     if ok and down:
         style = "yellow"
