@@ -16,6 +16,7 @@ from typing import TextIO
 
 from mcp_tap.cli.common import UserError, check_record_path, checked_port, run_async
 from mcp_tap.cli.options import (
+    RECORDING_SOURCES,
     UPSTREAM_LIMITS,
     Commands,
     add_command,
@@ -68,7 +69,7 @@ def register(commands: Commands) -> None:
         "serve session.yaml --fast --strict --match ignore:params.arguments.seed",
     )
     serve.add_argument(
-        "files", nargs="+", metavar="RECORDING", help="recordings written by `mcp-tap proxy`"
+        "files", nargs="+", metavar="RECORDING", help=f"mcp-tap recordings ({RECORDING_SOURCES})"
     )
     serve.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
     serve.add_argument(

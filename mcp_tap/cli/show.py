@@ -14,7 +14,7 @@ from rich.console import Console
 from mcp_tap.analysis.select import Selection, exchange_ids, select_events
 from mcp_tap.cli.common import UserError, loaded_recording
 from mcp_tap.cli.follow import run_follow
-from mcp_tap.cli.options import Commands, add_command, add_fail_on, add_view_options
+from mcp_tap.cli.options import RECORDING_FILE, Commands, add_command, add_fail_on, add_view_options
 from mcp_tap.cli.subscribers import fail_on_exit, fail_on_gate, view_subscribers
 from mcp_tap.protocol.events import ExchangeOpened
 from mcp_tap.protocol.redaction import RedactionRules, Redactor
@@ -34,7 +34,7 @@ def register(commands: Commands) -> None:
         "show session.yaml --filter 'tools/call' -v",
         "show session.yaml --jsonl | jq .",
     )
-    show.add_argument("file", metavar="FILE.yaml", help="a recording written by `mcp-tap proxy`")
+    show.add_argument("file", metavar="FILE.yaml", help=RECORDING_FILE)
     add_fail_on(show)
     pick = show.add_argument_group("selection (every one given must hold; each repeatable)")
     pick.add_argument("--tool", action="append", default=[], metavar="GLOB", help="a tool name")
