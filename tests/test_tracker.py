@@ -432,3 +432,55 @@ def test_a_json_response_with_no_response_in_it_is_flagged_in_any_era() -> None:
     tap.script.close(ex)
     assert tap.rules == ["stream-closed-without-response"]
     assert tap.tracker.unanswered() == []
+
+
+def _probe(tap: Tap, status: int, body: dict[str, object] | None) -> None:
+    """A session-less server/discover, answered `status` with `body` (None: no JSON)."""
+    ex = tap.script.post(request(1, method="server/discover", version=MODERN), session=None)
+    stream = StreamKind.JSON_RESPONSE if body is not None else None
+    tap.script.respond(ex, stream=stream, status=status)
+    if body is not None:
+        tap.script.send(ex, body, stream=StreamKind.JSON_RESPONSE, session=None)
+    tap.script.close(ex)
+
+
+@pytest.mark.parametrize("body", [error(1, -32601), error(None, -32601), None])
+def test_a_refused_probe_then_initialize_is_one_info_finding(
+    body: dict[str, object] | None,
+) -> None:
+    tap = Tap(session=None)
+    _probe(tap, 400 if body is not None else 404, body)
+    assert tap.rules == []  # not yet: only the fallback says what the refusal meant
+    tap.script.post(request(2, method="initialize"), session=None)
+    assert tap.rules == ["era-fallback"]
+    finding = tap.finding("era-fallback")
+    assert finding.severity is Severity.INFO and finding.request_id == 1
+    assert "fell back to initialize id 2" in finding.detail
+    assert tap.tracker.errors["server/discover"] == 0
+    assert [r.method for r in tap.tracker.unanswered()] == ["initialize"]
+
+
+def test_a_json_rpc_error_in_a_4xx_body_is_an_answer_not_an_http_error(tap: Tap) -> None:
+    ex = tap.script.post(request(5, token=None, name="download_file"))
+    tap.script.respond(ex, stream=StreamKind.JSON_RESPONSE, status=400)
+    tap.script.send(ex, error(None, -32600, "Bad Request"), stream=StreamKind.JSON_RESPONSE)
+    tap.script.close(ex)
+    assert tap.rules == []
+    assert tap.tracker.errors["tools/call"] == 1
+    assert tap.tracker.unanswered() == []
+
+
+def test_a_probe_answered_5xx_is_still_an_http_error() -> None:
+    tap = Tap(session=None)
+    _probe(tap, 502, None)
+    tap.script.post(request(2, method="initialize"), session=None)
+    assert tap.rules == ["http-error"]
+
+
+def test_a_result_with_is_error_is_a_tool_error_not_an_error(tap: Tap) -> None:
+    ex = tap.script.call(9, token=9)
+    tap.script.send(ex, result(9, {"content": [], "isError": True}))
+    tap.script.close(ex)
+    assert (tap.tracker.errors["tools/call"], tap.tracker.tool_errors["tools/call"]) == (0, 1)
+    stats = tap.tracker.streams[-1]
+    assert stats.outcome is RequestState.COMPLETED and stats.tool_error

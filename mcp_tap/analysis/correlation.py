@@ -40,6 +40,7 @@ class ExchangeState:
     status: int | None = None
     stream: StreamKind | None = None
     requests: list[TrackedRequest] = field(default_factory=list)  # carried in its body
+    jsonrpc_error: bool = False  # its response body held a JSON-RPC error response
 
 
 class _Recent(OrderedDict[Key, TrackedRequest]):
@@ -137,6 +138,19 @@ class RequestIndex:
         own = self._on_own_stream(event, requester, lambda r: r.request_id == message_id)
         key: Key = (event.session_id, requester, typed_key(message_id))
         return own or self._active.get(key) or self._ended.get(key)
+
+    def refused(self, event: MessageSeen) -> TrackedRequest | None:
+        """The request an error on a POST's own stream refuses when its id names none.
+
+        Servers that refuse a request before reading it answer `"id": null` (or an id of their
+        own): on the response to a POST that carried one live request, it is that request's.
+        """
+        if event.stream not in OWN_STREAMS:
+            return None
+        info = self.exchanges.get(event.exchange_id)
+        requester = opposite(event.direction)
+        live = [r for r in info.requests if r.direction is requester and r.live] if info else []
+        return live[0] if len(live) == 1 else None
 
     def reporting(self, event: MessageSeen, token: str | int) -> TrackedRequest | None:
         """The request a progress notification reports on, live or recently ended."""

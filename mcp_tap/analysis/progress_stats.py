@@ -54,6 +54,7 @@ class ProgressStats:
     outcome: RequestState = RequestState.ACTIVE
     ended_at: float | None = None
     late: int = 0  # notifications that arrived after the request ended
+    tool_error: bool = False  # completed with a result saying isError: true
 
     @property
     def time_to_first(self) -> float | None:
@@ -113,6 +114,7 @@ class TrackedRequest:
     answered_at: float | None = None
     task_id: str | None = None
     progress: ProgressStats | None = None
+    tool_error: bool = False  # answered with a result saying isError: true
 
     @property
     def live(self) -> bool:

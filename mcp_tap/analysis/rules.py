@@ -127,6 +127,13 @@ HTTP_ERROR = Rule(
     "the request was answered with an HTTP error status, not a JSON-RPC response",
     TRANSPORTS,
 )
+ERA_FALLBACK = Rule(
+    "era-fallback",
+    Severity.INFO,
+    "the server refused the 2026-07-28 server/discover probe and the client fell back to "
+    "initialize: a handshake-era server, met as the spec intends",
+    VERSIONING,
+)
 
 MESSAGE_INVALID = Rule(
     "message-invalid",
@@ -294,6 +301,7 @@ RULES: tuple[Rule, ...] = (
     MESSAGE_AFTER_CANCELLATION,
     STREAM_CLOSED_WITHOUT_RESPONSE,
     HTTP_ERROR,
+    ERA_FALLBACK,
     MESSAGE_INVALID,
     METHOD_UNKNOWN,
     PROTOCOL_VERSION_UNKNOWN,

@@ -3,7 +3,7 @@
 `ProgressTracker` is a tap subscriber with no I/O. It correlates every message with its
 request (through `correlation.RequestIndex`), keeps per-token `ProgressStats` and per-method
 latencies, and publishes a `Finding` through the `publish` callable it was given when a
-message breaks a rule of PROTOCOL.md sections 4 and 5 (the slugs are in `rules.py`). The
+message breaks a rule of the spec's progress and cancellation utilities (the slugs are in `rules.py`). The
 view reads its statistics; the recorder keeps its findings like any other tap event.
 
 Revisions matter: in 2026-07-28 a client closing the response stream cancels the request;
@@ -18,7 +18,8 @@ from collections.abc import Callable
 from typing import Any
 
 from mcp_tap.analysis import rules
-from mcp_tap.analysis.correlation import RequestIndex, opposite, token_key
+from mcp_tap.analysis.correlation import OWN_STREAMS, RequestIndex, opposite, token_key
+from mcp_tap.analysis.era_probe import PROBE_METHOD, ProbeWatch
 from mcp_tap.analysis.progress_stats import (
     ProgressStats,
     RequestState,
@@ -40,6 +41,7 @@ from mcp_tap.protocol.events import (
     StreamKind,
     TapEvent,
 )
+from mcp_tap.protocol.jsonrpc import is_tool_error
 
 __all__ = ["ProgressStats", "ProgressTracker", "RequestState", "TrackedRequest"]
 
@@ -84,9 +86,11 @@ class ProgressTracker:
         self.latencies: dict[str, array[float]] = {}  # method -> request-to-response seconds
         self.requests: Counter[str] = Counter()  # method -> requests seen
         self.errors: Counter[str] = Counter()  # method -> error responses seen
+        self.tool_errors: Counter[str] = Counter()  # method -> results with isError: true
         self.findings: list[Finding] = []
         self._flag_counts: Counter[tuple[str, Any]] = Counter()
         self._last: tuple[TapEvent | None, TrackedRequest | None] = (None, None)
+        self._probes = ProbeWatch()
 
     # --- public ---------------------------------------------------------------------------
 
@@ -155,6 +159,12 @@ class ProgressTracker:
         self.index.add(request)
         if message.has_progress_token:
             self._take_token(event, request)
+        probe = self._probes.fallback(request)
+        if probe is not None:
+            self.errors[PROBE_METHOD] -= 1  # its refusal was the era's answer, not a failure
+            detail = f"{PROBE_METHOD} id {probe.request.request_id!r} was refused ({probe.how}); "
+            detail += f"the client fell back to {method} id {request.request_id!r}"
+            self._flag(event, rules.ERA_FALLBACK, detail, probe.request)
 
     def _take_token(self, event: MessageSeen, request: TrackedRequest) -> None:
         token, where = request.token, f"{request.method} id {request.request_id!r}"
@@ -184,9 +194,12 @@ class ProgressTracker:
 
     def _on_response(self, event: MessageSeen) -> None:
         message = event.message
-        if message.id is None:
-            return  # an error answering an unparseable request: nothing to correlate
-        request = self.index.answered(event)
+        error = message.kind is MessageKind.ERROR
+        if error and event.stream in OWN_STREAMS:
+            self.index.exchange(event.exchange_id, event.session_id).jsonrpc_error = True
+        request = self.index.answered(event) if message.id is not None else None
+        if request is None and error:  # "id": null, or an id of the server's own
+            request = self.index.refused(event)
         if request is None or request.answered_at is not None:
             return  # sent before the tap started, or answered twice (a resumed stream replays)
         self._last = (event, request)
@@ -198,8 +211,13 @@ class ProgressTracker:
         if times is None:
             times = self.latencies[request.method] = array("d")  # 8 bytes a request
         times.append(event.time - request.sent_at)
-        if message.kind is MessageKind.ERROR:
+        if error:
             self.errors[request.method] += 1
+            status = self.index.exchange(event.exchange_id, event.session_id).status
+            self._probes.error(request, status, message.payload)
+        elif is_tool_error(message):
+            self.tool_errors[request.method] += 1
+            request.tool_error = True
         if message.protocol_version and event.session_id is not None:
             self.index.revisions[event.session_id] = message.protocol_version  # initialize
         result = message.payload.get("result")
@@ -348,6 +366,10 @@ class ProgressTracker:
                 # Refused at the HTTP level (404, 400, 500...): no JSON-RPC answer will come.
                 self.errors[request.method] += 1
                 self._finish(event, request, RequestState.FAILED)
+                if info.jsonrpc_error:
+                    continue  # the body said why, as a JSON-RPC error: an answer like any other
+                if info.status is not None and self._probes.bare_refusal(request, info.status):
+                    continue  # a bare 4xx refuses a probe too (2026-07-28 version discovery)
                 detail = f"{request.method} id {request.request_id!r} was answered HTTP "
                 detail += f"{info.status}, with no JSON-RPC response"
                 self._flag(event, rules.HTTP_ERROR, detail, request)
@@ -375,6 +397,7 @@ class ProgressTracker:
         if stats is None:
             return
         stats.outcome, stats.ended_at = state, event.time
+        stats.tool_error = request.tool_error
         self.ended.append((event, stats))
         if stats.count == 0 and state in (RequestState.COMPLETED, RequestState.FAILED):
             detail = f"{request.method} id {request.request_id!r} asked for progress "

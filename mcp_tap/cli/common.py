@@ -14,7 +14,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 from urllib.parse import urlsplit
 
 from rich.console import Console
@@ -70,6 +70,25 @@ async def until_signalled() -> AsyncIterator[asyncio.Event]:
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+
+
+def banner(first: str, *rest: str, out: TextIO) -> str:
+    """A start-up line, `first - rest - ...`, when it fits the terminal `out` is; else each
+    part on a line of its own, so that the terminal never breaks a URL in two (a broken URL
+    cannot be copied). A pipe has no width: one line, for scripts to read."""
+    line = " - ".join((first, *rest))
+    width = terminal_width(out)
+    if width is None or len(line) < width:
+        return line + "\n"
+    return first + "\n" + "".join(f"  {part}\n" for part in rest)
+
+
+def terminal_width(out: TextIO) -> int | None:
+    """The columns of the terminal `out` writes to, None when it is not a terminal."""
+    try:
+        return os.get_terminal_size(out.fileno()).columns if out.isatty() else None
+    except (OSError, ValueError):  # no file descriptor (a StringIO), or a closed one
+        return None
 
 
 def checked_target(target: str | None, flag: str) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from mcp_tap.cli.common import UserError, loaded_recording, write_output
-from mcp_tap.cli.options import Commands, add_command
+from mcp_tap.cli.options import RECORDING_FILE, Commands, add_command
 
 EXPORT_FORMATS = ("har", "jsonl", "otlp")
 
@@ -23,7 +23,7 @@ def register(commands: Commands) -> None:
         "export session.yaml --format otlp -o traces.json",
         "export session.yaml --format jsonl | jq .",
     )
-    export.add_argument("file", metavar="FILE.yaml", help="a recording written by `mcp-tap proxy`")
+    export.add_argument("file", metavar="FILE.yaml", help=RECORDING_FILE)
     export.add_argument(
         "--format",
         default="har",

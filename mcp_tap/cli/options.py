@@ -151,24 +151,35 @@ def _add_force(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> Non
     )
 
 
-def add_recording_options(command: argparse.ArgumentParser) -> None:
-    """The recording group of a command that records by default, with its redaction."""
+RECORDING_SOURCES = "from proxy, stdio, serve --record, replay --record or the pytest plugin"
+"""Every way mcp-tap writes a recording, for the help of the commands that read one."""
+RECORDING_FILE = f"an mcp-tap recording ({RECORDING_SOURCES})"
+
+
+def add_recording_options(
+    command: argparse.ArgumentParser,
+    record_help: str = "write the recording here "
+    "(default: recordings/<UTC time>-<target host>.yaml under the current directory)",
+    headers: bool = True,
+) -> None:
+    """The recording group of a command that records by default, with its redaction.
+
+    `headers=False` (stdio: no HTTP, so no headers) leaves out `--redact-header` and speaks of
+    what a stdio recording holds instead.
+    """
     parser = command.add_argument_group("recording")
     record = parser.add_mutually_exclusive_group()
-    record.add_argument(
-        "--record",
-        metavar="PATH",
-        help="write the recording here (default: recordings/<UTC time>-<target host>.yaml)",
-    )
+    record.add_argument("--record", metavar="PATH", help=record_help)
     record.add_argument("--no-record", action="store_true", help="do not write a recording")
     _add_force(parser)
-    parser.add_argument(
-        "--redact-header",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="also redact this header's value in the recording and the views (repeatable)",
-    )
+    if headers:
+        parser.add_argument(
+            "--redact-header",
+            action="append",
+            default=[],
+            metavar="NAME",
+            help="also redact this header's value in the recording and the views (repeatable)",
+        )
     parser.add_argument(
         "--redact-field",
         action="append",
@@ -177,11 +188,18 @@ def add_recording_options(command: argparse.ArgumentParser) -> None:
         help="redact this field of every message, e.g. params.arguments.password; "
         "`*` matches any key or index (repeatable)",
     )
+    kept = (
+        "credential headers, secret query values and command-line arguments and session ids"
+        if headers
+        else "secret command-line arguments and URL query values"
+    )
+    also = (
+        "--redact-header/--redact-field still apply" if headers else "--redact-field still applies"
+    )
     parser.add_argument(
         "--no-redact",
         action="store_true",
-        help="keep credential headers, secret query values and command-line arguments and "
-        "session ids as they were (--redact-header/--redact-field still apply)",
+        help=f"keep {kept} as they were ({also})",
     )
 
 

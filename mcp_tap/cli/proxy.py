@@ -17,6 +17,7 @@ from typing import TextIO
 from mcp_tap.cli.ca import forward_ca
 from mcp_tap.cli.common import (
     UserError,
+    banner,
     check_record_path,
     checked_port,
     checked_target,
@@ -279,9 +280,12 @@ async def run_proxy(
             if on_listening is not None:
                 on_listening()
             out.write(
-                f"mcp-tap listening on {base_url} - point your client at "
-                f"{redact_url(client_url(base_url, target))} - forwarding to "
-                f"{redact_url(target)}\n"
+                banner(
+                    f"mcp-tap listening on {base_url}",
+                    f"point your client at {redact_url(client_url(base_url, target))}",
+                    f"forwarding to {redact_url(target)}",
+                    out=out,
+                )
             )
             out.flush()
             await stop.wait()

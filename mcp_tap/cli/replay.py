@@ -20,6 +20,7 @@ from mcp_tap.cli.common import (
     write_output,
 )
 from mcp_tap.cli.options import (
+    RECORDING_FILE,
     Commands,
     add_command,
     add_otlp_options,
@@ -55,7 +56,7 @@ def register(commands: Commands) -> None:
         'replay stdio-session.yaml --command "python -m demo_server --stdio"',
         "replay session.yaml --ignore result.content.0.text --header Authorization='Bearer t'",
     )
-    parser.add_argument("file", metavar="FILE.yaml", help="a recording written by `mcp-tap proxy`")
+    parser.add_argument("file", metavar="FILE.yaml", help=RECORDING_FILE)
     server = parser.add_mutually_exclusive_group()
     server.add_argument(
         "--target", help="the server's URL (default: start a fresh bundled demo server)"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from mcp_tap.cli.common import loaded_recording, write_output
-from mcp_tap.cli.options import Commands, add_command
+from mcp_tap.cli.options import RECORDING_FILE, Commands, add_command
 
 
 def register(commands: Commands) -> None:
@@ -19,7 +19,7 @@ def register(commands: Commands) -> None:
         "findings and a filterable table of messages.",
         "report session.yaml -o report.html",
     )
-    report.add_argument("file", metavar="FILE.yaml", help="a recording written by `mcp-tap proxy`")
+    report.add_argument("file", metavar="FILE.yaml", help=RECORDING_FILE)
     report.add_argument(
         "-o", "--output", metavar="FILE", help="where to write the page (default: standard output)"
     )

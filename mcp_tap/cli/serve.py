@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from mcp_tap.cli.common import UserError, check_record_path, checked_port, run_async
+from mcp_tap.cli.common import UserError, banner, check_record_path, checked_port, run_async
 from mcp_tap.cli.options import (
+    RECORDING_SOURCES,
     UPSTREAM_LIMITS,
     Commands,
     add_command,
@@ -68,7 +69,7 @@ def register(commands: Commands) -> None:
         "serve session.yaml --fast --strict --match ignore:params.arguments.seed",
     )
     serve.add_argument(
-        "files", nargs="+", metavar="RECORDING", help="recordings written by `mcp-tap proxy`"
+        "files", nargs="+", metavar="RECORDING", help=f"mcp-tap recordings ({RECORDING_SOURCES})"
     )
     serve.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
     serve.add_argument(
@@ -206,8 +207,11 @@ async def run_serve(
             count = sum(1 for i in loaded.server.interactions if i.response is not None)
             pace = "at once (--fast)" if options.speed is None else f"at {options.speed:g}x"
             out.write(
-                f"mcp-tap serving {count} recorded interactions, {pace} - point your client "
-                f"at {mock.url}\n"
+                banner(
+                    f"mcp-tap serving {count} recorded interactions, {pace}",
+                    f"point your client at {mock.url}",
+                    out=out,
+                )
             )
             for note in mock.notes:
                 out.write(f"mcp-tap: note: {visible(note)}\n")

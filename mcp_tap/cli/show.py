@@ -15,7 +15,7 @@ from mcp_tap.analysis.select import Selection, exchange_ids, select_events
 from mcp_tap.cli.common import UserError, loaded_recording
 from mcp_tap.cli.follow import run_follow
 from mcp_tap.cli.follow_folder import DEFAULT_MAX_FOLLOW, is_folder, run_follow_folder
-from mcp_tap.cli.options import Commands, add_command, add_fail_on, add_view_options
+from mcp_tap.cli.options import RECORDING_FILE, Commands, add_command, add_fail_on, add_view_options
 from mcp_tap.cli.subscribers import fail_on_exit, fail_on_gate, view_subscribers
 from mcp_tap.protocol.events import ExchangeOpened
 from mcp_tap.protocol.redaction import RedactionRules, Redactor
@@ -40,8 +40,7 @@ def register(commands: Commands) -> None:
     show.add_argument(
         "file",
         metavar="FILE.yaml",
-        help="a recording (written by `proxy`, `stdio`, `serve` or `replay --record`); "
-        "with --follow also a folder of them",
+        help=f"{RECORDING_FILE}; with --follow also a folder of them",
     )
     add_fail_on(show)
     pick = show.add_argument_group("selection (every one given must hold; each repeatable)")

@@ -47,14 +47,13 @@ def register(commands: Commands) -> None:
         "stdio --record '~/recordings/{name}-{time}-{pid}.yaml' -- uvx my-server",
         "stdio --no-record -- python -m demo_server --stdio",
     )
-    add_recording_options(stdio)
-    for action in stdio._actions:
-        if action.dest == "record":  # stdio's --record also takes a file-per-launch pattern
-            action.help = (
-                "write the recording here; {name}, {time} and {pid} make a new file per "
-                "launch, and so does a folder ('DIR/': DIR/{name}-{time}-{pid}.yaml) "
-                "(default: recordings/<UTC time>-stdio-<program>.yaml)"
-            )
+    add_recording_options(
+        stdio,
+        "write the recording here; {name}, {time} and {pid} make a new file per launch, and "
+        "so does a folder ('DIR/': DIR/{name}-{time}-{pid}.yaml) (default: "
+        "recordings/<UTC time>-stdio-<program>.yaml under the current directory)",
+        headers=False,
+    )
     stdio.add_argument(
         "--max-line",
         type=int,

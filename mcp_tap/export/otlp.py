@@ -6,7 +6,8 @@ development): named `{mcp.method.name} {target}` (the tool or prompt name, for t
 and prompts/get) or `{mcp.method.name}`, kind CLIENT (the sender's side: what a tap sees is
 the call as its sender made it), from the request to its response, its cancellation, or its
 stream's end, with `mcp.method.name`, `jsonrpc.request.id`, `mcp.session.id`,
-`mcp.protocol.version`, `gen_ai.tool.name`, `error.type` and their kin. Its progress
+`mcp.protocol.version`, `gen_ai.tool.name`, `error.type` (`tool_error` for a result with
+`isError: true`, as the conventions say) and their kin. Its progress
 notifications are span events named `notifications/progress`; its findings are span events
 named `mcp_tap.finding` with `mcp_tap.finding.severity` (info, warning, error), the rule and
 the detail. Attributes without a convention are under `mcp_tap.`.
@@ -26,7 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mcp_tap.export.session import Call, Session
+from mcp_tap.export.session import TOOL_ERROR, Call, Session
 from mcp_tap.protocol.codec import event_to_dict
 from mcp_tap.protocol.events import Fault, Finding, MessageKind
 
@@ -186,6 +187,10 @@ def call_span(
         if code is not None:
             attrs["rpc.response.status_code"] = str(code)
         span.status_code, span.status_message = STATUS_ERROR, str(text or "error response")
+    elif call.outcome == TOOL_ERROR:
+        # the MCP semantic conventions: a CallToolResult with isError true is `tool_error`
+        attrs["error.type"] = "tool_error"
+        span.status_code, span.status_message = STATUS_ERROR, "tool_error"
     elif call.outcome in FAILED_OUTCOMES:
         attrs["error.type"] = call.outcome
         span.status_code, span.status_message = STATUS_ERROR, call.outcome

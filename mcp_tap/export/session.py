@@ -28,9 +28,11 @@ from mcp_tap.protocol.events import (
     StreamKind,
     TapEvent,
 )
+from mcp_tap.protocol.jsonrpc import is_tool_error
 from mcp_tap.recording.reader import Recording
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+TOOL_ERROR = "tool error"  # a call's outcome when its result says isError: true
 
 
 @dataclass
@@ -94,11 +96,16 @@ class Call:
 
     @property
     def outcome(self) -> str:
-        """completed, failed, cancelled, abandoned, or unanswered."""
+        """completed, tool error, failed, cancelled, abandoned, or unanswered.
+
+        A tool error is a result with `isError: true`: the call worked, the tool failed.
+        """
         if self.response is not None:
             if self.response.message.kind is MessageKind.ERROR:
                 return RequestState.FAILED.value
             if self.tracked is None or self.tracked.state is not RequestState.CANCELLED:
+                if is_tool_error(self.response.message):
+                    return TOOL_ERROR
                 return RequestState.COMPLETED.value
         if self.tracked is not None and self.tracked.state not in (
             RequestState.ACTIVE,

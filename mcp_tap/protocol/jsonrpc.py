@@ -119,6 +119,18 @@ def progress_params(message: RpcMessage) -> dict[str, Any] | None:
     return params if isinstance(params, dict) else None
 
 
+def is_tool_error(message: RpcMessage) -> bool:
+    """True for a result with `isError: true`: the tool ran and failed, the call did not.
+
+    A JSON-RPC success carrying an application-level failure (a CallToolResult, also as the
+    payload of tasks/result), counted apart from error responses.
+    """
+    if message.kind is not MessageKind.RESPONSE:
+        return False
+    result = message.payload.get("result")
+    return isinstance(result, dict) and result.get("isError") is True
+
+
 def request_id_for_error(body: bytes) -> str | int | None:
     """The id of the request in `body`, if it is a single request; used for the proxy's 502s."""
     messages = classify_text(body)

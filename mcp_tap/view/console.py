@@ -43,6 +43,7 @@ from mcp_tap.protocol.redaction import RedactionRules, Redactor
 from mcp_tap.view.bars import ProgressBars
 from mcp_tap.view.format import (
     Line,
+    declined_stream,
     exchange_line,
     fault_line,
     finding_line,
@@ -209,11 +210,14 @@ class ConsoleView:
             if self.options.verbose:
                 out.append(self._text(exchange_line(event, self.ascii, self.layout)))
         elif isinstance(event, ResponseStarted):
+            opened = self._exchanges.get(event.exchange_id)
             interesting = (
-                event.status >= 400 and not self.options.quiet and not self.options.filters
+                event.status >= 400
+                and not declined_stream(event, opened)  # a normal answer: -v shows it
+                and not self.options.quiet
+                and not self.options.filters
             )
             if interesting or self.options.verbose:
-                opened = self._exchanges.get(event.exchange_id)
                 out.append(self._text(http_line(event, opened, self.ascii, self.layout)))
         elif isinstance(event, ExchangeClosed):
             self._exchanges.pop(event.exchange_id, None)
@@ -330,6 +334,7 @@ class ConsoleView:
             tracker.stream_count,
             self.tally,
             self.peaks,
+            tracker.tool_errors,
         )
 
 

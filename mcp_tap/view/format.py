@@ -247,6 +247,11 @@ def fault_line(fault: Fault, ascii_only: bool, layout: Layout = PLAIN) -> Line:
     return [*head, (f"FAULT {fault.kind}", "bold red"), (f" {fault.detail}", "red")]
 
 
+def declined_stream(event: ResponseStarted, opened: ExchangeOpened | None) -> bool:
+    """A GET answered 405: the server offers no standalone stream, as the spec allows."""
+    return event.status == 405 and opened is not None and opened.method == "GET"
+
+
 def http_line(
     event: ResponseStarted, opened: ExchangeOpened | None, ascii_only: bool, layout: Layout = PLAIN
 ) -> Line:
@@ -256,6 +261,8 @@ def http_line(
     style = "bold red" if event.status >= 500 else "yellow" if event.status >= 400 else "dim"
     where = f" {opened.method} {opened.target}" if opened else ""
     stream = f" ({event.stream.value})" if event.stream else ""
+    if declined_stream(event, opened):
+        style, stream = "dim", " (no standalone stream offered; allowed)"
     return [*head, (f"HTTP {event.status}", style), (f"{where}{stream}", "dim")]
 
 
@@ -281,6 +288,8 @@ def outcome_word(stats: ProgressStats) -> str:
     """What became of a stream's request, in the words a person expects."""
     if stats.outcome is RequestState.ABANDONED:
         return "no response"
+    if stats.outcome is RequestState.COMPLETED and stats.tool_error:
+        return "tool error"  # the call worked; the tool said it failed (isError: true)
     return stats.outcome.value
 
 
@@ -301,7 +310,9 @@ def stream_line(
     said in words, without a bar.
     """
     mark, style = OUTCOME_MARKS.get(stats.outcome, ("•", "white"))
-    ok = stats.outcome is RequestState.COMPLETED
+    ok = stats.outcome is RequestState.COMPLETED and not stats.tool_error
+    if stats.tool_error:
+        mark, style = OUTCOME_MARKS[RequestState.FAILED]
     down = went_down(stats, peak)
     if ok and down:
         style = "yellow"

@@ -127,11 +127,17 @@ def requests_table(
     errors: Counter[str],
     latencies: Mapping[str, Sequence[float]],
     open_requests: Counter[str],
+    tool_errors: Counter[str] | None = None,
 ) -> list[Column]:
-    """Requests per method: how many, how many failed or are open, p50/p95/max latency."""
+    """Requests per method: how many, how many failed or are open, p50/p95/max latency.
+
+    Results with `isError: true` are answers, not error responses: they get a column of their
+    own ("tool errors"), shown when there is any.
+    """
     methods = sorted(requests, key=lambda m: (-requests[m], m))
     times = [latencies.get(method, ()) for method in methods]
-    return [
+    tools = tool_errors or Counter()
+    columns = [
         Column("method", list(methods), style="bold", name=True),
         Column("requests", [str(requests[m]) for m in methods], "n", "right"),
         Column("errors", [_count(errors[m], "red") for m in methods], "err", "right"),
@@ -140,6 +146,10 @@ def requests_table(
         Column("p95", [seconds(percentile(t, 0.95)) for t in times], None, "right", drop=3),
         Column("max", [seconds(max(t) if t else None) for t in times], None, "right", drop=2),
     ]
+    if any(tools[m] for m in methods):
+        cells = [_count(tools[m], "red") for m in methods]
+        columns.insert(3, Column("tool errors", cells, "tool err", "right"))
+    return columns
 
 
 def _count(value: int, style: str) -> Cell:
@@ -148,7 +158,7 @@ def _count(value: int, style: str) -> Cell:
 
 def _outcome(stats: ProgressStats, peak: float | None) -> Text:
     word = outcome_word(stats)
-    if stats.outcome is RequestState.COMPLETED:
+    if stats.outcome is RequestState.COMPLETED and not stats.tool_error:
         if went_down(stats, peak):
             return Text(f"{word}, went down", style="yellow")
         return Text(word + ("" if stats.count else ", no progress"), style="green")
@@ -255,13 +265,16 @@ class Summary:
     stream_count: int
     tally: Tally
     peaks: Mapping[ProgressStats, float] = field(default_factory=dict)
+    tool_errors: Counter[str] = field(default_factory=Counter)
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         yield Text("mcp-tap summary", style="bold underline")
         if not self.requests and not self.tally.faults:
             yield Text("no MCP requests seen", style="dim")
         if self.requests:
-            columns = requests_table(self.requests, self.errors, self.latencies, self.open_requests)
+            columns = requests_table(
+                self.requests, self.errors, self.latencies, self.open_requests, self.tool_errors
+            )
             yield fit_table(console, options, "Requests", columns)
         if self.streams:
             columns, caption = streams_table(self.streams, self.stream_count, self.peaks)
@@ -283,8 +296,10 @@ def summary(
     stream_count: int,
     tally: Tally,
     peaks: Mapping[ProgressStats, float] | None = None,
+    tool_errors: Counter[str] | None = None,
 ) -> RenderableType:
     """The end-of-run tables (see `Summary`)."""
     return Summary(
-        requests, errors, latencies, open_requests, streams, stream_count, tally, peaks or {}
-    )
+        requests, errors, latencies, open_requests, streams, stream_count, tally, peaks or {},
+        tool_errors or Counter(),
+    )  # fmt: skip

@@ -8,7 +8,8 @@
     document.body.setAttribute("data-errors", String(errors));
   });
   var SVG = "http://www.w3.org/2000/svg";
-  var OUTCOMES = ["completed", "failed", "cancelled", "abandoned", "unanswered"];
+  var OUTCOMES = ["completed", "tool error", "failed", "cancelled", "abandoned", "unanswered"];
+  function outcomeClass(outcome) { return outcome.replace(/ /g, "-"); }
 
   function el(tag, attrs, text) {
     var node = document.createElement(tag);
@@ -29,7 +30,7 @@
   function timeline(data) {
     var box = document.getElementById("timeline");
     var legend = document.getElementById("legend");
-    OUTCOMES.forEach(function (o) { legend.appendChild(el("span", { "class": o }, o)); });
+    OUTCOMES.forEach(function (o) { legend.appendChild(el("span", { "class": outcomeClass(o) }, o)); });
     if (!data.calls.length) { box.appendChild(el("p", { "class": "empty" }, "No JSON-RPC request was recorded.")); return; }
     var span = Math.max(data.duration, 1e-6);
     data.calls.forEach(function (call) {
@@ -44,7 +45,7 @@
       var left = 100 * call.start / span;
       var width = Math.max(0.4, 100 * (end - call.start) / span);
       var bar = svg("rect", { x: left + "%", y: 2, width: Math.min(width, 100 - left) + "%", height: 12, rx: 2,
-        "class": "bar " + call.outcome, "data-outcome": call.outcome });
+        "class": "bar " + outcomeClass(call.outcome), "data-outcome": call.outcome });
       bar.appendChild(svg("title", {}, tip));
       track.appendChild(bar);
       row.appendChild(label); row.appendChild(track);
