@@ -1,8 +1,8 @@
 """The era probe: a `server/discover` that a handshake-era server refuses.
 
 A 2026-07-28 client (the `mcp` 2.x `Client(url)` by default) opens with `server/discover`;
-refused, with a JSON-RPC error or a bare 4xx, it falls back to `initialize`, as 2026-07-28 version discovery says.
-That pair is how a modern client meets an older server, not a failure. `ProbeWatch` keeps
+refused, with a JSON-RPC error or a bare 4xx, it falls back to `initialize`, as 2026-07-28
+version discovery says. That pair is how a modern client meets an older server, not a failure. `ProbeWatch` keeps
 each refusal until a fallback comes, so the tracker reports the pair as one info finding.
 """
 

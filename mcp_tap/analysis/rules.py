@@ -40,49 +40,49 @@ TOOLS = f"{SPEC}/server/tools"
 PROGRESS_NOT_INCREASING = Rule(
     "progress-not-increasing",
     Severity.ERROR,
-    "progress did not increase; it MUST increase with each notification (PROTOCOL 4.4)",
+    "progress did not increase; it MUST increase with each notification",
     PROGRESS,
 )
 PROGRESS_AFTER_COMPLETION = Rule(
     "progress-after-completion",
     Severity.ERROR,
-    "progress arrived after its request completed; notifications MUST stop (PROTOCOL 4.3)",
+    "progress arrived after its request completed; notifications MUST stop",
     PROGRESS,
 )
 PROGRESS_UNKNOWN_TOKEN = Rule(
     "progress-unknown-token",
     Severity.WARNING,
-    "progress names a token that no active request carries (PROTOCOL 4.3)",
+    "progress names a token that no active request carries",
     PROGRESS,
 )
 PROGRESS_TOKEN_REUSED = Rule(
     "progress-token-reused",
     Severity.WARNING,
-    "a request reuses the token of a request that is still active (PROTOCOL 4.2)",
+    "a request reuses the token of a request that is still active",
     PROGRESS,
 )
 PROGRESS_TOKEN_INVALID_TYPE = Rule(
     "progress-token-invalid-type",
     Severity.ERROR,
-    "a progress token is neither a string nor an integer (PROTOCOL 4.1)",
+    "a progress token is neither a string nor an integer",
     PROGRESS,
 )
 PROGRESS_TOKEN_AMBIGUOUS = Rule(
     "progress-token-ambiguous",
     Severity.WARNING,
-    'tokens "1" and 1 are different, but SDKs coerce them to one (PROTOCOL 4.1)',
+    'tokens "1" and 1 are different, but SDKs coerce them to one',
     PROGRESS,
 )
 PROGRESS_EXCEEDS_TOTAL = Rule(
     "progress-exceeds-total",
     Severity.WARNING,
-    "progress is above the total it announced (PROTOCOL 4.4)",
+    "progress is above the total it announced",
     PROGRESS,
 )
 PROGRESS_TOTAL_CHANGED = Rule(
     "progress-total-changed",
     Severity.WARNING,
-    "the total changed in the middle of a progress stream (PROTOCOL 4.4)",
+    "the total changed in the middle of a progress stream",
     PROGRESS,
 )
 PROGRESS_VALUE_INVALID = Rule(
@@ -100,7 +100,7 @@ PROGRESS_NEVER_SENT = Rule(
 PROGRESS_ON_STANDALONE_STREAM = Rule(
     "progress-on-standalone-stream",
     Severity.WARNING,
-    "progress came on the standalone GET stream, not the request's own (PROTOCOL 4.7)",
+    "progress came on the standalone GET stream, not the request's own",
     PROGRESS,
 )
 REQUEST_CANCELLED = Rule(
@@ -112,7 +112,7 @@ REQUEST_CANCELLED = Rule(
 MESSAGE_AFTER_CANCELLATION = Rule(
     "message-after-cancellation",
     Severity.WARNING,
-    "the server sent progress or a response for a cancelled request (PROTOCOL 5)",
+    "the server sent progress or a response for a cancelled request",
     CANCELLATION,
 )
 STREAM_CLOSED_WITHOUT_RESPONSE = Rule(

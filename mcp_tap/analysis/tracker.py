@@ -3,8 +3,8 @@
 `ProgressTracker` is a tap subscriber with no I/O. It correlates every message with its
 request (through `correlation.RequestIndex`), keeps per-token `ProgressStats` and per-method
 latencies, and publishes a `Finding` through the `publish` callable it was given when a
-message breaks a rule of the spec's progress and cancellation utilities (the slugs are in `rules.py`). The
-view reads its statistics; the recorder keeps its findings like any other tap event.
+message breaks a rule of the spec's progress and cancellation utilities (the slugs are in
+`rules.py`). The view reads its statistics; the recorder keeps its findings like any other tap event.
 
 Revisions matter: in 2026-07-28 a client closing the response stream cancels the request;
 in 2025-11-25 a task-augmented request's token outlives its response until the task ends.
@@ -317,7 +317,7 @@ class ProgressTracker:
             return  # 25c tasks may omit it; they are cancelled with tasks/cancel instead
         request = self.index.active(event.session_id, event.direction, request_id)
         if request is None or not request.live:
-            return  # a cancel racing the response is legal (PROTOCOL 5.1)
+            return  # a cancel racing the response is legal
         self._last = (event, request)
         reason = params.get("reason")
         self._cancel(event, request, "notifications/cancelled" + (f": {reason}" if reason else ""))
