@@ -2,8 +2,9 @@
 
 A 2026-07-28 client (the `mcp` 2.x `Client(url)` by default) opens with `server/discover`;
 refused, with a JSON-RPC error or a bare 4xx, it falls back to `initialize`, as 2026-07-28
-version discovery says. That pair is how a modern client meets an older server, not a failure. `ProbeWatch` keeps
-each refusal until a fallback comes, so the tracker reports the pair as one info finding.
+version discovery says. That pair is how a modern client meets an older server, not a
+failure. `ProbeWatch` keeps each refusal until a fallback comes, so the tracker reports the
+pair as one info finding.
 """
 
 from __future__ import annotations

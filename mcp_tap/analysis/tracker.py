@@ -4,7 +4,8 @@
 request (through `correlation.RequestIndex`), keeps per-token `ProgressStats` and per-method
 latencies, and publishes a `Finding` through the `publish` callable it was given when a
 message breaks a rule of the spec's progress and cancellation utilities (the slugs are in
-`rules.py`). The view reads its statistics; the recorder keeps its findings like any other tap event.
+`rules.py`). The view reads its statistics; the recorder keeps its findings like any other
+tap event.
 
 Revisions matter: in 2026-07-28 a client closing the response stream cancels the request;
 in 2025-11-25 a task-augmented request's token outlives its response until the task ends.
