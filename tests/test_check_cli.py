@@ -18,7 +18,7 @@ from mcp_tap.analysis.rules import RULES
 from mcp_tap.protocol.events import TapEvent
 from mcp_tap.recording.writer import RecordingWriter
 from tests.samples import sample
-from tests.tap_script import request, result
+from tests.tap_script import MODERN, request, result
 from tests.test_schema_checks import TOOLS, Checked, modern, text
 
 pytestmark = pytest.mark.timeout(60)
@@ -53,7 +53,8 @@ def planted(path: Path) -> Path:
     c.handshake("2024-11-05", session="old")
     c.exchange(request(1, name="x"), result(1, {"content": [link]}))  # not in 2024-11-05
     c.script.session = None
-    c.exchange(modern(1), result(1, {"content": [text("a")]}))  # no resultType
+    mirrored = (("mcp-protocol-version", MODERN), ("mcp-method", "tools/call"), ("mcp-name", "x"))
+    c.exchange(modern(1), result(1, {"content": [text("a")]}), headers=mirrored)  # no resultType
     return write(path, c.events)
 
 

@@ -20,6 +20,8 @@ from typing import Any
 
 import pytest
 
+from mcp_tap.analysis.check_run import CheckOptions, check_events
+from mcp_tap.analysis.conformance import CONFORMANCE_RULES
 from mcp_tap.protocol.events import Direction, MessageKind, MessageSeen
 from mcp_tap.recording.reader import load_recording
 from tests.procs import demo_server, py_client, tap_proxy, ts_client
@@ -63,7 +65,10 @@ def run_proxied(server: str, tmp_path: Path, endpoint: str, client: RunClient) -
             with TcpTap(url.removesuffix("/mcp") + endpoint) as front:
                 events = client(front.url)
     # The relays and the proxy have stopped: the captures and the recording are complete.
-    messages = [e for e in load_recording(recording).events if isinstance(e, MessageSeen)]
+    tapped = load_recording(recording).events
+    lifecycle = CheckOptions(rules=frozenset(rule.slug for rule in CONFORMANCE_RULES))
+    assert [f.detail for _, f in check_events(tapped, lifecycle).findings] == []
+    messages = [e for e in tapped if isinstance(e, MessageSeen)]
     (call,) = [m.message for m in messages if m.message.method == "tools/call"]
     assert call.has_progress_token
     recorded = [

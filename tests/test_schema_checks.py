@@ -1,5 +1,6 @@
 """Every message judged by its revision's schema, and tools by their own: silent on the real
-`mcp` SDK's traffic in its three modes, firing exactly where a violation is planted."""
+`mcp` SDK's traffic in its three modes (and so are the lifecycle, id and 2026-07-28 checks),
+firing exactly where a violation is planted."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from mcp.client.sse import sse_client
 
 from demo_server.runner import running_demo_server
 from mcp_tap.analysis.check_run import CheckOptions, check_events
+from mcp_tap.analysis.conformance import conformance_checkers
 from mcp_tap.analysis.schema_catalog import KNOWN_REVISIONS, load_revision
 from mcp_tap.analysis.schema_checks import SchemaChecker
 from mcp_tap.cli.proxy import running_proxy
@@ -145,8 +147,9 @@ MODES: dict[str, tuple[str, Callable[[str], AbstractAsyncContextManager[Client]]
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.filterwarnings("ignore:ping is removed")
 @pytest.mark.parametrize("mode", list(MODES))
-def test_live_sdk_traffic_through_the_proxy_has_no_schema_findings(mode: str) -> None:
+def test_live_sdk_traffic_through_the_proxy_has_no_findings(mode: str) -> None:
     endpoint, connect, revision = MODES[mode]
     published: list[TapEvent] = []
 
@@ -154,6 +157,8 @@ def test_live_sdk_traffic_through_the_proxy_has_no_schema_findings(mode: str) ->
         bus = TapBus()
         checker = SchemaChecker(bus.publish)
         bus.subscribe(checker)
+        for lifecycle_checker in conformance_checkers(bus.publish):
+            bus.subscribe(lifecycle_checker)
         bus.subscribe(_Keep(published))
         async with running_demo_server(step_delay=0.0, event_store=True) as base_url:
             async with running_proxy(base_url + endpoint, bus) as proxy_url:
@@ -162,6 +167,8 @@ def test_live_sdk_traffic_through_the_proxy_has_no_schema_findings(mode: str) ->
                     assert {t.name for t in tools.tools} >= {"download_file"}
                     await client.call_tool("download_file", {"filename": "a", "size_mb": 2})
                     await client.call_tool("process_data", {"records": 3})
+                    if revision != "2026-07-28":
+                        await client.send_ping()  # 2026-07-28 has no ping
         bus.close()
         return checker
 

@@ -18,7 +18,9 @@ from typing import Any
 
 import pytest
 
-from mcp_tap.protocol.events import Direction, ExchangeClosed, MessageSeen
+from mcp_tap.analysis.check_run import CheckOptions, check_events
+from mcp_tap.analysis.conformance import CONFORMANCE_RULES
+from mcp_tap.protocol.events import Direction, ExchangeClosed, Finding, MessageSeen
 from mcp_tap.recording.reader import Recording, load_recording
 from tests.procs import ROOT, TS_DIR, Proc, run_client
 
@@ -60,6 +62,12 @@ def test_typescript_stdio_host_through_mcp_tap(tmp_path: Path) -> None:
     tapped = host(*tap)
 
     recording = finished(record)
+    lifecycle = {rule.slug for rule in CONFORMANCE_RULES}  # judged live, and again by check
+    assert [
+        e.detail for e in recording.events if isinstance(e, Finding) and e.rule in lifecycle
+    ] == []
+    checked = check_events(recording.events, CheckOptions(rules=frozenset(lifecycle)))
+    assert [f.detail for _, f in checked.findings] == []
     seen = [e for e in recording.events if isinstance(e, MessageSeen)]
     call = next(m for m in seen if m.message.method == "tools/call")
     token = call.message.progress_token

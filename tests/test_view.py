@@ -14,6 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
+from mcp_tap.analysis.id_checks import IdChecker
+from mcp_tap.analysis.lifecycle import LifecycleChecker
+from mcp_tap.analysis.modern_checks import ModernChecker
 from mcp_tap.analysis.oauth import OAuthFlow
 from mcp_tap.analysis.schema_checks import SchemaChecker
 from mcp_tap.analysis.tracker import KEPT_STREAMS, ProgressTracker
@@ -309,13 +312,14 @@ def test_jsonl_view_writes_one_decodable_object_per_event() -> None:
 def test_the_cli_builds_checkers_then_view_for_every_command() -> None:
     args = build_parser().parse_args(["proxy", "-q", "--filter", "tools/*", "--no-record"])
     bus = TapBus()
-    tracker, checker, oauth, schema, view = view_subscribers(args, bus)
+    tracker, checker, oauth, schema, lifecycle, ids, modern, view = view_subscribers(args, bus)
     assert isinstance(tracker, ProgressTracker) and isinstance(checker, WireChecker)
     assert isinstance(oauth, OAuthFlow) and isinstance(schema, SchemaChecker)
-    assert isinstance(view, ConsoleView)
+    assert isinstance(lifecycle, LifecycleChecker) and isinstance(ids, IdChecker)
+    assert isinstance(modern, ModernChecker) and isinstance(view, ConsoleView)
     assert view.options == ViewOptions(quiet=True, filters=("tools/*",))
     args = build_parser().parse_args(["proxy", "--jsonl", "--no-record"])
-    assert isinstance(view_subscribers(args, bus)[4], JsonLinesView)
+    assert isinstance(view_subscribers(args, bus)[7], JsonLinesView)
     args = build_parser().parse_args(["show", "recording.yaml"])
     tracker, view = view_subscribers(args, bus, recorded=True)  # its findings are recorded
     assert isinstance(view, ConsoleView)

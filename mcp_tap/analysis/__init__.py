@@ -4,7 +4,8 @@
 findings by the rules in `rules`; `wire_checks` flags invalid messages and unknown methods;
 `schema_checks` judges every message by the official schema of its revision (`schemas/`,
 read by `schema_catalog`, validated by `schema_validation`) and each tool by its own
-schemas (`tool_checks`);
+schemas (`tool_checks`); `lifecycle`, `id_checks` and `modern_checks` hold the handshake,
+the capabilities, the ids and 2026-07-28 to their rules (`conformance` lists them);
 `progress_stats` and `calls` are the per-request facts that the view and replay read;
 `select` picks the events of chosen methods. Imports: `protocol` and `tap`; never
 `recording` or `view`.

@@ -1,8 +1,9 @@
 """Every rule over one recording's events: what `mcp-tap check` judges, without the command.
 
 The checkers the live view runs (progress tracker, wire checks, OAuth flow, schema and tool
-checks) judge the events again from scratch, so a recording made by an older mcp-tap is held
-to today's rules; the findings it carries are set aside. Then the pins a test asks for:
+checks, lifecycle, id and 2026-07-28 checks) judge the events again from scratch, so a
+recording made by an older mcp-tap is held to today's rules; the findings it carries are
+set aside. Then the pins a test asks for:
 tools that must or must not be called, and the longest a method may take. `--rule` and
 `--skip-rule` choose among the findings by the names of `rules.RULES`.
 """
@@ -13,6 +14,7 @@ import fnmatch
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from mcp_tap.analysis.conformance import conformance_checkers
 from mcp_tap.analysis.oauth import OAuthFlow
 from mcp_tap.analysis.rules import (
     BY_SLUG,
@@ -24,7 +26,7 @@ from mcp_tap.analysis.rules import (
 from mcp_tap.analysis.schema_checks import JUDGED, SchemaChecker
 from mcp_tap.analysis.tracker import ProgressTracker
 from mcp_tap.analysis.wire_checks import WireChecker
-from mcp_tap.protocol.events import Finding, MessageKind, MessageSeen, TapEvent
+from mcp_tap.protocol.events import Finding, MessageKind, MessageSeen, Subscriber, TapEvent
 from mcp_tap.tap.bus import TapBus
 
 
@@ -116,7 +118,8 @@ def check_events(events: Iterable[TapEvent], options: CheckOptions) -> CheckedRe
     tracker = ProgressTracker(bus.publish)
     schema = SchemaChecker(bus.publish)
     pins = _Pins(tracker, options, cursor)
-    for subscriber in (tracker, WireChecker(bus.publish), OAuthFlow(bus.publish), schema, pins):
+    checkers: list[Subscriber] = [tracker, WireChecker(bus.publish), OAuthFlow(bus.publish), schema]
+    for subscriber in (*checkers, *conformance_checkers(bus.publish), pins):
         bus.subscribe(subscriber)
     bus.subscribe(_Collect())
     messages = 0

@@ -1,8 +1,9 @@
 """`mcp-tap stdio -- COMMAND...`: wrap a stdio server's command, as a host would launch it.
 
 The host talks to mcp-tap as if it were the server, so stdout belongs to the server alone:
-there is no live view here. The checkers (tracker, wire checks) still run, so the recording
-holds their findings, and `mcp-tap show` of the recording gives the view.
+there is no live view here. The checkers (tracker, wire, lifecycle, id and 2026-07-28
+checks) still run, so the recording holds their findings, and `mcp-tap show` of the
+recording gives the view.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from mcp_tap.analysis.conformance import conformance_checkers
 from mcp_tap.analysis.tracker import ProgressTracker
 from mcp_tap.analysis.wire_checks import WireChecker
 from mcp_tap.cli.common import UserError, check_record_path, environment_names, run_async
@@ -162,7 +164,11 @@ def split_command(words: Sequence[str]) -> list[str]:
 
 def checkers(bus: TapBus) -> list[Subscriber]:
     """The subscribers that turn events into findings, published on `bus` for the recorder."""
-    return [ProgressTracker(bus.publish), WireChecker(bus.publish)]
+    return [
+        ProgressTracker(bus.publish),
+        WireChecker(bus.publish),
+        *conformance_checkers(bus.publish),
+    ]
 
 
 async def run_stdio(

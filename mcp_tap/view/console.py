@@ -24,6 +24,7 @@ from typing import TextIO
 from rich.console import Console, Group, RenderableType
 from rich.text import Text
 
+from mcp_tap.analysis.conformance import conformance_checkers
 from mcp_tap.analysis.oauth import OAuthFlow
 from mcp_tap.analysis.progress_stats import ProgressStats, TrackedRequest, is_number
 from mcp_tap.analysis.schema_checks import SchemaChecker
@@ -359,6 +360,7 @@ def build_view(
         checkers.append(WireChecker(publish))
         checkers.append(OAuthFlow(publish))
         checkers.append(SchemaChecker(publish))
+        checkers.extend(conformance_checkers(publish))
     if jsonl is not None:
         fps = options.fps if options is not None else DEFAULT_FPS
         redaction = options.redaction if options is not None else RedactionRules()
