@@ -111,6 +111,13 @@ def test_every_rule_fires_where_the_stdio_server_plants_it(tmp_path: Path) -> No
     capability = [f for _, f in checked.findings if f.rule == "client-capability-undeclared"]
     assert "`sampling`" in capability[1].detail and capability[1].extra == {}
 
+    # The schema of each message is judged live on stdio too, as `check` judges it again.
+    schema = frozenset({"schema-violation", "schema-revision-unknown"})
+    again = check_events(events, CheckOptions(rules=schema)).findings
+    live_schema = [f for f in events if isinstance(f, Finding) and f.rule in schema]
+    assert [(f.rule, f.detail) for f in live_schema] == [(f.rule, f.detail) for _, f in again]
+    assert live_schema, "the planted corpus breaks the schema too"
+
 
 # --- the HTTP-only rules, in scripted exchanges ----------------------------------------------
 

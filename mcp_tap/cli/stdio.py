@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from mcp_tap.analysis.conformance import conformance_checkers
+from mcp_tap.analysis.schema_checks import SchemaChecker
 from mcp_tap.analysis.tracker import ProgressTracker
 from mcp_tap.analysis.wire_checks import WireChecker
 from mcp_tap.cli.common import UserError, check_record_path, environment_names, run_async
@@ -167,6 +168,7 @@ def checkers(bus: TapBus) -> list[Subscriber]:
     return [
         ProgressTracker(bus.publish),
         WireChecker(bus.publish),
+        SchemaChecker(bus.publish),
         *conformance_checkers(bus.publish),
     ]
 
