@@ -184,4 +184,8 @@ def ts_client(
 
 
 def have_ts_client() -> bool:
-    return shutil.which("node") is not None and (TS_DIR / "node_modules").is_dir()
+    """Node.js is here and every package `ts/package.json` pins is installed."""
+    if shutil.which("node") is None:
+        return False
+    pinned = json.loads((TS_DIR / "package.json").read_text())["dependencies"]
+    return all((TS_DIR / "node_modules" / name / "package.json").is_file() for name in pinned)
