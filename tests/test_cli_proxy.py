@@ -12,9 +12,12 @@ import httpx2
 import pytest
 import yaml
 
+from mcp_tap.analysis.check_run import CheckOptions, check_events
 from mcp_tap.http.guard import HostGuard, is_loopback
 from mcp_tap.http.serving import bind_socket
-from tests.procs import Proc
+from mcp_tap.protocol.events import Finding
+from mcp_tap.recording.reader import load_recording
+from tests.procs import Proc, demo_server
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -123,3 +126,44 @@ def test_a_reader_that_stops_reading_the_view_does_not_stop_the_forwarding(
     assert popen.returncode == 0
     assert text.count("result  tools/list") == calls  # nothing was lost, only delayed
     assert "mcp-tap summary" in text
+
+
+BAD_CALL = {  # a 2026-07-28 tools/call whose arguments are not an object
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "tools/call",
+    "params": {
+        "name": "download_file",
+        "arguments": "report.pdf",
+        "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {},
+        },
+    },
+}
+BAD_CALL_HEADERS = {
+    "accept": "application/json, text/event-stream",
+    "mcp-protocol-version": "2026-07-28",
+    "mcp-method": "tools/call",
+    "mcp-name": "download_file",
+}
+
+
+@pytest.mark.parametrize("judged", [True, False], ids=["default", "no-check"])
+def test_no_check_leaves_the_schema_to_check(tmp_path: Path, judged: bool) -> None:
+    recording = tmp_path / "session.yaml"
+    flags = () if judged else ("--no-check",)
+    with demo_server() as base:
+        proc, url = start_proxy(
+            tmp_path, "--target", base + "/mcp", "--record", str(recording), *flags
+        )
+        try:
+            response = httpx2.post(url, json=BAD_CALL, headers=BAD_CALL_HEADERS, timeout=10)
+            assert response.status_code < 500
+        finally:
+            proc.stop(signal.SIGINT)
+    events = load_recording(recording).events
+    live = [e.rule for e in events if isinstance(e, Finding) and e.rule == "schema-violation"]
+    assert live == (["schema-violation"] if judged else [])
+    later = check_events(events, CheckOptions(rules=frozenset({"schema-violation"})))
+    assert [f.rule for _, f in later.findings] == ["schema-violation"]  # `check` still sees it

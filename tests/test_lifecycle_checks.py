@@ -74,10 +74,9 @@ def finished(record: Path) -> list[TapEvent]:
         time.sleep(0.05)
 
 
-@pytest.mark.timeout(60)
-def test_every_rule_fires_where_the_stdio_server_plants_it(tmp_path: Path) -> None:
-    record = tmp_path / "planted.yaml"
-    with spawned(tap(record, *SERVER)) as host:
+def converse(record: Path, *extra: str) -> list[TapEvent]:
+    """The planted conversation through `mcp-tap stdio`; the recording's events."""
+    with spawned(tap(record, *SERVER, extra=extra)) as host:
         assert host.stdin is not None
         lines = LineReader(host.stdout)
         seen: set[Any] = set()
@@ -88,8 +87,12 @@ def test_every_rule_fires_where_the_stdio_server_plants_it(tmp_path: Path) -> No
                 assert json.loads(lines.next()) == answer
         host.stdin.close()
         assert host.wait(timeout=20) == 0
-    events = finished(record)
+    return finished(record)
 
+
+@pytest.mark.timeout(60)
+def test_every_rule_fires_where_the_stdio_server_plants_it(tmp_path: Path) -> None:
+    events = converse(tmp_path / "planted.yaml")
     checked = check_events(events, CheckOptions(rules=LIFECYCLE))
     assert [(f.rule, pointed(events[i])) for i, f in checked.findings] == PLANTED
     live = [e for e in events if isinstance(e, Finding) and e.rule in LIFECYCLE]
@@ -117,6 +120,15 @@ def test_every_rule_fires_where_the_stdio_server_plants_it(tmp_path: Path) -> No
     live_schema = [f for f in events if isinstance(f, Finding) and f.rule in schema]
     assert [(f.rule, f.detail) for f in live_schema] == [(f.rule, f.detail) for _, f in again]
     assert live_schema, "the planted corpus breaks the schema too"
+
+
+@pytest.mark.timeout(60)
+def test_no_check_leaves_the_judging_to_check(tmp_path: Path) -> None:
+    events = converse(tmp_path / "unjudged.yaml", "--no-check")
+    judged = LIFECYCLE | {"schema-violation", "schema-revision-unknown"}
+    assert [e.rule for e in events if isinstance(e, Finding) and e.rule in judged] == []
+    checked = check_events(events, CheckOptions(rules=LIFECYCLE))  # nothing was lost
+    assert [(f.rule, pointed(events[i])) for i, f in checked.findings] == PLANTED
 
 
 # --- the HTTP-only rules, in scripted exchanges ----------------------------------------------

@@ -54,6 +54,17 @@ def add_fail_on(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_no_check(parser: argparse.ArgumentParser) -> None:
+    """--no-check: leave the heavier judges off the live session (read by the subscribers)."""
+    parser.add_argument(
+        "--no-check",
+        action="store_true",
+        help="do not judge messages live by their revision's schema, tools by their own "
+        "schemas, nor by the lifecycle, capability, id and 2026-07-28 rules (progress and "
+        "wire checks stay on); `mcp-tap check` judges the recording afterwards",
+    )
+
+
 # Limits field -> (unit, what it bounds); the flag is the field's name, `--max-body` for
 # max_body. Each is a line of the README's fault table.
 LIMIT_HELP = {

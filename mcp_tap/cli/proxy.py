@@ -31,6 +31,7 @@ from mcp_tap.cli.options import (
     add_command,
     add_fail_on,
     add_limit_options,
+    add_no_check,
     add_otlp_options,
     add_recording_options,
     add_view_options,
@@ -117,6 +118,7 @@ def register(commands: Commands) -> None:
     )
     add_ca_name_constraints(proxy)
     add_fail_on(proxy)
+    add_no_check(proxy)
     add_limit_options(proxy)
     add_recording_options(proxy)
     add_otlp_options(proxy)

@@ -18,7 +18,7 @@ from mcp_tap.analysis.schema_checks import SchemaChecker
 from mcp_tap.analysis.tracker import ProgressTracker
 from mcp_tap.analysis.wire_checks import WireChecker
 from mcp_tap.cli.common import UserError, check_record_path, environment_names, run_async
-from mcp_tap.cli.options import Commands, add_command, add_recording_options
+from mcp_tap.cli.options import Commands, add_command, add_no_check, add_recording_options
 from mcp_tap.cli.subscribers import open_recorder, redaction_rules
 from mcp_tap.protocol.events import Subscriber
 from mcp_tap.protocol.lines import DEFAULT_MAX_LINE
@@ -57,6 +57,7 @@ def register(commands: Commands) -> None:
         "recordings/<UTC time>-stdio-<program>.yaml under the current directory)",
         headers=False,
     )
+    add_no_check(stdio)
     stdio.add_argument(
         "--max-line",
         type=int,
@@ -132,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"mcp-tap: recording to {recorder.path}", file=sys.stderr, flush=True)
     bus = TapBus()
     try:
-        return run_async(run_stdio(options, bus, recorder))
+        return run_async(run_stdio(options, bus, recorder, judge=not args.no_check))
     finally:
         bus.close()
         if recorder is not None and recorder.error is not None:
@@ -163,21 +164,25 @@ def split_command(words: Sequence[str]) -> list[str]:
     return command
 
 
-def checkers(bus: TapBus) -> list[Subscriber]:
-    """The subscribers that turn events into findings, published on `bus` for the recorder."""
-    return [
-        ProgressTracker(bus.publish),
-        WireChecker(bus.publish),
-        SchemaChecker(bus.publish),
-        *conformance_checkers(bus.publish),
-    ]
+def checkers(bus: TapBus, judge: bool = True) -> list[Subscriber]:
+    """The subscribers that turn events into findings, published on `bus` for the recorder.
+
+    `judge=False` (`--no-check`): only the progress and wire checks.
+    """
+    cheap: list[Subscriber] = [ProgressTracker(bus.publish), WireChecker(bus.publish)]
+    if not judge:
+        return cheap
+    return [*cheap, SchemaChecker(bus.publish), *conformance_checkers(bus.publish)]
 
 
 async def run_stdio(
-    options: StdioOptions, bus: TapBus, recorder: RecordingWriter | None = None
+    options: StdioOptions,
+    bus: TapBus,
+    recorder: RecordingWriter | None = None,
+    judge: bool = True,
 ) -> int:
     """Relay one run of the command; its exit status. The caller closes the bus."""
-    for subscriber in checkers(bus):
+    for subscriber in checkers(bus, judge):
         bus.subscribe(subscriber)
     if recorder is not None:
         bus.subscribe(recorder)

@@ -57,6 +57,7 @@ def view_subscribers(
         console=Console(stderr=True) if machine_stdout else None,
         summary_console=Console(stderr=True) if jsonl else None,
         emit_findings=not recorded,
+        judge=not getattr(args, "no_check", False),
     )
 
 

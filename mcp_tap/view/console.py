@@ -347,18 +347,21 @@ def build_view(
     console: Console | None = None,
     summary_console: Console | None = None,
     emit_findings: bool = True,
+    judge: bool = True,
 ) -> list[Subscriber]:
     """The checkers and the view for a command, in bus order (the checkers first).
 
     `jsonl`: write JSON lines there instead of the console view (the summary then goes to
     `summary_console`, e.g. stderr, so the JSON stream stays clean). `emit_findings=False`
-    when the events come from a recording that already holds its findings.
+    when the events come from a recording that already holds its findings. `judge=False`
+    (`--no-check`) leaves out the schema, tool, lifecycle, id and 2026-07-28 checkers.
     """
     tracker = ProgressTracker(publish, emit_findings=emit_findings)
     checkers: list[Subscriber] = [tracker]
     if emit_findings:
         checkers.append(WireChecker(publish))
         checkers.append(OAuthFlow(publish))
+    if emit_findings and judge:
         checkers.append(SchemaChecker(publish))
         checkers.extend(conformance_checkers(publish))
     if jsonl is not None:
