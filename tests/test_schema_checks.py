@@ -245,6 +245,23 @@ def test_each_rule_fires_exactly_where_it_is_planted() -> None:
     assert "$.params.arguments.a: expected integer" in c.findings[1].detail
 
 
+def test_a_list_given_again_is_judged_as_the_first_time() -> None:
+    # The same list is not checked and compiled again, but it is reported again; a changed
+    # list is judged anew.
+    c = Checked()
+    c.handshake("2025-11-25", session="sess-1")
+    c.exchange(request(1, "tools/list"), result(1, {"tools": TOOLS}))
+    c.exchange(request(2, "tools/list"), result(2, {"tools": [dict(t) for t in TOOLS]}))
+    c.exchange(request(3, name="add", arguments={"a": "1"}), result(3, {"content": []}))
+    c.exchange(request(4, "tools/list"), result(4, {"tools": TOOLS[:1]}))
+    assert [(f.rule, f.request_id) for f in c.findings] == [
+        ("tool-schema-invalid", 1),
+        ("tool-schema-invalid", 2),
+        ("tool-arguments-invalid", 3),
+        ("tool-structured-content-missing", 3),
+    ]
+
+
 def test_a_variant_of_a_union_is_named_when_no_branch_is_meant() -> None:
     c = Checked()
     c.handshake("2025-11-25", session="sess-1")

@@ -50,6 +50,12 @@ class _Tool:
 @dataclass
 class _Session:
     tools: dict[str, _Tool] = field(default_factory=dict)
+    # The last tools/list result's tools and revision, and what they gave: a client that
+    # lists again usually gets the same list, and comparing it costs far less than checking
+    # and compiling every schema again.
+    listed: Any = None
+    revision: str = ""
+    problems: list[Problem] = field(default_factory=list)
 
 
 def dialect_for(schema: dict[str, Any], revision: str) -> str:
@@ -78,6 +84,8 @@ class ToolContracts:
             if len(self._sessions) > REMEMBERED_SESSIONS:
                 self._sessions.popitem(last=False)
         self._sessions.move_to_end(session)
+        if state.revision == revision and state.listed == tools:
+            return list(state.problems)
         problems: list[Problem] = []
         for tool in tools:
             if not isinstance(tool, dict) or not isinstance(tool.get("name"), str):
@@ -86,6 +94,7 @@ class ToolContracts:
             entry = state.tools[name] = _Tool(name)
             entry.inputs = self._compiled(name, "inputSchema", tool, revision, problems)
             entry.outputs = self._compiled(name, "outputSchema", tool, revision, problems)
+        state.listed, state.revision, state.problems = tools, revision, list(problems)
         return problems
 
     def called(self, session: str | None, params: Any) -> list[Problem]:
