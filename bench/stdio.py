@@ -26,6 +26,31 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PING = b'{"jsonrpc":"2.0","id":1,"method":"ping"}\n'
 PONG = b'{"jsonrpc":"2.0","id":1,"result":{}}\n'
+# With `session`, the host begins as a host does, so the judges know the revision and every
+# message is held to its schema: initialize, then pings with ids of their own, then the flood
+# as a tools/call that asks for progress.
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 0,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "bench", "version": "0"},
+    },
+}
+INITIALIZED = b'{"jsonrpc":"2.0","method":"notifications/initialized"}\n'
+INITIALIZE_RESULT = {
+    "protocolVersion": "2025-11-25",
+    "capabilities": {"tools": {}},
+    "serverInfo": {"name": "bench-stdio", "version": "0"},
+}
+FLOOD_CALL = {
+    "jsonrpc": "2.0",
+    "id": 2,
+    "method": "tools/call",
+    "params": {"name": "flood", "arguments": {"count": 0}, "_meta": {"progressToken": 1}},
+}
 
 
 # --- the child: a minimal stdio server ------------------------------------------------------
@@ -44,8 +69,14 @@ def child() -> int:
         while b"\n" in buffered:
             line, buffered = buffered.split(b"\n", 1)
             request = json.loads(line)
-            if request["method"] == "flood":
-                count = request["params"]["count"]
+            if "id" not in request:
+                continue  # notifications/initialized
+            if request["method"] == "initialize":
+                answer = {"jsonrpc": "2.0", "id": 0, "result": INITIALIZE_RESULT}
+                _write_all(out, json.dumps(answer).encode() + b"\n")
+            elif request["method"] in ("flood", "tools/call"):
+                call = request["method"] == "tools/call"
+                count = (request["params"]["arguments"] if call else request["params"])["count"]
                 template = (
                     '{"jsonrpc":"2.0","method":"notifications/progress","params":'
                     '{"progressToken":1,"progress":%d,"total":%d}}\n'
@@ -56,10 +87,21 @@ def child() -> int:
                     if len(batch) == 64:  # several lines a write, as an SDK writes a burst
                         os.write(out, b"".join(batch))
                         batch = []
-                batch.append(b'{"jsonrpc":"2.0","id":2,"result":{}}\n')
+                batch.append(FLOOD_END if call else b'{"jsonrpc":"2.0","id":2,"result":{}}\n')
                 _write_all(out, b"".join(batch))
             else:
-                _write_all(out, PONG)
+                _write_all(out, pong(request["id"]))
+
+
+FLOOD_END = b'{"jsonrpc":"2.0","id":2,"result":{"content":[]}}\n'
+
+
+def ping(request_id: int) -> bytes:
+    return b'{"jsonrpc":"2.0","id":%d,"method":"ping"}\n' % request_id
+
+
+def pong(request_id: int) -> bytes:
+    return b'{"jsonrpc":"2.0","id":%d,"result":{}}\n' % request_id
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -81,8 +123,10 @@ def start(mode: str, record: Path) -> subprocess.Popen[bytes]:
         args = command
     elif mode == "tap-no-record":
         args = [sys.executable, "-m", "mcp_tap", "stdio", "--no-record", "--", *command]
-    else:
-        args = [sys.executable, "-m", "mcp_tap", "stdio", "--record", str(record), "--", *command]
+    else:  # "tap", or "tap-no-check" (recorded, the schema and conformance judges off)
+        flags = ["--no-check"] if mode == "tap-no-check" else []
+        record_args = ["--record", str(record), *flags]
+        args = [sys.executable, "-m", "mcp_tap", "stdio", *record_args, "--", *command]
     return subprocess.Popen(
         args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT
     )
@@ -107,20 +151,33 @@ def read_line(fd: int, pending: bytearray) -> bytes:
     return line
 
 
-def latencies(mode: str, calls: int, record: Path) -> list[float]:
-    """Round-trip times of `calls` pings, one at a time, in milliseconds."""
+def handshake(fd_in: int, fd_out: int, pending: bytearray) -> None:
+    """initialize, its result, notifications/initialized: a session the judges can place."""
+    os.write(fd_in, json.dumps(INITIALIZE).encode() + b"\n")
+    read_line(fd_out, pending)
+    os.write(fd_in, INITIALIZED)
+
+
+def latencies(mode: str, calls: int, record: Path, session: bool = False) -> list[float]:
+    """Round-trip times of `calls` pings, one at a time, in milliseconds.
+
+    `session`: after a handshake, and each ping with an id of its own.
+    """
     process = start(mode, record)
     assert process.stdin is not None and process.stdout is not None
     fd_in, fd_out = process.stdin.fileno(), process.stdout.fileno()
     pending = bytearray()
     times = []
     try:
+        if session:
+            handshake(fd_in, fd_out, pending)
         for number in range(calls + 50):
+            request_id = number + 10 if session else 1
             started = time.perf_counter()
-            os.write(fd_in, PING)
+            os.write(fd_in, ping(request_id) if session else PING)
             line = read_line(fd_out, pending)
             took = (time.perf_counter() - started) * 1000
-            assert line == PONG, line
+            assert line == (pong(request_id) if session else PONG), line
             if number >= 50:  # the first calls warm up both processes
                 times.append(took)
     finally:
@@ -128,15 +185,29 @@ def latencies(mode: str, calls: int, record: Path) -> list[float]:
     return times
 
 
-def flood(mode: str, count: int, record: Path) -> float:
-    """Seconds from a flood request to its response, all notifications read in between."""
+def flood(mode: str, count: int, record: Path, session: bool = False) -> float:
+    """Seconds from a flood request to its response, all notifications read in between.
+
+    `session`: after a handshake, the flood is a tools/call with a progress token.
+    """
     process = start(mode, record)
     assert process.stdin is not None and process.stdout is not None
     fd_in, fd_out = process.stdin.fileno(), process.stdout.fileno()
     try:
-        os.write(fd_in, PING)  # the server runs and answers before the clock starts
-        read_line(fd_out, bytearray())
-        request = {"jsonrpc": "2.0", "id": 2, "method": "flood", "params": {"count": count}}
+        pending = bytearray()
+        if session:
+            handshake(fd_in, fd_out, pending)
+        os.write(fd_in, ping(1))  # the server runs and answers before the clock starts
+        read_line(fd_out, pending)
+        if session:
+            request = {
+                **FLOOD_CALL,
+                "params": {**FLOOD_CALL["params"], "arguments": {"count": count}},
+            }
+            end = FLOOD_END
+        else:
+            request = {"jsonrpc": "2.0", "id": 2, "method": "flood", "params": {"count": count}}
+            end = b'"id":2,"result":{}}\n'
         started = time.perf_counter()
         os.write(fd_in, json.dumps(request).encode() + b"\n")
         lines = 0
@@ -147,7 +218,7 @@ def flood(mode: str, count: int, record: Path) -> float:
                 raise EOFError("the server closed stdout mid-flood")
             lines += chunk.count(b"\n")
             tail = (tail + chunk)[-64:]
-            if tail.endswith(b'"id":2,"result":{}}\n'):
+            if tail.endswith(end):
                 break
         took = time.perf_counter() - started
         assert lines == count + 1, (lines, count)
