@@ -23,7 +23,7 @@ from mcp_tap.protocol.events import Finding, MessageKind, StreamKind, TapEvent
 from mcp_tap.recording.reader import load_recording
 from mcp_tap.tap.bus import TapBus
 from tests.samples import SAMPLES
-from tests.tap_script import C2S, MODERN, S2C, TapScript, request, result
+from tests.tap_script import C2S, MODERN, S2C, TapScript, error, request, result
 
 SCHEMA_RULES = {
     "schema-violation",
@@ -306,3 +306,14 @@ def test_two_sessions_in_one_recording_are_each_judged_by_their_own_revision() -
         (None, "2026-07-28"),
     ]
     assert c.findings[1].extra["expected"] == "property 'resultType'"
+
+
+def test_an_error_for_an_unreadable_id_may_carry_id_null() -> None:
+    # JSON-RPC 2.0's `"id": null` (what every SDK sends when it cannot read the id) is clean;
+    # an id of another type is not.
+    c = Checked()
+    c.handshake("2025-11-25", session="sess-1")
+    c.exchange(request(1, "tools/list"), error(None, -32600, "Invalid Request"))
+    assert c.findings == []
+    c.exchange(request(2, "tools/list"), error({"not": "an id"}, -32600, "Invalid Request"))
+    assert [f.rule for f in c.findings] == ["schema-violation"]

@@ -126,6 +126,10 @@ class SchemaChecker:
             found = validators.violations(name, result, ("result",))
             if found:
                 return found
+        if message.kind is MessageKind.ERROR and payload.get("id", 0) is None:
+            # JSON-RPC 2.0 answers a request whose id it could not read with `"id": null`,
+            # as every SDK does; MCP's schemas leave the id out instead. Both are fine.
+            payload = {key: value for key, value in payload.items() if key != "id"}
         return validators.violations(schema.envelope(message.kind), payload)
 
     def _tool_checks(self, event: MessageSeen, revision: str, request: SentRequest | None) -> None:
