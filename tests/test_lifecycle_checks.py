@@ -74,10 +74,11 @@ def finished(record: Path) -> list[TapEvent]:
         time.sleep(0.05)
 
 
-def converse(record: Path, *extra: str) -> list[TapEvent]:
-    """The planted conversation through `mcp-tap stdio`; the recording's events."""
+def converse(record: Path, *extra: str, status: int = 0) -> list[TapEvent]:
+    """The planted conversation through `mcp-tap stdio`, which exits with `status`; the
+    recording's events."""
     with spawned(tap(record, *SERVER, extra=extra)) as host:
-        assert host.stdin is not None
+        assert host.stdin is not None and host.stderr is not None
         lines = LineReader(host.stdout)
         seen: set[Any] = set()
         for message, _planted in HOST:
@@ -86,7 +87,7 @@ def converse(record: Path, *extra: str) -> list[TapEvent]:
             for answer in expected(message, seen):  # in order: the next line waits for them
                 assert json.loads(lines.next()) == answer
         host.stdin.close()
-        assert host.wait(timeout=20) == 0
+        assert host.wait(timeout=20) == status, host.stderr.read()
     return finished(record)
 
 
@@ -123,6 +124,11 @@ def test_every_rule_fires_where_the_stdio_server_plants_it(tmp_path: Path) -> No
 
 
 @pytest.mark.timeout(60)
+def test_stdio_fail_on_turns_a_clean_exit_into_1_when_findings_were_seen(tmp_path: Path) -> None:
+    events = converse(tmp_path / "gated.yaml", "--fail-on", "error", status=1)
+    assert any(isinstance(e, Finding) and e.severity is Severity.ERROR for e in events)
+
+
 def test_no_check_leaves_the_judging_to_check(tmp_path: Path) -> None:
     events = converse(tmp_path / "unjudged.yaml", "--no-check")
     judged = LIFECYCLE | {"schema-violation", "schema-revision-unknown"}

@@ -19,7 +19,7 @@ from mcp_tap.analysis.tracker import ProgressTracker
 from mcp_tap.analysis.wire_checks import WireChecker
 from mcp_tap.cli.common import UserError, check_record_path, environment_names, run_async
 from mcp_tap.cli.options import Commands, add_command, add_no_check, add_recording_options
-from mcp_tap.cli.subscribers import open_recorder, redaction_rules
+from mcp_tap.cli.subscribers import fail_on_exit, fail_on_gate, open_recorder, redaction_rules
 from mcp_tap.protocol.events import Subscriber
 from mcp_tap.protocol.lines import DEFAULT_MAX_LINE
 from mcp_tap.protocol.redaction import RedactionRules
@@ -99,6 +99,12 @@ def register(commands: Commands) -> None:
     # wrap's note that the entry had no `args` of its own, so unwrap removes them again
     stdio.add_argument("--host-entry-had-no-args", action="store_true", help=argparse.SUPPRESS)
     stdio.add_argument(
+        "--fail-on",
+        choices=("error", "warning"),
+        help="exit 1 when the server exited 0 but findings of this severity or worse (or "
+        "faults) were seen; without it mcp-tap exits with the server's status",
+    )
+    stdio.add_argument(
         "command_words",
         nargs=argparse.REMAINDER,
         metavar="-- COMMAND [ARGS...]",
@@ -132,8 +138,11 @@ def run(args: argparse.Namespace) -> int:
         if recorder is not None:
             print(f"mcp-tap: recording to {recorder.path}", file=sys.stderr, flush=True)
     bus = TapBus()
+    gate = fail_on_gate(args, bus)
     try:
-        return run_async(run_stdio(options, bus, recorder, judge=not args.no_check))
+        status = run_async(run_stdio(options, bus, recorder, judge=not args.no_check))
+        # the server's own failure first: a host reads it; --fail-on speaks for a clean exit
+        return status if status != 0 else fail_on_exit(gate)
     finally:
         bus.close()
         if recorder is not None and recorder.error is not None:
