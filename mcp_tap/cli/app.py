@@ -8,7 +8,7 @@ import gc
 import json
 import sys
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from rich.console import Console
 
 from mcp_tap.analysis.gate import SeverityGate
-from mcp_tap.analysis.select import Selection, exchange_ids, select_events
+from mcp_tap.analysis.select import Selection, pick_events
 from mcp_tap.cli.follow import follow_recording
 from mcp_tap.cli.proxy import ProxyOptions, run_forward_proxy, run_proxy
 from mcp_tap.cli.stdio import environment_names, run_stdio, split_command
@@ -25,9 +25,15 @@ from mcp_tap.http.ca import CA_DIR_ENV, CAError, default_ca_dir, load_or_create_
 from mcp_tap.http.guard import is_loopback
 from mcp_tap.http.limits import DEFAULT_LIMITS, Limits
 from mcp_tap.http.serving import PortInUse
-from mcp_tap.protocol.events import ExchangeOpened, Severity, Subscriber
+from mcp_tap.protocol.events import Severity, Subscriber, TapEvent
 from mcp_tap.protocol.lines import DEFAULT_MAX_LINE
-from mcp_tap.recording.reader import Recording, RecordingError, load_recording
+from mcp_tap.recording.reader import (
+    EventSource,
+    Recording,
+    RecordingError,
+    load_recording,
+    open_recording,
+)
 from mcp_tap.recording.redact import RedactionRules
 from mcp_tap.recording.writer import (
     FORWARD_TARGET,
@@ -47,11 +53,16 @@ from mcp_tap.serve.run import LoadedRecordings, load_recordings, run_stdio_mock
 from mcp_tap.stdio.relay import DEFAULT_DRAIN, DEFAULT_GRACE, DEFAULT_TERM_GRACE, StdioOptions
 from mcp_tap.tap.bus import TapBus
 from mcp_tap.view.console import DEFAULT_FPS, ViewOptions, build_view
-from mcp_tap.view.recording_facts import exchange_detail, recording_header
+from mcp_tap.view.recording_facts import RecordingFacts, exchange_detail, recording_header
 
 EXIT_BAD_INPUT = 2
 FOLLOW_FPS = 30.0  # a follower adds the writer's batching to its delay: frames come sooner
 EXPORT_FORMATS = ("har", "jsonl", "otlp")
+REPORT_LIMITS = (  # the page lists this much of a recording and counts the rest
+    ("--max-rows", 5000, "messages, calls and findings listed on the page (default 5000)"),
+    ("--max-charts", 100, "progress charts drawn (default 100)"),
+    ("--max-points", 1000, "points per progress chart before it is thinned (default 1000)"),
+)
 DEFAULT_OTLP_TIMEOUT = 5.0
 T = TypeVar("T")
 
@@ -314,6 +325,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "-o", "--output", metavar="FILE", help="where to write the page (default: standard output)"
     )
+    for flag, default, what in REPORT_LIMITS:
+        report.add_argument(flag, type=int, default=default, metavar="N", help=what)
 
     serve = _command(
         commands,
@@ -893,16 +906,19 @@ def _show(args: argparse.Namespace) -> int:
         return _follow(args)
     if args.since_now:
         raise UserError("--since-now goes with --follow")
-    recording = load_recording(args.file)
-    for warning in recording.warnings:
-        print(f"mcp-tap: warning: {warning}", file=sys.stderr)
+    # Read twice, never held: a first pass checks the whole file and counts what the
+    # header line says, the second shows the events.
+    recording = open_recording(args.file)
+    facts = RecordingFacts.of(recording)
+    _warn(recording)
     console = Console(stderr=True) if args.jsonl else Console()
-    console.print(recording_header(args.file, recording.header, recording.events))
+    console.print(recording_header(args.file, recording.header, facts))
     if args.exchange is not None:
-        opened = {e.exchange_id for e in recording.events if isinstance(e, ExchangeOpened)}
-        if args.exchange not in opened:
-            raise UserError(f"{args.file} has no exchange {args.exchange} ({len(opened)} in all)")
-        console.print(exchange_detail(args.exchange, recording.events))
+        if args.exchange not in facts.exchanges:
+            raise UserError(
+                f"{args.file} has no exchange {args.exchange} ({len(facts.exchanges)} in all)"
+            )
+        console.print(exchange_detail(args.exchange, recording))
         return 0
     selection = Selection(
         methods=tuple(args.filter),
@@ -914,10 +930,11 @@ def _show(args: argparse.Namespace) -> int:
         until=args.until,
         grep=args.grep,
     )
-    events = select_events(recording.events, selection)
+    events: Iterable[TapEvent] = recording
     if selection:
-        total, kept = exchange_ids(recording.events), exchange_ids(events)
-        console.print(f"{len(kept)} of {len(total)} exchanges match", style="dim")
+        kept, events = pick_events(recording, selection)
+        total = len(facts.message_exchanges)
+        console.print(f"{len(kept)} of {total} exchanges match", style="dim")
         if not kept:
             return 1  # like grep: nothing matched
     bus = TapBus()
@@ -956,21 +973,23 @@ def _follow(args: argparse.Namespace) -> int:
     return _gate_exit(gate)
 
 
-def _loaded(path: str) -> Recording:
-    """A recording for a command that only reads it; its warnings (a cut end) on stderr."""
-    recording = load_recording(path)
+def _warn(recording: EventSource) -> None:
+    """A recording's warnings (a cut end) on stderr, once a pass over it has found them."""
     for warning in recording.warnings:
         print(f"mcp-tap: warning: {warning}", file=sys.stderr)
-    return recording
 
 
-def _write_output(path: str | None, text: str) -> None:
+def _write_output(path: str | None, text: str | Iterable[str]) -> None:
+    chunks = [text] if isinstance(text, str) else text
     if path is None or path == "-":
-        sys.stdout.write(text)
+        for chunk in chunks:
+            sys.stdout.write(chunk)
         sys.stdout.flush()
         return
     try:
-        Path(path).write_text(text, encoding="utf-8")
+        with Path(path).open("w", encoding="utf-8") as out:
+            for chunk in chunks:
+                out.write(chunk)
     except OSError as error:
         raise UserError(f"cannot write {path}: {error.strerror or error}") from None
 
@@ -980,16 +999,25 @@ def _export(args: argparse.Namespace) -> int:
         raise UserError(
             f"unknown --format {args.format!r}; choose one of {', '.join(EXPORT_FORMATS)}"
         )
-    from mcp_tap.export.formats import export_text
+    from mcp_tap.export.formats import export_chunks
 
-    _write_output(args.output, export_text(_loaded(args.file), args.format))
+    recording = open_recording(args.file)
+    _write_output(args.output, export_chunks(recording, args.format))
+    _warn(recording)
     return 0
 
 
 def _write_report(args: argparse.Namespace) -> int:
     from mcp_tap.export.report import render_report
+    from mcp_tap.export.report_data import ReportLimits
 
-    _write_output(args.output, render_report(_loaded(args.file)))
+    limits = ReportLimits(args.max_rows, args.max_charts, args.max_points)
+    if min(vars(limits).values()) < 1:
+        raise UserError("--max-rows, --max-charts and --max-points must be at least 1")
+    recording = open_recording(args.file)
+    page = render_report(recording, limits)
+    _warn(recording)
+    _write_output(args.output, page)
     return 0
 
 

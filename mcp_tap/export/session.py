@@ -28,7 +28,7 @@ from mcp_tap.protocol.events import (
     StreamKind,
     TapEvent,
 )
-from mcp_tap.recording.reader import Recording
+from mcp_tap.recording.reader import EventSource
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -161,11 +161,12 @@ def parse_started(value: Any) -> datetime:
     return EPOCH
 
 
-def analyze(recording: Recording) -> Session:
-    """Group a loaded recording's events into exchanges and calls."""
+def analyze(recording: EventSource) -> Session:
+    """Group a recording's events into exchanges and calls (all of them kept in memory)."""
+    events = list(recording)
     session = Session(
         recording.header,
-        list(recording.events),
+        events,
         parse_started(recording.header.get("started")),
         warnings=list(recording.warnings),
     )
