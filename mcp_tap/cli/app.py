@@ -31,7 +31,6 @@ from mcp_tap.recording.reader import (
     EventSource,
     Recording,
     RecordingError,
-    load_recording,
     open_recording,
 )
 from mcp_tap.recording.redact import RedactionRules
@@ -1022,9 +1021,8 @@ def _write_report(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    recording = load_recording(args.file)
-    for warning in recording.warnings:
-        print(f"mcp-tap: warning: {warning}", file=sys.stderr)
+    recording = open_recording(args.file)  # read as the plan is built, never held whole
+    stdio = recording.header.get("transport") == "stdio"
     headers = _name_values(args.header, "--header")
     options = ReplayOptions(
         target=checked_target(args.target, "--target"),
@@ -1056,9 +1054,10 @@ def _replay(args: argparse.Namespace) -> int:
             bus.subscribe(traces)
 
     try:
-        verdicts, seconds = run_async(replay(recording.events, options, bus, start_session))
+        verdicts, seconds = run_async(replay(recording, options, bus, start_session, stdio))
     finally:
         bus.close()
+    _warn(recording)
     _report(args, verdicts)
     if args.junit:
         write_junit(Path(args.junit), Path(args.file).stem, verdicts, seconds)
@@ -1066,7 +1065,7 @@ def _replay(args: argparse.Namespace) -> int:
         from mcp_tap.export.report import render_report  # only a report pays for its import
 
         # The recording's page, each divergence marked on its request as a finding.
-        events = sorted([*recording.events, *divergence_findings(verdicts)], key=lambda e: e.time)
+        events = sorted([*recording, *divergence_findings(verdicts)], key=lambda e: e.time)
         marked = Recording(recording.header, events, list(recording.warnings))
         _write_output(args.report, render_report(marked))
     return exit_code(verdicts)
