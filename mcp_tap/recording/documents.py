@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from sys import intern
 from typing import Any
 
 import yaml
@@ -56,6 +57,7 @@ class RecordingLoader(_BASE):  # type: ignore[misc]
             raise TagError(None, None, "nested too deeply", node.start_mark) from None
 
 
+_SHARED = 40  # strings up to this long are interned
 _STR, _SEQ, _MAP = (f"tag:yaml.org,2002:{name}" for name in ("str", "seq", "map"))
 _SCALARS = frozenset(f"tag:yaml.org,2002:{name}" for name in ("int", "float", "bool", "null"))
 
@@ -73,7 +75,10 @@ class _Builder:
         self._seen.add(id(node))
         tag = node.tag
         if tag == _STR:
-            return node.value
+            value = node.value
+            # Keys and short values repeat in every document ("jsonrpc", "progressToken"):
+            # one shared copy each, for whoever keeps many events.
+            return intern(value) if len(value) <= _SHARED else value
         if tag in _SCALARS:
             return self._loader.yaml_constructors[tag](self._loader, node)
         if tag == _MAP:

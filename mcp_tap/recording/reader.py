@@ -67,21 +67,27 @@ class EventSource(Protocol):
     def __iter__(self) -> Iterator[TapEvent]: ...
 
 
+KEEP_EVENTS = 10_000  # events a recording file keeps for its next pass (about 10-20 MB)
 Rows = Callable[[], Iterator[str]]  # a fresh pass over the lines of a recording
 
 
 class RecordingFile:
     """A recording read as a stream: the header now, the events on each pass over it.
 
-    Iterating reads the file again from the start; `warnings` holds what the last complete
-    pass found odd (a cut end). A broken document raises RecordingError when a pass reaches
-    it, so a command that must not act on half a file makes a pass before it acts.
+    Iterating reads the file again from the start, unless the file holds at most `keep`
+    events: then the first complete pass keeps them and the next passes cost nothing (a small
+    file read twice by `show` pays for one parse, a large one holds `keep` events at most).
+    `warnings` holds what the last complete pass found odd (a cut end). A broken document
+    raises RecordingError when a pass reaches it, so a command that must not act on half a
+    file makes a pass before it acts.
     """
 
-    def __init__(self, name: str, rows: Rows) -> None:
+    def __init__(self, name: str, rows: Rows, keep: int = KEEP_EVENTS) -> None:
         """Read and check the header; raise RecordingError when it is not a recording."""
         self.name = name
         self._rows = rows
+        self._keep = keep
+        self._kept: list[TapEvent] | None = None
         self.warnings: list[str] = []
         first = next(split_documents(rows()), None)
         if first is None:
@@ -95,6 +101,19 @@ class RecordingFile:
 
     def __iter__(self) -> Iterator[TapEvent]:
         """Every event, in file order, read from the file one batch at a time."""
+        if self._kept is not None:
+            yield from self._kept
+            return
+        kept: list[TapEvent] | None = []
+        for event in self._read():
+            if kept is not None:
+                kept.append(event)
+                if len(kept) > self._keep:
+                    kept = None  # a large file: read it again on the next pass
+            yield event
+        self._kept = kept
+
+    def _read(self) -> Iterator[TapEvent]:
         warnings: list[str] = []
         chunks = split_documents(self._rows())
         writer_style = next(chunks).terminated  # the header; the writer terminates every one
