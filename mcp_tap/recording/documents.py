@@ -36,6 +36,13 @@ class TagError(yaml.constructor.ConstructorError):
     """A document uses a tag that builds something other than plain JSON-like data."""
 
 
+_SHARED = 40  # strings up to this long are interned, and their tag remembered
+_RESOLVED: dict[str, str] = {}  # plain scalar -> its tag
+_RESOLVED_MAX = 50_000
+_STR, _SEQ, _MAP = (f"tag:yaml.org,2002:{name}" for name in ("str", "seq", "map"))
+_SCALARS = frozenset(f"tag:yaml.org,2002:{name}" for name in ("int", "float", "bool", "null"))
+
+
 class RecordingLoader(_BASE):  # type: ignore[misc]
     """The safe loader, without aliases, timestamps or any tag beyond JSON's values.
 
@@ -49,17 +56,28 @@ class RecordingLoader(_BASE):  # type: ignore[misc]
         for first, resolvers in yaml.resolver.Resolver.yaml_implicit_resolvers.items()
     }
 
+    def resolve(self, kind: type[yaml.Node], value: Any, implicit: tuple[bool, bool]) -> str:
+        """The tag of an untagged node: PyYAML's answer, remembered for short plain scalars
+        (the same keys and words come in every document, and each costs a few regexes)."""
+        if kind is not yaml.ScalarNode:
+            return _SEQ if kind is yaml.SequenceNode else _MAP
+        if not implicit[0]:
+            return _STR  # quoted: always a string
+        if len(value) > _SHARED:
+            return str(super().resolve(kind, value, implicit))
+        tag = _RESOLVED.get(value)
+        if tag is None:
+            tag = str(super().resolve(kind, value, implicit))
+            if len(_RESOLVED) < _RESOLVED_MAX:
+                _RESOLVED[value] = tag
+        return tag
+
     def construct_document(self, node: yaml.Node) -> Any:
         """The plain data of one document."""
         try:
             return _Builder(self).build(node)
         except RecursionError:
             raise TagError(None, None, "nested too deeply", node.start_mark) from None
-
-
-_SHARED = 40  # strings up to this long are interned
-_STR, _SEQ, _MAP = (f"tag:yaml.org,2002:{name}" for name in ("str", "seq", "map"))
-_SCALARS = frozenset(f"tag:yaml.org,2002:{name}" for name in ("int", "float", "bool", "null"))
 
 
 class _Builder:
