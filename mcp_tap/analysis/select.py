@@ -7,7 +7,7 @@ exchange is kept because a later message on it matched.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
@@ -84,27 +84,30 @@ def _text(message: RpcMessage) -> str:
     return json.dumps(message.payload, ensure_ascii=False).lower()
 
 
-def exchange_ids(events: Sequence[TapEvent]) -> set[int]:
-    """The exchanges that carried at least one message."""
-    return {e.exchange_id for e in events if isinstance(e, MessageSeen)}
-
-
 def filter_events(events: Sequence[TapEvent], method_globs: Sequence[str]) -> list[TapEvent]:
     """The events that concern messages whose method matches one of `method_globs`."""
     return select_events(events, Selection(methods=tuple(method_globs)))
 
 
 def select_events(events: Sequence[TapEvent], selection: Selection) -> list[TapEvent]:
-    """The events that concern the messages `selection` picks.
+    """The events that concern the messages `selection` picks, as a list; see `pick_events`."""
+    if not selection:
+        return list(events)
+    return list(pick_events(events, selection)[1])
+
+
+def pick_events(
+    events: Iterable[TapEvent], selection: Selection
+) -> tuple[set[int], Iterator[TapEvent]]:
+    """The exchanges that carried a picked message, and the events that concern them.
 
     Kept: picked messages; the responses and errors answering a picked request, and the
     progress notifications carrying its progressToken (matched within the request's exchange
     or session); the exchange-opened, response-started and exchange-closed events of every
     exchange that carried a kept message; and every fault and finding, which are always
-    worth seeing. An empty selection keeps everything.
+    worth seeing. `events` is read twice (a recording file is read again, not held): once
+    now to find the kept messages, once as the returned iterator goes.
     """
-    if not selection:
-        return list(events)
     followed: set[tuple[str, Direction, str, str]] = set()  # (scope, to, "id"/"token", value)
     kept: set[int] = set()  # positions of kept messages
     exchanges: set[int] = set()
@@ -123,13 +126,14 @@ def select_events(events: Sequence[TapEvent], selection: Selection) -> list[TapE
             continue
         kept.add(index)
         exchanges.add(event.exchange_id)
-    return [
+    picked = (
         event
         for index, event in enumerate(events)
         if index in kept
         or (isinstance(event, _EXCHANGE_EVENTS) and event.exchange_id in exchanges)
         or not isinstance(event, (MessageSeen, *_EXCHANGE_EVENTS))
-    ]
+    )
+    return exchanges, picked
 
 
 def _follows(event: MessageSeen, followed: set[tuple[str, Direction, str, str]]) -> bool:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from mcp_tap.analysis.check_run import CheckOptions, check_events
 from mcp_tap.analysis.rules import RULES
-from mcp_tap.cli.common import UserError, loaded_recording, write_output
+from mcp_tap.cli.common import UserError, warn, write_output
 from mcp_tap.cli.options import Commands, add_command
 from mcp_tap.export.check_report import (
     CheckedFile,
@@ -26,6 +26,7 @@ from mcp_tap.export.check_report import (
     text_report,
 )
 from mcp_tap.protocol.events import Severity
+from mcp_tap.recording.reader import open_recording
 from mcp_tap.recording.writer import mcp_tap_version
 
 FORMATS = ("text", "json", "junit", "sarif")
@@ -108,12 +109,14 @@ def run(args: argparse.Namespace) -> int:
     )  # an unknown rule name is a ValueError: one line, exit 2
     checked = []
     for path in args.files:
-        recording = loaded_recording(path)
+        recording = open_recording(path)  # judged as it streams, in one pass
+        judged = check_events(recording, options)
+        warn(recording)
         try:
             lines = event_lines(Path(path).read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError):
             lines = ()
-        checked.append(CheckedFile(path, check_events(recording.events, options), lines))
+        checked.append(CheckedFile(path, judged, lines))
     threshold = Severity(args.fail_on)
     if args.format == "json":
         report = json_report(checked, threshold)

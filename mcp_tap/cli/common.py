@@ -12,14 +12,14 @@ import json
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Coroutine, Iterable
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 from urllib.parse import urlsplit
 
 from rich.console import Console
 
-from mcp_tap.recording.reader import Recording, load_recording
+from mcp_tap.recording.reader import EventSource
 from mcp_tap.replay.compare import CallVerdict
 from mcp_tap.replay.report import print_verdicts, verdicts_json
 from mcp_tap.view.visible import visible
@@ -133,22 +133,25 @@ def environment_names() -> list[str]:
     return sorted(os.environ)
 
 
-def loaded_recording(path: str) -> Recording:
-    """A recording for a command to read; its warnings (a cut end) on stderr."""
-    recording = load_recording(path)
+def warn(recording: EventSource) -> None:
+    """A recording's warnings (a cut end) on stderr, once a pass over it has found them."""
     for warning in recording.warnings:
         print(f"mcp-tap: warning: {visible(warning)}", file=sys.stderr)
-    return recording
 
 
-def write_output(path: str | None, text: str) -> None:
-    """Write `text` to the file `path`, or to stdout for None or `-`."""
+def write_output(path: str | None, text: str | Iterable[str]) -> None:
+    """Write `text` (whole, or in chunks written as they come) to the file `path`, or to
+    stdout for None or `-`."""
+    chunks = [text] if isinstance(text, str) else text
     if path is None or path == "-":
-        sys.stdout.write(text)
+        for chunk in chunks:
+            sys.stdout.write(chunk)
         sys.stdout.flush()
         return
     try:
-        Path(path).write_text(text, encoding="utf-8")
+        with Path(path).open("w", encoding="utf-8") as out:
+            for chunk in chunks:
+                out.write(chunk)
     except OSError as error:
         raise UserError(f"cannot write {path}: {error.strerror or error}") from None
 

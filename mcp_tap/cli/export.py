@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from mcp_tap.cli.common import UserError, loaded_recording, write_output
+from mcp_tap.cli.common import UserError, warn, write_output
 from mcp_tap.cli.options import RECORDING_FILE, Commands, add_command
+from mcp_tap.recording.reader import open_recording
 
 EXPORT_FORMATS = ("har", "jsonl", "otlp")
 
@@ -42,7 +43,9 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(
             f"unknown --format {args.format!r}; choose one of {', '.join(EXPORT_FORMATS)}"
         )
-    from mcp_tap.export.formats import export_text
+    from mcp_tap.export.formats import export_chunks
 
-    write_output(args.output, export_text(loaded_recording(args.file), args.format))
+    recording = open_recording(args.file)
+    write_output(args.output, export_chunks(recording, args.format))  # written as it is read
+    warn(recording)
     return 0

@@ -13,10 +13,10 @@ from mcp_tap.cli.common import (
     check_record_path,
     checked_target,
     environment_names,
-    loaded_recording,
     name_values,
     report_verdicts,
     run_async,
+    warn,
     write_output,
 )
 from mcp_tap.cli.options import (
@@ -31,7 +31,7 @@ from mcp_tap.cli.options import (
 )
 from mcp_tap.cli.subscribers import open_recorder, otlp_subscriber, view_subscribers
 from mcp_tap.protocol.redaction import RedactionRules
-from mcp_tap.recording.reader import Recording
+from mcp_tap.recording.reader import Recording, open_recording
 from mcp_tap.recording.writer import StdioOrigin
 from mcp_tap.replay.junit import write_junit
 from mcp_tap.replay.marks import divergence_findings
@@ -116,7 +116,8 @@ def register(commands: Commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Replay, print the verdicts, write the reports asked for; the replay's exit code."""
-    recording = loaded_recording(args.file)
+    recording = open_recording(args.file)  # read as the plan is built, never held whole
+    stdio = recording.header.get("transport") == "stdio"
     headers = name_values(args.header, "--header")
     options = ReplayOptions(
         target=checked_target(args.target, "--target"),
@@ -148,9 +149,10 @@ def run(args: argparse.Namespace) -> int:
             bus.subscribe(traces)
 
     try:
-        verdicts, seconds = run_async(replay(recording.events, options, bus, start_session))
+        verdicts, seconds = run_async(replay(recording, options, bus, start_session, stdio))
     finally:
         bus.close()
+    warn(recording)
     report_verdicts(args, verdicts)
     if args.junit:
         write_junit(Path(args.junit), Path(args.file).stem, verdicts, seconds)
@@ -158,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
         from mcp_tap.export.report import render_report  # only a report pays for its import
 
         # The recording's page, each divergence marked on its request as a finding.
-        events = sorted([*recording.events, *divergence_findings(verdicts)], key=lambda e: e.time)
+        events = sorted([*recording, *divergence_findings(verdicts)], key=lambda e: e.time)
         marked = Recording(recording.header, events, list(recording.warnings))
         write_output(args.report, render_report(marked))
     return exit_code(verdicts)

@@ -7,21 +7,22 @@ of every recording written in a folder (`cli.follow_folder`).
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterable
 from typing import Any
 
 from rich.console import Console
 
-from mcp_tap.analysis.select import Selection, exchange_ids, select_events
-from mcp_tap.cli.common import UserError, loaded_recording
+from mcp_tap.analysis.select import Selection, pick_events
+from mcp_tap.cli.common import UserError, warn
 from mcp_tap.cli.follow import run_follow
 from mcp_tap.cli.follow_folder import DEFAULT_MAX_FOLLOW, is_folder, run_follow_folder
 from mcp_tap.cli.options import RECORDING_FILE, Commands, add_command, add_fail_on, add_view_options
 from mcp_tap.cli.subscribers import fail_on_exit, fail_on_gate, view_subscribers
-from mcp_tap.protocol.events import ExchangeOpened
+from mcp_tap.protocol.events import TapEvent
 from mcp_tap.protocol.redaction import RedactionRules, Redactor
-from mcp_tap.recording.reader import started_epoch
+from mcp_tap.recording.reader import open_recording, started_epoch
 from mcp_tap.tap.bus import TapBus
-from mcp_tap.view.recording_facts import exchange_detail, recording_header
+from mcp_tap.view.recording_facts import RecordingFacts, exchange_detail, recording_header
 
 
 def register(commands: Commands) -> None:
@@ -87,17 +88,22 @@ def run(args: argparse.Namespace) -> int:
         return run_follow_folder(args) if is_folder(args.file) else run_follow(args)
     if args.since_now:
         raise UserError("--since-now goes with --follow")
-    recording = loaded_recording(args.file)
+    # Read twice, never held: a first pass checks the whole file and counts what the
+    # header line says, the second shows the events.
+    recording = open_recording(args.file)
+    facts = RecordingFacts.of(recording)
+    warn(recording)
     rules = recorded_rules(recording.header)
     redact = Redactor(rules, sessions=False)  # a file from an older, laxer policy too
     console = Console(stderr=True) if args.jsonl else Console()
     header = {**recording.header, "target": redact.url(str(recording.header.get("target", "?")))}
-    console.print(recording_header(args.file, header, recording.events))
+    console.print(recording_header(args.file, header, facts))
     if args.exchange is not None:
-        opened = {e.exchange_id for e in recording.events if isinstance(e, ExchangeOpened)}
-        if args.exchange not in opened:
-            raise UserError(f"{args.file} has no exchange {args.exchange} ({len(opened)} in all)")
-        console.print(exchange_detail(args.exchange, [redact(e) for e in recording.events]))
+        if args.exchange not in facts.exchanges:
+            raise UserError(
+                f"{args.file} has no exchange {args.exchange} ({len(facts.exchanges)} in all)"
+            )
+        console.print(exchange_detail(args.exchange, (redact(e) for e in recording)))
         return 0
     selection = Selection(
         methods=tuple(args.filter),
@@ -109,10 +115,11 @@ def run(args: argparse.Namespace) -> int:
         until=args.until,
         grep=args.grep,
     )
-    events = select_events(recording.events, selection)
+    events: Iterable[TapEvent] = recording
     if selection:
-        total, kept = exchange_ids(recording.events), exchange_ids(events)
-        console.print(f"{len(kept)} of {len(total)} exchanges match", style="dim")
+        kept, events = pick_events(recording, selection)
+        total = len(facts.message_exchanges)
+        console.print(f"{len(kept)} of {total} exchanges match", style="dim")
         if not kept:
             return 1  # like grep: nothing matched
     bus = TapBus()

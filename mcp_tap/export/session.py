@@ -29,7 +29,7 @@ from mcp_tap.protocol.events import (
     TapEvent,
 )
 from mcp_tap.protocol.jsonrpc import is_tool_error
-from mcp_tap.recording.reader import Recording
+from mcp_tap.recording.reader import EventSource
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 TOOL_ERROR = "tool error"  # a call's outcome when its result says isError: true
@@ -168,11 +168,12 @@ def parse_started(value: Any) -> datetime:
     return EPOCH
 
 
-def analyze(recording: Recording) -> Session:
-    """Group a loaded recording's events into exchanges and calls."""
+def analyze(recording: EventSource) -> Session:
+    """Group a recording's events into exchanges and calls (all of them kept in memory)."""
+    events = list(recording)
     session = Session(
         recording.header,
-        list(recording.events),
+        events,
         parse_started(recording.header.get("started")),
         warnings=list(recording.warnings),
     )

@@ -11,6 +11,7 @@ import enum
 import json
 from typing import Any
 
+from mcp_tap.protocol.event_fields import FIELDS, MESSAGE_FIELDS, field_problem
 from mcp_tap.protocol.events import (
     Direction,
     ExchangeClosed,
@@ -37,6 +38,15 @@ EVENT_TYPES: dict[str, type[Any]] = {
 TYPE_NAMES = {cls: name for name, cls in EVENT_TYPES.items()}
 # dataclasses.fields() rebuilds its answer on every call; the recorder asks once per event.
 FIELD_NAMES = {cls: tuple(f.name for f in dataclasses.fields(cls)) for cls in EVENT_TYPES.values()}
+# Fields without a default, which a stored event leaves out when they are None.
+OPTIONAL_FIELDS = {
+    cls: tuple(
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    )
+    for cls in EVENT_TYPES.values()
+}
 
 
 class DecodeError(ValueError):
@@ -87,30 +97,46 @@ def event_from_dict(data: Any) -> TapEvent:
     if not isinstance(data, dict):
         raise DecodeError(f"an event must be a mapping, got {type(data).__name__}")
     type_name = data.get("type")
-    cls = EVENT_TYPES.get(type_name) if isinstance(type_name, str) else None  # may be unhashable
-    if cls is None:
-        raise DecodeError(f"unknown event type {data.get('type')!r}")
+    if not isinstance(type_name, str) or type_name not in EVENT_TYPES:  # may be unhashable
+        raise DecodeError(f"unknown event type {type_name!r:.60}")
+    cls = EVENT_TYPES[type_name]
+    problem = field_problem(data, FIELDS[type_name])
+    if problem is not None:
+        raise DecodeError(f"{type_name} event: {problem}")
     values = {k: v for k, v in data.items() if k != "type"}
     try:
         if "headers" in values:
             values["headers"] = tuple((str(n), str(v)) for n, v in values["headers"])
         if "message" in values:
             values["message"] = message_from_dict(values["message"])
-        if "direction" in values:
-            values["direction"] = Direction(values["direction"])
-        if values.get("stream") is not None:
-            values["stream"] = StreamKind(values["stream"])
-        if "severity" in values:
-            values["severity"] = Severity(values["severity"])
-        for field in dataclasses.fields(cls):  # None fields were left out when stored
-            if (
-                field.default is dataclasses.MISSING
-                and field.default_factory is dataclasses.MISSING
-            ):
-                values.setdefault(field.name, None)
+        for name, enum_type in _ENUMS:
+            if values.get(name) is not None:
+                values[name] = _member(enum_type, values[name], name)
+        for name in OPTIONAL_FIELDS[cls]:  # None fields were left out when stored
+            values.setdefault(name, None)
         return cls(**values)  # type: ignore[no-any-return]
     except (TypeError, ValueError) as error:
-        raise DecodeError(f"bad {data.get('type')} event: {error}") from None
+        raise DecodeError(f"{type_name} event: {_one_line(error)}") from None
+
+
+_ENUMS: tuple[tuple[str, type[enum.StrEnum]], ...] = (
+    ("direction", Direction),
+    ("stream", StreamKind),
+    ("severity", Severity),
+)
+
+
+def _member(enum_type: type[enum.StrEnum], value: Any, name: str) -> Any:
+    """`enum_type(value)`, or a DecodeError naming the field and what it may be."""
+    try:
+        return enum_type(value)
+    except (TypeError, ValueError):
+        choices = ", ".join(member.value for member in enum_type)
+        raise DecodeError(f"field `{name}` must be one of {choices}, not {value!r:.60}") from None
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).split())
 
 
 def message_from_dict(data: Any) -> RpcMessage:
@@ -119,7 +145,10 @@ def message_from_dict(data: Any) -> RpcMessage:
 
     if not isinstance(data, dict):
         raise DecodeError("a message must be a mapping")
-    kind = MessageKind(data.get("kind", "invalid"))
+    problem = field_problem(data, MESSAGE_FIELDS, "message.")
+    if problem is not None:
+        raise DecodeError(problem)
+    kind = _member(MessageKind, data.get("kind", "invalid"), "message.kind")
     if "raw" in data or kind is MessageKind.ENDPOINT:
         return RpcMessage(kind, raw=str(data.get("raw", "")), problem=data.get("problem"))
     message = classify_value(data.get("json"), batch_index=data.get("batch_index"))

@@ -15,7 +15,8 @@ import yaml
 
 from mcp_tap.protocol.codec import DecodeError, event_from_dict
 from mcp_tap.protocol.events import TapEvent
-from mcp_tap.recording.reader import SAFE_LOADER, RecordingError, check_header
+from mcp_tap.recording.documents import RecordingLoader
+from mcp_tap.recording.reader import RecordingError, check_header
 
 END_OF_DOCUMENT = "\n...\n"
 
@@ -28,6 +29,7 @@ class RecordingTail:
         self.header: dict[str, Any] | None = None
         self._text = codecs.getincrementaldecoder("utf-8")()
         self._buffer = ""
+        self._documents = 0  # complete documents read so far: the header is document 0
 
     def feed(self, data: bytes) -> list[TapEvent]:
         """The events completed by `data`; raises RecordingError for a file that is not one."""
@@ -40,17 +42,20 @@ class RecordingTail:
         for document in complete.split(END_OF_DOCUMENT):
             if not document.strip(" \n"):
                 continue
+            where = f"{self.name}: document {self._documents}"
+            self._documents += 1
             try:
-                data_ = yaml.load(document, Loader=SAFE_LOADER)
+                data_ = yaml.load(document, Loader=RecordingLoader)
             except yaml.YAMLError as error:
-                raise RecordingError(f"{self.name}: not YAML: {error}") from None
+                problem = " ".join(str(getattr(error, "problem", None) or error).split())
+                raise RecordingError(f"{where}: not YAML: {problem}") from None
             if self.header is None:
                 self.header = check_header(data_, self.name)
             elif data_ is not None:
                 try:
                     events.append(event_from_dict(data_))
                 except DecodeError as error:
-                    raise RecordingError(f"{self.name}: {error}") from None
+                    raise RecordingError(f"{where}: {error}") from None
         return events
 
 

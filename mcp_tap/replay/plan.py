@@ -9,10 +9,11 @@ names the recorded calls whose responses had arrived before it, which replay wai
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from mcp_tap.analysis.calls import Call, collect_calls
+from mcp_tap.analysis.calls import Call, CallBook
 from mcp_tap.protocol.events import (
     Direction,
     ExchangeClosed,
@@ -90,11 +91,14 @@ def request_body(messages: list[MessageSeen]) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def build_plan(events: list[TapEvent]) -> ReplayPlan:
-    """Everything replay needs, from a recording's events alone."""
+def build_plan(events: Iterable[TapEvent]) -> ReplayPlan:
+    """Everything replay needs, from a recording's events alone, read once (a recording
+    file need not be held in memory: the plan keeps what replay sends and compares)."""
     exchanges: dict[int, RecordedExchange] = {}
     bodies: dict[int, list[MessageSeen]] = {}
+    book = CallBook()
     for event in events:
+        book.handle(event)
         if isinstance(event, ExchangeOpened):
             exchanges[event.exchange_id] = RecordedExchange(event)
         elif isinstance(event, ResponseStarted) and event.exchange_id in exchanges:
@@ -117,7 +121,7 @@ def build_plan(events: list[TapEvent]) -> ReplayPlan:
             notes.append(f"left out {len(exchanges) - len(mcp)} exchanges that carry no MCP")
         exchanges = mcp
 
-    calls = collect_calls(events)
+    calls = book.calls
     answered = sorted(
         (c for c in calls if c.answered_at is not None and c.exchange_id in exchanges),
         key=lambda c: c.answered_at or 0.0,

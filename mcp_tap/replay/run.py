@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -72,20 +72,24 @@ async def target_origin(target: str | None) -> AsyncIterator[str]:
 
 
 async def replay(
-    events: list[TapEvent],
+    events: Iterable[TapEvent],
     options: ReplayOptions,
     bus: TapBus,
     on_started: Callable[[], None] | None = None,
+    is_stdio: bool | None = None,
 ) -> tuple[list[CallVerdict], float]:
     """Replay `events` and compare; returns the verdicts and the seconds it took.
 
+    `events` may be a recording file, read as it streams (once, or twice to find out whether
+    it is a stdio session when `is_stdio` is None: a header that says so saves that pass).
     `on_started` is called once the target is reached, before the first request: a start-up
     error (nothing to replay, a missing secret, an unreachable target) comes before it.
     """
     replayer: Carrier
-    if is_stdio_session(events):  # the same messages, cut into the exchanges HTTP needs
+    if is_stdio if is_stdio is not None else is_stdio_session(events):
+        # the same messages, cut into the exchanges HTTP needs
         path = urlsplit(options.target).path if options.target else ""
-        events = stdio_as_http(events, path or DEMO_PATH)
+        events = stdio_as_http(list(events), path or DEMO_PATH)
     plan = build_plan(events)
     if not plan.calls:
         raise ReplayError("nothing to replay: the recording holds no request")

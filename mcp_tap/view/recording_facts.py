@@ -5,7 +5,8 @@ Data in, renderables out, like the rest of the view: the command decides where t
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -26,24 +27,48 @@ from mcp_tap.view.format import seconds
 from mcp_tap.view.visible import json_text, visible
 
 
-def recording_header(path: str, header: Mapping[str, Any], events: Sequence[TapEvent]) -> Text:
+@dataclass
+class RecordingFacts:
+    """What `show` says of a recording before its events: counted in one pass over them."""
+
+    sessions: set[str] = field(default_factory=set)
+    exchanges: set[int] = field(default_factory=set)  # opened
+    message_exchanges: set[int] = field(default_factory=set)  # that carried a message
+    duration: float = 0.0
+
+    @classmethod
+    def of(cls, events: Iterable[TapEvent]) -> RecordingFacts:
+        """The facts of `events`, read once."""
+        facts = cls()
+        for event in events:
+            facts.duration = max(facts.duration, event.time)
+            if isinstance(event, MessageSeen):
+                facts.message_exchanges.add(event.exchange_id)
+                if event.session_id:
+                    facts.sessions.add(event.session_id)
+            elif isinstance(event, ExchangeOpened):
+                facts.exchanges.add(event.exchange_id)
+        return facts
+
+
+def recording_header(
+    path: str, header: Mapping[str, Any], events: Iterable[TapEvent] | RecordingFacts
+) -> Text:
     """One line: the file, its target, when it started, sessions, exchanges and duration."""
-    sessions = {e.session_id for e in events if isinstance(e, MessageSeen) and e.session_id}
-    exchanges = {e.exchange_id for e in events if isinstance(e, ExchangeOpened)}
-    duration = max((e.time for e in events), default=0.0)
+    known = events if isinstance(events, RecordingFacts) else RecordingFacts.of(events)
     text = Text.assemble((visible(path), "bold"), ": ")
     facts = [
         f"target {visible(str(header.get('target', '?')))}",
         f"started {visible(str(header.get('started', '?')))}",
-        f"{len(sessions)} sessions",
-        f"{len(exchanges)} exchanges",
-        f"{seconds(duration)}",
+        f"{len(known.sessions)} sessions",
+        f"{len(known.exchanges)} exchanges",
+        f"{seconds(known.duration)}",
     ]
     text.append(" · ".join(facts), style="dim")
     return text
 
 
-def exchange_detail(exchange_id: int, events: Sequence[TapEvent]) -> RenderableType:
+def exchange_detail(exchange_id: int, events: Iterable[TapEvent]) -> RenderableType:
     """Every event of one exchange with its time: headers, bodies, messages, findings.
 
     Each line is recorded text: its control characters are shown escaped (`visible`).

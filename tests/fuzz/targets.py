@@ -490,12 +490,10 @@ TARGETS = [
         "reader-typed-fields",
         RECORDING_BYTES | TYPED_EVENTS,
         check_reader_typed,
-        pending="the reader checks field types in a change under way",
     ),
     Target(
         "reader-no-aliases",
         ALIASED,
         check_reader_refuses_aliases,
-        pending="the reader refuses YAML aliases in a change under way",
     ),
 ]

@@ -186,7 +186,9 @@
         var ok = (!k || r.m.kind === k) && (!q || r.hay.indexOf(q) >= 0);
         if (ok) { r.tr.removeAttribute("hidden"); count++; } else { r.tr.setAttribute("hidden", ""); r.detail.setAttribute("hidden", ""); }
       });
-      shown.textContent = count + " of " + rows.length + " messages";
+      var more = (data.left_out && data.left_out.messages) || 0;
+      shown.textContent = count + " of " + rows.length + " messages" +
+        (more ? " (" + more + " more left out of this page: see --max-rows)" : "");
     }
     filter.addEventListener("input", apply);
     kind.addEventListener("change", apply);
