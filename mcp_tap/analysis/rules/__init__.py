@@ -1,0 +1,148 @@
+"""The one registry of rules every checker raises, each named by a stable slug.
+
+Each rule has a severity, a one-line summary and a link to where the specification says so;
+`mcp-tap check --list-rules` prints them, and `--rule`/`--skip-rule` take their slugs. They
+are written in three modules along what they judge: `traffic` (progress, cancellation,
+transports, wire messages, OAuth), `conformance` (schemas, the handshake, capabilities, ids,
+2026-07-28) and `expectations` (what a person pins: tools called, durations, definitions);
+every one of them is importable from here.
+
+A `Finding` carries the slug in `rule`; recordings, `--jsonl` consumers and tests match on it,
+so a slug never changes once published. The severity here is the usual one; the tracker
+lowers or raises it where a revision makes the same observation more or less serious.
+"""
+
+from __future__ import annotations
+
+from mcp_tap.analysis.rules import conformance, expectations, traffic
+from mcp_tap.analysis.rules.base import Rule
+from mcp_tap.analysis.rules.conformance import (
+    CACHE_SCOPE_INCONSISTENT,
+    CLIENT_CAPABILITY_UNDECLARED,
+    HEADER_MISMATCH,
+    INPUT_REQUIRED_INVALID,
+    INPUT_RETRY_INVALID,
+    LOG_WITHOUT_LEVEL,
+    PROTOCOL_VERSION_MISMATCH,
+    REQUEST_BEFORE_INITIALIZED,
+    REQUEST_ID_REUSED,
+    RESOURCE_NOT_SUBSCRIBED,
+    RESPONSE_DUPLICATE,
+    RESPONSE_UNKNOWN_ID,
+    RESULT_TYPE_UNKNOWN,
+    SCHEMA_REVISION_UNKNOWN,
+    SCHEMA_VIOLATION,
+    SERVER_CAPABILITY_UNDECLARED,
+    SESSION_ID_STATELESS,
+    TOOL_ARGUMENTS_INVALID,
+    TOOL_SCHEMA_INVALID,
+    TOOL_STRUCTURED_CONTENT_INVALID,
+    TOOL_STRUCTURED_CONTENT_MISSING,
+    VERSION_NOT_OFFERED,
+)
+from mcp_tap.analysis.rules.expectations import (
+    DURATION_EXCEEDED,
+    TOOL_EXPECTED,
+    TOOL_FORBIDDEN,
+)
+from mcp_tap.analysis.rules.traffic import (
+    ERA_FALLBACK,
+    HOST_TUNNELLED,
+    HTTP_ERROR,
+    MESSAGE_AFTER_CANCELLATION,
+    MESSAGE_INVALID,
+    METHOD_UNKNOWN,
+    OAUTH_AUTHORIZATION,
+    OAUTH_CHALLENGE,
+    OAUTH_CHALLENGE_INCOMPLETE,
+    OAUTH_METADATA_PATH,
+    OAUTH_PKCE_MISSING,
+    OAUTH_REGISTRATION,
+    OAUTH_RESOURCE_METADATA,
+    OAUTH_RESOURCE_MISMATCH,
+    OAUTH_RESOURCE_MISSING,
+    OAUTH_SERVER_METADATA,
+    OAUTH_TOKEN,
+    OAUTH_TOKEN_REFUSED,
+    PROGRESS_AFTER_COMPLETION,
+    PROGRESS_EXCEEDS_TOTAL,
+    PROGRESS_NEVER_SENT,
+    PROGRESS_NOT_INCREASING,
+    PROGRESS_ON_STANDALONE_STREAM,
+    PROGRESS_TOKEN_AMBIGUOUS,
+    PROGRESS_TOKEN_INVALID_TYPE,
+    PROGRESS_TOKEN_REUSED,
+    PROGRESS_TOTAL_CHANGED,
+    PROGRESS_UNKNOWN_TOKEN,
+    PROGRESS_VALUE_INVALID,
+    PROTOCOL_VERSION_UNKNOWN,
+    REQUEST_CANCELLED,
+    STREAM_CLOSED_WITHOUT_RESPONSE,
+)
+
+RULES: tuple[Rule, ...] = (*traffic.RULES, *conformance.RULES, *expectations.RULES)
+"""Every rule, in the order `--list-rules` prints them."""
+BY_SLUG = {rule.slug: rule for rule in RULES}
+
+__all__ = [
+    "BY_SLUG",
+    "RULES",
+    "Rule",
+    "PROGRESS_NOT_INCREASING",
+    "PROGRESS_AFTER_COMPLETION",
+    "PROGRESS_UNKNOWN_TOKEN",
+    "PROGRESS_TOKEN_REUSED",
+    "PROGRESS_TOKEN_INVALID_TYPE",
+    "PROGRESS_TOKEN_AMBIGUOUS",
+    "PROGRESS_EXCEEDS_TOTAL",
+    "PROGRESS_TOTAL_CHANGED",
+    "PROGRESS_VALUE_INVALID",
+    "PROGRESS_NEVER_SENT",
+    "PROGRESS_ON_STANDALONE_STREAM",
+    "REQUEST_CANCELLED",
+    "MESSAGE_AFTER_CANCELLATION",
+    "STREAM_CLOSED_WITHOUT_RESPONSE",
+    "HTTP_ERROR",
+    "ERA_FALLBACK",
+    "MESSAGE_INVALID",
+    "METHOD_UNKNOWN",
+    "PROTOCOL_VERSION_UNKNOWN",
+    "OAUTH_CHALLENGE",
+    "OAUTH_CHALLENGE_INCOMPLETE",
+    "OAUTH_RESOURCE_METADATA",
+    "OAUTH_SERVER_METADATA",
+    "OAUTH_REGISTRATION",
+    "OAUTH_AUTHORIZATION",
+    "OAUTH_TOKEN",
+    "OAUTH_TOKEN_REFUSED",
+    "OAUTH_RESOURCE_MISSING",
+    "OAUTH_PKCE_MISSING",
+    "OAUTH_METADATA_PATH",
+    "OAUTH_RESOURCE_MISMATCH",
+    "HOST_TUNNELLED",
+    "SCHEMA_VIOLATION",
+    "SCHEMA_REVISION_UNKNOWN",
+    "TOOL_SCHEMA_INVALID",
+    "TOOL_ARGUMENTS_INVALID",
+    "TOOL_STRUCTURED_CONTENT_MISSING",
+    "TOOL_STRUCTURED_CONTENT_INVALID",
+    "REQUEST_BEFORE_INITIALIZED",
+    "CLIENT_CAPABILITY_UNDECLARED",
+    "SERVER_CAPABILITY_UNDECLARED",
+    "RESOURCE_NOT_SUBSCRIBED",
+    "RESPONSE_UNKNOWN_ID",
+    "RESPONSE_DUPLICATE",
+    "REQUEST_ID_REUSED",
+    "PROTOCOL_VERSION_MISMATCH",
+    "VERSION_NOT_OFFERED",
+    "RESULT_TYPE_UNKNOWN",
+    "INPUT_REQUIRED_INVALID",
+    "INPUT_RETRY_INVALID",
+    "CACHE_SCOPE_INCONSISTENT",
+    "SESSION_ID_STATELESS",
+    "HEADER_MISMATCH",
+    "LOG_WITHOUT_LEVEL",
+    "TOOL_EXPECTED",
+    "TOOL_FORBIDDEN",
+    "DURATION_EXCEEDED",
+]
