@@ -41,6 +41,9 @@ from mcp_tap.analysis.rules.conformance import (
     VERSION_NOT_OFFERED,
 )
 from mcp_tap.analysis.rules.expectations import (
+    DEFINITION_CHANGED,
+    DEFINITION_DIRECTIVE,
+    DEFINITION_HIDDEN_TEXT,
     DURATION_EXCEEDED,
     TOOL_EXPECTED,
     TOOL_FORBIDDEN,
@@ -145,4 +148,7 @@ __all__ = [
     "TOOL_EXPECTED",
     "TOOL_FORBIDDEN",
     "DURATION_EXCEEDED",
+    "DEFINITION_CHANGED",
+    "DEFINITION_HIDDEN_TEXT",
+    "DEFINITION_DIRECTIVE",
 ]
