@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeAlias
 
+from mcp_tap.analysis.pins import Pins
 from mcp_tap.cli.common import UserError, checked_target, name_values
 from mcp_tap.http.ca import CA_DIR_ENV, default_ca_dir
 from mcp_tap.http.limits import DEFAULT_LIMITS, Limits
@@ -52,6 +53,28 @@ def add_fail_on(parser: argparse.ArgumentParser) -> None:
         help="exit 1 when findings of this severity or worse (or faults) were seen; "
         "without it the exit code is 0",
     )
+
+
+def add_pins_option(parser: argparse._ActionsContainer) -> None:
+    """--pins FILE: hold the server's definitions to the pins `mcp-tap pin` wrote."""
+    parser.add_argument(
+        "--pins",
+        metavar="FILE",
+        help="a definition that differs from its pin in FILE (written by `mcp-tap pin`), or "
+        "has none, is a definition-changed finding",
+    )
+
+
+def pins_from(args: argparse.Namespace) -> Pins | None:
+    """The pins --pins names, None without the flag; one line when the file will not do."""
+    path = getattr(args, "pins", None)
+    if path is None:
+        return None
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise UserError(f"cannot read --pins {path}: {error}") from None
+    return Pins.from_json(text, path)  # a ValueError is one line too
 
 
 # Limits field -> (unit, what it bounds); the flag is the field's name, `--max-body` for

@@ -14,11 +14,18 @@ import sys
 from collections.abc import Sequence
 
 from mcp_tap.analysis.conformance import conformance_checkers
+from mcp_tap.analysis.pins import Pins
 from mcp_tap.analysis.schema_checks import SchemaChecker
 from mcp_tap.analysis.tracker import ProgressTracker
 from mcp_tap.analysis.wire_checks import WireChecker
 from mcp_tap.cli.common import UserError, check_record_path, environment_names, run_async
-from mcp_tap.cli.options import Commands, add_command, add_recording_options
+from mcp_tap.cli.options import (
+    Commands,
+    add_command,
+    add_pins_option,
+    add_recording_options,
+    pins_from,
+)
 from mcp_tap.cli.subscribers import open_recorder, redaction_rules
 from mcp_tap.protocol.events import Subscriber
 from mcp_tap.protocol.lines import DEFAULT_MAX_LINE
@@ -57,6 +64,7 @@ def register(commands: Commands) -> None:
         "recordings/<UTC time>-stdio-<program>.yaml under the current directory)",
         headers=False,
     )
+    add_pins_option(stdio)
     stdio.add_argument(
         "--max-line",
         type=int,
@@ -117,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
     if min(args.grace, args.term_grace, args.drain) < 0:
         raise UserError("--grace, --term-grace and --drain must not be negative")
     options = StdioOptions(command, args.max_line, args.grace, args.term_grace, args.drain)
+    pins = pins_from(args)
     recorder = None
     if not args.no_record:
         rules = redaction_rules(args)
@@ -132,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"mcp-tap: recording to {recorder.path}", file=sys.stderr, flush=True)
     bus = TapBus()
     try:
-        return run_async(run_stdio(options, bus, recorder))
+        return run_async(run_stdio(options, bus, recorder, pins))
     finally:
         bus.close()
         if recorder is not None and recorder.error is not None:
@@ -163,21 +172,25 @@ def split_command(words: Sequence[str]) -> list[str]:
     return command
 
 
-def checkers(bus: TapBus) -> list[Subscriber]:
-    """The subscribers that turn events into findings, published on `bus` for the recorder."""
+def checkers(bus: TapBus, pins: Pins | None = None) -> list[Subscriber]:
+    """The subscribers that turn events into findings, published on `bus` for the recorder;
+    `pins`: the definitions the server is held to (`--pins`)."""
     return [
         ProgressTracker(bus.publish),
         WireChecker(bus.publish),
         SchemaChecker(bus.publish),
-        *conformance_checkers(bus.publish),
+        *conformance_checkers(bus.publish, pins),
     ]
 
 
 async def run_stdio(
-    options: StdioOptions, bus: TapBus, recorder: RecordingWriter | None = None
+    options: StdioOptions,
+    bus: TapBus,
+    recorder: RecordingWriter | None = None,
+    pins: Pins | None = None,
 ) -> int:
     """Relay one run of the command; its exit status. The caller closes the bus."""
-    for subscriber in checkers(bus):
+    for subscriber in checkers(bus, pins):
         bus.subscribe(subscriber)
     if recorder is not None:
         bus.subscribe(recorder)
