@@ -21,6 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 PY_CLIENT = ROOT / "tests" / "clients" / "py_client.py"
 TS_DIR = ROOT / "tests" / "clients" / "ts"
 TS_CLIENT = TS_DIR / "call_tool.mjs"
+EVERYTHING_SERVER = (
+    TS_DIR / "node_modules" / "@modelcontextprotocol" / "server-everything" / "dist" / "index.js"
+)
 
 
 class Proc:
@@ -184,4 +187,5 @@ def ts_client(
 
 
 def have_ts_client() -> bool:
-    return shutil.which("node") is not None and (TS_DIR / "node_modules").is_dir()
+    """Node.js, and the packages of package.json installed (server-everything the newest)."""
+    return shutil.which("node") is not None and EVERYTHING_SERVER.is_file()

@@ -129,14 +129,19 @@ def definition_changes(
 
 def summary(changes: Sequence[Difference]) -> str:
     """The changes of one definition in a line: `inputSchema: new required property 'b'; ...`."""
-    parts = []
-    for change in changes:
-        where = change.path.split("]", 1)[1].lstrip(".") if "]" in change.path else change.path
-        part = (
-            change.what if not where or change.what.startswith(where) else f"{where}: {change.what}"
-        )
-        parts.append(part)
-    return "; ".join(parts)
+    return "; ".join(described(change) for change in changes)
+
+
+def described(change: Difference) -> str:
+    """One change of a definition, where it is within the definition and what it is:
+    `annotations: readOnlyHint true -> false`, `inputSchema.required: new required ...`."""
+    where = change.path.split("]", 1)[1].lstrip(".") if "]" in change.path else ""
+    if not where or change.what.startswith(where):
+        return change.what
+    head, _, last = where.rpartition(".")
+    if head and change.what.startswith(last + " "):
+        return f"{head}: {change.what}"  # the keyword already begins what is said
+    return f"{where}: {change.what}"
 
 
 def word_diff(old: str, new: str) -> str:
@@ -151,7 +156,9 @@ def word_diff(old: str, new: str) -> str:
             head = words[:keep] if index > 0 else []
             tail = words[-keep:] if index < len(opcodes) - 1 else []
             if len(words) > len(head) + len(tail) + 1:
-                out.append(escaped("".join(head)) + " ... " + escaped("".join(tail)))
+                before = escaped("".join(head)).rstrip() + " " if head else ""
+                after = " " + escaped("".join(tail)).lstrip() if tail else ""
+                out.append(f"{before}...{after}")
             else:
                 out.append(escaped("".join(words)))
             continue

@@ -13,6 +13,7 @@ from typing import Any
 
 from mcp_tap.analysis.diff import MISSING
 from mcp_tap.analysis.differences import Difference, Impact
+from mcp_tap.analysis.interface_diff import described
 from mcp_tap.analysis.recording_diff import RecordingDiff
 from mcp_tap.analysis.suspicious import escaped
 
@@ -73,7 +74,8 @@ def markdown_report(diff: RecordingDiff, before: str, after: str) -> str:
     ranked = sorted(diff.differences, key=lambda d: ORDER.index(d.impact))
     for item in ranked:
         values = _values(item)
-        change = _cell(item.what) + (f"<br>{_cell(values)}" if values else "")
+        said = _line(item)
+        change = _cell(said) + (f"<br>{_cell(values)}" if values else "")
         lines.append(
             f"| **{item.impact.value}** | {_cell(item.subject)} | {change} | {_code(item.path)} |"
         )
@@ -101,12 +103,13 @@ def _by_subject(items: list[Difference]) -> list[tuple[str, list[Difference]]]:
 
 
 def _line(item: Difference) -> str:
-    where = item.path.split("]", 1)[1].lstrip(".") if "]" in item.path else item.path
-    if item.area in ("calls", "latency") and item.what in ("added", "removed", "changed"):
-        return f"{escaped(where)} {item.what}"
-    if not where or item.what.startswith(where) or item.area in ("server", "latency"):
+    if item.area in ("calls", "latency"):
+        if item.what in ("added", "removed", "changed"):
+            return f"{escaped(item.path)} {item.what}"  # a field of the result or error
         return escaped(item.what)
-    return f"{escaped(where)}: {escaped(item.what)}"
+    if item.area == "server":
+        return escaped(item.what)
+    return escaped(described(item))
 
 
 def _values(item: Difference) -> str:
