@@ -124,7 +124,9 @@ def test_diff_finds_each_change_with_its_class(versions: tuple[Path, Path]) -> N
 
 def test_fail_on_follows_the_impact_in_both_directions(versions: tuple[Path, Path]) -> None:
     v1, v2 = versions
-    assert mcp_tap("diff", str(v1), str(v2), "--fail-on", "breaking").returncode == 1
+    for form in ("text", "json", "markdown"):
+        done = mcp_tap("diff", str(v1), str(v2), "--format", form, "--fail-on", "breaking")
+        assert done.returncode == 1 and "legacy" in done.stdout, form
     assert mcp_tap("diff", str(v1), str(v2), "--fail-on", "any").returncode == 1
     # backwards a client survives every change but one: a tool added, a parameter it
     # need not send, a hint made safer, an error gone; but `unit`, which it had to send,
@@ -213,7 +215,7 @@ def test_bad_input_is_one_line_and_exit_2(versions: tuple[Path, Path], tmp_path:
     assert missing.returncode == 2 and len(missing.stderr.splitlines()) == 1
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
-    for command in (["check", str(v1)], ["stdio", "--no-record"]):
+    for command in (["check", str(v1)], ["stdio", "--no-record"], ["proxy", "--port", "0"]):
         done = mcp_tap(
             *command, "--pins", str(bad), *(["--", "true"] if "stdio" in command else [])
         )
