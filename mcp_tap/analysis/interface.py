@@ -37,7 +37,6 @@ LISTS = {
     "resources/templates/list": TEMPLATES,
 }
 KINDS = (TOOLS, PROMPTS, RESOURCES, TEMPLATES)
-BY_FIELD = {kind.field: kind for kind in KINDS}
 SERVER_METHODS = ("initialize", "server/discover")
 
 
@@ -59,15 +58,8 @@ class Interface:
     """What one recording's server said about itself."""
 
     server: dict[str, Any] = field(default_factory=dict)  # serverInfo, capabilities, ...
-    items: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # field->name->
-
-    def document(self) -> dict[str, Any]:
-        """The interface as one JSON value (lists in the order they were first seen)."""
-        doc: dict[str, Any] = {"server": self.server}
-        for kind in KINDS:
-            if kind.field in self.items:
-                doc[kind.field] = list(self.items[kind.field].values())
-        return doc
+    # the kind's field ("tools") -> name -> definition; a kind never listed is absent
+    items: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
 
 def interface_of(events: Iterable[TapEvent]) -> Interface:
