@@ -21,6 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 PY_CLIENT = ROOT / "tests" / "clients" / "py_client.py"
 TS_DIR = ROOT / "tests" / "clients" / "ts"
 TS_CLIENT = TS_DIR / "call_tool.mjs"
+EVERYTHING_SERVER = (
+    TS_DIR / "node_modules" / "@modelcontextprotocol" / "server-everything" / "dist" / "index.js"
+)
 
 
 class Proc:

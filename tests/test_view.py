@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
+from mcp_tap.analysis.definition_checks import DefinitionChecker
 from mcp_tap.analysis.id_checks import IdChecker
 from mcp_tap.analysis.lifecycle import LifecycleChecker
 from mcp_tap.analysis.modern_checks import ModernChecker
@@ -312,14 +313,16 @@ def test_jsonl_view_writes_one_decodable_object_per_event() -> None:
 def test_the_cli_builds_checkers_then_view_for_every_command() -> None:
     args = build_parser().parse_args(["proxy", "-q", "--filter", "tools/*", "--no-record"])
     bus = TapBus()
-    tracker, checker, oauth, schema, lifecycle, ids, modern, view = view_subscribers(args, bus)
+    subscribers = view_subscribers(args, bus)
+    tracker, checker, oauth, schema, lifecycle, ids, modern, definitions, view = subscribers
     assert isinstance(tracker, ProgressTracker) and isinstance(checker, WireChecker)
     assert isinstance(oauth, OAuthFlow) and isinstance(schema, SchemaChecker)
     assert isinstance(lifecycle, LifecycleChecker) and isinstance(ids, IdChecker)
-    assert isinstance(modern, ModernChecker) and isinstance(view, ConsoleView)
+    assert isinstance(modern, ModernChecker) and isinstance(definitions, DefinitionChecker)
+    assert isinstance(view, ConsoleView)
     assert view.options == ViewOptions(quiet=True, filters=("tools/*",))
     args = build_parser().parse_args(["proxy", "--jsonl", "--no-record"])
-    assert isinstance(view_subscribers(args, bus)[7], JsonLinesView)
+    assert isinstance(view_subscribers(args, bus)[8], JsonLinesView)
     args = build_parser().parse_args(["show", "recording.yaml"])
     tracker, view = view_subscribers(args, bus, recorded=True)  # its findings are recorded
     assert isinstance(view, ConsoleView)

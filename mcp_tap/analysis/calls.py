@@ -14,6 +14,9 @@ from mcp_tap.protocol.events import Direction, MessageKind, MessageSeen, RpcMess
 from mcp_tap.protocol.jsonrpc import progress_params
 
 Owner = str | int  # a session id, or the exchange id of a session-less request
+VOLATILE_OUTCOME = ("result._meta", "result.serverInfo.version", "error.data.timestamp")
+"""Fields of an outcome that change from run to run: never a divergence (replay) or a
+difference (diff)."""
 
 
 @dataclass
@@ -40,6 +43,13 @@ class Call:
         name = params.get("name") if isinstance(params, dict) else None
         tool = f" {name}" if isinstance(name, str) else ""
         return f"{self.method}{tool} (id {self.request.id!r})"
+
+
+def outcome(call: Call) -> dict[str, Any]:
+    """The comparable part of a call's response: its result or its error."""
+    if call.response is None:
+        return {}
+    return {k: v for k, v in call.response.payload.items() if k in ("result", "error")}
 
 
 def owner_of(event: MessageSeen) -> Owner:

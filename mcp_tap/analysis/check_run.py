@@ -4,7 +4,8 @@ The checkers the live view runs (progress tracker, wire checks, OAuth flow, sche
 checks, lifecycle, id and 2026-07-28 checks) judge the events again from scratch, so a
 recording made by an older mcp-tap is held to today's rules; the findings it carries are
 set aside. Then the pins a test asks for:
-tools that must or must not be called, and the longest a method may take. `--rule` and
+tools that must or must not be called, the longest a method may take, and (`--pins`) the
+definitions the server must keep. `--rule` and
 `--skip-rule` choose among the findings by the names of `rules.RULES`.
 """
 
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 
 from mcp_tap.analysis.conformance import conformance_checkers
 from mcp_tap.analysis.oauth import OAuthFlow
+from mcp_tap.analysis.pins import Pins
 from mcp_tap.analysis.rules import (
     BY_SLUG,
     DURATION_EXCEEDED,
@@ -39,6 +41,7 @@ class CheckOptions:
     expect_tools: tuple[str, ...] = ()  # globs: each must match a called tool
     forbid_tools: tuple[str, ...] = ()  # globs: none may match a called tool
     max_durations: dict[str, float] = field(default_factory=dict)  # method glob -> seconds
+    pins: Pins | None = None  # the definitions the server is held to (--pins)
 
     def __post_init__(self) -> None:
         unknown = sorted((self.rules | self.skip) - set(BY_SLUG))
@@ -119,7 +122,7 @@ def check_events(events: Iterable[TapEvent], options: CheckOptions) -> CheckedRe
     schema = SchemaChecker(bus.publish)
     pins = _Pins(tracker, options, cursor)
     checkers: list[Subscriber] = [tracker, WireChecker(bus.publish), OAuthFlow(bus.publish), schema]
-    for subscriber in (*checkers, *conformance_checkers(bus.publish), pins):
+    for subscriber in (*checkers, *conformance_checkers(bus.publish, options.pins), pins):
         bus.subscribe(subscriber)
     bus.subscribe(_Collect())
     messages = 0

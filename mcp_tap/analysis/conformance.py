@@ -1,4 +1,5 @@
-"""The checkers of the protocol's lifecycle, ids and 2026-07-28 rules, as one list.
+"""The checkers of the protocol's lifecycle, ids and 2026-07-28 rules, and of the server's
+definitions (pinned, changed, or hiding text), as one list.
 
 Every command that judges traffic (proxy, stdio, replay, serve, show of a live file and
 `check`) subscribes these beside the tracker, wire and schema checks.
@@ -8,12 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from mcp_tap.analysis.definition_checks import DefinitionChecker
 from mcp_tap.analysis.id_checks import IdChecker
 from mcp_tap.analysis.lifecycle import LifecycleChecker
 from mcp_tap.analysis.modern_checks import ModernChecker
+from mcp_tap.analysis.pins import Pins
 from mcp_tap.analysis.rules import (
     CACHE_SCOPE_INCONSISTENT,
     CLIENT_CAPABILITY_UNDECLARED,
+    DEFINITION_CHANGED,
+    DEFINITION_DIRECTIVE,
+    DEFINITION_HIDDEN_TEXT,
     HEADER_MISMATCH,
     INPUT_REQUIRED_INVALID,
     INPUT_RETRY_INVALID,
@@ -49,10 +55,21 @@ CONFORMANCE_RULES: tuple[Rule, ...] = (
     SESSION_ID_STATELESS,
     HEADER_MISMATCH,
     LOG_WITHOUT_LEVEL,
+    DEFINITION_CHANGED,
+    DEFINITION_HIDDEN_TEXT,
+    DEFINITION_DIRECTIVE,
 )
 """The rules these checkers raise, in the order `rules.RULES` lists them."""
 
 
-def conformance_checkers(publish: Callable[[TapEvent], None]) -> list[Subscriber]:
-    """The lifecycle and capability, id and 2026-07-28 checkers, publishing on `publish`."""
-    return [LifecycleChecker(publish), IdChecker(publish), ModernChecker(publish)]
+def conformance_checkers(
+    publish: Callable[[TapEvent], None], pins: Pins | None = None
+) -> list[Subscriber]:
+    """The lifecycle and capability, id, 2026-07-28 and definition checkers, publishing on
+    `publish`; `pins`: the definitions `--pins` holds the server to."""
+    return [
+        LifecycleChecker(publish),
+        IdChecker(publish),
+        ModernChecker(publish),
+        DefinitionChecker(publish, pins),
+    ]

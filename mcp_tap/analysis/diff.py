@@ -60,7 +60,7 @@ def _diff(
         return
     if isinstance(a, dict) and isinstance(b, dict):
         for key in [*a, *(k for k in b if k not in a)]:
-            child = _join(path, key)
+            child = join_path(path, key)
             _diff(a.get(key, MISSING), b.get(key, MISSING), child, [*parts, key], ignore, out)
         return
     if isinstance(a, list) and isinstance(b, list):
@@ -103,7 +103,8 @@ def _natural_key(a: list[Any], b: list[Any]) -> str | None:
     return None
 
 
-def _join(path: str, key: str) -> str:
+def join_path(path: str, key: str) -> str:
+    """`path` and then `key`: `.key`, or `["key"]` when the key is not a plain name."""
     if re.fullmatch(r"[A-Za-z_$][\w$-]*", key):
         return f"{path}.{key}" if path else key
     return f'{path}["{key}"]'
@@ -156,7 +157,7 @@ def _walk(value: Any, path: str, out: list[str]) -> None:
         out.append(path)
     if isinstance(value, dict):
         for key, item in value.items():
-            _walk(item, _join(path, key), out)
+            _walk(item, join_path(path, key), out)
     elif isinstance(value, list):
         key = _natural_key(value, value)
         for index, item in enumerate(value):

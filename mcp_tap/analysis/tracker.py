@@ -4,7 +4,7 @@
 request (through `correlation.RequestIndex`), keeps per-token `ProgressStats` and per-method
 latencies, and publishes a `Finding` through the `publish` callable it was given when a
 message breaks a rule of the spec's progress and cancellation utilities (the slugs are in
-`rules.py`). The view reads its statistics; the recorder keeps its findings like any other
+`rules/traffic.py`). The view reads its statistics; the recorder keeps its findings like any other
 tap event.
 
 Revisions matter: in 2026-07-28 a client closing the response stream cancels the request;

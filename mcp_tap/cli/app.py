@@ -11,7 +11,21 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from mcp_tap.cli import ca, check, demo, export, hosts, proxy, replay, report, serve, show, stdio
+from mcp_tap.cli import (
+    ca,
+    check,
+    demo,
+    diff,
+    export,
+    hosts,
+    pin,
+    proxy,
+    replay,
+    report,
+    serve,
+    show,
+    stdio,
+)
 from mcp_tap.cli.common import UserError
 from mcp_tap.cli.options import Commands, examples
 from mcp_tap.http.ca import CAError
@@ -32,6 +46,8 @@ COMMANDS: tuple[Callable[[Commands], None], ...] = (
     show.register,
     replay.register,
     check.register,
+    diff.register,
+    pin.register,
     export.register,
     report.register,
     serve.register,

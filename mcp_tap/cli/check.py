@@ -14,7 +14,7 @@ from pathlib import Path
 from mcp_tap.analysis.check_run import CheckOptions, check_events
 from mcp_tap.analysis.rules import RULES
 from mcp_tap.cli.common import UserError, warn, write_output
-from mcp_tap.cli.options import Commands, add_command
+from mcp_tap.cli.options import Commands, add_command, add_pins_option, pins_from
 from mcp_tap.export.check_report import (
     CheckedFile,
     event_lines,
@@ -69,6 +69,7 @@ def register(commands: Commands) -> None:
     pins.add_argument(
         "--forbid-tool", action="append", default=[], metavar="NAME", help="a tool never called"
     )
+    add_pins_option(pins)
     pins.add_argument(
         "--max-duration",
         action="append",
@@ -106,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
         expect_tools=tuple(args.expect_tool),
         forbid_tools=tuple(args.forbid_tool),
         max_durations=max_durations(args.max_duration),
+        pins=pins_from(args),
     )  # an unknown rule name is a ValueError: one line, exit 2
     checked = []
     for path in args.files:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeAlias
 
+from mcp_tap.analysis.pins import Pins
 from mcp_tap.cli.common import UserError, checked_target, name_values
 from mcp_tap.http.ca import CA_DIR_ENV, default_ca_dir
 from mcp_tap.http.limits import DEFAULT_LIMITS, Limits
@@ -63,6 +64,28 @@ def add_no_check(parser: argparse.ArgumentParser) -> None:
         "schemas, nor by the lifecycle, capability, id and 2026-07-28 rules (progress and "
         "wire checks stay on); `mcp-tap check` judges the recording afterwards",
     )
+
+
+def add_pins_option(parser: argparse._ActionsContainer) -> None:
+    """--pins FILE: hold the server's definitions to the pins `mcp-tap pin` wrote."""
+    parser.add_argument(
+        "--pins",
+        metavar="FILE",
+        help="a definition that differs from its pin in FILE (written by `mcp-tap pin`), or "
+        "has none, is a definition-changed finding",
+    )
+
+
+def pins_from(args: argparse.Namespace) -> Pins | None:
+    """The pins --pins names, None without the flag; one line when the file will not do."""
+    path = getattr(args, "pins", None)
+    if path is None:
+        return None
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise UserError(f"cannot read --pins {path}: {error}") from None
+    return Pins.from_json(text, path)  # a ValueError is one line too
 
 
 # Limits field -> (unit, what it bounds); the flag is the field's name, `--max-body` for

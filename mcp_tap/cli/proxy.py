@@ -33,10 +33,12 @@ from mcp_tap.cli.options import (
     add_limit_options,
     add_no_check,
     add_otlp_options,
+    add_pins_option,
     add_recording_options,
     add_view_options,
     check_otlp_options,
     checked_limits,
+    pins_from,
 )
 from mcp_tap.cli.subscribers import (
     fail_on_exit,
@@ -119,6 +121,7 @@ def register(commands: Commands) -> None:
     add_ca_name_constraints(proxy)
     add_fail_on(proxy)
     add_no_check(proxy)
+    add_pins_option(proxy)
     add_limit_options(proxy)
     add_recording_options(proxy)
     add_otlp_options(proxy)
@@ -145,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
     ca = forward_ca(args, options.limits.max_certs) if args.forward else None
     check_record_path(args)
     check_otlp_options(args)
+    pins = pins_from(args)
     if not is_loopback(args.host):
         print(
             f"mcp-tap: warning: listening on {args.host}, not loopback: other machines can "
@@ -164,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
             recorders.append(recorder)
             bus.subscribe(recorder)
             print(f"mcp-tap: recording to {recorder.path}", file=info, flush=True)
-        for subscriber in view_subscribers(args, bus):
+        for subscriber in view_subscribers(args, bus, pins=pins):
             bus.subscribe(subscriber)
         traces = otlp_subscriber(args, bus, args.target or "demo")
         if traces is not None:

@@ -14,11 +14,19 @@ import sys
 from collections.abc import Sequence
 
 from mcp_tap.analysis.conformance import conformance_checkers
+from mcp_tap.analysis.pins import Pins
 from mcp_tap.analysis.schema_checks import SchemaChecker
 from mcp_tap.analysis.tracker import ProgressTracker
 from mcp_tap.analysis.wire_checks import WireChecker
 from mcp_tap.cli.common import UserError, check_record_path, environment_names, run_async
-from mcp_tap.cli.options import Commands, add_command, add_no_check, add_recording_options
+from mcp_tap.cli.options import (
+    Commands,
+    add_command,
+    add_no_check,
+    add_pins_option,
+    add_recording_options,
+    pins_from,
+)
 from mcp_tap.cli.subscribers import fail_on_exit, fail_on_gate, open_recorder, redaction_rules
 from mcp_tap.protocol.events import Subscriber
 from mcp_tap.protocol.lines import DEFAULT_MAX_LINE
@@ -58,6 +66,7 @@ def register(commands: Commands) -> None:
         headers=False,
     )
     add_no_check(stdio)
+    add_pins_option(stdio)
     stdio.add_argument(
         "--max-line",
         type=int,
@@ -124,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
     if min(args.grace, args.term_grace, args.drain) < 0:
         raise UserError("--grace, --term-grace and --drain must not be negative")
     options = StdioOptions(command, args.max_line, args.grace, args.term_grace, args.drain)
+    pins = pins_from(args)
     recorder = None
     if not args.no_record:
         rules = redaction_rules(args)
@@ -140,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
     bus = TapBus()
     gate = fail_on_gate(args, bus)
     try:
-        status = run_async(run_stdio(options, bus, recorder, judge=not args.no_check))
+        status = run_async(run_stdio(options, bus, recorder, judge=not args.no_check, pins=pins))
         # the server's own failure first: a host reads it; --fail-on speaks for a clean exit
         return status if status != 0 else fail_on_exit(gate)
     finally:
@@ -173,15 +183,16 @@ def split_command(words: Sequence[str]) -> list[str]:
     return command
 
 
-def checkers(bus: TapBus, judge: bool = True) -> list[Subscriber]:
+def checkers(bus: TapBus, judge: bool = True, pins: Pins | None = None) -> list[Subscriber]:
     """The subscribers that turn events into findings, published on `bus` for the recorder.
 
-    `judge=False` (`--no-check`): only the progress and wire checks.
+    `judge=False` (`--no-check`): only the progress and wire checks. `pins`: the
+    definitions the server is held to (`--pins`).
     """
     cheap: list[Subscriber] = [ProgressTracker(bus.publish), WireChecker(bus.publish)]
     if not judge:
         return cheap
-    return [*cheap, SchemaChecker(bus.publish), *conformance_checkers(bus.publish)]
+    return [*cheap, SchemaChecker(bus.publish), *conformance_checkers(bus.publish, pins)]
 
 
 async def run_stdio(
@@ -189,9 +200,10 @@ async def run_stdio(
     bus: TapBus,
     recorder: RecordingWriter | None = None,
     judge: bool = True,
+    pins: Pins | None = None,
 ) -> int:
     """Relay one run of the command; its exit status. The caller closes the bus."""
-    for subscriber in checkers(bus, judge):
+    for subscriber in checkers(bus, judge, pins):
         bus.subscribe(subscriber)
     if recorder is not None:
         bus.subscribe(recorder)

@@ -11,6 +11,7 @@ import time
 from rich.console import Console
 
 from mcp_tap.analysis.gate import SeverityGate
+from mcp_tap.analysis.pins import Pins
 from mcp_tap.cli.common import UserError, name_values
 from mcp_tap.protocol.events import Severity, Subscriber
 from mcp_tap.protocol.redaction import RedactionRules, Redactor
@@ -29,6 +30,7 @@ def view_subscribers(
     started_at: float | None = None,
     redaction: RedactionRules | None = None,
     session_width: int = SESSION,
+    pins: Pins | None = None,
 ) -> list[Subscriber]:
     """What shows events to the user, live or from a recording: the one place to change it.
 
@@ -36,6 +38,7 @@ def view_subscribers(
     order. `recorded`: the events come from a recording that already holds its findings.
     `redaction`: what the view hides (default: the rules the flags give a recording).
     `session_width`: cells of the session column (`show --follow DIR` names servers there).
+    `pins`: the definitions the server is held to (`--pins`).
     """
     options = ViewOptions(
         verbose=getattr(args, "verbose", False),
@@ -58,6 +61,7 @@ def view_subscribers(
         summary_console=Console(stderr=True) if jsonl else None,
         emit_findings=not recorded,
         judge=not getattr(args, "no_check", False),
+        pins=pins,
     )
 
 

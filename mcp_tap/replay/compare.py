@@ -16,10 +16,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mcp_tap.analysis.calls import Call
+from mcp_tap.analysis.calls import VOLATILE_OUTCOME, Call, outcome
 from mcp_tap.analysis.diff import MISSING, field_paths, json_diff, names_a_field
 
-DEFAULT_IGNORES = ("result._meta", "result.serverInfo.version", "error.data.timestamp")
+DEFAULT_IGNORES = VOLATILE_OUTCOME
 TOLERANCE_FLAG = "--progress-tolerance"  # a hint that is this flag, not an ignore path
 
 
@@ -58,13 +58,6 @@ class CallVerdict:
     @property
     def ok(self) -> bool:
         return not self.divergences
-
-
-def outcome(call: Call) -> dict[str, Any]:
-    """The comparable part of a call's response: its result or its error."""
-    if call.response is None:
-        return {}
-    return {k: v for k, v in call.response.payload.items() if k in ("result", "error")}
 
 
 def compare_progress(recorded: Call, received: Call, tolerance: int) -> list[Divergence]:

@@ -2,8 +2,9 @@
 
 Sans-IO. A request matches a recorded one by method and params, with the fields that change
 from run to run ignored: the JSON-RPC id (never compared), `params._meta` (progress tokens,
-trace context, the 2026-07-28 envelope), and any path the user adds. A recorded value that was
-redacted (`<redacted:...>`) matches any value, as the recording no longer knows it.
+trace context, the 2026-07-28 envelope), and any path the user adds (`analysis.request_key`
+says what of a request is compared; `diff` pairs two recordings' calls by it too). A recorded
+value that was redacted (`<redacted:...>`) matches any value, as the recording no longer knows it.
 
 Identical requests are answered in recorded order; once their answers are used up, the last
 repeats (`repeat="last"`), they start over (`"cycle"`) or the request misses (`"once"`). A
@@ -18,12 +19,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mcp_tap.analysis.request_key import REPEAT_POLICIES as REPEAT_POLICIES
+from mcp_tap.analysis.request_key import MatchRules as MatchRules  # serve's API, kept here
+from mcp_tap.analysis.request_key import comparable
+from mcp_tap.analysis.request_key import parse_path as parse_path
 from mcp_tap.serve.interactions import REDACTED_PREFIX, Interaction
 
 MISS_CODE = -32050  # in JSON-RPC's server-error range; documented in the README
-REPEAT_POLICIES = ("last", "cycle", "once")
-VOLATILE_META_KEYS = frozenset({"progressToken", "traceparent", "tracestate", "baggage"})
-VOLATILE_META_PREFIX = "io.modelcontextprotocol/"
 _ABSENT = object()
 MAX_SHOWN = 60  # characters of a value in a miss message
 
@@ -88,97 +90,6 @@ class Miss:
         if self.closest is not None:
             data["closest"] = {"interaction": self.closest.index, "request": self.closest.request}
         return data
-
-
-def parse_path(path: str) -> tuple[str, ...]:
-    """`$.params.arguments.size_mb` -> ('params', 'arguments', 'size_mb'); `[0]` means `.0`."""
-    path = path.strip().removeprefix("$").removeprefix(".").replace("[", ".").replace("]", "")
-    parts = tuple(part for part in path.split(".") if part)
-    if not parts:
-        raise ValueError(f"--match ignore: wants a path such as params.arguments.x, got {path!r}")
-    return parts
-
-
-@dataclass(frozen=True)
-class MatchRules:
-    """How requests are compared: `mcp-tap serve --match ... --repeat ...`."""
-
-    ignore: tuple[tuple[str, ...], ...] = ()  # paths from the message root, `*` any key
-    with_meta: bool = False  # compare params._meta too, bar its volatile keys
-    method_only: bool = False  # match by method and tool/prompt/resource name alone
-    repeat: str = "last"
-
-    @classmethod
-    def from_options(cls, match: Sequence[str] = (), repeat: str = "last") -> MatchRules:
-        """From `--match` values (`ignore:PATH`, `with-meta`, `method-only`); ValueError else."""
-        if repeat not in REPEAT_POLICIES:
-            raise ValueError(
-                f"--repeat must be one of {', '.join(REPEAT_POLICIES)}, got {repeat!r}"
-            )
-        ignore: list[tuple[str, ...]] = []
-        with_meta = method_only = False
-        for rule in match:
-            if rule.startswith("ignore:"):
-                ignore.append(parse_path(rule.removeprefix("ignore:")))
-            elif rule == "with-meta":
-                with_meta = True
-            elif rule == "method-only":
-                method_only = True
-            else:
-                raise ValueError(
-                    f"--match {rule!r}: expected ignore:PATH, with-meta or method-only"
-                )
-        return cls(tuple(ignore), with_meta, method_only, repeat)
-
-
-def comparable(request: dict[str, Any], rules: MatchRules) -> dict[str, Any]:
-    """What of a request is compared: its params, volatile fields removed."""
-    params = request.get("params")
-    params = dict(params) if isinstance(params, dict) else {} if params is None else params
-    if isinstance(params, dict):
-        meta = params.pop("_meta", None)
-        if rules.with_meta and isinstance(meta, dict):
-            kept = {
-                k: v
-                for k, v in meta.items()
-                if k not in VOLATILE_META_KEYS and not k.startswith(VOLATILE_META_PREFIX)
-            }
-            if kept:
-                params["_meta"] = kept
-        if rules.method_only:
-            params = {k: v for k, v in params.items() if k in ("name", "uri")}
-    view: dict[str, Any] = {"params": params}
-    for path in rules.ignore:
-        view = _without(view, path)
-    return view
-
-
-def _without(value: Any, path: Sequence[str]) -> Any:
-    """A copy of `value` with what `path` names removed (copies only along the path)."""
-    if not path:
-        return value
-    head, rest = path[0], path[1:]
-    if isinstance(value, dict):
-        keys = list(value) if head == "*" else [head] if head in value else []
-        if not keys:
-            return value
-        out = dict(value)
-        for key in keys:
-            if rest:
-                out[key] = _without(value[key], rest)
-            else:
-                del out[key]
-        return out
-    if isinstance(value, list):
-        indexes = range(len(value)) if head == "*" else [int(head)] if head.isdigit() else []
-        out_list = list(value)
-        for index in sorted((i for i in indexes if i < len(value)), reverse=True):
-            if rest:
-                out_list[index] = _without(value[index], rest)
-            else:
-                del out_list[index]
-        return out_list
-    return value
 
 
 def differences(recorded: Any, received: Any, path: str = "") -> list[Difference]:

@@ -26,6 +26,7 @@ from rich.text import Text
 
 from mcp_tap.analysis.conformance import conformance_checkers
 from mcp_tap.analysis.oauth import OAuthFlow
+from mcp_tap.analysis.pins import Pins
 from mcp_tap.analysis.progress_stats import ProgressStats, TrackedRequest, is_number
 from mcp_tap.analysis.schema_checks import SchemaChecker
 from mcp_tap.analysis.tracker import ProgressTracker
@@ -348,13 +349,15 @@ def build_view(
     summary_console: Console | None = None,
     emit_findings: bool = True,
     judge: bool = True,
+    pins: Pins | None = None,
 ) -> list[Subscriber]:
     """The checkers and the view for a command, in bus order (the checkers first).
 
     `jsonl`: write JSON lines there instead of the console view (the summary then goes to
     `summary_console`, e.g. stderr, so the JSON stream stays clean). `emit_findings=False`
     when the events come from a recording that already holds its findings. `judge=False`
-    (`--no-check`) leaves out the schema, tool, lifecycle, id and 2026-07-28 checkers.
+    (`--no-check`) leaves out the schema, tool, lifecycle, id and 2026-07-28 checkers. `pins`:
+    the definitions the server is held to (`--pins`).
     """
     tracker = ProgressTracker(publish, emit_findings=emit_findings)
     checkers: list[Subscriber] = [tracker]
@@ -363,7 +366,7 @@ def build_view(
         checkers.append(OAuthFlow(publish))
     if emit_findings and judge:
         checkers.append(SchemaChecker(publish))
-        checkers.extend(conformance_checkers(publish))
+        checkers.extend(conformance_checkers(publish, pins))
     if jsonl is not None:
         fps = options.fps if options is not None else DEFAULT_FPS
         redaction = options.redaction if options is not None else RedactionRules()
