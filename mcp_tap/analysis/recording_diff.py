@@ -7,7 +7,7 @@ on every one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from mcp_tap.analysis.behaviour_diff import LatencyLimits, behaviour_changes
@@ -50,9 +50,10 @@ class RecordingDiff:
 
 
 def diff_recordings(
-    before: Sequence[TapEvent], after: Sequence[TapEvent], options: DiffOptions | None = None
+    before: Iterable[TapEvent], after: Iterable[TapEvent], options: DiffOptions | None = None
 ) -> RecordingDiff:
-    """Every difference from the events of `before` to those of `after`."""
+    """Every difference from the events of `before` to those of `after` (each read twice:
+    a list, or a recording file read in passes)."""
     options = options or DiffOptions()
     interface, notes = interface_changes(interface_of(before), interface_of(after), options.ignore)
     behaviour, more = behaviour_changes(

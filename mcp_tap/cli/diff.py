@@ -12,9 +12,10 @@ import math
 
 from mcp_tap.analysis.behaviour_diff import DEFAULT_FACTOR, DEFAULT_FLOOR, LatencyLimits
 from mcp_tap.analysis.recording_diff import FAIL_ON, DiffOptions, diff_recordings
-from mcp_tap.cli.common import UserError, loaded_recording, write_output
+from mcp_tap.cli.common import UserError, warn, write_output
 from mcp_tap.cli.options import Commands, add_command
 from mcp_tap.export.diff_report import json_report, markdown_report, text_report
+from mcp_tap.recording.reader import open_recording
 
 FORMATS = ("text", "json", "markdown")
 
@@ -76,9 +77,11 @@ def run(args: argparse.Namespace) -> int:
     if not (math.isfinite(factor) and factor >= 1 and math.isfinite(floor) and floor >= 0):
         raise UserError("--latency-factor must be at least 1 and --latency-floor not negative")
     options = DiffOptions(tuple(args.ignore), LatencyLimits(factor, floor))
-    before = loaded_recording(args.before)
-    after = loaded_recording(args.after)
-    diff = diff_recordings(before.events, after.events, options)
+    before = open_recording(args.before)  # read in passes, never held whole
+    after = open_recording(args.after)
+    diff = diff_recordings(before, after, options)
+    warn(before)
+    warn(after)
     if args.format == "json":
         report = json_report(diff, args.before, args.after)
     elif args.format == "markdown":

@@ -13,8 +13,9 @@ import sys
 
 from mcp_tap.analysis.interface import interface_of
 from mcp_tap.analysis.pins import PINNED, Pins
-from mcp_tap.cli.common import UserError, loaded_recording, write_output
+from mcp_tap.cli.common import UserError, warn, write_output
 from mcp_tap.cli.options import Commands, add_command
+from mcp_tap.recording.reader import open_recording
 
 DEFAULT_PINS = "mcp-pins.json"
 
@@ -46,7 +47,11 @@ def register(commands: Commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Pin what the recordings list; 0, or 2 when there is nothing to pin."""
-    interfaces = [(path, interface_of(loaded_recording(path).events)) for path in args.files]
+    interfaces = []
+    for path in args.files:
+        recording = open_recording(path)
+        interfaces.append((path, interface_of(recording)))
+        warn(recording)
     pins = Pins.of(interfaces)  # two definitions of one name: a ValueError, one line
     if not len(pins):
         kinds = ", ".join(f"{kind.field}" for kind in PINNED)
