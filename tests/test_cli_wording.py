@@ -48,7 +48,9 @@ def test_stdio_help_offers_no_header_flag_and_names_the_file_it_writes(tmp_path:
     assert "--redact-header" in words(mcp_tap("proxy", "--help").stdout)  # HTTP has headers
 
     server = [sys.executable, "-m", "demo_server", "--stdio"]
-    ran = mcp_tap("stdio", "--", *server, cwd=tmp_path)  # stdin ends at once: a short session
+    # stdin ends at once: a short session; a loaded machine may take seconds to start the
+    # server, which must not be ended by --grace before it has seen its EOF
+    ran = mcp_tap("stdio", "--grace", "60", "--", *server, cwd=tmp_path)
     assert ran.returncode == 0, ran.stderr
     program = re.escape(Path(sys.executable).name)
     written = [p.name for p in (tmp_path / "recordings").iterdir()]
