@@ -145,3 +145,24 @@ def progress_token_of(message: RpcMessage) -> Any:
     payload: Any = message.payload
     params = payload.get("params") if isinstance(payload, dict) else None
     return params.get("progressToken") if isinstance(params, dict) else None
+
+
+# After these, the server never got the message the fault hit: replay leaves it out.
+WITHHELD = frozenset(
+    {
+        ActionKind.ERROR,
+        ActionKind.STATUS,
+        ActionKind.RESET,
+        ActionKind.HANG,
+        ActionKind.SWALLOW,
+        ActionKind.KILL,
+    }
+)
+
+
+def mangle(kind: ActionKind, text: bytes) -> bytes:
+    """A message's text cut in half (TRUNCATE) or with a stray byte that is not JSON."""
+    if kind is ActionKind.TRUNCATE:
+        return text[: len(text) // 2]
+    middle = len(text) // 2
+    return text[:middle] + b"\x00}{" + text[middle:]

@@ -191,6 +191,9 @@ def _build(text: str, action: ActionKind, values: dict[str, str]) -> Rule:
         raise RuleError(f"fault rule {text!r}: status needs a code, as in `status 503`")
     if action in REQUEST_ONLY and fields["direction"] is Direction.SERVER_TO_CLIENT:
         raise RuleError(f"fault rule {text!r}: {action.value} answers requests only")
+    if action is ActionKind.DUPLICATE and fields["direction"] is not Direction.SERVER_TO_CLIENT:
+        # a client's request is never sent upstream twice: the server may have run it
+        raise RuleError(f"fault rule {text!r}: duplicate applies to what the server sends")
     if fields.get("after_progress") is not None and "direction" not in values:
         fields["direction"] = Direction.SERVER_TO_CLIENT  # progress is what the server sends
     return Rule(text=text, action=action, **fields)
