@@ -125,3 +125,80 @@ def test_bad_rule_is_one_line_and_exit_2(tmp_path: Path) -> None:
         assert proc.finish(30) == 2
     assert proc.stderr.strip().count("\n") == 0
     assert "unknown action 'explode'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# --- stdio -------------------------------------------------------------------------------------
+
+
+async def _stdio_call(
+    args: list[str], tool: str, arguments: dict[str, Any]
+) -> tuple[list[float], Any]:
+    """The Python SDK as a host: one call through `mcp-tap stdio`; its progress and result
+    (or the exception it ended with)."""
+    import anyio
+    from mcp import Client
+    from mcp.client.stdio import StdioServerParameters
+
+    progress: list[float] = []
+
+    async def on_progress(value: float, total: float | None, message: str | None) -> None:
+        progress.append(value)
+
+    params = StdioServerParameters(command=sys.executable, args=args, cwd=str(ROOT))
+    with anyio.fail_after(60):
+        try:
+            async with Client(params) as host:
+                result = await host.call_tool(tool, arguments, progress_callback=on_progress)
+                return progress, result.model_dump(mode="json")
+        except Exception as error:  # what the host sees is the point of the test
+            while isinstance(error, ExceptionGroup) and error.exceptions:
+                error = error.exceptions[0]  # the SDK's task groups wrap it
+            return progress, error
+
+
+def _stdio_args(record: Path, rule: str) -> list[str]:
+    server = [sys.executable, "-m", "demo_server", "--stdio"]
+    return ["-m", "mcp_tap", "stdio", "--record", str(record), "--fault", rule, "--", *server]
+
+
+def _finished(record: Path) -> list[TapEvent]:
+    import time
+
+    from mcp_tap.protocol.events import ExchangeClosed
+
+    deadline = time.monotonic() + 20  # the host has gone; mcp-tap finishes the file
+    while True:
+        events = recorded(record)
+        if any(isinstance(e, ExchangeClosed) for e in events) or time.monotonic() > deadline:
+            return events
+        time.sleep(0.1)
+
+
+def test_stdio_server_killed_mid_call_ends_the_hosts_call(tmp_path: Path) -> None:
+    import anyio
+
+    record = tmp_path / "kill.yaml"
+    args = _stdio_args(record, "kill tool=download_file after-progress=2")
+    arguments = {"filename": "k", "size_mb": 5, "step_delay": 0.02}
+    progress, outcome = anyio.run(_stdio_call, args, "download_file", arguments)
+    assert progress == [1, 2]
+    assert isinstance(outcome, Exception), outcome  # the call fails, as a crash makes it fail
+    events = _finished(record)
+    (fault,) = injected(events)
+    assert fault.action == "kill"
+    from mcp_tap.protocol.events import Fault
+
+    assert any(isinstance(e, Fault) and "SIGKILL" in e.detail for e in events)
+
+
+def test_stdio_injected_error_for_one_tool(tmp_path: Path) -> None:
+    import anyio
+
+    record = tmp_path / "stdio-error.yaml"
+    args = _stdio_args(record, "error tool=echo code=-32050 message=nope")
+    _, outcome = anyio.run(_stdio_call, args, "echo", {"text": "x"})
+    assert isinstance(outcome, Exception) and "nope" in str(outcome)
+    assert getattr(outcome, "code", None) == -32050
+    args = _stdio_args(tmp_path / "again.yaml", "error tool=echo code=-32050 message=nope")
+    _, answer = anyio.run(_stdio_call, args, "download_file", {"filename": "d", "size_mb": 1})
+    assert answer["content"][0]["text"] == "Downloaded d (1 MB)"

@@ -18,6 +18,7 @@ from mcp_tap.analysis.schema_checks import SchemaChecker
 from mcp_tap.analysis.tracker import ProgressTracker
 from mcp_tap.analysis.wire_checks import WireChecker
 from mcp_tap.cli.common import UserError, check_record_path, environment_names, run_async
+from mcp_tap.cli.faults import add_fault_options, fault_plan
 from mcp_tap.cli.options import Commands, add_command, add_no_check, add_recording_options
 from mcp_tap.cli.subscribers import fail_on_exit, fail_on_gate, open_recorder, redaction_rules
 from mcp_tap.protocol.events import Subscriber
@@ -58,6 +59,7 @@ def register(commands: Commands) -> None:
         headers=False,
     )
     add_no_check(stdio)
+    add_fault_options(stdio)
     stdio.add_argument(
         "--max-line",
         type=int,
@@ -123,7 +125,10 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--max-line must be at least 1")
     if min(args.grace, args.term_grace, args.drain) < 0:
         raise UserError("--grace, --term-grace and --drain must not be negative")
-    options = StdioOptions(command, args.max_line, args.grace, args.term_grace, args.drain)
+    faults = fault_plan(args, "stdio")
+    options = StdioOptions(
+        command, args.max_line, args.grace, args.term_grace, args.drain, faults=faults
+    )
     recorder = None
     if not args.no_record:
         rules = redaction_rules(args)

@@ -21,6 +21,7 @@ class CallBook:
         self._by_id: dict[Any, RpcMessage] = {}
         self._by_token: dict[Any, RpcMessage] = {}
         self._progress: dict[Any, int] = {}  # request id -> notifications seen
+        self.last_call: RpcMessage | None = None  # the call of the last message looked at
 
     def context(self, message: RpcMessage, direction: Direction) -> MessageContext:
         """The context of `message`, and the book updated for what follows it."""
@@ -30,6 +31,7 @@ class CallBook:
                 self._by_id[key] = message
                 if message.has_progress_token:
                     self._by_token[_key(message.progress_token)] = message
+            self.last_call = message
             return MessageContext(direction, self.session_id, message)
         call: RpcMessage | None = None
         if message.kind in (MessageKind.RESPONSE, MessageKind.ERROR):
@@ -44,6 +46,7 @@ class CallBook:
                 self._progress[_key(call.id)] = seen + 1
             elif message.kind in (MessageKind.RESPONSE, MessageKind.ERROR):
                 self._progress.pop(_key(call.id), None)
+        self.last_call = call
         return MessageContext(direction, self.session_id, call, seen)
 
 
