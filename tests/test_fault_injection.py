@@ -202,3 +202,26 @@ def test_stdio_injected_error_for_one_tool(tmp_path: Path) -> None:
     args = _stdio_args(tmp_path / "again.yaml", "error tool=echo code=-32050 message=nope")
     _, answer = anyio.run(_stdio_call, args, "download_file", {"filename": "d", "size_mb": 1})
     assert answer["content"][0]["text"] == "Downloaded d (1 MB)"
+
+
+def test_replay_leaves_out_what_was_injected(tmp_path: Path) -> None:
+    from mcp_tap.replay.plan import build_plan
+
+    record = tmp_path / "replayed.yaml"
+    rule = "error tool=echo"
+    with (
+        demo_server() as server,
+        tap_proxy(
+            server + "/mcp", tmp_path, "--fault", rule, "--record", str(record), "--quiet"
+        ) as (
+            url,
+            proxy,
+        ),
+    ):
+        assert client(url, "echo", {"text": "never sent"})[0] == 1
+        assert client(url, "echo", {"text": "x"})[0] == 1
+        proxy.stop()
+    events = recorded(record)
+    assert len(injected(events)) == 2
+    methods = [call.method for call in build_plan(events).calls]
+    assert methods and "tools/call" not in methods  # the handshake stays, the calls go

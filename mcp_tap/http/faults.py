@@ -36,6 +36,7 @@ def publish(
     session_id: str | None,
     message: RpcMessage | None,
     what: str,
+    direction: Direction = Direction.CLIENT_TO_SERVER,
 ) -> None:
     """The `fault-injected` event of one action."""
     request_id = message.id if message is not None else None
@@ -43,7 +44,7 @@ def publish(
     bus.publish(
         FaultInjected(
             bus.now(), exchange_id, action.rule.text, action.kind.value, detail, session_id,
-            request_id,
+            request_id, direction,
         )
     )  # fmt: skip
 

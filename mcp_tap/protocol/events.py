@@ -148,6 +148,7 @@ class FaultInjected:
     detail: str  # one human-readable line: what was done, to which message
     session_id: str | None = None
     request_id: str | int | None = None  # the call it touched, when it belongs to one
+    direction: Direction | None = None  # which way the message it hit was going
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,10 +13,13 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from mcp_tap.analysis.calls import Call, collect_calls
+from mcp_tap.faults import ActionKind
+from mcp_tap.faults.plan import WITHHELD
 from mcp_tap.protocol.events import (
     Direction,
     ExchangeClosed,
     ExchangeOpened,
+    FaultInjected,
     Headers,
     MessageKind,
     MessageSeen,
@@ -90,8 +93,48 @@ def request_body(messages: list[MessageSeen]) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+def without_injected(events: list[TapEvent]) -> list[TapEvent]:
+    """The recording as the server saw it: no `fault-injected` events, and no request that a
+    rule kept from the server (answered in its place, swallowed, or never sent). An HTTP
+    exchange that carried only such requests goes whole."""
+    withheld: set[tuple[int | None, str]] = set()
+    for event in events:
+        if isinstance(event, FaultInjected) and event.direction is Direction.CLIENT_TO_SERVER:
+            if ActionKind(event.action) in WITHHELD and event.request_id is not None:
+                withheld.add((event.exchange_id, repr(event.request_id)))
+    if not withheld:
+        return [e for e in events if not isinstance(e, FaultInjected)]
+    kept_a_request: set[int] = set()
+    dropped: set[int] = set()
+    for event in events:
+        if isinstance(event, MessageSeen) and event.direction is Direction.CLIENT_TO_SERVER:
+            key = (event.exchange_id, repr(event.message.id))
+            if event.message.kind is MessageKind.REQUEST and key in withheld:
+                dropped.add(event.exchange_id)
+            else:
+                kept_a_request.add(event.exchange_id)
+    gone = dropped - kept_a_request
+    out: list[TapEvent] = []
+    for event in events:
+        if isinstance(event, FaultInjected):
+            continue
+        exchange_id = getattr(event, "exchange_id", None)
+        if exchange_id in gone:
+            continue
+        if (
+            isinstance(event, MessageSeen)
+            and event.direction is Direction.CLIENT_TO_SERVER
+            and (event.exchange_id, repr(event.message.id)) in withheld
+        ):
+            continue
+        out.append(event)
+    return out
+
+
 def build_plan(events: list[TapEvent]) -> ReplayPlan:
-    """Everything replay needs, from a recording's events alone."""
+    """Everything replay needs, from a recording's events alone: what mcp-tap injected by a
+    `--fault` rule is left out (`without_injected`), as it was never the server's doing."""
+    events = without_injected(events)
     exchanges: dict[int, RecordedExchange] = {}
     bodies: dict[int, list[MessageSeen]] = {}
     for event in events:

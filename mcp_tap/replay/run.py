@@ -16,7 +16,7 @@ from mcp_tap.http.limits import DEFAULT_IDLE_TIMEOUT
 from mcp_tap.http.upstream import UpstreamPool
 from mcp_tap.protocol.events import TapEvent
 from mcp_tap.replay.compare import CallVerdict, compare_calls
-from mcp_tap.replay.plan import build_plan
+from mcp_tap.replay.plan import build_plan, without_injected
 from mcp_tap.replay.replayer import Replayer, ReplayError, refill_secrets
 from mcp_tap.replay.stdio_replayer import StdioReplayer, running_command
 from mcp_tap.replay.stdio_session import is_stdio_session, stdio_as_http
@@ -83,6 +83,7 @@ async def replay(
     error (nothing to replay, a missing secret, an unreachable target) comes before it.
     """
     replayer: Carrier
+    events = without_injected(events)  # what a --fault rule did was never the server's
     if is_stdio_session(events):  # the same messages, cut into the exchanges HTTP needs
         path = urlsplit(options.target).path if options.target else ""
         events = stdio_as_http(events, path or DEMO_PATH)

@@ -109,6 +109,6 @@ class StdioFaults:
         self.tap.bus.publish(
             FaultInjected(
                 self.tap.bus.now(), self.tap.exchange_id, action.rule.text, action.kind.value,
-                f"{what} {where}: {action.describe()}", None, request_id,
+                f"{what} {where}: {action.describe()}", None, request_id, direction,
             )
         )  # fmt: skip
