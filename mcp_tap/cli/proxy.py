@@ -24,6 +24,7 @@ from mcp_tap.cli.common import (
     run_async,
     until_signalled,
 )
+from mcp_tap.cli.faults import add_fault_options, fault_plan
 from mcp_tap.cli.options import (
     Commands,
     add_ca_dir,
@@ -47,6 +48,7 @@ from mcp_tap.cli.subscribers import (
     recorder_for,
     view_subscribers,
 )
+from mcp_tap.faults import FaultPlan
 from mcp_tap.http.ca import LocalCA
 from mcp_tap.http.forward import ForwardProxy
 from mcp_tap.http.front import serving_requests
@@ -79,6 +81,7 @@ class ProxyOptions:
     allow_hosts: Sequence[str] = ()  # Host names accepted besides loopback and --host
     limits: Limits = DEFAULT_LIMITS
     forward: bool = False  # a forward proxy for any host; allow_hosts: the hosts it reads
+    faults: FaultPlan | None = None  # --fault rules to perform (reverse proxy only)
 
 
 def register(commands: Commands) -> None:
@@ -126,6 +129,7 @@ def register(commands: Commands) -> None:
     add_recording_options(proxy)
     add_otlp_options(proxy)
     add_view_options(proxy)
+    add_fault_options(proxy)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -142,7 +146,10 @@ def run(args: argparse.Namespace) -> int:
         allow_hosts=args.allow_host,
         limits=checked_limits(args),
         forward=args.forward,
+        faults=fault_plan(args, "http"),
     )
+    if options.faults is not None and args.forward:
+        raise UserError("--fault applies to a reverse proxy (--target) for now, not --forward")
     if args.ca_name_constraints and not args.forward:
         raise UserError("--ca-name-constraints applies to --forward only")
     ca = forward_ca(args, options.limits.max_certs) if args.forward else None
@@ -282,6 +289,7 @@ async def run_proxy(
             options.allow_hosts,
             options.limits,
             _say_closing,
+            faults=options.faults,
         ) as base_url:
             if on_listening is not None:
                 on_listening()

@@ -19,6 +19,7 @@ from mcp_tap.analysis.schema_checks import SchemaChecker
 from mcp_tap.analysis.tracker import ProgressTracker
 from mcp_tap.analysis.wire_checks import WireChecker
 from mcp_tap.cli.common import UserError, check_record_path, environment_names, run_async
+from mcp_tap.cli.faults import add_fault_options, fault_plan
 from mcp_tap.cli.options import (
     Commands,
     add_command,
@@ -67,6 +68,7 @@ def register(commands: Commands) -> None:
     )
     add_no_check(stdio)
     add_pins_option(stdio)
+    add_fault_options(stdio)
     stdio.add_argument(
         "--max-line",
         type=int,
@@ -132,7 +134,10 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--max-line must be at least 1")
     if min(args.grace, args.term_grace, args.drain) < 0:
         raise UserError("--grace, --term-grace and --drain must not be negative")
-    options = StdioOptions(command, args.max_line, args.grace, args.term_grace, args.drain)
+    faults = fault_plan(args, "stdio")
+    options = StdioOptions(
+        command, args.max_line, args.grace, args.term_grace, args.drain, faults=faults
+    )
     pins = pins_from(args)
     recorder = None
     if not args.no_record:

@@ -14,6 +14,8 @@ import itertools
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from urllib.parse import urlsplit
 
+from mcp_tap.faults import ActionKind, FaultPlan
+from mcp_tap.http.faults import StreamFaults, call_of, fault_request
 from mcp_tap.http.front import ClientConnection, serving_requests
 from mcp_tap.http.guard import HostGuard
 from mcp_tap.http.limits import DEFAULT_LIMITS, Limits
@@ -32,7 +34,7 @@ from mcp_tap.protocol.headers import NOT_FORWARDED_REQUEST, forwardable
 from mcp_tap.protocol.jsonrpc import error_body, request_id_for_error
 from mcp_tap.protocol.secrets import redact_text, redact_url
 from mcp_tap.tap.bus import TapBus
-from mcp_tap.tap.exchange import ExchangeTap
+from mcp_tap.tap.exchange import ExchangeTap, media_type
 
 UPSTREAM_ERROR_CODE = -32000
 
@@ -49,10 +51,12 @@ class TapProxy:
         *,
         forward: bool = False,
         exchange_ids: Iterator[int] | None = None,
+        faults: FaultPlan | None = None,
     ):
         """`forward`: one origin of a forward proxy, whose clients use the origin's own URLs:
         its events name the origin, and no URL is rewritten. `exchange_ids` is shared by all
-        the origins of one forward proxy, so ids stay unique in its recording."""
+        the origins of one forward proxy, so ids stay unique in its recording. `faults`: the
+        `--fault` rules to perform (`http/faults.py`); None or empty, nothing is looked at."""
         parts = urlsplit(target)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"target must be an http(s) URL, got {target!r}")
@@ -67,6 +71,7 @@ class TapProxy:
         self.limits = limits
         self.forward = forward
         self.exchange_ids = exchange_ids if exchange_ids is not None else itertools.count(1)
+        self.faults = faults if faults else None
 
     async def aclose(self) -> None:
         """Close the idle upstream connections."""
@@ -90,7 +95,28 @@ class TapProxy:
         if refusal is not None:
             self.refuse(client, 403, "request-refused", refusal, request_id_for_error(request.body))
             return
+        if self.faults is not None and fault_request(
+            self.faults,
+            self.bus,
+            request,
+            client,
+            lambda: self.new_tap(request),
+            lambda: _Relay(self, request, client),
+        ):
+            return
         _Relay(self, request, client)
+
+    def new_tap(self, request: Request) -> ExchangeTap:
+        """The tap of a new exchange, with the next id."""
+        return ExchangeTap(
+            self.bus,
+            next(self.exchange_ids),
+            request.method,
+            request.target,
+            request.headers,
+            max_message=self.limits.max_inspect,
+            origin=self.origin if self.forward else None,
+        )
 
     def fault(self, kind: str, detail: str) -> None:
         """A client connection refused or failed a request on its own (front.RequestHandler)."""
@@ -125,10 +151,11 @@ async def running_proxy(
     allow_hosts: Sequence[str] = (),
     limits: Limits = DEFAULT_LIMITS,
     on_closing: Callable[[int], None] | None = None,
+    faults: FaultPlan | None = None,
 ) -> AsyncIterator[str]:
     """Serve a proxy to `target` in the background; yield the proxy's base URL."""
     guard = HostGuard(host, allow_hosts)
-    proxy = TapProxy(target, bus, guard=guard, limits=limits)
+    proxy = TapProxy(target, bus, guard=guard, limits=limits, faults=faults)
     try:
         async with serving_requests(proxy, host, port, limits, on_closing) as base_url:
             yield base_url
@@ -152,18 +179,10 @@ class _Relay:
         self.upstream = proxy.upstream.send(
             request.method, request.target, headers, request.body, self
         )
+        self._faults: StreamFaults | None = None  # with --fault rules, on an SSE response
         # Inspect the request once it is on its way: then it costs the exchange no time. (No
         # response can arrive before this returns to the event loop.)
-        exchange_id = next(proxy.exchange_ids)
-        self.tap = ExchangeTap(
-            proxy.bus,
-            exchange_id,
-            request.method,
-            request.target,
-            request.headers,
-            max_message=proxy.limits.max_inspect,
-            origin=proxy.origin if proxy.forward else None,
-        )
+        self.tap = proxy.new_tap(request)
         self.tap.opened(request.body)
 
     # -- upstream_connection.ResponseSink --
@@ -183,12 +202,18 @@ class _Relay:
                 headers = tuple(h for h in headers if h[0] != "content-length")  # it may change
         else:
             self._head_for_tap = (status, headers)  # told once the head is on its way
+        plan = self.proxy.faults
+        if plan is not None and self._rewriter is None and _plain_sse(headers):
+            self._faults = StreamFaults(plan, self.proxy.bus, self.tap, call_of(self.request.body))
         self.client.start_response(status, headers)
 
     def response_body(self, chunk: bytes) -> None:
         self._parts.append(chunk)
 
     def response_flush(self) -> None:
+        if self._faults is not None:
+            self._faulty_flush(self._faults, end=False)
+            return
         if not self._parts:
             self.client.flush()
             self._tell_tap_the_head()
@@ -202,6 +227,9 @@ class _Relay:
             self._rewriter = None
 
     def response_end(self) -> None:
+        if self._faults is not None:
+            self._faulty_flush(self._faults, end=True)
+            return
         data = self._take_parts()
         out = data
         if self._rewriter is not None:
@@ -213,6 +241,8 @@ class _Relay:
         self.tap.closed("complete")
 
     def response_failed(self, error: UpstreamError) -> None:
+        if self._faults is not None and self._faults.stopped is not None:
+            return  # the client's stream already ended by a rule; the rest is not theirs
         if not self._answered:
             self._answer_for_upstream(error)
             return
@@ -239,6 +269,34 @@ class _Relay:
         self.upstream.resume_reading()
 
     # -- internals --
+
+    def _faulty_flush(self, faults: StreamFaults, end: bool) -> None:
+        """Forward what the rules let through; end the stream as a rule says."""
+        was_stopped = faults.stopped is not None
+        data = faults.feed(self._take_parts())
+        if end:
+            data += faults.rest()
+        if was_stopped:
+            return  # the upstream's rest after a drop: read and let go
+        if data:
+            self.client.write_body(data)
+        self._tell_tap_the_head()
+        if data:
+            self.tap.response_chunk(data)
+        stopped = faults.stopped
+        if stopped is ActionKind.DROP_STREAM:
+            self.client.end_response()  # a clean end, without the response: resume to get it
+            self.tap.closed("fault-injected")
+        elif stopped is ActionKind.RESET:
+            self.client.abort()
+            self.upstream.cancel()
+            self.tap.closed("fault-injected")
+        elif stopped is None and end:
+            self.client.end_response()
+            self.tap.closed("complete")
+        elif stopped is None:
+            self.client.flush()
+        # HANG: the client keeps its open stream, and nothing more comes on it
 
     def _tell_tap_the_head(self) -> None:
         """Publish a response head that went to the client before the tap heard of it."""
@@ -277,6 +335,12 @@ class _Relay:
 
     def _fault(self, kind: str, detail: str) -> None:
         self.proxy.bus.publish(Fault(self.proxy.bus.now(), self.tap.exchange_id, kind, detail))
+
+
+def _plain_sse(headers: Headers) -> bool:
+    """An SSE body the rules can cut into events (a compressed one is forwarded as it is)."""
+    kind = media_type(header(headers, "content-type"))
+    return kind == "text/event-stream" and header(headers, "content-encoding") is None
 
 
 def _json_headers(payload: bytes) -> Headers:

@@ -17,6 +17,7 @@ from mcp_tap.protocol.events import (
     ExchangeClosed,
     ExchangeOpened,
     Fault,
+    FaultInjected,
     Finding,
     MessageKind,
     MessageSeen,
@@ -33,6 +34,7 @@ EVENT_TYPES: dict[str, type[Any]] = {
     "message": MessageSeen,
     "exchange-closed": ExchangeClosed,
     "fault": Fault,
+    "fault-injected": FaultInjected,
     "finding": Finding,
 }
 TYPE_NAMES = {cls: name for name, cls in EVENT_TYPES.items()}

@@ -138,6 +138,20 @@ class Fault:
 
 
 @dataclass(frozen=True, slots=True)
+class FaultInjected:
+    """mcp-tap broke the traffic on purpose, by a `--fault` rule: never the server's doing."""
+
+    time: float
+    exchange_id: int | None
+    rule: str  # the rule as the user gave it
+    action: str  # the rule's action: "error", "status", "drop-stream", "delay", "kill", ...
+    detail: str  # one human-readable line: what was done, to which message
+    session_id: str | None = None
+    request_id: str | int | None = None  # the call it touched, when it belongs to one
+    direction: Direction | None = None  # which way the message it hit was going
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     """A protocol rule that a message broke or an observation about it, named by `rule`."""
 
@@ -152,7 +166,15 @@ class Finding:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-TapEvent = ExchangeOpened | ResponseStarted | MessageSeen | ExchangeClosed | Fault | Finding
+TapEvent = (
+    ExchangeOpened
+    | ResponseStarted
+    | MessageSeen
+    | ExchangeClosed
+    | Fault
+    | FaultInjected
+    | Finding
+)
 
 
 class Subscriber(Protocol):

@@ -30,6 +30,7 @@ from mcp_tap.protocol.endpoint import LEGACY_SESSION_PARAMS
 from mcp_tap.protocol.events import (
     ExchangeOpened,
     Fault,
+    FaultInjected,
     Finding,
     Headers,
     MessageKind,
@@ -149,7 +150,7 @@ class Redactor:
                 changes["target"] = target
         if isinstance(event, MessageSeen) and (message := self._message(event)) is not None:
             changes["message"] = message
-        if isinstance(event, Fault | Finding):
+        if isinstance(event, Fault | FaultInjected | Finding):
             detail = self._known_sessions(event.detail)
             detail = redact_text(detail) if self.rules.builtin else detail
             if detail != event.detail:

@@ -37,10 +37,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from mcp_tap.faults import FaultPlan
 from mcp_tap.protocol.events import MessageKind
 from mcp_tap.protocol.jsonrpc import classify_text
 from mcp_tap.protocol.lines import DEFAULT_MAX_LINE, LineDecoder, LongLine, strip_terminator
 from mcp_tap.stdio.child import describe_end, exit_status, signal_group, spawn, watch_exit
+from mcp_tap.stdio.faults import StdioFaults
 from mcp_tap.stdio.pipes import PipeReader, PipeWriter, connect_read, connect_write
 from mcp_tap.tap.stdio import StdioTap
 
@@ -62,6 +64,7 @@ class StdioOptions:
     grace: float = DEFAULT_GRACE
     term_grace: float = DEFAULT_TERM_GRACE
     drain: float = DEFAULT_DRAIN
+    faults: FaultPlan | None = None  # --fault rules (stdio/faults.py); None: chunks as they come
 
 
 class StdioRelay:
@@ -135,9 +138,16 @@ class StdioRelay:
         to_child, from_child = self._pipes
         child_in = self._child_in = PipeWriter(lambda: self._host_in)
         await self._connect_write(to_child, child_in)
-        child_out = self._child_out = PipeReader(self._from_server, self._server_eof)
+        from_server, from_host = self._from_server, self._from_host
+        if self.options.faults:
+            faults = StdioFaults(
+                self.options.faults, self.tap, child_in.write, self._to_host, self._kill_now,
+                self._close_host_out,
+            )  # fmt: skip
+            from_server, from_host = faults.from_server, faults.from_host
+        child_out = self._child_out = PipeReader(from_server, self._server_eof)
         await self._connect_read(from_child, child_out)
-        host_in = self._host_in = PipeReader(self._from_host, self._host_eof)
+        host_in = self._host_in = PipeReader(from_host, self._host_eof)
         await self._connect_read(os.dup(self._stdin_fd), host_in)
         for sig in (signal.SIGINT, signal.SIGTERM):
             self._loop.add_signal_handler(sig, self._signal, sig)
@@ -170,6 +180,19 @@ class StdioRelay:
         assert self._host_out is not None
         self._host_out.write(data)
         self.tap.server_chunk(data)
+
+    def _to_host(self, data: bytes) -> None:
+        assert self._host_out is not None
+        self._host_out.write(data)
+
+    def _kill_now(self) -> None:
+        """A `kill` rule: SIGKILL, as a crash or the OOM killer would."""
+        signal_group(self._process, signal.SIGKILL)
+
+    def _close_host_out(self) -> None:
+        """A `close-stdout` rule: the host reads the end of the server's output."""
+        assert self._host_out is not None
+        self._host_out.close()
 
     def _host_eof(self) -> None:
         """The host closed stdin: the spec's way to end a stdio session."""

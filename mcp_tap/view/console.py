@@ -35,6 +35,7 @@ from mcp_tap.protocol.events import (
     ExchangeClosed,
     ExchangeOpened,
     Fault,
+    FaultInjected,
     Finding,
     MessageSeen,
     ResponseStarted,
@@ -51,6 +52,7 @@ from mcp_tap.view.format import (
     finding_line,
     fit,
     http_line,
+    injected_line,
     message_line,
     plain,
     stream_line,
@@ -207,6 +209,9 @@ class ConsoleView:
         elif isinstance(event, Fault):
             self.tally.faults.append(event)
             out.append(self._text(fault_line(event, self.ascii, self.layout)))
+        elif isinstance(event, FaultInjected):
+            self.tally.injected.append(event)
+            out.append(self._text(injected_line(event, self.ascii, self.layout)))
         elif isinstance(event, ExchangeOpened):
             self._exchanges[event.exchange_id] = event
             if self.options.verbose:
@@ -388,6 +393,8 @@ class _SummaryOnly:
             self.view.tally.findings.append(self.view.redact(event))
         elif isinstance(event, Fault):
             self.view.tally.faults.append(self.view.redact(event))
+        elif isinstance(event, FaultInjected):
+            self.view.tally.injected.append(self.view.redact(event))
 
     def close(self) -> None:
         self.view.close()  # the summary, and its output flushed (a pipe's writer thread)

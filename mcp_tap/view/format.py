@@ -18,6 +18,7 @@ from mcp_tap.protocol.events import (
     ExchangeClosed,
     ExchangeOpened,
     Fault,
+    FaultInjected,
     Finding,
     MessageKind,
     MessageSeen,
@@ -245,6 +246,18 @@ def fault_line(fault: Fault, ascii_only: bool, layout: Layout = PLAIN) -> Line:
     """Something went wrong in transport: always red."""
     head = _head(fault.time, _arrow(None, ascii_only), None, layout)
     return [*head, (f"FAULT {fault.kind}", "bold red"), (f" {fault.detail}", "red")]
+
+
+def injected_line(fault: FaultInjected, ascii_only: bool, layout: Layout = PLAIN) -> Line:
+    """A fault mcp-tap injected by a rule: magenta, so it is never read as the server's."""
+    head = _head(fault.time, _arrow(None, ascii_only), fault.session_id, layout)
+    call = f" (request {fault.request_id})" if fault.request_id is not None else ""
+    return [
+        *head,
+        (f"INJECTED {fault.action}", "bold magenta"),
+        (f" {fault.detail}{call}", "magenta"),
+        (f"  [{fault.rule}]", "dim"),
+    ]
 
 
 def declined_stream(event: ResponseStarted, opened: ExchangeOpened | None) -> bool:

@@ -19,7 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from mcp_tap.analysis.progress_stats import LIVE_STATES, ProgressStats, RequestState, percentile
-from mcp_tap.protocol.events import Fault, Finding, Severity
+from mcp_tap.protocol.events import Fault, FaultInjected, Finding, Severity
 from mcp_tap.view.format import (
     SEVERITY_STYLES,
     number,
@@ -40,6 +40,8 @@ class Tally:
 
     findings: list[Finding] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
+    # faults mcp-tap injected by a --fault rule: counted apart, never the server's
+    injected: list[FaultInjected] = field(default_factory=list)
 
 
 Cell = str | Text
@@ -252,6 +254,20 @@ def faults_table(faults: list[Fault]) -> list[Column]:
     ]
 
 
+def injected_table(injected: list[FaultInjected]) -> list[Column]:
+    """Faults injected on purpose, by rule."""
+    counts = Counter(f.rule for f in injected)
+    firsts: dict[str, str] = {}
+    for fault in injected:
+        firsts.setdefault(fault.rule, fault.detail)
+    rules = [rule for rule, _ in counts.most_common()]
+    return [
+        Column("rule", list(rules), style="bold magenta", name=True),
+        Column("count", [str(counts[r]) for r in rules], "n", "right"),
+        Column("first", [firsts[r] for r in rules], prose=True),
+    ]
+
+
 @dataclass
 class Summary:
     """Everything for the end of a run, only the tables that have rows, laid out for the
@@ -269,7 +285,7 @@ class Summary:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         yield Text("mcp-tap summary", style="bold underline")
-        if not self.requests and not self.tally.faults:
+        if not self.requests and not self.tally.faults and not self.tally.injected:
             yield Text("no MCP requests seen", style="dim")
         if self.requests:
             columns = requests_table(
@@ -285,6 +301,9 @@ class Summary:
             yield Text("no findings", style="green")
         if self.tally.faults:
             yield fit_table(console, options, "Faults", faults_table(self.tally.faults))
+        if self.tally.injected:
+            columns = injected_table(self.tally.injected)
+            yield fit_table(console, options, "Injected faults (--fault)", columns)
 
 
 def summary(

@@ -1,0 +1,114 @@
+"""The stdio carrier's side of `--fault`: cut both pipes into lines, decide, perform.
+
+With rules, a line leaves only once it is whole, so each message can be decided before it
+is forwarded (without rules, `relay.py` forwards chunks as they come). A request a rule
+answers (`error`) is never written to the server; `kill` sends SIGKILL to the server's
+group instead of forwarding the message, and `close-stdout` closes the host's end of the
+server's stdout, as if the server had closed it, while the server runs on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+
+from mcp_tap.faults import Action, ActionKind, FaultPlan
+from mcp_tap.faults.calls import CallBook
+from mcp_tap.faults.plan import mangle
+from mcp_tap.protocol.events import Direction, FaultInjected, MessageKind, RpcMessage
+from mcp_tap.protocol.jsonrpc import classify_text
+from mcp_tap.protocol.lines import strip_terminator
+from mcp_tap.tap.stdio import StdioTap
+
+Write = Callable[[bytes], None]
+
+
+class StdioFaults:
+    """The rules of one stdio session, between the host's pipes and the server's."""
+
+    def __init__(
+        self,
+        plan: FaultPlan,
+        tap: StdioTap,
+        to_server: Write,
+        to_host: Write,
+        kill: Callable[[], None],
+        close_stdout: Callable[[], None],
+    ) -> None:
+        self.plan = plan
+        self.tap = tap
+        self._to_server = to_server
+        self._to_host = to_host
+        self._kill = kill
+        self._close_stdout = close_stdout
+        self._book = CallBook()
+        self._partial = {Direction.CLIENT_TO_SERVER: b"", Direction.SERVER_TO_CLIENT: b""}
+        self.stdout_closed = False
+
+    def from_host(self, data: bytes) -> None:
+        """A chunk from the host: whole lines go to the server as the rules say."""
+        for line in self._lines(Direction.CLIENT_TO_SERVER, data):
+            self._line(Direction.CLIENT_TO_SERVER, line)
+        self.tap.client_chunk(data)  # what the host sent, whatever reached the server
+
+    def from_server(self, data: bytes) -> None:
+        """A chunk from the server: whole lines go to the host as the rules say."""
+        if self.stdout_closed:
+            return
+        for line in self._lines(Direction.SERVER_TO_CLIENT, data):
+            self._line(Direction.SERVER_TO_CLIENT, line)
+
+    def _lines(self, direction: Direction, data: bytes) -> list[bytes]:
+        buffered = self._partial[direction] + data
+        *lines, rest = buffered.split(b"\n")
+        self._partial[direction] = rest
+        return [line + b"\n" for line in lines]
+
+    def _line(self, direction: Direction, line: bytes) -> None:
+        for message in classify_text(strip_terminator(line)):
+            action = self.plan.decide(message, self._book.context(message, direction))
+            if action is not None:
+                self._publish(action, message, direction)
+                self._act(action, direction, line, message)
+                return
+        self._write(direction, line)
+
+    def _write(self, direction: Direction, data: bytes) -> None:
+        if direction is Direction.CLIENT_TO_SERVER:
+            self._to_server(data)
+        elif not self.stdout_closed:
+            self._to_host(data)
+            self.tap.server_chunk(data)  # what the host got
+
+    def _act(self, action: Action, direction: Direction, line: bytes, message: RpcMessage) -> None:
+        kind = action.kind
+        if kind is ActionKind.ERROR:
+            error = {"code": action.rule.code, "message": action.rule.message}
+            reply = {"jsonrpc": "2.0", "id": message.id, "error": error}
+            self._to_host(json.dumps(reply).encode() + b"\n")  # not the server's: not tapped
+        elif kind is ActionKind.KILL:
+            self._kill()
+        elif kind is ActionKind.CLOSE_STDOUT:
+            self.stdout_closed = True
+            self._close_stdout()
+        elif kind is ActionKind.DUPLICATE:
+            self._write(direction, line + line)
+        elif kind in (ActionKind.TRUNCATE, ActionKind.CORRUPT):
+            self._write(direction, mangle(kind, strip_terminator(line)) + b"\n")
+        elif kind is ActionKind.DELAY:
+            loop = asyncio.get_running_loop()
+            loop.call_later(action.seconds, self._write, direction, line)
+        # HANG, SWALLOW: the line goes nowhere
+
+    def _publish(self, action: Action, message: RpcMessage, direction: Direction) -> None:
+        call = self._book.last_call
+        what = message.method or (call.method if call is not None else message.kind.value)
+        request_id = message.id if message.kind is not MessageKind.NOTIFICATION else None
+        where = "from the host" if direction is Direction.CLIENT_TO_SERVER else "from the server"
+        self.tap.bus.publish(
+            FaultInjected(
+                self.tap.bus.now(), self.tap.exchange_id, action.rule.text, action.kind.value,
+                f"{what} {where}: {action.describe()}", None, request_id, direction,
+            )
+        )  # fmt: skip
