@@ -361,3 +361,11 @@ def test_corrupting_one_field_of_a_real_event_only_raises_decode_error(
     data = event_to_dict(event)
     data[name] = value
     decodes_or_raises_decode_error(data)
+
+
+def test_every_event_type_has_its_fields_checked_on_read() -> None:
+    """A new event type must say what its fields are, or no recording holding it can be read."""
+    from mcp_tap.protocol.codec import EVENT_TYPES
+    from mcp_tap.protocol.event_fields import FIELDS
+
+    assert set(FIELDS) == set(EVENT_TYPES)

@@ -118,6 +118,16 @@ FIELDS: dict[str, dict[str, tuple[Check, bool]]] = {
         "kind": (_text, True),
         "detail": (_text, True),
     },
+    "fault-injected": {
+        "time": (_number, True),
+        "exchange_id": (_OPTIONAL_INTEGER, False),
+        "rule": (_text, True),
+        "action": (_text, True),
+        "detail": (_text, True),
+        "session_id": (_OPTIONAL_TEXT, False),
+        "request_id": (_OPTIONAL_ID, False),
+        "direction": (_anything, False),
+    },
     "finding": {
         "time": (_number, True),
         "severity": (_anything, True),
