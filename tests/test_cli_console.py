@@ -123,17 +123,17 @@ def test_show_has_a_header_and_says_when_nothing_matches(tmp_path: Path) -> None
     result = mcp_tap("show", str(SAMPLE), "--tool", "install_package", cwd=tmp_path)
     assert result.returncode == 1
     header = " ".join(result.stdout.split())
-    assert "target http://" in header and "1 sessions" in header
-    assert "0 of 4 exchanges match" in result.stdout
+    assert "target http://" in header and "3 calls · 1 session ·" in header
+    assert "0 of 3 calls match" in result.stdout
     assert "no MCP requests seen" not in result.stdout
 
 
 def test_show_selects_by_tool_id_and_text(tmp_path: Path) -> None:
     by_tool = mcp_tap("show", str(SAMPLE), "--tool", "download_*", cwd=tmp_path)
-    assert by_tool.returncode == 0 and "1 of 4 exchanges match" in by_tool.stdout
+    assert by_tool.returncode == 0 and "1 of 3 calls match" in by_tool.stdout
     assert by_tool.stdout.count("notifications/progress") == 5
     by_text = mcp_tap("show", str(SAMPLE), "--grep", "REPORT.PDF: 3/5", cwd=tmp_path)
-    assert "1 of 4 exchanges match" in by_text.stdout
+    assert "1 of 3 calls match" in by_text.stdout
     assert by_text.stdout.count("notifications/progress") == 1
 
 

@@ -52,7 +52,7 @@ def call(result: Any = None, error: Any = None, progress: list[Any] | None = Non
         method="tools/call",
         id=2,
     )
-    made = Call(3, "s1", request, 1.0)
+    made = Call(3, "s1", request, 1.0, number=2)
     made.response = RpcMessage(MessageKind.RESPONSE, payload=payload, id=2)
     made.answered_at = 2.0
     for n, (value, total, message) in enumerate(progress or []):

@@ -221,7 +221,7 @@ def test_a_changed_request_fails_leading_with_the_closest_recorded_one(
     assert section[0] == f"mcp-tap: {recording} could not answer every request of this test"
     assert section[1].startswith(
         "  tools/call download_file: no recorded request matches it; the closest is "
-        "tools/call download_file (#2 of test_download.yaml, t="
+        "tools/call download_file (call 2 of test_download.yaml, t="
     )
     assert section[2] == "    params.arguments.size_mb: recorded 3, received 2"
     text = "\n".join(section)

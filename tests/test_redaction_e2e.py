@@ -197,8 +197,11 @@ def test_no_secret_reaches_any_file_or_output(tmp_path: Path) -> None:
             ["show", str(recording)],
             ["show", str(recording), "-v"],
             ["show", str(recording), "--exchange", "1"],
+            ["show", str(recording), "--call", "1"],
             ["show", str(recording), "--jsonl"],
-            ["export", str(recording), "--format", "har", "-o", f"{stem}.har"],
+            # HAR holds HTTP exchanges: a stdio recording is refused (exit 2), not exported
+            ["export", str(recording), "--format", "har" if recording.stem != "stdio" else "otlp"]
+            + ["-o", f"{stem}.har"],
             ["export", str(recording), "--format", "jsonl", "-o", f"{stem}.jsonl"],
             ["export", str(recording), "--format", "otlp", "-o", f"{stem}.otlp.json"],
             ["report", str(recording), "-o", f"{stem}.html"],

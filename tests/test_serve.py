@@ -100,7 +100,7 @@ def test_a_changed_argument_is_a_miss_and_strict_exits_1_listing_it() -> None:
     assert code == 1, proc.stderr
     assert "1 missed" in proc.stderr
     assert "miss: mcp-tap serve: no recorded tools/call" in proc.stderr
-    assert "unused: tools/call download_file (#2 of download_file-handshake.yaml" in proc.stderr
+    assert "unused: tools/call download_file (call 2 of download_file-handshake.yaml" in proc.stderr
 
 
 def test_strict_exits_0_when_everything_was_used() -> None:

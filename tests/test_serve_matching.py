@@ -29,7 +29,7 @@ def server_of(*names: str) -> RecordedServer:
 
 
 def interaction(index: int, request: dict[str, Any], result: Any = "ok") -> Interaction:
-    made = Interaction(index, "test.yaml", request, float(index), "s", index)
+    made = Interaction(index, "test.yaml", index, request, float(index), "s", index)
     made.response = {"jsonrpc": "2.0", "id": request.get("id"), "result": {"v": result}}
     return made
 
@@ -85,7 +85,7 @@ def test_a_changed_argument_misses_and_names_the_field() -> None:
     miss = matcher.match(call({"filename": "a.pdf", "size_mb": 5}))
     assert isinstance(miss, Miss)
     assert "params.arguments.size_mb: recorded 3, received 5" in miss.message
-    assert "closest is tools/call download_file (#1 of test.yaml" in miss.message
+    assert "closest is tools/call download_file (call 1 of test.yaml" in miss.message
     assert miss.error_data()["differences"] == [
         {"path": "params.arguments.size_mb", "recorded": 3, "received": 5}
     ]

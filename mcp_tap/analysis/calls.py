@@ -1,16 +1,32 @@
-"""Group a stream of tap events into calls: each request with its progress and its response.
+"""Calls: each JSON-RPC request with its progress and its response, and how they are numbered.
 
-Replay builds this view of the recording and of what came back, then compares them call by
-call. A request is keyed by who owns its id space: its MCP session when it has one, or else
-its own HTTP exchange (2026-07-28 POSTs share no session, and their ids may repeat).
+A call is one request and what answered it. Every command names a call by one number
+(`CallNumbers`): the requests of a recording counted from 1 in the order they appear, the
+client's and the server's (sampling, elicitation, roots) in one sequence, over HTTP and stdio
+alike. `show --call N`, `serve`'s misses, `replay`'s divergences, `check`'s findings, the
+report and the exports all use it. An HTTP exchange is another thing: one POST or GET
+stream, which may carry several calls (a batch, a session's GET stream) or none.
+
+Replay builds the grouped view (`CallBook`) of the recording and of what came back, then
+compares them call by call. A request is keyed by who owns its id space: its MCP session
+when it has one, or else its own HTTP exchange (2026-07-28 POSTs share no session, and their
+ids may repeat).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mcp_tap.protocol.events import Direction, MessageKind, MessageSeen, RpcMessage, TapEvent
+from mcp_tap.protocol.events import (
+    Direction,
+    Finding,
+    MessageKind,
+    MessageSeen,
+    RpcMessage,
+    TapEvent,
+)
 from mcp_tap.protocol.jsonrpc import progress_params
 
 Owner = str | int  # a session id, or the exchange id of a session-less request
@@ -31,6 +47,7 @@ class Call:
     progress_times: list[float] = field(default_factory=list)  # when each of them was seen
     response: RpcMessage | None = None
     answered_at: float | None = None
+    number: int = 0  # the call's number in its recording (`CallNumbers`); 0 when unknown
 
     @property
     def method(self) -> str:
@@ -60,6 +77,89 @@ def _token_key(token: Any) -> tuple[str, Any]:
     return (type(token).__name__, token)  # "1" and 1 are different tokens
 
 
+_ANSWERS = (MessageKind.RESPONSE, MessageKind.ERROR)
+_NumberKey = tuple[Owner, Direction, tuple[str, Any]]  # (owner, the request's way, id/token)
+
+
+class CallNumbers:
+    """The one numbering of calls, fed a recording's events in order (a pure fold).
+
+    `see` gives a request the next number, and a response, an error or a progress
+    notification the number of the request it belongs to. A request's id is looked up in
+    its owner (session, or exchange when it has none) and in its own exchange (an
+    initialize is answered with a session it did not have); an id used again starts a new
+    call, as it does on the wire.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0  # calls numbered so far: the last number given
+        self._ids: dict[_NumberKey, int] = {}
+        self._tokens: dict[_NumberKey, int] = {}
+
+    def see(self, event: TapEvent) -> int | None:
+        """The number of the call `event` belongs to, or None (not part of any call)."""
+        if isinstance(event, Finding):
+            return self.of_finding(event)
+        if not isinstance(event, MessageSeen):
+            return None
+        message, owner = event.message, owner_of(event)
+        if message.kind is MessageKind.REQUEST:
+            self.count += 1
+            key = _token_key(message.id)
+            self._ids[(owner, event.direction, key)] = self.count
+            self._ids[(event.exchange_id, event.direction, key)] = self.count
+            if message.has_progress_token:
+                token = _token_key(message.progress_token)
+                self._tokens[(owner, event.direction, token)] = self.count
+            return self.count
+        asker = _other_way(event.direction)
+        if message.kind in _ANSWERS:
+            key = _token_key(message.id)
+            return self._ids.get((owner, asker, key)) or self._ids.get(
+                (event.exchange_id, asker, key)
+            )
+        params = progress_params(message)
+        if params is not None:
+            return self._tokens.get((owner, asker, _token_key(params.get("progressToken"))))
+        return None
+
+    def of_finding(self, finding: Finding) -> int | None:
+        """The call a finding names by its request id (the client's request first)."""
+        if finding.request_id is None:
+            return None
+        key = _token_key(finding.request_id)
+        owners = [o for o in (finding.session_id, finding.exchange_id) if o is not None]
+        for direction in Direction:
+            for owner in owners:
+                number = self._ids.get((owner, direction, key))
+                if number is not None:
+                    return number
+        return None
+
+
+def _other_way(direction: Direction) -> Direction:
+    if direction is Direction.CLIENT_TO_SERVER:
+        return Direction.SERVER_TO_CLIENT
+    return Direction.CLIENT_TO_SERVER
+
+
+def client_call_numbers(events: Iterable[TapEvent]) -> list[int]:
+    """The numbers of the client's requests, in order: what a plan built from the same
+    requests in another cut (a stdio session seen as HTTP exchanges) calls them."""
+    numbers = CallNumbers()
+    found = []
+    for event in events:
+        number = numbers.see(event)
+        if (
+            number is not None
+            and isinstance(event, MessageSeen)
+            and event.message.kind is MessageKind.REQUEST
+            and event.direction is Direction.CLIENT_TO_SERVER
+        ):
+            found.append(number)
+    return found
+
+
 class CallBook:
     """Builds calls incrementally from tap events (usable as a bus subscriber)."""
 
@@ -68,15 +168,18 @@ class CallBook:
         self._by_id: dict[tuple[Owner, Any], Call] = {}
         self._by_token: dict[tuple[Owner, tuple[str, Any]], Call] = {}
         self._by_exchange: dict[tuple[int, Any], Call] = {}
+        self._numbers = CallNumbers()
 
     def handle(self, event: TapEvent) -> None:
         if not isinstance(event, MessageSeen):
             return
+        number = self._numbers.see(event)
         message = event.message
         owner = owner_of(event)
         if event.direction is Direction.CLIENT_TO_SERVER:
             if message.kind is MessageKind.REQUEST:
                 call = Call(event.exchange_id, event.session_id, message, event.time)
+                call.number = number or 0
                 self.calls.append(call)
                 self._by_id[(owner, message.id)] = call
                 self._by_exchange[(event.exchange_id, message.id)] = call
@@ -106,7 +209,7 @@ class CallBook:
         return self._by_exchange.get((exchange_id, request_id))
 
 
-def collect_calls(events: list[TapEvent]) -> list[Call]:
+def collect_calls(events: Iterable[TapEvent]) -> list[Call]:
     """Every request in `events`, in the order it was sent, with its progress and response."""
     book = CallBook()
     for event in events:

@@ -15,6 +15,7 @@ import fnmatch
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from mcp_tap.analysis.calls import CallNumbers
 from mcp_tap.analysis.conformance import conformance_checkers
 from mcp_tap.analysis.oauth import OAuthFlow
 from mcp_tap.analysis.pins import Pins
@@ -61,6 +62,7 @@ class CheckedRecording:
 
     findings: list[tuple[int, Finding]]
     messages: int = 0
+    calls: list[int | None] = field(default_factory=list)  # each finding's call, if it names one
     judged: int = 0  # messages checked against their revision's schema
     unjudged: int = 0  # messages whose revision nothing named
 
@@ -108,11 +110,14 @@ def check_events(events: Iterable[TapEvent], options: CheckOptions) -> CheckedRe
     """Run every rule over `events` (a recording's, in order)."""
     found: list[tuple[int, Finding]] = []
     cursor = _Cursor()
+    numbers = CallNumbers()  # fed each event before the checkers, so a finding finds its call
+    calls: list[int | None] = []
 
     class _Collect:
         def handle(self, event: TapEvent) -> None:
             if isinstance(event, Finding):
                 found.append((cursor.index, event))
+                calls.append(numbers.of_finding(event))
 
         def close(self) -> None:
             pass
@@ -131,19 +136,29 @@ def check_events(events: Iterable[TapEvent], options: CheckOptions) -> CheckedRe
             continue  # the recording's own findings: judged again from the events
         messages += isinstance(event, MessageSeen) and event.message.kind in JUDGED
         cursor.index = index
+        numbers.see(event)
         bus.publish(event)  # no event loop: delivered at once, findings with it
     bus.close()
     for index, event, method, took, limit in pins.late:
         detail = f"{method} id {event.message.id!r} took {took:.3f} s, over {limit:g} s"
         found.append((index, _pin(DURATION_EXCEEDED, detail, event)))
+        calls.append(numbers.of_finding(found[-1][1]))
     for pattern in options.expect_tools:
         if not any(fnmatch.fnmatchcase(name, pattern) for name in pins.called):
             found.append((0, _pin(TOOL_EXPECTED, f"no call of a tool named {pattern!r}")))
+            calls.append(None)
     for name in sorted(pins.called):
         if any(fnmatch.fnmatchcase(name, pattern) for pattern in options.forbid_tools):
             found.append((0, _pin(TOOL_FORBIDDEN, f"tool {name!r} was called")))
-    kept = [(i, f) for i, f in found if options.wants(f.rule)]
-    return CheckedRecording(kept, messages, schema.judged, schema.unjudged)
+            calls.append(None)
+    wanted = [options.wants(f.rule) for _, f in found]
+    return CheckedRecording(
+        [pair for pair, keep in zip(found, wanted, strict=True) if keep],
+        messages,
+        [call for call, keep in zip(calls, wanted, strict=True) if keep],
+        schema.judged,
+        schema.unjudged,
+    )
 
 
 def _pin(rule: Rule, detail: str, event: MessageSeen | None = None) -> Finding:

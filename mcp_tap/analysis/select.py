@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
+from mcp_tap.analysis.calls import CallNumbers
 from mcp_tap.protocol.events import (
     Direction,
     ExchangeClosed,
     ExchangeOpened,
+    Fault,
     MessageKind,
     MessageSeen,
     ResponseStarted,
@@ -99,7 +101,8 @@ def select_events(events: Sequence[TapEvent], selection: Selection) -> list[TapE
 def pick_events(
     events: Iterable[TapEvent], selection: Selection
 ) -> tuple[set[int], Iterator[TapEvent]]:
-    """The exchanges that carried a picked message, and the events that concern them.
+    """The calls a picked message belongs to (numbered as `CallNumbers` does), and the
+    events that concern the picked messages.
 
     Kept: picked messages; the responses and errors answering a picked request, and the
     progress notifications carrying its progressToken (matched within the request's exchange
@@ -111,7 +114,10 @@ def pick_events(
     followed: set[tuple[str, Direction, str, str]] = set()  # (scope, to, "id"/"token", value)
     kept: set[int] = set()  # positions of kept messages
     exchanges: set[int] = set()
+    calls: set[int] = set()
+    numbers = CallNumbers()
     for index, event in enumerate(events):
+        number = numbers.see(event)
         if not isinstance(event, MessageSeen):
             continue
         message = event.message
@@ -126,6 +132,8 @@ def pick_events(
             continue
         kept.add(index)
         exchanges.add(event.exchange_id)
+        if number is not None:
+            calls.add(number)
     picked = (
         event
         for index, event in enumerate(events)
@@ -133,7 +141,27 @@ def pick_events(
         or (isinstance(event, _EXCHANGE_EVENTS) and event.exchange_id in exchanges)
         or not isinstance(event, (MessageSeen, *_EXCHANGE_EVENTS))
     )
-    return exchanges, picked
+    return calls, picked
+
+
+def call_events(events: Iterable[TapEvent], number: int) -> Iterator[TapEvent]:
+    """The events of call `number`: its request, progress and answer, the findings that name
+    it, and the heads, faults and ends of the HTTP exchanges that carried them (for a stdio
+    call, its run's start and end). `events` is read twice, as by `pick_events`."""
+    kept: set[int] = set()
+    exchanges: set[int] = set()
+    numbers = CallNumbers()
+    for index, event in enumerate(events):
+        if numbers.see(event) == number:
+            kept.add(index)
+            if isinstance(event, MessageSeen):
+                exchanges.add(event.exchange_id)
+    around = (*_EXCHANGE_EVENTS, Fault)
+    return (
+        event
+        for index, event in enumerate(events)
+        if index in kept or (isinstance(event, around) and event.exchange_id in exchanges)
+    )
 
 
 def _follows(event: MessageSeen, followed: set[tuple[str, Direction, str, str]]) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from mcp_tap.analysis.origin import is_stdio
 from mcp_tap.cli.common import UserError, warn, write_output
 from mcp_tap.cli.options import RECORDING_FILE, Commands, add_command
 from mcp_tap.recording.reader import open_recording
@@ -46,6 +47,10 @@ def run(args: argparse.Namespace) -> int:
     from mcp_tap.export.formats import export_chunks
 
     recording = open_recording(args.file)
+    if args.format == "har" and is_stdio(recording.header):
+        raise UserError(
+            "HAR holds HTTP exchanges; a stdio recording has none: use --format jsonl or otlp"
+        )
     write_output(args.output, export_chunks(recording, args.format))  # written as it is read
     warn(recording)
     return 0

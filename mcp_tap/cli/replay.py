@@ -1,13 +1,24 @@
 """`mcp-tap replay`: re-send a recording's client side to a server and judge what comes back.
 
 Exit 0 when every call matches, 1 when something diverged (`replay.run.exit_code`).
+
+Without --target or --command the server is chosen by the recording's header
+(`analysis.origin`): a stdio recording is replayed against its recorded command, said so on
+stderr (a command the recording redacted cannot be run: exit 2, asking for --command); a
+recording of the bundled demo server (a proxy's `target: demo`, or a stdio command running
+`demo_server`), and any other HTTP recording, against a fresh bundled demo server.
 """
 
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
+from mcp_tap.analysis.origin import is_demo, is_redacted, is_stdio, recorded_command
 from mcp_tap.cli.common import (
     UserError,
     check_record_path,
@@ -38,6 +49,7 @@ from mcp_tap.replay.marks import divergence_findings
 from mcp_tap.replay.run import ReplayOptions, exit_code, replay
 from mcp_tap.stdio.command import split_command_line
 from mcp_tap.tap.bus import TapBus
+from mcp_tap.view.visible import visible
 
 
 def register(commands: Commands) -> None:
@@ -47,10 +59,11 @@ def register(commands: Commands) -> None:
         "replay",
         run,
         "re-send a recording to a server and compare what comes back",
-        "Re-send the client side of a recording (to a fresh bundled demo server by default), "
-        "compare each result and progress stream, exit 0 when everything matches, 1 when "
-        "something diverged, 2 for bad input. HTTP and stdio recordings replay over either "
-        "carrier: the messages are the same.",
+        "Re-send the client side of a recording, compare each result and progress stream, "
+        "exit 0 when everything matches, 1 when something diverged, 2 for bad input. HTTP "
+        "and stdio recordings replay over either carrier: the messages are the same. By "
+        "default a stdio recording is replayed against its recorded command, a recording of "
+        "the demo server or of an HTTP server against a fresh bundled demo server.",
         "replay recordings/download_file-handshake.yaml",
         "replay session.yaml --target http://127.0.0.1:8000/mcp --fast --junit report.xml",
         'replay stdio-session.yaml --command "python -m demo_server --stdio"',
@@ -59,7 +72,9 @@ def register(commands: Commands) -> None:
     parser.add_argument("file", metavar="FILE.yaml", help=RECORDING_FILE)
     server = parser.add_mutually_exclusive_group()
     server.add_argument(
-        "--target", help="the server's URL (default: start a fresh bundled demo server)"
+        "--target",
+        help="the server's URL (default: a stdio recording's own command; otherwise a fresh "
+        "bundled demo server)",
     )
     server.add_argument(
         "--command",
@@ -117,13 +132,14 @@ def register(commands: Commands) -> None:
 def run(args: argparse.Namespace) -> int:
     """Replay, print the verdicts, write the reports asked for; the replay's exit code."""
     recording = open_recording(args.file)  # read as the plan is built, never held whole
-    stdio = recording.header.get("transport") == "stdio"
+    stdio = is_stdio(recording.header)
     headers = name_values(args.header, "--header")
+    command = split_command_line(args.server_command) if args.server_command is not None else None
+    if command is None and args.target is None:
+        command = default_command(args.file, recording.header)
     options = ReplayOptions(
         target=checked_target(args.target, "--target"),
-        command=split_command_line(args.server_command)
-        if args.server_command is not None
-        else None,
+        command=command,
         speed=None if args.fast else args.speed,
         ignore=args.ignore,
         headers=headers,
@@ -164,3 +180,20 @@ def run(args: argparse.Namespace) -> int:
         marked = Recording(recording.header, events, list(recording.warnings))
         write_output(args.report, render_report(marked))
     return exit_code(verdicts)
+
+
+def default_command(path: str, header: Mapping[str, Any]) -> list[str] | None:
+    """The server a recording is replayed against when no flag names one: a stdio
+    recording's own command (said so on stderr), or None for the bundled demo server."""
+    if not is_stdio(header) or is_demo(header):
+        return None
+    command = recorded_command(header)
+    if command is None:
+        raise UserError(f"{path} names no command to replay against: give --command or --target")
+    shown = shlex.join(command)
+    if is_redacted(command):
+        raise UserError(
+            f"the recorded command was redacted ({shown}) and cannot be run: give --command"
+        )
+    print(f"replaying against the recorded command: {visible(shown)}", file=sys.stderr)
+    return command

@@ -12,7 +12,7 @@ from typing import Any
 
 from rich.console import Console
 
-from mcp_tap.analysis.select import Selection, pick_events
+from mcp_tap.analysis.select import Selection, call_events, pick_events
 from mcp_tap.cli.common import UserError, warn
 from mcp_tap.cli.follow import run_follow
 from mcp_tap.cli.follow_folder import DEFAULT_MAX_FOLLOW, is_folder, run_follow_folder
@@ -22,7 +22,12 @@ from mcp_tap.protocol.events import TapEvent
 from mcp_tap.protocol.redaction import RedactionRules, Redactor
 from mcp_tap.recording.reader import open_recording, started_epoch
 from mcp_tap.tap.bus import TapBus
-from mcp_tap.view.recording_facts import RecordingFacts, exchange_detail, recording_header
+from mcp_tap.view.recording_facts import (
+    RecordingFacts,
+    events_detail,
+    exchange_detail,
+    recording_header,
+)
 
 
 def register(commands: Commands) -> None:
@@ -35,6 +40,7 @@ def register(commands: Commands) -> None:
         "Print a recording with the same lines, bars, findings and summary as the live view.",
         "show recordings/download_file-handshake.yaml",
         "show session.yaml --filter 'tools/call' -v",
+        "show session.yaml --call 3",
         "show session.yaml --jsonl | jq .",
         "show --follow ~/.local/share/mcp-tap/recordings/",
     )
@@ -54,8 +60,21 @@ def register(commands: Commands) -> None:
     pick.add_argument("--since", type=float, metavar="SECONDS", help="from this time on")
     pick.add_argument("--until", type=float, metavar="SECONDS", help="up to this time")
     pick.add_argument("--grep", metavar="TEXT", help="messages whose JSON holds TEXT")
-    pick.add_argument(
-        "--exchange", type=int, metavar="N", help="print exchange N whole: headers, bodies, times"
+    whole = show.add_argument_group("one part whole")
+    whole.add_argument(
+        "--call",
+        type=int,
+        metavar="N",
+        help="print call N whole: its request, progress and answer, its findings, and the "
+        "HTTP heads that carried it. Calls are a recording's requests counted from 1, as "
+        "serve, replay, check, report and export name them",
+    )
+    whole.add_argument(
+        "--exchange",
+        type=int,
+        metavar="N",
+        help="print HTTP exchange N whole (one POST or GET stream, which may carry several "
+        "calls or none): headers, bodies, times",
     )
     live = show.add_argument_group("following a recording being written")
     live.add_argument(
@@ -83,7 +102,7 @@ def register(commands: Commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the recording (or the selection, or one exchange); 1 when nothing matched."""
+    """Print the recording (or the selection, or one call or exchange); 1 when nothing matched."""
     if args.follow:
         return run_follow_folder(args) if is_folder(args.file) else run_follow(args)
     if args.since_now:
@@ -96,8 +115,17 @@ def run(args: argparse.Namespace) -> int:
     rules = recorded_rules(recording.header)
     redact = Redactor(rules, sessions=False)  # a file from an older, laxer policy too
     console = Console(stderr=True) if args.jsonl else Console()
-    header = {**recording.header, "target": redact.url(str(recording.header.get("target", "?")))}
+    header = dict(recording.header)
+    if "target" in header:
+        header["target"] = redact.url(str(header["target"]))
     console.print(recording_header(args.file, header, facts))
+    if args.call is not None and args.exchange is not None:
+        raise UserError("--call and --exchange each print one part: give one of them")
+    if args.call is not None:
+        if not 1 <= args.call <= facts.calls:
+            raise UserError(f"{args.file} has no call {args.call} ({facts.calls} in all)")
+        console.print(events_detail(redact(e) for e in call_events(recording, args.call)))
+        return 0
     if args.exchange is not None:
         if args.exchange not in facts.exchanges:
             raise UserError(
@@ -118,8 +146,7 @@ def run(args: argparse.Namespace) -> int:
     events: Iterable[TapEvent] = recording
     if selection:
         kept, events = pick_events(recording, selection)
-        total = len(facts.message_exchanges)
-        console.print(f"{len(kept)} of {total} exchanges match", style="dim")
+        console.print(f"{len(kept)} of {facts.calls} calls match", style="dim")
         if not kept:
             return 1  # like grep: nothing matched
     bus = TapBus()

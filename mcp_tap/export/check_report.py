@@ -34,6 +34,11 @@ class CheckedFile:
         """The line of the event at `index`, 1 when unknown."""
         return self.lines[index] if 0 <= index < len(self.lines) else 1
 
+    def call_of(self, position: int) -> int | None:
+        """The call number (as `show --call` takes it) of the finding at `position`."""
+        calls = self.verdict.calls
+        return calls[position] if 0 <= position < len(calls) else None
+
 
 def event_lines(text: str) -> tuple[int, ...]:
     """The line each event of a recording starts on: one YAML document an event, after the
@@ -51,9 +56,11 @@ def failing(files: Sequence[CheckedFile], threshold: Severity) -> int:
     )
 
 
-def _where(finding: Finding) -> str:
+def _where(finding: Finding, call: int | None) -> str:
     parts = []
-    if finding.exchange_id is not None:
+    if call is not None:
+        parts.append(f"call {call}")
+    elif finding.exchange_id is not None:
         parts.append(f"exchange {finding.exchange_id}")
     if finding.session_id is not None:
         parts.append(f"session {finding.session_id}")
@@ -61,11 +68,12 @@ def _where(finding: Finding) -> str:
 
 
 def text_report(files: Sequence[CheckedFile], threshold: Severity) -> str:
-    """Lines for people: `FILE:LINE: severity rule: detail (exchange N)`, then a summary."""
+    """Lines for people: `FILE:LINE: severity rule: detail (call N, session S)` (the HTTP
+    exchange when no call is named), then a summary."""
     out = []
     for checked in files:
-        for index, finding in checked.verdict.findings:
-            where = _where(finding)
+        for position, (index, finding) in enumerate(checked.verdict.findings):
+            where = _where(finding, checked.call_of(position))
             suffix = f" ({where})" if where else ""
             out.append(
                 f"{checked.path}:{checked.line_of(index)}: {finding.severity.value} "
@@ -82,13 +90,16 @@ def text_report(files: Sequence[CheckedFile], threshold: Severity) -> str:
     return "\n".join(out) + "\n"
 
 
-def _finding_json(checked: CheckedFile, index: int, finding: Finding) -> dict[str, Any]:
+def _finding_json(
+    checked: CheckedFile, position: int, index: int, finding: Finding
+) -> dict[str, Any]:
     return {
         "rule": finding.rule,
         "severity": finding.severity.value,
         "detail": finding.detail,
         "line": checked.line_of(index),
         "time": finding.time,
+        "call": checked.call_of(position),
         "exchange_id": finding.exchange_id,
         "session_id": finding.session_id,
         "request_id": finding.request_id,
@@ -107,7 +118,10 @@ def json_report(files: Sequence[CheckedFile], threshold: Severity) -> str:
                 "messages": checked.verdict.messages,
                 "schema_checked": checked.verdict.judged,
                 "no_revision_known": checked.verdict.unjudged,
-                "findings": [_finding_json(checked, i, f) for i, f in checked.verdict.findings],
+                "findings": [
+                    _finding_json(checked, position, i, f)
+                    for position, (i, f) in enumerate(checked.verdict.findings)
+                ],
             }
             for checked in files
         ],
@@ -147,7 +161,7 @@ def sarif_report(files: Sequence[CheckedFile], version: str) -> str:
     index_of = {rule.slug: i for i, rule in enumerate(RULES)}
     results = []
     for checked in files:
-        for index, finding in checked.verdict.findings:
+        for position, (index, finding) in enumerate(checked.verdict.findings):
             result: dict[str, Any] = {
                 "ruleId": finding.rule,
                 "level": SARIF_LEVELS[finding.severity],
@@ -163,7 +177,9 @@ def sarif_report(files: Sequence[CheckedFile], version: str) -> str:
             }
             if finding.rule in index_of:
                 result["ruleIndex"] = index_of[finding.rule]
-            properties = {k: v for k, v in _finding_json(checked, index, finding).items() if v}
+            properties = {
+                k: v for k, v in _finding_json(checked, position, index, finding).items() if v
+            }
             result["properties"] = json.loads(json.dumps(properties, default=str))
             results.append(result)
     rules = [

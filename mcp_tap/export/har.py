@@ -19,6 +19,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from mcp_tap.analysis.origin import target_name
 from mcp_tap.export.bodies import Body, declared_size, json_body, sse_blocks, sse_body
 from mcp_tap.export.session import Exchange, Session
 from mcp_tap.protocol.codec import event_to_dict
@@ -46,7 +47,7 @@ def to_har(session: Session) -> dict[str, Any]:
         "version": HAR_VERSION,
         "creator": {"name": "mcp-tap", "version": version},
         "entries": entries,
-        "comment": f"mcp-tap recording of {session.header.get('target', '?')}, "
+        "comment": f"mcp-tap recording of {target_name(session.header)}, "
         f"started {iso(session.started)}; bodies rebuilt from recorded JSON-RPC messages",
     }
     return {"log": log}
@@ -125,6 +126,7 @@ def _entry(session: Session, exchange: Exchange, origin: str | None) -> dict[str
         "timings": timings,
         "connection": str(exchange.exchange_id),
         "_exchangeId": exchange.exchange_id,
+        "_calls": exchange.calls,  # the numbers `mcp-tap show --call` takes
     }
     session_id = (response.session_id if response else None) or opened.session_id
     if session_id is not None:

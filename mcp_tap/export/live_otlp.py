@@ -95,6 +95,7 @@ class LiveTraces:
         self._target = target
         self._seed = secrets.token_hex(8)  # ids unique to this run, derived as the file's
         self._tracker = ProgressTracker(lambda _event: None, emit_findings=False)
+        self._requests = 0  # requests seen, both ways: the last call number given
         self._open: dict[int, _Open] = {}  # id(TrackedRequest) -> its request, oldest first
         self._by_exchange: dict[int, list[_Open]] = {}  # client requests, by their exchange
         self._by_id: dict[tuple[str | None, tuple[str, str | int]], _Open] = {}
@@ -122,6 +123,10 @@ class LiveTraces:
         if isinstance(time, float | int):
             self._now = max(self._now, float(time))
         if isinstance(event, MessageSeen):
+            if event.message.kind is MessageKind.REQUEST:
+                # a request's call number is the count of requests so far (`CallNumbers`),
+                # kept without remembering every id
+                self._requests += 1
             self._on_message(event)
         elif isinstance(event, Finding):
             self._on_finding(event)
@@ -178,7 +183,7 @@ class LiveTraces:
         parent = self._root(event.session_id, event.time)
         span_id = hex_id(f"{self._seed}|call|{self._calls}", 16)
         self._calls += 1
-        pending = _Open(Call(event, tracked), parent, span_id)
+        pending = _Open(Call(event, tracked, self._requests), parent, span_id)
         if len(self._open) >= MAX_OPEN_CALLS:
             oldest = next(iter(self._open.values()))
             self._end(oldest, self._end_time(oldest))

@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mcp_tap.analysis.origin import target_name
 from mcp_tap.export.session import TOOL_ERROR, Call, Session
 from mcp_tap.protocol.codec import event_to_dict
 from mcp_tap.protocol.events import Fault, Finding, MessageKind
@@ -99,7 +100,7 @@ def session_span(seed: str, session_id: str | None, target: str, at: float) -> S
 def build_spans(session: Session) -> list[Span]:
     """Every span of an analyzed recording: a root per session, a child per request."""
     seed = session.started.isoformat()
-    target = str(session.header.get("target", ""))
+    target = target_name(session.header)
     roots: dict[str | None, Span] = {}
     spans: list[Span] = []
 
@@ -173,6 +174,8 @@ def call_span(
             attrs["gen_ai.prompt.name"] = target
         elif call.method.startswith("resources/"):
             attrs["mcp.resource.uri"] = target
+    if call.number:
+        attrs["mcp_tap.call"] = call.number
     attrs["mcp_tap.direction"] = call.request.direction.value
     attrs["mcp_tap.exchange_id"] = call.request.exchange_id
     attrs["mcp_tap.outcome"] = call.outcome

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from importlib import resources
 from typing import Any
 
+from mcp_tap.analysis.origin import target_name
 from mcp_tap.export.report_data import ReportLimits, report_data
 from mcp_tap.protocol.events import TapEvent
 from mcp_tap.recording.reader import EventSource
@@ -40,7 +41,7 @@ def render_page(header: dict[str, Any], data: dict[str, Any]) -> str:
         for name, value in data["facts"]
     )
     parts = {
-        "{{TITLE}}": html.escape(f"mcp-tap report: {header.get('target', '?')}"),
+        "{{TITLE}}": html.escape(f"mcp-tap report: {target_name(header)}"),
         "{{FACTS}}": facts,
         "{{CSS}}": (static / "report.css").read_text(encoding="utf-8"),
         "{{JS}}": (static / "report.js").read_text(encoding="utf-8"),

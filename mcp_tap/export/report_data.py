@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from mcp_tap.analysis.calls import CallNumbers
+from mcp_tap.analysis.origin import target_name
 from mcp_tap.analysis.progress_stats import RequestState, TrackedRequest
 from mcp_tap.analysis.tracker import ProgressTracker
 from mcp_tap.export.har import iso
@@ -67,6 +69,7 @@ class ReportBuilder:
     def __post_init__(self) -> None:
         # The recording holds the findings judged live: the tracker only correlates.
         self._tracker = ProgressTracker(lambda _event: None, emit_findings=False)
+        self._numbers = CallNumbers()  # the numbers `show --call` takes
         self._open: dict[int, _Call] = {}  # id(tracked) -> the call, until it ends
         self._latest: dict[tuple[str | None, tuple[str, Any]], _Call] = {}  # listed calls
         self._outcomes: Counter[str] = Counter()
@@ -85,6 +88,7 @@ class ReportBuilder:
         """Count, correlate and (while below the limits) list one event."""
         self.duration = max(self.duration, event.time)
         self._tracker.handle(event)
+        number = self._numbers.see(event)
         exchange_id, session_id = (
             getattr(event, "exchange_id", None),
             getattr(event, "session_id", None),
@@ -100,16 +104,16 @@ class ReportBuilder:
             if len(self.faults) < self.limits.max_rows:
                 self.faults.append({"t": event.time, "kind": event.kind, "detail": event.detail})
         elif isinstance(event, MessageSeen):
-            self._message(event)
+            self._message(event, number)
 
-    def _message(self, event: MessageSeen) -> None:
+    def _message(self, event: MessageSeen, number: int | None) -> None:
         self.counts["messages"] += 1
         if len(self.messages) < self.limits.max_rows:
-            self.messages.append(_message(len(self.messages), event))
+            self.messages.append(_message(len(self.messages), event, number))
         tracked = self._tracker.match(event)
         kind = event.message.kind
         if kind is MessageKind.REQUEST:
-            self._request(event, tracked)
+            self._request(event, tracked, number)
             return
         call = self._open.get(id(tracked)) if tracked is not None else None
         if call is None:
@@ -128,11 +132,14 @@ class ReportBuilder:
             if call.chart is not None:
                 self._point(call, event)
 
-    def _request(self, event: MessageSeen, tracked: TrackedRequest | None) -> None:
+    def _request(
+        self, event: MessageSeen, tracked: TrackedRequest | None, number: int | None
+    ) -> None:
         self.counts["calls"] += 1
         message = event.message
         row = chart = None
         base = {
+            "call": number,
             "method": message.method or "?",
             "target": tracked.label if tracked is not None else None,
             "id": message.id,
@@ -232,11 +239,12 @@ class ReportBuilder:
             self._end(call)
         started = parse_started(self.header.get("started"))
         facts: list[tuple[str, Any]] = [
-            ("target", self.header.get("target", "?")),
+            ("target", target_name(self.header)),
             ("started", iso(started)),
             ("duration", f"{self.duration:.3f} s"),
             ("sessions", ", ".join(self._sessions) or "none (stateless)"),
             ("protocol", ", ".join(self._revisions) or "unknown"),
+            ("calls", self.counts["calls"]),
             ("exchanges", len(self._exchanges)),
             ("messages", self.counts["messages"]),
             ("requests", ", ".join(f"{n} {o}" for o, n in sorted(self._outcomes.items()))),
@@ -318,7 +326,7 @@ def _finding(finding: Finding) -> dict[str, Any]:
     }
 
 
-def _message(index: int, event: MessageSeen) -> dict[str, Any]:
+def _message(index: int, event: MessageSeen, number: int | None) -> dict[str, Any]:
     message = event.message
     if message.raw is not None:
         text = message.raw
@@ -335,6 +343,7 @@ def _message(index: int, event: MessageSeen) -> dict[str, Any]:
         "kind": message.kind.value,
         "method": message.method,
         "id": message.id,
+        "call": number,
         "exchange": event.exchange_id,
         "session": event.session_id,
         "stream": event.stream.value,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from mcp_tap.analysis.calls import CallNumbers
 from mcp_tap.analysis.progress_stats import RequestState, TrackedRequest
 from mcp_tap.analysis.tracker import ProgressTracker
 from mcp_tap.protocol.events import (
@@ -47,6 +48,7 @@ class Exchange:
     received: list[MessageSeen] = field(default_factory=list)  # in the response body
     faults: list[Fault] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    calls: list[int] = field(default_factory=list)  # the calls whose messages it carried
 
     @property
     def start(self) -> float:
@@ -73,6 +75,7 @@ class Call:
 
     request: MessageSeen
     tracked: TrackedRequest | None
+    number: int = 0  # its number in the recording, as every command names it (`CallNumbers`)
     response: MessageSeen | None = None
     progress: list[MessageSeen] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
@@ -180,8 +183,10 @@ def analyze(recording: EventSource) -> Session:
     # The recording already holds the findings judged live: the tracker only correlates.
     tracker = ProgressTracker(lambda _event: None, emit_findings=False)
     calls: dict[int, Call] = {}  # id(TrackedRequest) -> its call; the tracker keeps them alive
+    numbers = CallNumbers()
     for event in session.events:
         tracker.handle(event)
+        number = numbers.see(event)
         if isinstance(event, Finding):
             session.findings.append(event)
             if event.exchange_id is not None:
@@ -195,10 +200,13 @@ def analyze(recording: EventSource) -> Session:
             _add_to_exchange(session, event)
         if not isinstance(event, MessageSeen):
             continue
+        carried = session.exchanges[event.exchange_id].calls
+        if number is not None and number not in carried:
+            carried.append(number)
         tracked = tracker.match(event)
         kind = event.message.kind
         if kind is MessageKind.REQUEST:
-            call = Call(event, tracked)
+            call = Call(event, tracked, number or 0)
             session.calls.append(call)
             if tracked is not None:
                 calls[id(tracked)] = call

@@ -43,7 +43,7 @@ def print_verdicts(
         head = Text.assemble(
             ("DIVERGED ", "bold red"),
             (visible(call.label), "bold"),
-            (f"  recorded exchange {call.exchange_id}, t={call.sent_at:.3f}s", "dim"),
+            (f"  recorded call {call.number}, t={call.sent_at:.3f}s", "dim"),
         )
         console.print(head, soft_wrap=True)
         hints: list[str] = []
@@ -82,6 +82,7 @@ def verdicts_json(verdicts: Sequence[CallVerdict]) -> dict[str, Any]:
         "diverged": [
             {
                 "request": v.call.label,
+                "call": v.call.number,
                 "exchange": v.call.exchange_id,
                 "sent_at": round(v.call.sent_at, 6),
                 "divergences": [d.to_json() for d in v.divergences],

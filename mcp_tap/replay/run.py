@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from mcp_tap.analysis.calls import Call
+from mcp_tap.analysis.calls import Call, client_call_numbers
 from mcp_tap.http.limits import DEFAULT_IDLE_TIMEOUT
 from mcp_tap.http.upstream import UpstreamPool
 from mcp_tap.protocol.events import TapEvent
@@ -86,11 +86,18 @@ async def replay(
     error (nothing to replay, a missing secret, an unreachable target) comes before it.
     """
     replayer: Carrier
+    numbers: list[int] | None = None
     if is_stdio if is_stdio is not None else is_stdio_session(events):
-        # the same messages, cut into the exchanges HTTP needs
+        # the same messages, cut into the exchanges HTTP needs; each call keeps the number
+        # it has in the recording, where the server's requests count too
+        recorded = list(events)
+        numbers = client_call_numbers(recorded)
         path = urlsplit(options.target).path if options.target else ""
-        events = stdio_as_http(list(events), path or DEMO_PATH)
+        events = stdio_as_http(recorded, path or DEMO_PATH)
     plan = build_plan(events)
+    if numbers is not None:
+        for call, number in zip(plan.calls, numbers, strict=False):
+            call.number = number
     if not plan.calls:
         raise ReplayError("nothing to replay: the recording holds no request")
     started = time.monotonic()

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from mcp_tap.analysis.calls import owner_of
+from mcp_tap.analysis.calls import CallNumbers, owner_of
 from mcp_tap.protocol.events import (
     Direction,
     ExchangeOpened,
@@ -45,8 +45,9 @@ class Emission:
 class Interaction:
     """One recorded request and the server's side of it."""
 
-    index: int  # position among all served interactions, from 1: how a person names it
+    index: int  # position among all served interactions, from 1
     source: str  # the recording it came from
+    number: int  # its call number in that recording (`CallNumbers`): how a person names it
     request: dict[str, Any]
     sent_at: float
     owner: str | int
@@ -63,11 +64,11 @@ class Interaction:
 
     @property
     def label(self) -> str:
-        """`tools/call download_file (#2 of download_file-handshake.yaml, t=0.150s)`."""
+        """`tools/call download_file (call 2 of download_file-handshake.yaml, t=0.150s)`."""
         params = self.request.get("params")
         name = params.get("name") if isinstance(params, dict) else None
         tool = f" {name}" if isinstance(name, str) else ""
-        return f"{self.method}{tool} (#{self.index} of {self.source}, t={self.sent_at:.3f}s)"
+        return f"{self.method}{tool} (call {self.number} of {self.source}, t={self.sent_at:.3f}s)"
 
     @property
     def is_lifecycle(self) -> bool:
@@ -127,7 +128,9 @@ def add_recording(server: RecordedServer, events: list[TapEvent], source: str) -
     by_id: dict[tuple[str | int, Any], Interaction] = {}
     by_token: dict[tuple[str | int, tuple[str, Any]], Interaction] = {}
     by_exchange: dict[int, Interaction] = {}
+    numbers = CallNumbers()  # the numbers `show --call` gives the same requests
     for event in events:
+        number = numbers.see(event)
         if isinstance(event, ExchangeOpened):
             opened[event.exchange_id] = event
             continue
@@ -139,6 +142,7 @@ def add_recording(server: RecordedServer, events: list[TapEvent], source: str) -
                 interaction = Interaction(
                     len(server.interactions) + 1,
                     source,
+                    number or 0,
                     payload,
                     event.time,
                     owner,

@@ -88,7 +88,12 @@ class Miss:
     def error_data(self) -> dict[str, Any]:
         data: dict[str, Any] = {"differences": [d.as_json() for d in self.differences]}
         if self.closest is not None:
-            data["closest"] = {"interaction": self.closest.index, "request": self.closest.request}
+            data["closest"] = {
+                "interaction": self.closest.index,
+                "recording": self.closest.source,
+                "call": self.closest.number,
+                "request": self.closest.request,
+            }
         return data
 
 

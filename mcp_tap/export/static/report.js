@@ -36,9 +36,9 @@
     data.calls.forEach(function (call) {
       var row = el("div", { "class": "tl-row" });
       var name = call.method + (call.target ? " " + call.target : "");
-      var label = el("div", { "class": "tl-label" }, name + "  #" + show(call.id));
+      var label = el("div", { "class": "tl-label" }, "call " + call.call + "  " + name + "  id " + show(call.id));
       var end = call.end === null ? data.duration : call.end;
-      var tip = name + " id " + show(call.id) + ": " + call.outcome + ", " + secs(call.start) + " to " +
+      var tip = "call " + call.call + ": " + name + " id " + show(call.id) + ": " + call.outcome + ", " + secs(call.start) + " to " +
         (call.end === null ? "(no end)" : secs(call.end)) + (call.session ? ", session " + call.session : "");
       label.setAttribute("title", tip);
       var track = svg("svg", { "class": "tl-track", "role": "img", "aria-label": tip });
@@ -160,11 +160,11 @@
     Object.keys(kinds).sort().forEach(function (k) { kind.appendChild(el("option", { value: k }, k)); });
     var rows = data.messages.map(function (m) {
       var tr = el("tr", { "class": "msg " + m.kind, tabindex: "0", "aria-expanded": "false" });
-      [secs(m.t), m.dir, m.kind, m.method || "", show(m.id), String(m.exchange), m.summary].forEach(function (v) {
+      [secs(m.t), m.dir, m.kind, m.method || "", show(m.id), m.call === null ? "" : String(m.call), String(m.exchange), m.summary].forEach(function (v) {
         tr.appendChild(el("td", { title: v }, v));
       });
       var detail = el("tr", { "class": "detail", hidden: "" });
-      var td = el("td", { colspan: "7" });
+      var td = el("td", { colspan: "8" });
       td.appendChild(el("pre", {}, m.text));
       detail.appendChild(td);
       function toggle() {
