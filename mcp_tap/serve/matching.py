@@ -97,6 +97,12 @@ class Miss:
         return data
 
 
+def miss_body(miss: Miss, request_id: Any) -> dict[str, Any]:
+    """The JSON-RPC error a client gets for a miss."""
+    error = {"code": MISS_CODE, "message": miss.message, "data": miss.error_data()}
+    return {"jsonrpc": "2.0", "id": request_id, "error": error}
+
+
 def differences(recorded: Any, received: Any, path: str = "") -> list[Difference]:
     """Every leaf by which `received` differs from `recorded`; a redacted recorded value matches."""
     if isinstance(recorded, str) and recorded.startswith(REDACTED_PREFIX):
@@ -151,6 +157,11 @@ class Matcher:
             miss = self._miss(request, scored, bool(matching))
             self.misses.append(miss)
             return miss
+
+    def add_miss(self, miss: Miss) -> None:
+        """A miss found after the request matched (a --strict ask the client answered wrong)."""
+        with self._lock:
+            self.misses.append(miss)
 
     def mark_used(self, interaction: Interaction) -> None:
         with self._lock:
