@@ -85,8 +85,10 @@ def register(commands: Commands) -> None:
         default=[],
         metavar="RULE",
         help="ignore:PATH (also ignore this request field, e.g. ignore:params.arguments.seed), "
-        "with-meta (compare params._meta too, bar tokens and trace context), method-only "
-        "(match by method and tool name alone); repeatable",
+        "with-meta (compare params._meta too, bar tokens, trace context and client info), "
+        "meta:KEY (compare this _meta key, volatile or not), method-only (match by method and "
+        "tool name alone), sequence:PATH (one sequence of calls per value of this field); "
+        "repeatable",
     )
     serve.add_argument(
         "--repeat",
