@@ -211,3 +211,51 @@ def test_the_mock_writes_a_recorded_lone_surrogate_as_json_escaped_it() -> None:
     message = {"jsonrpc": "2.0", "id": 1, "result": {"text": "a\ud800b", "n": 2**70}}
     assert json.loads(dumps(message)) == message
     assert sse_event(message).startswith(b'event: message\ndata: {"jsonrpc"')
+
+
+def tool(name: str, request_id: int = 1, **arguments: Any) -> dict[str, Any]:
+    params = {"name": name, "arguments": arguments}
+    return {"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": params}
+
+
+def test_a_call_after_a_state_changing_one_gets_what_was_recorded_after_it() -> None:
+    recorded = [
+        interaction(1, tool("get"), 0),
+        interaction(2, tool("increment"), 1),
+        interaction(3, tool("get"), 1),
+        interaction(4, tool("increment"), 2),
+        interaction(5, tool("get"), 2),
+    ]
+    matcher = Matcher(recorded)
+    served = [matcher.match(tool(name)) for name in ("increment", "increment", "get")]
+    assert [i.index for i in served if isinstance(i, Interaction)] == [2, 4, 5]
+    again = Matcher(recorded)  # with nothing in between, identical calls go in recorded order
+    assert [again.match(tool("get")).index for _ in range(3)] == [1, 3, 5]  # type: ignore[union-attr]
+
+
+def test_match_sequence_keeps_one_sequence_per_field_value() -> None:
+    recorded = [
+        interaction(1, tool("increment", 1, counter="a"), 1),
+        interaction(2, tool("get", 2, counter="a"), 1),
+        interaction(3, tool("get", 3, counter="b"), 0),
+        interaction(4, tool("increment", 4, counter="b"), 1),
+        interaction(5, tool("get", 5, counter="b"), 1),
+    ]
+    rules = MatchRules.from_options(["sequence:params.arguments.counter"])
+    matcher = Matcher(recorded, rules)
+    assert matcher.match(tool("increment", counter="b")).index == 4  # type: ignore[union-attr]
+    # counter a's sequence is untouched by b's increment: its first get is still next
+    assert matcher.match(tool("increment", counter="a")).index == 1  # type: ignore[union-attr]
+    assert matcher.match(tool("get", counter="b")).index == 5  # type: ignore[union-attr]
+
+
+def test_volatile_meta_is_ignored_and_meta_key_compares_one() -> None:
+    recorded = [interaction(1, call({"x": 1}, clientInfo={"name": "a"}, tenant="t1"))]
+    received = call({"x": 1}, clientInfo={"name": "b"}, traceparent="00-1", tenant="t1")
+    assert isinstance(
+        Matcher(recorded, MatchRules.from_options(["with-meta"])).match(received), Interaction
+    )
+    strict_meta = MatchRules.from_options(["meta:clientInfo"])
+    miss = Matcher(recorded, strict_meta).match(received)
+    assert isinstance(miss, Miss)
+    assert "params._meta.clientInfo.name" in miss.message

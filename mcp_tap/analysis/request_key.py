@@ -14,7 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-VOLATILE_META_KEYS = frozenset({"progressToken", "traceparent", "tracestate", "baggage"})
+VOLATILE_META_KEYS = frozenset(
+    {"progressToken", "traceparent", "tracestate", "baggage", "clientInfo"}
+)
 VOLATILE_META_PREFIX = "io.modelcontextprotocol/"
 REPEAT_POLICIES = ("last", "cycle", "once")  # serve's --repeat, checked with the rest
 
@@ -36,28 +38,38 @@ class MatchRules:
     with_meta: bool = False  # compare params._meta too, bar its volatile keys
     method_only: bool = False  # match by method and tool/prompt/resource name alone
     repeat: str = "last"
+    meta_keys: tuple[str, ...] = ()  # params._meta keys compared, volatile or not
+    sequence: tuple[str, ...] | None = None  # a request field that keys separate sequences
 
     @classmethod
     def from_options(cls, match: Sequence[str] = (), repeat: str = "last") -> MatchRules:
-        """From `--match` values (`ignore:PATH`, `with-meta`, `method-only`); ValueError else."""
+        """From `--match` values (`ignore:PATH`, `with-meta`, `meta:KEY`, `method-only`,
+        `sequence:PATH`); ValueError else."""
         if repeat not in REPEAT_POLICIES:
             raise ValueError(
                 f"--repeat must be one of {', '.join(REPEAT_POLICIES)}, got {repeat!r}"
             )
         ignore: list[tuple[str, ...]] = []
         with_meta = method_only = False
+        meta_keys: list[str] = []
+        sequence: tuple[str, ...] | None = None
         for rule in match:
             if rule.startswith("ignore:"):
                 ignore.append(parse_path(rule.removeprefix("ignore:")))
+            elif rule.startswith("meta:") and rule != "meta:":
+                meta_keys.append(rule.removeprefix("meta:"))
+            elif rule.startswith("sequence:"):
+                sequence = parse_path(rule.removeprefix("sequence:"))
             elif rule == "with-meta":
                 with_meta = True
             elif rule == "method-only":
                 method_only = True
             else:
                 raise ValueError(
-                    f"--match {rule!r}: expected ignore:PATH, with-meta or method-only"
+                    f"--match {rule!r}: expected ignore:PATH, with-meta, meta:KEY, method-only "
+                    "or sequence:PATH"
                 )
-        return cls(tuple(ignore), with_meta, method_only, repeat)
+        return cls(tuple(ignore), with_meta, method_only, repeat, tuple(meta_keys), sequence)
 
 
 def comparable(request: dict[str, Any], rules: MatchRules) -> dict[str, Any]:
@@ -66,11 +78,16 @@ def comparable(request: dict[str, Any], rules: MatchRules) -> dict[str, Any]:
     params = dict(params) if isinstance(params, dict) else {} if params is None else params
     if isinstance(params, dict):
         meta = params.pop("_meta", None)
-        if rules.with_meta and isinstance(meta, dict):
+        if (rules.with_meta or rules.meta_keys) and isinstance(meta, dict):
             kept = {
                 k: v
                 for k, v in meta.items()
-                if k not in VOLATILE_META_KEYS and not k.startswith(VOLATILE_META_PREFIX)
+                if k in rules.meta_keys
+                or (
+                    rules.with_meta
+                    and k not in VOLATILE_META_KEYS
+                    and not k.startswith(VOLATILE_META_PREFIX)
+                )
             }
             if kept:
                 params["_meta"] = kept
@@ -80,6 +97,21 @@ def comparable(request: dict[str, Any], rules: MatchRules) -> dict[str, Any]:
     for path in rules.ignore:
         view = _without(view, path)
     return view
+
+
+def sequence_of(request: dict[str, Any], rules: MatchRules) -> str:
+    """Which sequence a request moves: the value of `--match sequence:PATH` in it, or one."""
+    if rules.sequence is None:
+        return ""
+    value: Any = request
+    for part in rules.sequence:
+        if isinstance(value, dict):
+            value = value.get(part)
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            value = None
+    return json.dumps(value, sort_keys=True, default=str)
 
 
 def _without(value: Any, path: Sequence[str]) -> Any:

@@ -32,6 +32,7 @@ from mcp_tap.cli.subscribers import open_recorder, otlp_subscriber, view_subscri
 from mcp_tap.http.guard import is_loopback
 from mcp_tap.http.limits import DEFAULT_LIMITS, Limits
 from mcp_tap.protocol.redaction import RedactionRules
+from mcp_tap.serve.asks import DEFAULT_ASK_TIMEOUT
 from mcp_tap.serve.matching import MatchRules
 from mcp_tap.serve.run import (
     LoadedRecordings,
@@ -54,6 +55,8 @@ class ServeOptions:
     rules: MatchRules = field(default_factory=MatchRules)
     allow_hosts: Sequence[str] = ()
     limits: Limits = DEFAULT_LIMITS
+    ask_timeout: float = DEFAULT_ASK_TIMEOUT  # --ask-timeout
+    strict: bool = False  # a re-enacted request answered differently is a miss
 
 
 def register(commands: Commands) -> None:
@@ -82,8 +85,10 @@ def register(commands: Commands) -> None:
         default=[],
         metavar="RULE",
         help="ignore:PATH (also ignore this request field, e.g. ignore:params.arguments.seed), "
-        "with-meta (compare params._meta too, bar tokens and trace context), method-only "
-        "(match by method and tool name alone); repeatable",
+        "with-meta (compare params._meta too, bar tokens, trace context and client info), "
+        "meta:KEY (compare this _meta key, volatile or not), method-only (match by method and "
+        "tool name alone), sequence:PATH (one sequence of calls per value of this field); "
+        "repeatable",
     )
     serve.add_argument(
         "--repeat",
@@ -95,7 +100,16 @@ def register(commands: Commands) -> None:
     serve.add_argument(
         "--strict",
         action="store_true",
-        help="exit 1 if a request missed or a recorded interaction was never used",
+        help="exit 1 if a request missed or a recorded interaction was never used; a client "
+        "answering a re-enacted sampling/elicitation/roots request differently is a miss",
+    )
+    serve.add_argument(
+        "--ask-timeout",
+        type=float,
+        default=DEFAULT_ASK_TIMEOUT,
+        metavar="SECONDS",
+        help="how long a client has to answer a recorded request the mock sends it "
+        f"(sampling, elicitation, roots, ping; default {DEFAULT_ASK_TIMEOUT:g})",
     )
     serve.add_argument(
         "--allow-host",
@@ -123,6 +137,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"mcp-tap: warning: {visible(warning)}", file=sys.stderr)
     if not args.fast and args.speed <= 0:
         raise UserError("--speed must be above 0")
+    if not args.ask_timeout > 0:
+        raise UserError("--ask-timeout must be above 0")
     options = ServeOptions(
         host=args.host,
         port=checked_port(args.port),
@@ -130,6 +146,8 @@ def run(args: argparse.Namespace) -> int:
         rules=MatchRules.from_options(args.match, args.repeat),
         allow_hosts=args.allow_host,
         limits=checked_limits(args),
+        ask_timeout=args.ask_timeout,
+        strict=args.strict,
     )
     if not is_loopback(args.host):
         print(
@@ -174,7 +192,16 @@ def _serve_stdio(args: argparse.Namespace, loaded: LoadedRecordings) -> int:
     rules = MatchRules.from_options(args.match, args.repeat)
     try:
         speed = None if args.fast else args.speed
-        report = run_async(run_stdio_mock(loaded, bus, rules=rules, speed=speed))
+        report = run_async(
+            run_stdio_mock(
+                loaded,
+                bus,
+                rules=rules,
+                speed=speed,
+                ask_timeout=args.ask_timeout,
+                strict=args.strict,
+            )
+        )
     finally:
         bus.close()
     for line in report.summary():
@@ -203,6 +230,8 @@ async def run_serve(
             port=options.port,
             allow_hosts=options.allow_hosts,
             limits=options.limits,
+            ask_timeout=options.ask_timeout,
+            strict=options.strict,
         ) as mock:
             count = sum(1 for i in loaded.server.interactions if i.response is not None)
             pace = "at once (--fast)" if options.speed is None else f"at {options.speed:g}x"

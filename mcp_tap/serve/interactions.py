@@ -32,13 +32,25 @@ REDACTED_PREFIX = "<redacted:"
 LEGACY_QUERY_KEYS = ("session_id=", "sessionId=")  # a 2024-11-05 endpoint's session query
 
 
-@dataclass(frozen=True)
+@dataclass
 class Emission:
-    """A message the server sent for a request, `offset` seconds after the request arrived."""
+    """A message the server sent for a request, `offset` seconds after the request arrived.
+
+    When it is itself a request to the client (sampling, elicitation, roots, ping), `answer`
+    is what the client answered, `answer_offset` seconds after the call's request.
+    """
 
     offset: float
     payload: dict[str, Any]
     is_progress: bool
+    answer: dict[str, Any] | None = None
+    answer_offset: float = 0.0
+    stream: StreamKind | None = None  # the stream it came on
+
+    @property
+    def is_ask(self) -> bool:
+        """A request the server sent the client, to be answered before it went on."""
+        return "method" in self.payload and "id" in self.payload
 
 
 @dataclass
@@ -128,6 +140,7 @@ def add_recording(server: RecordedServer, events: list[TapEvent], source: str) -
     by_id: dict[tuple[str | int, Any], Interaction] = {}
     by_token: dict[tuple[str | int, tuple[str, Any]], Interaction] = {}
     by_exchange: dict[int, Interaction] = {}
+    asks: dict[tuple[str | int, tuple[str, Any]], tuple[Interaction, Emission]] = {}
     numbers = CallNumbers()  # the numbers `show --call` gives the same requests
     for event in events:
         number = numbers.see(event)
@@ -154,6 +167,17 @@ def add_recording(server: RecordedServer, events: list[TapEvent], source: str) -
                 by_exchange[event.exchange_id] = interaction
                 if message.has_progress_token:
                     by_token[(owner, _token_key(message.progress_token))] = interaction
+            elif message.kind in (MessageKind.RESPONSE, MessageKind.ERROR):
+                _answered_ask(asks, owner, message.id, payload, event.time)
+            continue
+        if message.kind is MessageKind.REQUEST:
+            # A request to the client while a call was open: re-enacted before its answer.
+            caller = _asking_call(server, by_exchange.get(event.exchange_id), owner)
+            if caller is not None:
+                offset = max(0.0, event.time - caller.sent_at)
+                emission = Emission(offset, payload, False, stream=event.stream)
+                caller.notifications.append(emission)
+                asks[(owner, _token_key(message.id))] = (caller, emission)
             continue
         if message.kind in (MessageKind.RESPONSE, MessageKind.ERROR):
             # An initialize request has no session yet; its response arrives with one.
@@ -176,6 +200,34 @@ def add_recording(server: RecordedServer, events: list[TapEvent], source: str) -
                 offset = max(0.0, event.time - holder.sent_at)
                 holder.notifications.append(Emission(offset, payload, progress))
                 server.redacted_values += count_redacted(payload)
+
+
+def _asking_call(
+    server: RecordedServer, on_stream: Interaction | None, owner: str | int
+) -> Interaction | None:
+    """The open call a server's request belongs to: the one whose stream it came on, else
+    the latest unanswered call of the same session (stdio, a GET stream)."""
+    if on_stream is not None and on_stream.response is None and not on_stream.is_lifecycle:
+        return on_stream
+    for interaction in reversed(server.interactions):
+        if interaction.owner == owner and interaction.response is None:
+            if not interaction.is_lifecycle:
+                return interaction
+    return None
+
+
+def _answered_ask(
+    asks: dict[tuple[str | int, tuple[str, Any]], tuple[Interaction, Emission]],
+    owner: str | int,
+    request_id: Any,
+    payload: dict[str, Any],
+    time: float,
+) -> None:
+    found = asks.pop((owner, _token_key(request_id)), None)
+    if found is not None:
+        holder, emission = found
+        emission.answer = payload
+        emission.answer_offset = max(0.0, time - holder.sent_at)
 
 
 def recorded_server(recordings: list[tuple[str, list[TapEvent]]]) -> RecordedServer:

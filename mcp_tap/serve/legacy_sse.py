@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 from mcp_tap.http.front import ClientConnection
 from mcp_tap.http.request_reader import Request
 from mcp_tap.protocol.events import Headers, MessageKind, header
+from mcp_tap.serve.asks import AskContext
 from mcp_tap.serve.inbound import Refused, read_message
-from mcp_tap.serve.matching import Miss
-from mcp_tap.serve.replies import Replier
-from mcp_tap.serve.wire import SSE_HEADERS, Item, dumps, respond_whole
+from mcp_tap.serve.matching import Miss, miss_body
+from mcp_tap.serve.pacing import play, wait_until
+from mcp_tap.serve.replies import Replier, Reply
+from mcp_tap.serve.wire import SSE_HEADERS, dumps, respond_whole
 from mcp_tap.tap.exchange import ExchangeTap, legacy_session_id
 
 ENDPOINT_PATH = "/messages/"
@@ -69,12 +72,16 @@ class LegacySseSessions:
                 stream.send(message.payload)
             return
         if message.kind is not MessageKind.REQUEST:
+            self.mock.asks.resolve(message)  # a response may answer a request the mock sent
             return  # notifications and responses from the client need no answer
         reply = self.mock.reply_to(message)
         if isinstance(reply, Miss):
             stream.send(self.mock.miss_answer(reply, message.id, tap.exchange_id, session))
             return
-        stream.answer([*reply.items, reply.response])
+        context = None
+        if reply.interaction is not None:
+            context = AskContext(reply.interaction, message.payload, tap.exchange_id, session)
+        stream.answer(reply, context)
 
     async def aclose(self) -> None:
         for stream in list(self.streams.values()):
@@ -102,28 +109,35 @@ class _LegacyStream:
         endpoint = f"{ENDPOINT_PATH}?session_id={session}"
         self._write(f"event: endpoint\ndata: {endpoint}\n\n".encode())
 
-    def send(self, message: bytes) -> None:
+    def send(self, message: bytes | dict[str, Any]) -> None:
         """One message on the stream, now."""
-        self._write(b"event: message\ndata: " + message + b"\n\n")
+        data = message if isinstance(message, bytes) else dumps(message)
+        self._write(b"event: message\ndata: " + data + b"\n\n")
 
-    def answer(self, items: list[Item]) -> None:
-        """The recorded notifications and response, each at its offset."""
-        task = asyncio.get_running_loop().create_task(self._paced(items))
+    def answer(self, reply: Reply, context: AskContext | None) -> None:
+        """The recorded notifications, asks and response, each at its offset."""
+        task = asyncio.get_running_loop().create_task(self._paced(reply, context))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def _paced(self, items: list[Item]) -> None:
-        loop = asyncio.get_running_loop()
-        start, speed = loop.time(), self.sessions.mock.speed
-        for offset, message in items:
-            if speed is not None:
-                delay = start + offset / speed - loop.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-            await self.writable.wait()
-            if not self.open:
-                return
-            self.send(dumps(message))
+    async def _paced(self, reply: Reply, context: AskContext | None) -> None:
+        mock = self.sessions.mock
+        played = await play(reply, mock.speed, self, mock.asks, context)
+        offset, response = reply.response
+        await wait_until(played.start, offset, mock.speed, self)
+        if played.miss is not None:
+            mock.missed_late(played.miss)
+            response = miss_body(played.miss, response.get("id"))
+        if self.open:
+            self.send(dumps(response))
+
+    # -- pacing.Outlet: an event is written at once --
+
+    def flush(self) -> None:
+        pass
+
+    async def ready(self) -> None:
+        await self.writable.wait()
 
     def _write(self, data: bytes) -> None:
         if self.open:

@@ -6,8 +6,11 @@ trace context, the 2026-07-28 envelope), and any path the user adds (`analysis.r
 says what of a request is compared; `diff` pairs two recordings' calls by it too). A recorded
 value that was redacted (`<redacted:...>`) matches any value, as the recording no longer knows it.
 
-Identical requests are answered in recorded order; once their answers are used up, the last
-repeats (`repeat="last"`), they start over (`"cycle"`) or the request misses (`"once"`). A
+Identical requests are answered in recorded order, and a request after others gets the answer
+recorded after theirs (a sequence, as WireMock's scenarios: `increment` then `get` gets the
+`get` recorded after the `increment`); `--match sequence:PATH` keeps one sequence per value of
+a request field. Once their answers are used up, the last repeats (`repeat="last"`), they
+start over (`"cycle"`) or the request misses (`"once"`). A
 miss names the closest recorded request and every field that differs.
 """
 
@@ -21,7 +24,7 @@ from typing import Any
 
 from mcp_tap.analysis.request_key import REPEAT_POLICIES as REPEAT_POLICIES
 from mcp_tap.analysis.request_key import MatchRules as MatchRules  # serve's API, kept here
-from mcp_tap.analysis.request_key import comparable
+from mcp_tap.analysis.request_key import comparable, sequence_of
 from mcp_tap.analysis.request_key import parse_path as parse_path
 from mcp_tap.serve.interactions import REDACTED_PREFIX, Interaction
 
@@ -97,6 +100,12 @@ class Miss:
         return data
 
 
+def miss_body(miss: Miss, request_id: Any) -> dict[str, Any]:
+    """The JSON-RPC error a client gets for a miss."""
+    error = {"code": MISS_CODE, "message": miss.message, "data": miss.error_data()}
+    return {"jsonrpc": "2.0", "id": request_id, "error": error}
+
+
 def differences(recorded: Any, received: Any, path: str = "") -> list[Difference]:
     """Every leaf by which `received` differs from `recorded`; a redacted recorded value matches."""
     if isinstance(recorded, str) and recorded.startswith(REDACTED_PREFIX):
@@ -134,6 +143,7 @@ class Matcher:
         self._views = {id(i): comparable(i.request, self.rules) for i in self.interactions}
         self.uses: dict[int, int] = {}  # interaction index -> times served
         self.misses: list[Miss] = []
+        self._cursors: dict[str, int] = {}  # each sequence's last served interaction
         self._lock = threading.Lock()  # the Python API may share one matcher across loops
 
     def match(self, request: dict[str, Any]) -> Interaction | Miss:
@@ -143,14 +153,23 @@ class Matcher:
         received = comparable(request, self.rules)
         scored = [(c, differences(self._views[id(c)], received)) for c in candidates]
         matching = [c for c, diffs in scored if not diffs]
+        sequence = sequence_of(request, self.rules)
         with self._lock:
-            chosen = self._choose(matching)
+            chosen = self._next_in(matching, self._cursors.get(sequence, 0)) or self._choose(
+                matching
+            )
             if chosen is not None:
                 self.uses[chosen.index] = self.uses.get(chosen.index, 0) + 1
+                self._cursors[sequence] = chosen.index
                 return chosen
             miss = self._miss(request, scored, bool(matching))
             self.misses.append(miss)
             return miss
+
+    def add_miss(self, miss: Miss) -> None:
+        """A miss found after the request matched (a --strict ask the client answered wrong)."""
+        with self._lock:
+            self.misses.append(miss)
 
     def mark_used(self, interaction: Interaction) -> None:
         with self._lock:
@@ -163,6 +182,11 @@ class Matcher:
             for i in self.interactions
             if i.index not in self.uses and not i.is_lifecycle and i.response is not None
         ]
+
+    def _next_in(self, matching: list[Interaction], cursor: int) -> Interaction | None:
+        """The first unused answer recorded after the sequence's last one: what the server
+        said in the state the calls served so far left it in."""
+        return next((i for i in matching if i.index > cursor and i.index not in self.uses), None)
 
     def _choose(self, matching: list[Interaction]) -> Interaction | None:
         if not matching:

@@ -8,10 +8,12 @@ as a `Replier`, so they need not import `server.py`, which itself opens the lega
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from mcp_tap.protocol.events import RpcMessage
+from mcp_tap.serve.asks import AskBroker
+from mcp_tap.serve.interactions import Emission, Interaction
 from mcp_tap.serve.matching import Miss
 from mcp_tap.serve.wire import Item
 
@@ -24,6 +26,8 @@ class Reply:
     response: Item
     wants_sse: bool  # the recorded server streamed it (or has notifications to send)
     session: str | None  # a session an `initialize` just opened
+    asks: dict[int, Emission] = field(default_factory=dict)  # items that are requests to the client
+    interaction: Interaction | None = None  # the recorded call it comes from
 
 
 class Replier(Protocol):
@@ -33,6 +37,10 @@ class Replier(Protocol):
     def speed(self) -> float | None:
         """How much faster than recorded to send; None: every message at once (--fast)."""
 
+    @property
+    def asks(self) -> AskBroker:
+        """The mock's requests to clients, waiting for their answers."""
+
     def reply_to(self, message: RpcMessage) -> Reply | Miss:
         """What to answer a client's request: its notifications and response, or a Miss."""
 
@@ -40,3 +48,6 @@ class Replier(Protocol):
         self, miss: Miss, request_id: Any, exchange_id: int, session: str | None
     ) -> bytes:
         """The JSON-RPC error for a miss (the mock also reports it as a finding)."""
+
+    def missed_late(self, miss: Miss) -> None:
+        """Count a miss found while a call was being answered (a --strict ask)."""

@@ -24,6 +24,7 @@ from mcp_tap.http.guard import HostGuard
 from mcp_tap.http.limits import DEFAULT_LIMITS, Limits
 from mcp_tap.protocol.events import TapEvent
 from mcp_tap.recording.reader import RecordingError, load_recording
+from mcp_tap.serve.asks import DEFAULT_ASK_TIMEOUT
 from mcp_tap.serve.interactions import Interaction, RecordedServer, recorded_server
 from mcp_tap.serve.matching import Matcher, MatchRules, Miss
 from mcp_tap.serve.server import MockServer
@@ -131,12 +132,20 @@ async def running_mock(
     port: int = 0,
     allow_hosts: Sequence[str] = (),
     limits: Limits = DEFAULT_LIMITS,
+    ask_timeout: float = DEFAULT_ASK_TIMEOUT,
+    strict: bool = False,
 ) -> AsyncIterator[RunningMock]:
-    """Serve `loaded` on host:port (0: a free one) until the block ends."""
+    """Serve `loaded` on host:port (0: a free one) until the block ends.
+
+    `ask_timeout` bounds the wait for a client's answer to a re-enacted request; `strict`
+    makes a different answer a miss."""
     if speed is not None and speed <= 0:
         raise ValueError("--speed must be above 0")
     matcher = Matcher(loaded.server.interactions, rules)
-    mock = MockServer(loaded.server, matcher, bus, speed, HostGuard(host, allow_hosts), limits)
+    guard = HostGuard(host, allow_hosts)
+    mock = MockServer(
+        loaded.server, matcher, bus, speed, guard, limits, ask_timeout=ask_timeout, strict=strict
+    )
     report = ServeReport(matcher, mock)
     try:
         async with serving_requests(mock, host, port, limits) as base_url:
@@ -152,12 +161,14 @@ async def run_stdio_mock(
     rules: MatchRules | None = None,
     speed: float | None = 1.0,
     stop: asyncio.Event | None = None,
+    ask_timeout: float = DEFAULT_ASK_TIMEOUT,
+    strict: bool = False,
 ) -> ServeReport:
     """Serve `loaded` on this process's stdin and stdout until the host closes stdin."""
     if speed is not None and speed <= 0:
         raise ValueError("--speed must be above 0")
     matcher = Matcher(loaded.server.interactions, rules)
-    mock = MockServer(loaded.server, matcher, bus, speed)
+    mock = MockServer(loaded.server, matcher, bus, speed, ask_timeout=ask_timeout, strict=strict)
     await serve_stdio(mock, StdioTap(bus, "mcp-tap serve --stdio"), stop)
     return ServeReport(matcher, mock)
 
@@ -172,6 +183,8 @@ async def serving_recording(
     bus: TapBus | None = None,
     host: str = "127.0.0.1",
     port: int = 0,
+    ask_timeout: float = DEFAULT_ASK_TIMEOUT,
+    strict: bool = False,
 ) -> AsyncIterator[RunningMock]:
     """Serve recordings on a free loopback port; yield the URL and the report.
 
@@ -184,7 +197,14 @@ async def serving_recording(
     tap_bus = bus if bus is not None else TapBus()
     try:
         async with running_mock(
-            loaded, tap_bus, rules=rules, speed=None if fast else speed, host=host, port=port
+            loaded,
+            tap_bus,
+            rules=rules,
+            speed=None if fast else speed,
+            host=host,
+            port=port,
+            ask_timeout=ask_timeout,
+            strict=strict,
         ) as mock:
             yield mock
     finally:

@@ -38,11 +38,13 @@ from mcp_tap.protocol.events import (
     header,
 )
 from mcp_tap.protocol.jsonrpc import error_body, request_id_for_error
+from mcp_tap.serve.asks import DEFAULT_ASK_TIMEOUT, AskBroker, AskContext
 from mcp_tap.serve.inbound import Refused, read_message
-from mcp_tap.serve.interactions import Interaction, RecordedServer
+from mcp_tap.serve.interactions import Emission, Interaction, RecordedServer
 from mcp_tap.serve.legacy_sse import LegacySseSessions, opens_legacy_stream
 from mcp_tap.serve.lifecycle import lifecycle_answer
-from mcp_tap.serve.matching import MISS_CODE, Matcher, Miss
+from mcp_tap.serve.matching import Matcher, Miss, miss_body
+from mcp_tap.serve.pacing import play, wait_until
 from mcp_tap.serve.replies import Reply
 from mcp_tap.serve.wire import (
     INVALID_REQUEST,
@@ -84,7 +86,10 @@ class MockServer:
         speed: float | None = 1.0,
         guard: HostGuard | None = None,
         limits: Limits = DEFAULT_LIMITS,
+        ask_timeout: float = DEFAULT_ASK_TIMEOUT,
+        strict: bool = False,
     ):
+        self.asks = AskBroker(bus, ask_timeout, strict)
         self.recorded = recorded
         self.matcher = matcher
         self.bus = bus
@@ -189,7 +194,9 @@ class MockServer:
             self._error(client, tap, 404, message.id, INVALID_REQUEST, "Session not found")
             return
         if message.kind is not MessageKind.REQUEST:
-            # Notifications and responses from the client: accepted, as a server does.
+            # Notifications and responses from the client: accepted, as a server does; a
+            # response may answer a request the mock sent.
+            self.asks.resolve(message)
             respond_whole(client, tap, 202, (("content-length", "0"),), b"")
             return
         reply = self.reply_to(message)
@@ -200,8 +207,12 @@ class MockServer:
         extra: Headers = (("mcp-session-id", session),) if session is not None else ()
         takes_json, takes_sse = _accepts(request.headers)
         sse = takes_sse and (reply.wants_sse or not takes_json)
-        items = reply.items if sse else []  # a JSON answer has no room for notifications
-        _Answer(self, client, tap, sse, extra, items, reply.response)
+        context = (
+            AskContext(reply.interaction, message.payload, tap.exchange_id, session)
+            if (reply.interaction is not None)
+            else None
+        )
+        _Answer(self, client, tap, sse, extra, reply, context)
 
     def reply_to(self, message: RpcMessage) -> Reply | Miss:
         """What to answer a client's request, on any carrier: its notifications and response.
@@ -226,11 +237,17 @@ class MockServer:
         found = self.matcher.match(payload)
         if isinstance(found, Miss):
             return found
-        items, response = self._replayed(found, message.progress_token, message.has_progress_token)
+        items, asks, response = self._replayed(
+            found, message.progress_token, message.has_progress_token
+        )
         response["id"] = message.id
         stream = found.response_stream
         wants_sse = bool(items) or (stream is not None and stream.value.endswith("sse"))
-        return Reply(items, (found.response_offset, response), wants_sse, None)
+        return Reply(items, (found.response_offset, response), wants_sse, None, asks, found)
+
+    def missed_late(self, miss: Miss) -> None:
+        """Count a miss found while a call was being answered (a --strict ask)."""
+        self.matcher.add_miss(miss)
 
     def miss_answer(
         self, miss: Miss, request_id: Any, exchange_id: int, session: str | None
@@ -247,20 +264,19 @@ class MockServer:
                 request_id=request_id,
             )
         )
-        body = {
-            "jsonrpc": "2.0",
-            "id": request_id,
-            "error": {"code": MISS_CODE, "message": miss.message, "data": miss.error_data()},
-        }
-        return dumps(body)
+        return dumps(miss_body(miss, request_id))
 
     def _replayed(
         self, interaction: Interaction, token: Any, has_token: bool
-    ) -> tuple[list[Item], dict[str, Any]]:
-        """The recorded notifications for this client, and the response to give it."""
+    ) -> tuple[list[Item], dict[int, Emission], dict[str, Any]]:
+        """The recorded notifications and asks for this client, and the response to give it."""
         items: list[Item] = []
+        asks: dict[int, Emission] = {}
         for emission in interaction.notifications:
-            if emission.is_progress:
+            if emission.is_ask:
+                asks[len(items)] = emission
+                note = emission.payload
+            elif emission.is_progress:
                 if not has_token:
                     continue  # a real server sends progress only to those who asked
                 note = copy.deepcopy(emission.payload)
@@ -269,8 +285,7 @@ class MockServer:
                 note = emission.payload
             items.append((emission.offset, note))
         response = copy.deepcopy(interaction.response) if interaction.response else {}
-        items.append((interaction.response_offset, response))
-        return items[:-1], response
+        return items, asks, response
 
     def _missed(
         self,
@@ -286,7 +301,10 @@ class MockServer:
 
 
 class _Answer:
-    """One response being replayed on a client connection (front.ExchangeListener)."""
+    """One response being replayed on a client connection (front.ExchangeListener).
+
+    As an `Outlet` it queues SSE events and writes them when `pacing.play` flushes.
+    """
 
     def __init__(
         self,
@@ -295,12 +313,12 @@ class _Answer:
         tap: ExchangeTap,
         sse: bool,
         extra: Headers,
-        items: list[Item],
-        response: Item,
+        reply: Reply,
+        context: AskContext | None,
     ):
         self.mock, self.client, self.tap = mock, client, tap
-        self.sse, self.extra, self.items = sse, extra, items
-        self.response_offset, self.response = response
+        self.sse, self.extra, self.reply, self.context = sse, extra, reply, context
+        self.pending: list[bytes] = []
         self.writable = asyncio.Event()
         self.writable.set()
         client.listener = self
@@ -311,13 +329,12 @@ class _Answer:
         self.done = False
 
     async def run(self) -> None:
-        loop = asyncio.get_running_loop()
-        start = loop.time()
         speed = self.mock.speed
+        offset, response = self.reply.response
         try:
             if not self.sse:
-                await self._until(start, self.response_offset, speed)
-                payload = dumps(self.response)
+                await wait_until(asyncio.get_running_loop().time(), offset, speed, self)
+                payload = dumps(response)
                 self.done = True
                 respond_whole(
                     self.client, self.tap, 200, _json_headers(payload, self.extra), payload
@@ -327,18 +344,13 @@ class _Answer:
             self.client.start_response(200, headers)
             self.client.flush()
             self.tap.response_started(200, headers)
-            pending: list[bytes] = []
-            for offset, message in self.items:
-                if speed is not None and pending and start + offset / speed > loop.time():
-                    self._send(b"".join(pending))
-                    pending = []
-                await self._until(start, offset, speed)
-                pending.append(sse_event(message))
-            if speed is not None and pending:
-                self._send(b"".join(pending))
-                pending = []
-            await self._until(start, self.response_offset, speed)
-            last = b"".join(pending) + sse_event(self.response)
+            played = await play(self.reply, speed, self, self.mock.asks, self.context)
+            await wait_until(played.start, offset, speed, self)
+            if played.miss is not None:
+                self.mock.missed_late(played.miss)
+                response = miss_body(played.miss, response.get("id"))
+            last = b"".join(self.pending) + sse_event(response)
+            self.pending = []
             self.done = True
             self.client.end_response(last)
             self.tap.response_chunk(last)
@@ -356,17 +368,21 @@ class _Answer:
                 self.client.abort()
                 self.tap.closed("upstream-error")
 
-    async def _until(self, start: float, offset: float, speed: float | None) -> None:
-        if speed is not None:
-            delay = start + offset / speed - asyncio.get_running_loop().time()
-            if delay > 0:
-                await asyncio.sleep(delay)
+    # -- pacing.Outlet --
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.pending.append(sse_event(message))
+
+    def flush(self) -> None:
+        if self.pending:
+            data = b"".join(self.pending)
+            self.pending = []
+            self.client.write_body(data)
+            self.tap.response_chunk(data)
+
+    async def ready(self) -> None:
         if not self.writable.is_set():
             await self.writable.wait()
-
-    def _send(self, data: bytes) -> None:
-        self.client.write_body(data)
-        self.tap.response_chunk(data)
 
     # -- front.ExchangeListener --
 

@@ -16,14 +16,17 @@ import os
 import sys
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from mcp_tap.protocol.events import MessageKind
 from mcp_tap.protocol.jsonrpc import error_body
 from mcp_tap.protocol.lines import LineDecoder, LongLine
+from mcp_tap.serve.asks import AskContext
 from mcp_tap.serve.inbound import Refused, read_message
-from mcp_tap.serve.matching import Miss
+from mcp_tap.serve.matching import Miss, miss_body
+from mcp_tap.serve.pacing import play, wait_until
 from mcp_tap.serve.replies import Replier, Reply
-from mcp_tap.serve.wire import PARSE_ERROR, Item, dumps
+from mcp_tap.serve.wire import PARSE_ERROR, dumps
 from mcp_tap.tap.stdio import StdioTap
 
 MAX_LINE = 16 * 1024 * 1024  # a request longer than this is answered with a parse error
@@ -69,26 +72,39 @@ class StdioMock:
                 self._send(message.payload)
             return
         if message.kind is not MessageKind.REQUEST:
+            self.mock.asks.resolve(message)  # a response may answer a request the mock sent
             return  # notifications and responses from the host need no answer
         reply = self.mock.reply_to(message)
         if isinstance(reply, Miss):
             exchange = self.tap.exchange_id
             self._send(self.mock.miss_answer(reply, message.id, exchange, None))
             return
-        task = asyncio.get_running_loop().create_task(self._answer(reply))
+        context = None
+        if reply.interaction is not None:
+            context = AskContext(reply.interaction, message.payload, self.tap.exchange_id, None)
+        task = asyncio.get_running_loop().create_task(self._answer(reply, context))
         self.answers.add(task)
         task.add_done_callback(self.answers.discard)
 
-    async def _answer(self, reply: Reply) -> None:
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        items: list[Item] = [*reply.items, reply.response]
-        for offset, message in items:
-            if self.mock.speed is not None:
-                delay = start + offset / self.mock.speed - loop.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-            self._send(dumps(message))
+    async def _answer(self, reply: Reply, context: AskContext | None) -> None:
+        played = await play(reply, self.mock.speed, self, self.mock.asks, context)
+        offset, response = reply.response
+        await wait_until(played.start, offset, self.mock.speed, self)
+        if played.miss is not None:
+            self.mock.missed_late(played.miss)
+            response = miss_body(played.miss, response.get("id"))
+        self._send(dumps(response))
+
+    # -- pacing.Outlet: a line is written at once --
+
+    def send(self, message: dict[str, Any]) -> None:
+        self._send(dumps(message))
+
+    def flush(self) -> None:
+        pass
+
+    async def ready(self) -> None:
+        pass
 
     def _send(self, line: bytes) -> None:
         data = line + b"\n"

@@ -1,0 +1,74 @@
+"""A recorded answer played on one stream: messages at their offsets, asks answered in turn.
+
+Every carrier (the POST's SSE stream, the 2024-11-05 GET stream, stdio) plays a `Reply` the
+same way: each message when its recorded offset comes (scaled by the speed; at once under
+`--fast`), and each request the server sent the client (`Reply.asks`) sent with the mock's
+own id, then the rest held until the client answers it. The recorded time the client took
+is not replayed: what came after the answer keeps its recorded distance from the answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from mcp_tap.serve.asks import AskBroker, AskContext
+from mcp_tap.serve.matching import Miss
+from mcp_tap.serve.replies import Reply
+
+
+class Outlet(Protocol):
+    """Where a played answer goes: messages, written when flushed, once the stream is ready."""
+
+    def send(self, message: dict[str, Any]) -> None:
+        """Queue one message (written by the next flush at the latest)."""
+
+    def flush(self) -> None:
+        """Write what was queued."""
+
+    async def ready(self) -> None:
+        """Wait until the stream takes more (a client that reads slowly pauses it)."""
+
+
+@dataclass
+class Played:
+    """How a played answer ended: when its response is due, and the miss a --strict ask made."""
+
+    start: float  # loop time its offsets are now counted from
+    miss: Miss | None = None
+
+
+async def play(
+    reply: Reply,
+    speed: float | None,
+    outlet: Outlet,
+    broker: AskBroker,
+    context: AskContext | None,
+) -> Played:
+    """Send `reply.items` (not its response) on `outlet`; the response is the carrier's."""
+    loop = asyncio.get_running_loop()
+    played = Played(loop.time())
+    for index, (offset, message) in enumerate(reply.items):
+        await wait_until(played.start, offset, speed, outlet)
+        ask = reply.asks.get(index)
+        if ask is None or context is None:
+            outlet.send(message)
+            continue
+        outgoing, own = broker.outgoing(ask)
+        outlet.send(outgoing)
+        outlet.flush()
+        miss = await broker.answer(own, ask, context)
+        played.miss = played.miss or miss
+        played.start = loop.time() - ask.answer_offset / speed if speed else loop.time()
+    return played
+
+
+async def wait_until(start: float, offset: float, speed: float | None, outlet: Outlet) -> None:
+    """Sleep until `offset` (scaled) after `start`, flushing first, then until writable."""
+    if speed is not None:
+        delay = start + offset / speed - asyncio.get_running_loop().time()
+        if delay > 0:
+            outlet.flush()
+            await asyncio.sleep(delay)
+    await outlet.ready()

@@ -1,0 +1,94 @@
+"""An MCP server that asks its client before it answers: sampling, elicitation, and a counter.
+
+`ask_model` sends `sampling/createMessage` and returns the model's text; `ask_name` sends
+`elicitation/create` and returns the name the user gave; `increment` and `get` keep a
+counter, for sequences. Both requests go on the call's own stream (its POST's SSE stream
+over HTTP), as a server does for a request it makes while answering one.
+
+    python -m tests.asking_server          (prints its URL; serves on a free port)
+    python -m tests.asking_server --stdio
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.types import SamplingMessage, TextContent
+from pydantic import BaseModel
+
+from demo_server.app import TRANSPORT_SECURITY
+from mcp_tap.http.serving import serving
+
+
+class Name(BaseModel):
+    """What `ask_name` asks the user for."""
+
+    name: str
+
+
+def build_server() -> MCPServer:
+    """The asking tools and the counter."""
+    server = MCPServer("asking", log_level="WARNING")
+    count = [0]
+
+    @server.tool()
+    async def ask_model(prompt: str, ctx: Context) -> str:
+        """Ask the client's model `prompt`; return its text."""
+        result = await ctx.session.create_message(  # type: ignore[call-overload]
+            [SamplingMessage(role="user", content=TextContent(type="text", text=prompt))],
+            max_tokens=50,
+            related_request_id=ctx.request_id,
+        )
+        content = result.content
+        return f"model said: {content.text if isinstance(content, TextContent) else content}"
+
+    @server.tool()
+    async def ask_name(ctx: Context) -> str:
+        """Ask the user for a name; return a greeting."""
+        answer = await ctx.elicit("Your name?", Name)
+        return f"hello {answer.data.name}" if answer.action == "accept" and answer.data else "no"
+
+    @server.tool()
+    def increment() -> int:
+        """Add one to the counter; return it."""
+        count[0] += 1
+        return count[0]
+
+    @server.tool()
+    def get() -> int:
+        """The counter."""
+        return count[0]
+
+    return server
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run the asking MCP test server.")
+    parser.add_argument("--stdio", action="store_true", help="serve on stdin and stdout")
+    args = parser.parse_args(argv)
+    server = build_server()
+    if args.stdio:
+        asyncio.run(server.run_stdio_async())
+        return 0
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        app = server.streamable_http_app(
+            streamable_http_path="/mcp", transport_security=TRANSPORT_SECURITY
+        )
+        async with serving(app, "127.0.0.1", 0, log_level="warning") as base_url:
+            print(f"asking server: {base_url}/mcp", flush=True)
+            await stop.wait()
+
+    asyncio.run(serve())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
