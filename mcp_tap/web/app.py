@@ -45,7 +45,9 @@ def build_app(
 
     async def index(request: Request) -> Response:
         text = (STATIC / "index.html").read_text(encoding="utf-8")
-        text = text.replace("__TOKEN__", html.escape(token)).replace("__TITLE__", html.escape(title))
+        text = text.replace("__TOKEN__", html.escape(token)).replace(
+            "__TITLE__", html.escape(title)
+        )
         return Response(text, media_type="text/html", headers=SECURITY_HEADERS)
 
     async def static(request: Request) -> Response:

@@ -177,9 +177,10 @@ class CallStore:
             self.calls.append(entry)
             self._tell({"t": "call", "row": entry.row(), "count": len(self.calls)})
             return
-        entry = self.call(number)
-        if entry is None:
+        found = self.call(number)
+        if found is None:
             return
+        entry = found
         entry.messages.append(event)
         params = progress_params(message)
         if params is not None:
@@ -348,13 +349,10 @@ def _params(seen: MessageSeen) -> Any:
 
 def _point(time: float, params: dict[str, Any]) -> tuple[float, float, float | None] | None:
     progress, total = params.get("progress"), params.get("total")
-    if not _number(progress):
+    if not isinstance(progress, int | float) or isinstance(progress, bool):
         return None
-    return (round(time, 3), float(progress), float(total) if _number(total) else None)
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    known = total if isinstance(total, int | float) and not isinstance(total, bool) else None
+    return (round(time, 3), float(progress), None if known is None else float(known))
 
 
 def _like(pattern: str, value: str) -> bool:
