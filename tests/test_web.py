@@ -7,12 +7,12 @@ import json
 import re
 import shutil
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import urllib.error
-import urllib.request
 import pytest
 
 from mcp_tap.protocol.events import (
@@ -45,7 +45,7 @@ def browser() -> Iterator[Any]:
 
 
 def open_page(browser: Any, url: str) -> tuple[Any, list[str]]:
-    # bypass_csp: the page forbids eval, which wait_for_function needs; the page itself never uses it
+    # bypass_csp: the page forbids eval, which wait_for_function needs (the page never evals)
     page = browser.new_page(viewport={"width": 1280, "height": 800}, bypass_csp=True)
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -79,16 +79,40 @@ def write_calls(path: Path, count: int) -> None:
     t = 0.0
     for n in range(1, count + 1):
         text = "needle-in-the-haystack" if n == 7777 else f"hay {n}"
-        request = {"jsonrpc": "2.0", "id": n, "method": "tools/call",
-                   "params": {"name": "echo", "arguments": {"text": text}}}
-        answer = {"jsonrpc": "2.0", "id": n, "result": {"content": [{"type": "text", "text": text}]}}
+        request = {
+            "jsonrpc": "2.0",
+            "id": n,
+            "method": "tools/call",
+            "params": {"name": "echo", "arguments": {"text": text}},
+        }
+        answer = {
+            "jsonrpc": "2.0",
+            "id": n,
+            "result": {"content": [{"type": "text", "text": text}]},
+        }
         headers = (("content-type", "application/json"),)
         writer.handle(ExchangeOpened(n, t, "POST", "/mcp", headers, "s1"))
-        writer.handle(MessageSeen(n, t, Direction.CLIENT_TO_SERVER, StreamKind.REQUEST_BODY, "s1",
-                                  RpcMessage(MessageKind.REQUEST, request, method="tools/call", id=n)))
+        writer.handle(
+            MessageSeen(
+                n,
+                t,
+                Direction.CLIENT_TO_SERVER,
+                StreamKind.REQUEST_BODY,
+                "s1",
+                RpcMessage(MessageKind.REQUEST, request, method="tools/call", id=n),
+            )
+        )
         writer.handle(ResponseStarted(n, t + 0.001, 200, headers, StreamKind.JSON_RESPONSE, "s1"))
-        writer.handle(MessageSeen(n, t + 0.002, Direction.SERVER_TO_CLIENT, StreamKind.JSON_RESPONSE,
-                                  "s1", RpcMessage(MessageKind.RESPONSE, answer, id=n)))
+        writer.handle(
+            MessageSeen(
+                n,
+                t + 0.002,
+                Direction.SERVER_TO_CLIENT,
+                StreamKind.JSON_RESPONSE,
+                "s1",
+                RpcMessage(MessageKind.RESPONSE, answer, id=n),
+            )
+        )
         writer.handle(ExchangeClosed(n, t + 0.002, "complete"))
         t += 0.01
     writer.close()
@@ -138,15 +162,34 @@ def test_the_filter_finds_one_call_among_10000(browser: Any, tmp_path: Path) -> 
 def test_a_live_call_charts_its_progress_and_resends(browser: Any, tmp_path: Path) -> None:
     with demo_server(step_delay=0.2) as base:
         target = base + "/mcp"
-        args = [sys.executable, "-m", "mcp_tap", "proxy", "--target", target, "--port", "0",
-                "--web", "--no-record"]
+        args = [
+            sys.executable,
+            "-m",
+            "mcp_tap",
+            "proxy",
+            "--target",
+            target,
+            "--port",
+            "0",
+            "--web",
+            "--no-record",
+        ]
         with running(args, cwd=tmp_path) as proxy:
             url = web_url(proxy)
             client_url = proxy.wait_for_line(r"point your client at (\S+)").group(1)
             page, errors = open_page(browser, url)
-            page.wait_for_selector("#spacer")
-            client = Proc([sys.executable, str(PY_CLIENT), client_url, "--tool", "download_file",
-                           "--args", json.dumps({"filename": "big.iso", "size_mb": 20})])
+            page.wait_for_selector("#spacer", state="attached")
+            client = Proc(
+                [
+                    sys.executable,
+                    str(PY_CLIENT),
+                    client_url,
+                    "--tool",
+                    "download_file",
+                    "--args",
+                    json.dumps({"filename": "big.iso", "size_mb": 20}),
+                ]
+            )
             try:
                 page.wait_for_selector(".stream canvas[data-points]", timeout=20_000)
                 page.wait_for_function(
@@ -171,10 +214,15 @@ def test_a_live_call_charts_its_progress_and_resends(browser: Any, tmp_path: Pat
             )
             page.locator("#list .row").first.click()
             page.wait_for_selector("#resend-params")
-            edited = {"name": "download_file", "arguments": {"filename": "small.bin", "size_mb": 2}}
+            edited = json.loads(page.input_value("#resend-params"))  # _meta and all
+            assert edited["arguments"] == {"filename": "big.iso", "size_mb": 20}
+            edited["arguments"] = {"filename": "small.bin", "size_mb": 2}
             page.fill("#resend-params", json.dumps(edited))
             page.click("#resend-btn")
-            page.wait_for_selector("#resend-diff", timeout=30_000)
+            page.wait_for_selector("#resend-diff, #resend-result .error", timeout=30_000)
+            assert page.locator("#resend-result .error").count() == 0, page.locator(
+                "#resend-result"
+            ).inner_text()
             received = page.locator("#resend-received").inner_text()
             assert "Downloaded small.bin (2 MB)" in received
             diff = page.locator("#resend-diff").inner_text()
