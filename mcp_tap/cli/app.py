@@ -25,6 +25,7 @@ from mcp_tap.cli import (
     serve,
     show,
     stdio,
+    web,
 )
 from mcp_tap.cli.common import UserError
 from mcp_tap.cli.options import Commands, examples
@@ -52,6 +53,7 @@ COMMANDS: tuple[Callable[[Commands], None], ...] = (
     report.register,
     serve.register,
     demo.register,
+    web.register,
 )
 
 

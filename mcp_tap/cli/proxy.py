@@ -46,8 +46,10 @@ from mcp_tap.cli.subscribers import (
     fail_on_gate,
     otlp_subscriber,
     recorder_for,
+    redaction_rules,
     view_subscribers,
 )
+from mcp_tap.cli.web import add_web_option, web_session
 from mcp_tap.faults import FaultPlan
 from mcp_tap.http.ca import LocalCA
 from mcp_tap.http.forward import ForwardProxy
@@ -58,6 +60,7 @@ from mcp_tap.http.proxy import client_url, running_proxy
 from mcp_tap.protocol.secrets import redact_url
 from mcp_tap.recording.writer import FORWARD_TARGET, RecordingWriter
 from mcp_tap.tap.bus import TapBus
+from mcp_tap.web.store import CallStore
 
 __all__ = [
     "ProxyOptions",
@@ -130,6 +133,7 @@ def register(commands: Commands) -> None:
     add_otlp_options(proxy)
     add_view_options(proxy)
     add_fault_options(proxy)
+    add_web_option(proxy)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -181,11 +185,20 @@ def run(args: argparse.Namespace) -> int:
         if traces is not None:
             bus.subscribe(traces)
 
+    store = CallStore(redaction_rules(args)) if args.web is not None else None
+    if store is not None:
+        bus.subscribe(store)
+
+    async def serve() -> None:
+        title = args.target or ("forward proxy" if ca is not None else "demo")
+        async with web_session(args, store or CallStore(), args.target, title, info):
+            if ca is not None:
+                await run_forward_proxy(options, ca, bus, out=info, on_listening=start_session)
+            else:
+                await run_proxy(options, bus, out=info, on_listening=start_session)
+
     try:
-        if ca is not None:
-            run_async(run_forward_proxy(options, ca, bus, out=info, on_listening=start_session))
-        else:
-            run_async(run_proxy(options, bus, out=info, on_listening=start_session))
+        run_async(serve())
     finally:
         bus.close()
         for recorder in recorders:

@@ -1,0 +1,145 @@
+"""`mcp-tap web REC...`, and `--web [PORT]` on `proxy`: the web view on 127.0.0.1.
+
+`register` adds the command; `add_web_option` the flag other commands share; `web_session`
+starts the page over a `CallStore` and prints its URL (token included) once it listens.
+Resend goes through `HttpResender`, the one object of replay the web view is handed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, TextIO
+
+from mcp_tap.analysis.calls import Call
+from mcp_tap.cli.common import UserError, run_async, until_signalled, warn
+from mcp_tap.cli.options import RECORDING_FILE, Commands, add_command
+from mcp_tap.cli.subscribers import redaction_rules
+from mcp_tap.protocol.events import TapEvent
+from mcp_tap.recording.merge import ExchangeNumbers, Labels, Relabel, server_name
+from mcp_tap.recording.reader import open_recording
+from mcp_tap.replay.replayer import ReplayError
+from mcp_tap.replay.resend import resend_call
+from mcp_tap.web.feed import DEFAULT_QUEUE
+from mcp_tap.web.resend import ResendError
+from mcp_tap.web.server import WebPortInUse, running_web
+from mcp_tap.web.store import CallStore
+
+NOT_GIVEN = -1  # --web without a port: a free one
+
+
+class HttpResender:
+    """Sends a call again to `target` with replay's machinery (`replay.resend`)."""
+
+    def __init__(self, target: str | None, headers: dict[str, str] | None = None) -> None:
+        self.target = target
+        self.headers = headers or {}
+
+    async def resend(self, events: Sequence[TapEvent], number: int, params: Any) -> Call:
+        if self.target is None:
+            raise ResendError("no target to send to: give --target URL")
+        try:
+            return await resend_call(events, number, params, self.target, self.headers)
+        except (ReplayError, ValueError, OSError) as error:
+            raise ResendError(str(error)) from None
+
+
+def add_web_option(parser: argparse.ArgumentParser) -> None:
+    """--web [PORT] and --web-queue: the page beside the console."""
+    parser.add_argument(
+        "--web",
+        nargs="?",
+        type=int,
+        const=0,
+        default=None,
+        metavar="PORT",
+        help="also serve the web view on 127.0.0.1 (PORT, or a free one); the URL, with its "
+        "token, is printed at start",
+    )
+    add_queue_option(parser)
+
+
+def add_queue_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--web-queue",
+        type=int,
+        default=DEFAULT_QUEUE,
+        metavar="N",
+        help=f"live updates a page may fall behind before they are skipped "
+        f"(default {DEFAULT_QUEUE})",
+    )
+
+
+@contextlib.asynccontextmanager
+async def web_session(
+    args: argparse.Namespace,
+    store: CallStore,
+    target: str | None,
+    title: str,
+    out: TextIO,
+) -> AsyncIterator[None]:
+    """The page over `store` while the block runs, when --web asked for it (or `web`)."""
+    port = getattr(args, "web", None)
+    if port is None:
+        yield
+        return
+    if not 0 <= port <= 65535:
+        raise UserError(f"--web takes a port from 0 to 65535, got {port}")
+    if args.web_queue < 1:
+        raise UserError(f"--web-queue must be at least 1, got {args.web_queue}")
+    try:
+        async with running_web(store, port, HttpResender(target), title, args.web_queue) as url:
+            print(f"mcp-tap: web view at {url}", file=out, flush=True)
+            yield
+    except WebPortInUse as error:
+        raise UserError(str(error)) from None
+
+
+def register(commands: Commands) -> None:
+    """Add `mcp-tap web` and its flags."""
+    web = add_command(
+        commands,
+        "web",
+        run,
+        "browse recordings in a web page on 127.0.0.1",
+        "Serve recordings as a web page on loopback: the calls (filterable), each call whole, "
+        "progress charts, the summary and findings; a call can be sent again to --target.",
+        "web session.yaml",
+        "web session.yaml --target http://127.0.0.1:8000/mcp --port 8899",
+    )
+    web.add_argument("files", nargs="+", metavar="FILE.yaml", help=RECORDING_FILE)
+    web.add_argument(
+        "--port", type=int, default=0, help="listen port on 127.0.0.1; 0 picks a free one"
+    )
+    web.add_argument(
+        "--target", help="where a call is sent again (default: the recording's target)"
+    )
+    add_queue_option(web)
+
+
+def run(args: argparse.Namespace) -> int:
+    """`mcp-tap web`: serve the recordings until Ctrl-C."""
+    store = CallStore(redaction_rules(args))
+    target: str | None = args.target
+    labels, numbers = Labels(), ExchangeNumbers()
+    for path in args.files:
+        recording = open_recording(path)
+        if target is None:
+            recorded = recording.header.get("target")
+            target = recorded if isinstance(recorded, str) and "://" in recorded else None
+        relabel = Relabel(labels.label(server_name(recording.header)), numbers)
+        for event in recording:
+            store.handle(relabel(event) if len(args.files) > 1 else event)
+        warn(recording)
+    store.close()
+    args.web = args.port
+    title = ", ".join(args.files)
+
+    async def serve() -> None:
+        async with until_signalled() as stop, web_session(args, store, target, title, sys.stdout):
+            await stop.wait()
+
+    run_async(serve())
+    return 0

@@ -1,0 +1,108 @@
+"""Send one recorded call again, with new params, to a live HTTP target.
+
+The call's session is opened again the way it was (its `initialize` and `initialized`
+exchanges), then the call's own exchange goes with the edited request; replay's machinery
+(`build_plan`, `Replayer`) does the sending, maps the session and finds the answer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+from mcp_tap.analysis.calls import Call, CallNumbers
+from mcp_tap.http.limits import DEFAULT_IDLE_TIMEOUT
+from mcp_tap.http.upstream import UpstreamPool
+from mcp_tap.protocol.events import (
+    Direction,
+    ExchangeOpened,
+    MessageKind,
+    MessageSeen,
+    ResponseStarted,
+    StreamKind,
+    TapEvent,
+)
+from mcp_tap.replay.plan import build_plan
+from mcp_tap.replay.replayer import Replayer, ReplayError, refill_secrets
+from mcp_tap.replay.run import target_origin
+from mcp_tap.tap.bus import TapBus
+
+HANDSHAKE = ("initialize", "notifications/initialized")
+
+
+def edited_events(events: Sequence[TapEvent], number: int, params: Any) -> list[TapEvent]:
+    """The events of call `number`'s handshake and exchange, its request given `params`."""
+    numbers = CallNumbers()
+    request: MessageSeen | None = None
+    for event in events:
+        if numbers.see(event) == number and isinstance(event, MessageSeen):
+            if event.message.kind is MessageKind.REQUEST:
+                request = event
+                break
+    if request is None or request.direction is not Direction.CLIENT_TO_SERVER:
+        raise ReplayError(f"call {number} is not a request the client sent")
+    if request.stream is StreamKind.STDIO:
+        raise ReplayError("sending a call again over stdio is not supported yet: HTTP only")
+    session = request.session_id
+    keep = {request.exchange_id}
+    if session is not None:
+        in_session = {
+            e.exchange_id
+            for e in events
+            if isinstance(e, ExchangeOpened | ResponseStarted) and e.session_id == session
+        }
+        keep |= {
+            e.exchange_id
+            for e in events
+            if isinstance(e, MessageSeen)
+            and e.exchange_id in in_session
+            and e.direction is Direction.CLIENT_TO_SERVER
+            and e.message.method in HANDSHAKE
+        }
+    payload = dict(request.message.payload)
+    if params is None:
+        payload.pop("params", None)
+    else:
+        payload["params"] = params
+    edited = dataclasses.replace(
+        request, message=dataclasses.replace(request.message, payload=payload)
+    )
+    chosen: list[TapEvent] = []
+    for event in events:
+        if getattr(event, "exchange_id", None) not in keep:
+            continue
+        if isinstance(event, MessageSeen) and event.exchange_id == request.exchange_id:
+            if event.direction is Direction.CLIENT_TO_SERVER and event is not request:
+                continue  # the rest of a batch stays behind: one call goes
+            if event is request:
+                event = edited
+        chosen.append(event)
+    return chosen
+
+
+async def resend_call(
+    events: Sequence[TapEvent],
+    number: int,
+    params: Any,
+    target: str,
+    headers: dict[str, str] | None = None,
+    timeout: float = 30.0,
+) -> Call:
+    """Call `number` sent again to `target` with `params`: the answer that came back."""
+    plan = build_plan(edited_events(events, number, params))
+    mine = [c for c in plan.calls if c.method not in HANDSHAKE]
+    if not mine:
+        raise ReplayError(f"call {number} is not in the recording")
+    secrets = refill_secrets(plan.exchanges, headers or {})
+    async with target_origin(target) as origin:
+        upstream = UpstreamPool(origin, idle_timeout=DEFAULT_IDLE_TIMEOUT)
+        try:
+            replayer = Replayer(plan, upstream, TapBus(), None, timeout, secrets)
+            await replayer.run()
+        finally:
+            await upstream.aclose()
+    received = replayer.replayed_call(mine[-1])
+    if received is None or received.response is None:
+        raise ReplayError(f"the target did not answer call {number} within {timeout:g} s")
+    return received
