@@ -238,3 +238,28 @@ def test_latency_and_progress_shape_between_paired_calls() -> None:
     nearly = collect_calls(calls(TapScript("c"), 0.12, [1, 2, 3]))
     assert behaviour_changes(fast, nearly)[0] == []  # 2.4x, but under 100 ms slower
     assert behaviour_changes(fast, nearly, latency=LatencyLimits(2, 0.05))[0] != []
+
+
+def test_a_definition_listed_again_keeps_its_exact_fingerprint() -> None:
+    """The fingerprint cache tells apart what equal-looking JSON does not: null and NaN, 1, 1.0
+    and true; values orjson cannot write (past 64 bits, lone surrogates) still get theirs."""
+    import json
+
+    from mcp_tap.analysis.definition_checks import PrintCache
+    from mcp_tap.analysis.pins import fingerprint
+
+    cache = PrintCache(size=4)
+    values: list[Any] = [
+        {"default": None},
+        json.loads('{"default": NaN}'),
+        {"default": None},
+        {"default": 1},
+        {"default": 1.0},
+        {"default": True},
+        {"default": 1},
+        {"default": 2**70},
+        {"name": "a", "default": 1},
+        {"default": 1, "name": "a"},
+    ]
+    for value in values * 2:
+        assert cache.fingerprint(value) == fingerprint(value)

@@ -11,8 +11,11 @@ addresses the model (`suspicious.py`); a definition is judged once per session.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
+
+import orjson
 
 from mcp_tap.analysis.interface import LISTS, RESOURCES, SERVER_METHODS, ListKind, listed
 from mcp_tap.analysis.interface_diff import definition_changes, summary
@@ -25,6 +28,7 @@ from mcp_tap.protocol.events import Direction, MessageKind, MessageSeen, TapEven
 
 MAX_PER_DEFINITION = 5  # suspicious spans reported per definition: the first few say it
 MAX_DETAIL = 400  # characters of a change summary in a finding's one line
+REMEMBERED_PRINTS = 512  # definitions whose fingerprint is kept, by their exact JSON
 _LIST_CHANGED = {
     "notifications/tools/list_changed": "tools",
     "notifications/prompts/list_changed": "prompts",
@@ -43,6 +47,7 @@ class DefinitionChecker:
         self._seen = Bounded()  # (session, field, name) -> (fingerprint, definition)
         self._judged = Bounded()  # (session, field, name, fingerprint): already read
         self._announced = Bounded()  # (session, field): list_changed since the last list
+        self._prints = PrintCache()
 
     def handle(self, event: TapEvent) -> None:
         if not isinstance(event, MessageSeen):
@@ -72,7 +77,7 @@ class DefinitionChecker:
         session = event.session_id
         announced = self._announced.pop((session, kind.field), None) is not None
         for name, definition in items.items():
-            print_ = fingerprint(definition)
+            print_ = self._prints.fingerprint(definition)
             key = (session, kind.field, name)
             if kind is not RESOURCES:  # resources come and go; their texts are still read
                 earlier = self._seen.get(key)
@@ -143,6 +148,39 @@ class DefinitionChecker:
                 detail += f" (and {len(found) - MAX_PER_DEFINITION} more)"
             extra = {"kind": noun, "name": name, "field": where, "span": suspicion.shown}
             self.publish(finding_at(event, suspicion.rule, detail, suspicion.severity, **extra))
+
+
+class PrintCache:
+    """`fingerprint` of definitions listed again, by their compact JSON as parsed.
+
+    A client lists again and gets the same list: the canonical (sorted) JSON and its hash
+    cost about 10 us a definition, orjson's compact JSON of the value as it is about 1 us.
+    Two values with the same orjson text are the same JSON (types kept: 1, 1.0 and true
+    differ), except NaN and the infinities, which orjson writes as null: so the value must
+    also be equal (`==`) to the one cached, which NaN and null never are. A value orjson
+    cannot write (an int past 64 bits, a lone surrogate) is not cached.
+    """
+
+    def __init__(self, size: int = REMEMBERED_PRINTS) -> None:
+        self._size = size
+        self._prints: OrderedDict[bytes, tuple[Any, str]] = OrderedDict()
+
+    def fingerprint(self, definition: Any) -> str:
+        """`pins.fingerprint(definition)`, from the cache when its JSON was seen."""
+        try:
+            text = orjson.dumps(definition)
+        except TypeError:  # orjson.JSONEncodeError: past 64 bits, a surrogate
+            return fingerprint(definition)
+        known = self._prints.get(text)
+        if known is not None and known[0] == definition:
+            self._prints.move_to_end(text)
+            return known[1]
+        print_ = fingerprint(definition)
+        self._prints[text] = (definition, print_)
+        self._prints.move_to_end(text)
+        if len(self._prints) > self._size:
+            self._prints.popitem(last=False)
+        return print_
 
 
 def _notification(kind: ListKind) -> str:
