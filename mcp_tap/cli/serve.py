@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from mcp_tap.cli.common import UserError, banner, check_record_path, checked_port, run_async
+from mcp_tap.cli.faults import add_fault_options, fault_plan
 from mcp_tap.cli.options import (
     RECORDING_SOURCES,
     UPSTREAM_LIMITS,
@@ -29,6 +30,7 @@ from mcp_tap.cli.options import (
     checked_limits,
 )
 from mcp_tap.cli.subscribers import open_recorder, otlp_subscriber, view_subscribers
+from mcp_tap.faults import FaultPlan
 from mcp_tap.http.guard import is_loopback
 from mcp_tap.http.limits import DEFAULT_LIMITS, Limits
 from mcp_tap.protocol.redaction import RedactionRules
@@ -54,6 +56,7 @@ class ServeOptions:
     rules: MatchRules = field(default_factory=MatchRules)
     allow_hosts: Sequence[str] = ()
     limits: Limits = DEFAULT_LIMITS
+    faults: FaultPlan | None = None  # --fault rules the mock performs
 
 
 def register(commands: Commands) -> None:
@@ -111,6 +114,7 @@ def register(commands: Commands) -> None:
         help="be a stdio server (for hosts): requests on stdin, answers on stdout, "
         "nothing else on stdout; the summary goes to stderr",
     )
+    add_fault_options(serve)
     add_limit_options(serve, skip=UPSTREAM_LIMITS)
     add_otlp_options(serve)
     add_view_options(serve)
@@ -130,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
         rules=MatchRules.from_options(args.match, args.repeat),
         allow_hosts=args.allow_host,
         limits=checked_limits(args),
+        faults=fault_plan(args, "serve-stdio" if args.stdio else "serve"),
     )
     if not is_loopback(args.host):
         print(
@@ -139,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
         )
     check_otlp_options(args)
     if args.stdio:
-        return _serve_stdio(args, loaded)
+        return _serve_stdio(args, loaded, options.faults)
     bus = TapBus()
     subscribers = view_subscribers(args, bus)
     info = sys.stderr if args.jsonl else sys.stdout  # keep a JSON-lines stdout pure
@@ -161,7 +166,9 @@ def run(args: argparse.Namespace) -> int:
     return 1 if args.strict and not report.clean else 0
 
 
-def _serve_stdio(args: argparse.Namespace, loaded: LoadedRecordings) -> int:
+def _serve_stdio(
+    args: argparse.Namespace, loaded: LoadedRecordings, faults: FaultPlan | None
+) -> int:
     """serve --stdio: stdout carries the protocol, so no view; a recording and the summary."""
     bus = TapBus()
     if args.record:
@@ -174,7 +181,7 @@ def _serve_stdio(args: argparse.Namespace, loaded: LoadedRecordings) -> int:
     rules = MatchRules.from_options(args.match, args.repeat)
     try:
         speed = None if args.fast else args.speed
-        report = run_async(run_stdio_mock(loaded, bus, rules=rules, speed=speed))
+        report = run_async(run_stdio_mock(loaded, bus, rules=rules, speed=speed, faults=faults))
     finally:
         bus.close()
     for line in report.summary():
@@ -203,6 +210,7 @@ async def run_serve(
             port=options.port,
             allow_hosts=options.allow_hosts,
             limits=options.limits,
+            faults=options.faults,
         ) as mock:
             count = sum(1 for i in loaded.server.interactions if i.response is not None)
             pace = "at once (--fast)" if options.speed is None else f"at {options.speed:g}x"

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from mcp_tap.faults import FaultPlan, Rule
+from mcp_tap.faults.plan import plan_of
 from mcp_tap.http.front import serving_requests
 from mcp_tap.http.guard import HostGuard
 from mcp_tap.http.limits import DEFAULT_LIMITS, Limits
@@ -131,12 +133,15 @@ async def running_mock(
     port: int = 0,
     allow_hosts: Sequence[str] = (),
     limits: Limits = DEFAULT_LIMITS,
+    faults: FaultPlan | None = None,
 ) -> AsyncIterator[RunningMock]:
-    """Serve `loaded` on host:port (0: a free one) until the block ends."""
+    """Serve `loaded` on host:port (0: a free one) until the block ends; `faults`: the
+    `--fault` rules the mock performs."""
     if speed is not None and speed <= 0:
         raise ValueError("--speed must be above 0")
     matcher = Matcher(loaded.server.interactions, rules)
-    mock = MockServer(loaded.server, matcher, bus, speed, HostGuard(host, allow_hosts), limits)
+    guard = HostGuard(host, allow_hosts)
+    mock = MockServer(loaded.server, matcher, bus, speed, guard, limits, faults)
     report = ServeReport(matcher, mock)
     try:
         async with serving_requests(mock, host, port, limits) as base_url:
@@ -152,13 +157,14 @@ async def run_stdio_mock(
     rules: MatchRules | None = None,
     speed: float | None = 1.0,
     stop: asyncio.Event | None = None,
+    faults: FaultPlan | None = None,
 ) -> ServeReport:
     """Serve `loaded` on this process's stdin and stdout until the host closes stdin."""
     if speed is not None and speed <= 0:
         raise ValueError("--speed must be above 0")
     matcher = Matcher(loaded.server.interactions, rules)
     mock = MockServer(loaded.server, matcher, bus, speed)
-    await serve_stdio(mock, StdioTap(bus, "mcp-tap serve --stdio"), stop)
+    await serve_stdio(mock, StdioTap(bus, "mcp-tap serve --stdio"), stop, faults)
     return ServeReport(matcher, mock)
 
 
@@ -172,19 +178,30 @@ async def serving_recording(
     bus: TapBus | None = None,
     host: str = "127.0.0.1",
     port: int = 0,
+    faults: FaultPlan | Sequence[str | Rule] | None = None,
+    seed: int | None = None,
 ) -> AsyncIterator[RunningMock]:
     """Serve recordings on a free loopback port; yield the URL and the report.
 
     `fast` sends every recorded message at once; `speed` scales the recorded gaps otherwise.
-    `match` and `repeat` are the CLI's `--match` and `--repeat`.
+    `match` and `repeat` are the CLI's `--match` and `--repeat`; `faults` its `--fault`
+    rules (text such as `"error tool=echo code=-32001"`, or parsed) and `seed` its `--seed`.
+    A bad rule raises `mcp_tap.faults.RuleError`.
     """
+    plan = plan_of(faults, seed, "serve")
     loaded = load_recordings(paths)
     rules = MatchRules.from_options(match, repeat)
     own_bus = bus is None
     tap_bus = bus if bus is not None else TapBus()
     try:
         async with running_mock(
-            loaded, tap_bus, rules=rules, speed=None if fast else speed, host=host, port=port
+            loaded,
+            tap_bus,
+            rules=rules,
+            speed=None if fast else speed,
+            host=host,
+            port=port,
+            faults=plan,
         ) as mock:
             yield mock
     finally:

@@ -20,10 +20,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import functools
 import itertools
 import uuid
 from typing import Any
 
+from mcp_tap.faults import FaultPlan
 from mcp_tap.http.front import ClientConnection
 from mcp_tap.http.guard import HostGuard
 from mcp_tap.http.limits import DEFAULT_LIMITS, Limits
@@ -38,6 +40,8 @@ from mcp_tap.protocol.events import (
     header,
 )
 from mcp_tap.protocol.jsonrpc import error_body, request_id_for_error
+from mcp_tap.serve.answer import Answer
+from mcp_tap.serve.faults import AnswerFaults, fault_request
 from mcp_tap.serve.inbound import Refused, read_message
 from mcp_tap.serve.interactions import Interaction, RecordedServer
 from mcp_tap.serve.legacy_sse import LegacySseSessions, opens_legacy_stream
@@ -46,24 +50,15 @@ from mcp_tap.serve.matching import MISS_CODE, Matcher, Miss
 from mcp_tap.serve.replies import Reply
 from mcp_tap.serve.wire import (
     INVALID_REQUEST,
-    SSE_HEADERS,
     Item,
     dumps,
+    json_headers,
     respond_whole,
-    sse_event,
 )
 from mcp_tap.tap.bus import TapBus
 from mcp_tap.tap.exchange import ExchangeTap
 
 LIFECYCLE = frozenset({"initialize", "server/discover", "ping"})
-
-
-def _json_headers(payload: bytes, extra: Headers = ()) -> Headers:
-    return (
-        ("content-type", "application/json"),
-        ("content-length", str(len(payload))),
-        *extra,
-    )
 
 
 def _accepts(headers: Headers) -> tuple[bool, bool]:
@@ -84,8 +79,10 @@ class MockServer:
         speed: float | None = 1.0,
         guard: HostGuard | None = None,
         limits: Limits = DEFAULT_LIMITS,
+        faults: FaultPlan | None = None,
     ):
         self.recorded = recorded
+        self.faults = faults  # --fault rules; None: nothing is decided on the way
         self.matcher = matcher
         self.bus = bus
         self.speed = speed  # None: every message at once (--fast)
@@ -132,7 +129,7 @@ class MockServer:
             if session is not None and session in self.sessions:
                 self.sessions.discard(session)
                 respond_whole(
-                    client, tap, 200, _json_headers(b"", (("mcp-session-id", session),)), b""
+                    client, tap, 200, json_headers(b"", (("mcp-session-id", session),)), b""
                 )
             else:
                 respond_whole(client, tap, 405, (("allow", "POST"), ("content-length", "0")), b"")
@@ -161,7 +158,7 @@ class MockServer:
     ) -> None:
         self.fault(kind, detail)
         payload = error_body(request_id, INVALID_REQUEST, f"mcp-tap: {detail}")
-        client.respond(status, _json_headers(payload), payload)
+        client.respond(status, json_headers(payload), payload)
 
     def _error(
         self,
@@ -173,7 +170,7 @@ class MockServer:
         text: str,
     ) -> None:
         payload = error_body(request_id, code, text)
-        respond_whole(client, tap, status, _json_headers(payload), payload)
+        respond_whole(client, tap, status, json_headers(payload), payload)
 
     def _post(self, request: Request, client: ClientConnection, tap: ExchangeTap) -> None:
         message = read_message(request.body)
@@ -181,7 +178,7 @@ class MockServer:
             if message.payload is None:  # a batch of notifications: nothing to answer
                 respond_whole(client, tap, 202, (("content-length", "0"),), b"")
             else:
-                headers = _json_headers(message.payload)
+                headers = json_headers(message.payload)
                 respond_whole(client, tap, 400, headers, message.payload)
             return
         session = header(request.headers, "mcp-session-id")
@@ -192,6 +189,20 @@ class MockServer:
             # Notifications and responses from the client: accepted, as a server does.
             respond_whole(client, tap, 202, (("content-length", "0"),), b"")
             return
+        if self.faults:
+            answer = functools.partial(self._answer, request, client, tap, message, session)
+            if fault_request(self.faults, self.bus, client, tap, message, session, answer):
+                return
+        self._answer(request, client, tap, message, session)
+
+    def _answer(
+        self,
+        request: Request,
+        client: ClientConnection,
+        tap: ExchangeTap,
+        message: RpcMessage,
+        session: str | None,
+    ) -> None:
         reply = self.reply_to(message)
         if isinstance(reply, Miss):
             self._missed(reply, client, tap, message.id, session)
@@ -201,7 +212,10 @@ class MockServer:
         takes_json, takes_sse = _accepts(request.headers)
         sse = takes_sse and (reply.wants_sse or not takes_json)
         items = reply.items if sse else []  # a JSON answer has no room for notifications
-        _Answer(self, client, tap, sse, extra, items, reply.response)
+        faults = None
+        if self.faults:
+            faults = AnswerFaults(self.faults, self.bus, message, session, tap.exchange_id)
+        Answer(self, client, tap, sse, extra, items, reply.response, faults)
 
     def reply_to(self, message: RpcMessage) -> Reply | Miss:
         """What to answer a client's request, on any carrier: its notifications and response.
@@ -282,102 +296,4 @@ class MockServer:
     ) -> None:
         payload = self.miss_answer(miss, request_id, tap.exchange_id, session)
         extra: Headers = (("mcp-session-id", session),) if session is not None else ()
-        respond_whole(client, tap, 200, _json_headers(payload, extra), payload)
-
-
-class _Answer:
-    """One response being replayed on a client connection (front.ExchangeListener)."""
-
-    def __init__(
-        self,
-        mock: MockServer,
-        client: ClientConnection,
-        tap: ExchangeTap,
-        sse: bool,
-        extra: Headers,
-        items: list[Item],
-        response: Item,
-    ):
-        self.mock, self.client, self.tap = mock, client, tap
-        self.sse, self.extra, self.items = sse, extra, items
-        self.response_offset, self.response = response
-        self.writable = asyncio.Event()
-        self.writable.set()
-        client.listener = self
-        task = asyncio.get_running_loop().create_task(self.run())
-        mock.answers.add(task)
-        task.add_done_callback(mock.answers.discard)
-        self.task = task
-        self.done = False
-
-    async def run(self) -> None:
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        speed = self.mock.speed
-        try:
-            if not self.sse:
-                await self._until(start, self.response_offset, speed)
-                payload = dumps(self.response)
-                self.done = True
-                respond_whole(
-                    self.client, self.tap, 200, _json_headers(payload, self.extra), payload
-                )
-                return
-            headers = (*SSE_HEADERS, *self.extra)
-            self.client.start_response(200, headers)
-            self.client.flush()
-            self.tap.response_started(200, headers)
-            pending: list[bytes] = []
-            for offset, message in self.items:
-                if speed is not None and pending and start + offset / speed > loop.time():
-                    self._send(b"".join(pending))
-                    pending = []
-                await self._until(start, offset, speed)
-                pending.append(sse_event(message))
-            if speed is not None and pending:
-                self._send(b"".join(pending))
-                pending = []
-            await self._until(start, self.response_offset, speed)
-            last = b"".join(pending) + sse_event(self.response)
-            self.done = True
-            self.client.end_response(last)
-            self.tap.response_chunk(last)
-            self.tap.closed("complete")
-        except asyncio.CancelledError:
-            if not self.done:
-                self.done = True
-                self.client.abort()
-                self.tap.closed("client-disconnected")
-            raise
-        except Exception as error:  # a bug of ours: the client must not hang on it
-            self.mock.fault("proxy-error", f"serve: {type(error).__name__}: {error}")
-            if not self.done:
-                self.done = True
-                self.client.abort()
-                self.tap.closed("upstream-error")
-
-    async def _until(self, start: float, offset: float, speed: float | None) -> None:
-        if speed is not None:
-            delay = start + offset / speed - asyncio.get_running_loop().time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-        if not self.writable.is_set():
-            await self.writable.wait()
-
-    def _send(self, data: bytes) -> None:
-        self.client.write_body(data)
-        self.tap.response_chunk(data)
-
-    # -- front.ExchangeListener --
-
-    def client_gone(self) -> None:
-        if not self.done:
-            self.done = True
-            self.task.cancel()
-            self.tap.closed("client-disconnected")
-
-    def client_paused(self) -> None:
-        self.writable.clear()
-
-    def client_resumed(self) -> None:
-        self.writable.set()
+        respond_whole(client, tap, 200, json_headers(payload, extra), payload)
