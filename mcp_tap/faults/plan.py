@@ -81,12 +81,20 @@ class FaultPlan:
                 # the mock has no server process to kill: `mcp-tap stdio` in front of it has
                 raise RuleError(f"fault rule {rule.text!r}: kill is for `mcp-tap stdio`")
         self.rules = tuple(rules)
+        self.carrier = carrier
         self._random = random.Random(seed)
         self._matched = [0] * len(self.rules)
         self._applied = [0] * len(self.rules)
 
     def __bool__(self) -> bool:
         return bool(self.rules)
+
+    def extend(self, rules: Sequence[Rule]) -> None:
+        """More rules, tried after the others, which keep their counts (`inject` in tests)."""
+        checked = FaultPlan(rules, carrier=self.carrier)  # RuleError for one it cannot do
+        self.rules += checked.rules
+        self._matched += [0] * len(checked.rules)
+        self._applied += [0] * len(checked.rules)
 
     def decide(self, message: RpcMessage, context: MessageContext) -> Action | None:
         """The action for `message`, or None to forward it untouched."""
