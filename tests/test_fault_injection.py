@@ -225,3 +225,17 @@ def test_replay_leaves_out_what_was_injected(tmp_path: Path) -> None:
     assert len(injected(events)) == 2
     methods = [call.method for call in build_plan(events).calls]
     assert methods and "tools/call" not in methods  # the handshake stays, the calls go
+
+
+def test_stdio_with_rules_forwards_a_last_line_that_has_no_newline(tmp_path: Path) -> None:
+    import subprocess
+
+    # the server echoes its stdin back once it closes: both last lines lack a newline
+    echo = [sys.executable, "-c", "import sys; sys.stdout.write(sys.stdin.read())"]
+    line = b'{"jsonrpc":"2.0","id":1,"method":"ping"}'
+    args = ["-m", "mcp_tap", "stdio", "--fault", "error tool=nothing", "--", *echo]
+    done = subprocess.run(
+        [sys.executable, *args], input=line, capture_output=True, timeout=30, cwd=ROOT, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == line  # every byte, through the rules' line cutting both ways
