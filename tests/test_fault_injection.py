@@ -23,7 +23,16 @@ from mcp_tap.protocol.events import (
     header,
 )
 from mcp_tap.recording.reader import load_recording
-from tests.procs import PY_CLIENT, ROOT, Proc, demo_server, running, tap_proxy
+from tests.procs import (
+    PY_CLIENT,
+    ROOT,
+    Proc,
+    demo_server,
+    have_ts_client,
+    running,
+    tap_proxy,
+    ts_client,
+)
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -225,3 +234,50 @@ def test_replay_leaves_out_what_was_injected(tmp_path: Path) -> None:
     assert len(injected(events)) == 2
     methods = [call.method for call in build_plan(events).calls]
     assert methods and "tools/call" not in methods  # the handshake stays, the calls go
+
+
+def test_stdio_with_rules_forwards_a_last_line_that_has_no_newline(tmp_path: Path) -> None:
+    import subprocess
+
+    # the server echoes its stdin back once it closes: both last lines lack a newline
+    echo = [sys.executable, "-c", "import sys; sys.stdout.write(sys.stdin.read())"]
+    line = b'{"jsonrpc":"2.0","id":1,"method":"ping"}'
+    args = ["-m", "mcp_tap", "stdio", "--fault", "error tool=nothing", "--", *echo]
+    done = subprocess.run(
+        [sys.executable, *args], input=line, capture_output=True, timeout=30, cwd=ROOT, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == line  # every byte, through the rules' line cutting both ways
+
+
+@pytest.mark.skipif(not have_ts_client(), reason="Node.js or the pinned npm packages missing")
+def test_typescript_client_resumes_server_everything_after_a_dropped_stream(
+    tmp_path: Path,
+) -> None:
+    """server-everything's Streamable HTTP server keeps an event store (InMemoryEventStore):
+    the TypeScript SDK client resumes with Last-Event-ID and gets every notification."""
+    from tests.test_real_traffic import everything_http
+
+    record = tmp_path / "everything.yaml"
+    tool = "trigger-long-running-operation"
+    rule = f"drop-stream tool={tool} after-progress=2 times=1"
+    with (
+        everything_http() as server,
+        tap_proxy(server, tmp_path, "--fault", rule, "--record", str(record), "--quiet") as (
+            url,
+            proxy,
+        ),
+    ):
+        lines = ts_client(url, tool, {"duration": 1, "steps": 5})
+        proxy.stop()
+    assert [line["progress"] for line in lines if line["event"] == "progress"] == [1, 2, 3, 4, 5]
+    assert lines[-1]["event"] == "result" and "completed" in lines[-1]["text"], lines
+    events = recorded(record)
+    (fault,) = injected(events)
+    assert fault.action == "drop-stream" and fault.direction is Direction.SERVER_TO_CLIENT
+    resumed = [
+        e for e in events
+        if isinstance(e, ExchangeOpened) and e.method == "GET"
+        and header(e.headers, "last-event-id") is not None and e.time > fault.time
+    ]  # fmt: skip
+    assert resumed, "the client resumed the stream with Last-Event-ID"

@@ -26,7 +26,7 @@ from mcp.types import (
     TextContent,
 )
 
-from mcp_tap.protocol.events import Finding
+from mcp_tap.protocol.events import FaultInjected, Finding
 from mcp_tap.recording.reader import load_recording
 from tests.procs import ROOT, running, tap_proxy
 
@@ -152,3 +152,50 @@ def test_sampling_and_elicitation_over_stdio(tmp_path: Path) -> None:
     serve = ["-m", "mcp_tap", "serve", "--stdio", "--fast", str(recording)]
     mock = StdioServerParameters(command=sys.executable, args=serve, cwd=str(ROOT))
     assert anyio.run(ask_both, mock, "four", "Ada") == ["model said: four", "hello Ada"]
+
+
+FAULTS = (
+    "--fault",
+    "delay 10ms direction=server tool=ask_model",  # every message of the asking call, the ask too
+    "--fault",
+    'error tool=ask_name code=-32001 message="names are down"',
+)
+
+
+async def ask_model_then_name(server: Any) -> tuple[str, str]:
+    """ask_model's result text, and the error ask_name gets."""
+    with anyio.fail_after(60):
+        async with Client(server, mode="legacy", **callbacks("four", "Ada")) as client:
+            result = await client.call_tool("ask_model", {"prompt": "2+2?"})
+            content = result.content[0]
+            assert isinstance(content, TextContent)
+            with pytest.raises(MCPError) as raised:
+                await client.call_tool("ask_name", {})
+    return content.text, str(raised.value)
+
+
+def test_fault_rules_and_asks_together_over_http(tmp_path: Path) -> None:
+    recording = record_http(tmp_path)
+    mock_record = tmp_path / "mock.yaml"
+    (text, error), code, stderr = serve_http(
+        recording,
+        lambda url: anyio.run(ask_model_then_name, url),
+        "--record",
+        str(mock_record),
+        *FAULTS,
+    )
+    assert (text, error) == ("model said: four", "names are down")
+    events = load_recording(mock_record).events
+    delayed = [e for e in events if isinstance(e, FaultInjected) and e.action == "delay"]
+    assert any("sampling/createMessage" in e.detail for e in delayed)  # the ask went through
+    assert not [e for e in events if isinstance(e, Finding) and e.rule.startswith("serve-")]
+
+
+def test_fault_rules_and_asks_together_over_stdio(tmp_path: Path) -> None:
+    recording = tmp_path / "asks-stdio.yaml"
+    tap = [sys.executable, "-m", "mcp_tap", "stdio", "--record", str(recording), "--", *SERVER]
+    recorded = StdioServerParameters(command=tap[0], args=[*tap[1:], "--stdio"], cwd=str(ROOT))
+    assert anyio.run(ask_both, recorded, "four", "Ada") == ["model said: four", "hello Ada"]
+    serve = ["-m", "mcp_tap", "serve", "--stdio", "--fast", str(recording), *FAULTS]
+    mock = StdioServerParameters(command=sys.executable, args=serve, cwd=str(ROOT))
+    assert anyio.run(ask_model_then_name, mock) == ("model said: four", "names are down")

@@ -139,6 +139,16 @@ class RequestIndex:
         key: Key = (event.session_id, requester, typed_key(message_id))
         return own or self._active.get(key) or self._ended.get(key)
 
+    def injected(self, exchange_id: int | None, request_id: Any) -> TrackedRequest | None:
+        """The live client request on this exchange with this id: one a `--fault` rule
+        answered in the server's place, so no response of the server's will ever come."""
+        info = self.exchanges.get(exchange_id) if exchange_id is not None else None
+        for request in info.requests if info is not None else ():
+            same = repr(request.request_id) == repr(request_id)  # "1" is not 1
+            if same and request.live and request.direction is Direction.CLIENT_TO_SERVER:
+                return request
+        return None
+
     def refused(self, event: MessageSeen) -> TrackedRequest | None:
         """The request an error on a POST's own stream refuses when its id names none.
 

@@ -3,9 +3,8 @@
 `ProgressTracker` is a tap subscriber with no I/O. It correlates every message with its
 request (through `correlation.RequestIndex`), keeps per-token `ProgressStats` and per-method
 latencies, and publishes a `Finding` through the `publish` callable it was given when a
-message breaks a rule of the spec's progress and cancellation utilities (the slugs are in
-`rules/traffic.py`). The view reads its statistics; the recorder keeps its findings like any other
-tap event.
+message breaks a rule of the spec's progress and cancellation utilities (slugs in
+`rules/traffic.py`). The view reads its statistics; the recorder keeps its findings.
 
 Revisions matter: in 2026-07-28 a client closing the response stream cancels the request;
 in 2025-11-25 a task-augmented request's token outlives its response until the task ends.
@@ -34,6 +33,7 @@ from mcp_tap.protocol.events import (
     Direction,
     ExchangeClosed,
     ExchangeOpened,
+    FaultInjected,
     Finding,
     MessageKind,
     MessageSeen,
@@ -79,11 +79,10 @@ class ProgressTracker:
         self._publish = publish
         self._emit = emit_findings
         self.index = RequestIndex()
-        # A proxy runs for hours: what it keeps per request must be bounded or a few bytes.
+        # bounded, or a few bytes a request: a proxy runs for hours
         self.streams: deque[ProgressStats] = deque(maxlen=KEPT_STREAMS)  # the latest, in order
         self.stream_count = 0  # every token seen
-        # (the event that ended it, its stats), until a view takes them to print
-        self.ended: deque[tuple[TapEvent, ProgressStats]] = deque(maxlen=KEPT_ENDINGS)
+        self.ended: deque[tuple[TapEvent, ProgressStats]] = deque(maxlen=KEPT_ENDINGS)  # to print
         self.latencies: dict[str, array[float]] = {}  # method -> request-to-response seconds
         self.requests: Counter[str] = Counter()  # method -> requests seen
         self.errors: Counter[str] = Counter()  # method -> error responses seen
@@ -107,6 +106,11 @@ class ProgressTracker:
             info.status, info.stream = event.status, event.stream
         elif isinstance(event, ExchangeClosed):
             self._on_closed(event)
+        elif isinstance(event, FaultInjected) and event.action in ("error", "status"):
+            # answered in the server's place: the request failed, and waits for nothing more
+            if request := self.index.injected(event.exchange_id, event.request_id):
+                self.errors[request.method] += 1
+                self._finish(event, request, RequestState.FAILED)
 
     def close(self) -> None:
         """Nothing to release: the tracker holds no resources."""
@@ -375,8 +379,8 @@ class ProgressTracker:
                 detail += f"{info.status}, with no JSON-RPC response"
                 self._flag(event, rules.HTTP_ERROR, detail, request)
                 continue
-            # A JSON body holds its response, and so does a 2026-07-28 stream; a handshake-era
-            # SSE stream may be resumed and answered on another (Last-Event-ID).
+            # A JSON body holds its response, so does a 2026-07-28 stream; a handshake-era SSE
+            # stream may be resumed and answered on another (Last-Event-ID)
             must_answer = request.stateless or info.stream is StreamKind.JSON_RESPONSE
             if not own or not must_answer:
                 continue
@@ -420,8 +424,7 @@ class ProgressTracker:
         extra: dict[str, Any] | None = None,
     ) -> None:
         if subject is None and request is not None:
-            # not id(request): Python reuses the ids of requests the index has forgotten, and
-            # a new request would inherit an old one's count
+            # not id(request): Python reuses ids of forgotten requests, which would inherit counts
             subject = (request.direction, request.exchange_id, request.request_id)
         count_key = (rule.slug, subject)
         self._flag_counts[count_key] += 1

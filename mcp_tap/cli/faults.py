@@ -1,5 +1,5 @@
 """`--fault RULE`, `--faults FILE.yaml` and `--seed`: the flags of fault injection, shared by
-`proxy` and `stdio`, and the `FaultPlan` they make (the rules are `mcp_tap.faults`)."""
+`proxy`, `stdio` and `serve`, and the `FaultPlan` they make (the rules are `mcp_tap.faults`)."""
 
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from mcp_tap.cli.common import UserError, banner, check_record_path, checked_port, run_async
+from mcp_tap.cli.faults import add_fault_options, fault_plan
 from mcp_tap.cli.options import (
     RECORDING_SOURCES,
     UPSTREAM_LIMITS,
@@ -29,6 +30,7 @@ from mcp_tap.cli.options import (
     checked_limits,
 )
 from mcp_tap.cli.subscribers import open_recorder, otlp_subscriber, view_subscribers
+from mcp_tap.faults import FaultPlan
 from mcp_tap.http.guard import is_loopback
 from mcp_tap.http.limits import DEFAULT_LIMITS, Limits
 from mcp_tap.protocol.redaction import RedactionRules
@@ -57,6 +59,7 @@ class ServeOptions:
     limits: Limits = DEFAULT_LIMITS
     ask_timeout: float = DEFAULT_ASK_TIMEOUT  # --ask-timeout
     strict: bool = False  # a re-enacted request answered differently is a miss
+    faults: FaultPlan | None = None  # --fault rules the mock performs
 
 
 def register(commands: Commands) -> None:
@@ -125,6 +128,7 @@ def register(commands: Commands) -> None:
         help="be a stdio server (for hosts): requests on stdin, answers on stdout, "
         "nothing else on stdout; the summary goes to stderr",
     )
+    add_fault_options(serve)
     add_limit_options(serve, skip=UPSTREAM_LIMITS)
     add_otlp_options(serve)
     add_view_options(serve)
@@ -148,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
         limits=checked_limits(args),
         ask_timeout=args.ask_timeout,
         strict=args.strict,
+        faults=fault_plan(args, "serve-stdio" if args.stdio else "serve"),
     )
     if not is_loopback(args.host):
         print(
@@ -157,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
         )
     check_otlp_options(args)
     if args.stdio:
-        return _serve_stdio(args, loaded)
+        return _serve_stdio(args, loaded, options.faults)
     bus = TapBus()
     subscribers = view_subscribers(args, bus)
     info = sys.stderr if args.jsonl else sys.stdout  # keep a JSON-lines stdout pure
@@ -179,7 +184,9 @@ def run(args: argparse.Namespace) -> int:
     return 1 if args.strict and not report.clean else 0
 
 
-def _serve_stdio(args: argparse.Namespace, loaded: LoadedRecordings) -> int:
+def _serve_stdio(
+    args: argparse.Namespace, loaded: LoadedRecordings, faults: FaultPlan | None
+) -> int:
     """serve --stdio: stdout carries the protocol, so no view; a recording and the summary."""
     bus = TapBus()
     if args.record:
@@ -200,6 +207,7 @@ def _serve_stdio(args: argparse.Namespace, loaded: LoadedRecordings) -> int:
                 speed=speed,
                 ask_timeout=args.ask_timeout,
                 strict=args.strict,
+                faults=faults,
             )
         )
     finally:
@@ -232,6 +240,7 @@ async def run_serve(
             limits=options.limits,
             ask_timeout=options.ask_timeout,
             strict=options.strict,
+            faults=options.faults,
         ) as mock:
             count = sum(1 for i in loaded.server.interactions if i.response is not None)
             pace = "at once (--fast)" if options.speed is None else f"at {options.speed:g}x"

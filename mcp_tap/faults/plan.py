@@ -12,10 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mcp_tap.faults.rules import HTTP_ONLY, STDIO_ONLY, ActionKind, Rule, RuleError
+from mcp_tap.faults.rules import HTTP_ONLY, STDIO_ONLY, ActionKind, Rule, RuleError, parse_rule
 from mcp_tap.protocol.events import Direction, MessageKind, RpcMessage
 
-CARRIERS = ("http", "stdio", "serve")
+CARRIERS = ("http", "stdio", "serve", "serve-stdio")
+STDIO_CARRIERS = ("stdio", "serve-stdio")
 
 
 @dataclass(frozen=True)
@@ -67,19 +68,33 @@ class FaultPlan:
     """The rules of one carrier and their counts; `decide` for each message it relays."""
 
     def __init__(self, rules: Sequence[Rule], seed: int | None = None, carrier: str = "http"):
-        """Raises RuleError for a rule the carrier cannot perform (a kill over HTTP)."""
+        """Raises RuleError for a rule the carrier (one of CARRIERS) cannot perform (a kill
+        over HTTP)."""
+        if carrier not in CARRIERS:
+            raise ValueError(f"unknown carrier {carrier!r}")
         for rule in rules:
-            if carrier != "stdio" and rule.action in STDIO_ONLY:
+            if carrier not in STDIO_CARRIERS and rule.action in STDIO_ONLY:
                 raise RuleError(f"fault rule {rule.text!r}: {rule.action.value} is for stdio")
-            if carrier == "stdio" and rule.action in HTTP_ONLY:
+            if carrier in STDIO_CARRIERS and rule.action in HTTP_ONLY:
                 raise RuleError(f"fault rule {rule.text!r}: {rule.action.value} is for HTTP")
+            if carrier == "serve-stdio" and rule.action is ActionKind.KILL:
+                # the mock has no server process to kill: `mcp-tap stdio` in front of it has
+                raise RuleError(f"fault rule {rule.text!r}: kill is for `mcp-tap stdio`")
         self.rules = tuple(rules)
+        self.carrier = carrier
         self._random = random.Random(seed)
         self._matched = [0] * len(self.rules)
         self._applied = [0] * len(self.rules)
 
     def __bool__(self) -> bool:
         return bool(self.rules)
+
+    def extend(self, rules: Sequence[Rule]) -> None:
+        """More rules, tried after the others, which keep their counts (`inject` in tests)."""
+        checked = FaultPlan(rules, carrier=self.carrier)  # RuleError for one it cannot do
+        self.rules += checked.rules
+        self._matched += [0] * len(checked.rules)
+        self._applied += [0] * len(checked.rules)
 
     def decide(self, message: RpcMessage, context: MessageContext) -> Action | None:
         """The action for `message`, or None to forward it untouched."""
@@ -166,3 +181,16 @@ def mangle(kind: ActionKind, text: bytes) -> bytes:
         return text[: len(text) // 2]
     middle = len(text) // 2
     return text[:middle] + b"\x00}{" + text[middle:]
+
+
+def plan_of(
+    faults: FaultPlan | Sequence[str | Rule] | None, seed: int | None, carrier: str
+) -> FaultPlan | None:
+    """A plan from what a Python caller gives: a plan, or rules as text or parsed; None or
+    no rule: no plan (nothing is decided on the way). Raises RuleError for a bad rule."""
+    if faults is None or isinstance(faults, FaultPlan):
+        return faults or None
+    if isinstance(faults, str):
+        faults = [faults]
+    rules = [parse_rule(rule) if isinstance(rule, str) else rule for rule in faults]
+    return FaultPlan(rules, seed, carrier) if rules else None

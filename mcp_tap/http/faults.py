@@ -114,11 +114,11 @@ def fault_request(
         client.abort()
         tap.closed("fault-injected")
     else:  # HANG, SWALLOW: the client waits for an answer that never comes
-        client.listener = _Waiting(tap)
+        client.listener = Waiting(tap)
     return True
 
 
-class _Waiting:
+class Waiting:
     """A client left waiting by `hang`: its exchange closes when it gives up."""
 
     def __init__(self, tap: ExchangeTap) -> None:
@@ -182,8 +182,9 @@ class StreamFaults:
             if action is not None:
                 what = f"{label(message) if message.method else label(self.call)} on SSE"
                 publish(
-                    self.bus, action, self.tap.exchange_id, self.tap.session_id, self.call, what
-                )
+                    self.bus, action, self.tap.exchange_id, self.tap.session_id, self.call, what,
+                    Direction.SERVER_TO_CLIENT,
+                )  # fmt: skip
                 return self._act(action, raw, event)
         return raw
 

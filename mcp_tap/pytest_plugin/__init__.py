@@ -11,6 +11,8 @@ Installed with mcp-tap (the `pytest11` entry point), it adds:
   After the test, a request the recording could not answer fails it, and the failure
   starts with which request and why (`miss_report.py`); recorded interactions nobody
   asked for are a warning (a failure with `--mcp-strict`).
+  `@pytest.mark.mcp_faults("error tool=echo code=-32001")` and `mcp_server.inject(rule)`
+  make the mock perform `--fault` rules (`faults.py`).
 * `mcp_target`: the real server's URL to record from (`--mcp-target`, the `mcp_target` ini
   value); override it in a conftest.py to start the server for recording.
 * `mcp_replay`: for server authors, replays a recording against their server and fails
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -71,6 +73,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    from mcp_tap.pytest_plugin.faults import MARKER_HELP
+
+    config.addinivalue_line("markers", MARKER_HELP)
     config.addinivalue_line(
         "markers",
         f"{MARKER}(path=None, *, target=None, record_mode=None, strict=None, speed=None, "
@@ -169,9 +174,20 @@ class MCPRecordingServer:
     report: ServeReport | None = None  # the mock's misses and unused interactions, when replaying
     strict: bool = False
     notes: list[str] = field(default_factory=list)
+    injector: Callable[[Sequence[str]], None] | None = None  # None: recording, no faults
 
     def __str__(self) -> str:
         return self.url
+
+    def inject(self, *rules: str) -> None:
+        """Make the mock perform these `--fault` rules from now on (the README's fault
+        table), e.g. `inject("status 429 retry-after=1 times=1")`."""
+        if self.injector is None:
+            from mcp_tap.pytest_plugin.faults import not_when_recording
+
+            not_when_recording(rules)
+        else:
+            self.injector(rules)
 
     def verdict(self) -> tuple[list[str], list[str]]:
         """(why the test fails, what it is warned of) once it has run: requests the
@@ -244,8 +260,11 @@ def _serve(
     request: pytest.FixtureRequest, settings: RecordingSettings
 ) -> Generator[MCPRecordingServer, None, None]:
     from mcp_tap.pytest_plugin.background import BackgroundContext
+    from mcp_tap.pytest_plugin.faults import injector, marker_faults
     from mcp_tap.recording.reader import RecordingError
     from mcp_tap.serve.run import serving_recording
+
+    faults, seed = marker_faults(request.node)
 
     def serve() -> Any:
         return serving_recording(
@@ -254,6 +273,8 @@ def _serve(
             speed=settings.speed or 1.0,
             match=settings.match,
             repeat=settings.repeat,
+            faults=faults,
+            seed=seed,
         )
 
     background = BackgroundContext(serve, name="mcp-tap-serve")
@@ -265,8 +286,9 @@ def _serve(
     if problem is not None:
         pytest.fail(f"mcp-tap: cannot serve {settings.path}: {problem}", pytrace=False)
     served = MCPRecordingServer(
-        mock.url, settings.path, settings.mode, False, mock.report, settings.strict, mock.notes
-    )
+        mock.url, settings.path, settings.mode, False, mock.report, settings.strict, mock.notes,
+        injector(background, mock, seed),
+    )  # fmt: skip
     request.node.stash[SERVED] = served
     try:
         yield served
@@ -278,6 +300,7 @@ def _record(
     request: pytest.FixtureRequest, settings: RecordingSettings, merge: bool
 ) -> Generator[MCPRecordingServer, None, None]:
     from mcp_tap.pytest_plugin.background import BackgroundContext
+    from mcp_tap.pytest_plugin.faults import marker_faults, not_when_recording
     from mcp_tap.pytest_plugin.recorder import (
         open_recording,
         part_path,
@@ -287,6 +310,7 @@ def _record(
     from mcp_tap.pytest_plugin.settle import settle_recording
     from mcp_tap.serve.matching import MatchRules
 
+    not_when_recording(marker_faults(request.node)[0])
     target = _target(request, settings)
     rules = redaction(settings.redact_headers, settings.redact_fields)
     match_rules = MatchRules.from_options(settings.match, settings.repeat)  # checked first

@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+R = TypeVar("R")
 START_TIMEOUT = 15.0  # seconds for the server to listen
 STOP_TIMEOUT = 15.0  # seconds for it to close its connections and its recording
 
@@ -67,6 +68,17 @@ class BackgroundContext(Generic[T]):
                 raise TimeoutError(f"{self._name} did not stop within {STOP_TIMEOUT:g} s")
         if self._failure and error is None:
             raise self._failure[0]
+
+    def call(self, function: Callable[[], R]) -> R:
+        """`function()` run on the context's own loop (its state is that loop's alone);
+        what it raises is raised here."""
+        if self._loop is None:
+            raise RuntimeError(f"{self._name} is not running")
+
+        async def run() -> R:
+            return function()
+
+        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(STOP_TIMEOUT)
 
     def _run(self) -> None:
         try:

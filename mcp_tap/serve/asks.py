@@ -83,6 +83,10 @@ class AskBroker:
         future.set_result(message.payload)
         return True
 
+    def forget(self, own: int) -> None:
+        """Stop waiting for an answer to request `own` (it was never sent)."""
+        self._waiting.pop(_key(own), None)
+
     async def answer(self, own: int, emission: Emission, context: AskContext) -> Miss | None:
         """Wait for the answer to request `own`; report how it differs; a Miss under --strict."""
         future = self._waiting[_key(own)]

@@ -122,7 +122,7 @@ class _LegacyStream:
 
     async def _paced(self, reply: Reply, context: AskContext | None) -> None:
         mock = self.sessions.mock
-        played = await play(reply, mock.speed, self, mock.asks, context)
+        played = await play(reply, mock.speed, self, mock.asks, context)  # never stopped here
         offset, response = reply.response
         await wait_until(played.start, offset, mock.speed, self)
         if played.miss is not None:
@@ -132,6 +132,10 @@ class _LegacyStream:
             self.send(dumps(response))
 
     # -- pacing.Outlet: an event is written at once --
+
+    async def put(self, message: dict[str, Any]) -> bool:
+        self.send(message)
+        return True
 
     def flush(self) -> None:
         pass

@@ -5,6 +5,8 @@ same way: each message when its recorded offset comes (scaled by the speed; at o
 `--fast`), and each request the server sent the client (`Reply.asks`) sent with the mock's
 own id, then the rest held until the client answers it. The recorded time the client took
 is not replayed: what came after the answer keeps its recorded distance from the answer.
+An outlet may end an answer early (a `--fault` rule that drops, resets or hangs it): nothing
+more of it is sent, and no ask waits for an answer.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from mcp_tap.serve.replies import Reply
 class Outlet(Protocol):
     """Where a played answer goes: messages, written when flushed, once the stream is ready."""
 
-    def send(self, message: dict[str, Any]) -> None:
-        """Queue one message (written by the next flush at the latest)."""
+    async def put(self, message: dict[str, Any]) -> bool:
+        """Queue one message (written by the next flush at the latest); False: the answer
+        ended there (a fault rule stopped it), so nothing more of it is sent."""
 
     def flush(self) -> None:
         """Write what was queued."""
@@ -37,6 +40,7 @@ class Played:
 
     start: float  # loop time its offsets are now counted from
     miss: Miss | None = None
+    stopped: bool = False  # the outlet ended the answer: its response is not sent
 
 
 async def play(
@@ -53,10 +57,15 @@ async def play(
         await wait_until(played.start, offset, speed, outlet)
         ask = reply.asks.get(index)
         if ask is None or context is None:
-            outlet.send(message)
+            if not await outlet.put(message):
+                played.stopped = True
+                return played
             continue
         outgoing, own = broker.outgoing(ask)
-        outlet.send(outgoing)
+        if not await outlet.put(outgoing):
+            broker.forget(own)
+            played.stopped = True
+            return played
         outlet.flush()
         miss = await broker.answer(own, ask, context)
         played.miss = played.miss or miss

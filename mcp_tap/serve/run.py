@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from mcp_tap.faults import FaultPlan, Rule
+from mcp_tap.faults.plan import plan_of
 from mcp_tap.http.front import serving_requests
 from mcp_tap.http.guard import HostGuard
 from mcp_tap.http.limits import DEFAULT_LIMITS, Limits
@@ -134,17 +136,26 @@ async def running_mock(
     limits: Limits = DEFAULT_LIMITS,
     ask_timeout: float = DEFAULT_ASK_TIMEOUT,
     strict: bool = False,
+    faults: FaultPlan | None = None,
 ) -> AsyncIterator[RunningMock]:
     """Serve `loaded` on host:port (0: a free one) until the block ends.
 
     `ask_timeout` bounds the wait for a client's answer to a re-enacted request; `strict`
-    makes a different answer a miss."""
+    makes a different answer a miss; `faults`: the `--fault` rules the mock performs."""
     if speed is not None and speed <= 0:
         raise ValueError("--speed must be above 0")
     matcher = Matcher(loaded.server.interactions, rules)
     guard = HostGuard(host, allow_hosts)
     mock = MockServer(
-        loaded.server, matcher, bus, speed, guard, limits, ask_timeout=ask_timeout, strict=strict
+        loaded.server,
+        matcher,
+        bus,
+        speed,
+        guard,
+        limits,
+        ask_timeout=ask_timeout,
+        strict=strict,
+        faults=faults,
     )
     report = ServeReport(matcher, mock)
     try:
@@ -163,13 +174,14 @@ async def run_stdio_mock(
     stop: asyncio.Event | None = None,
     ask_timeout: float = DEFAULT_ASK_TIMEOUT,
     strict: bool = False,
+    faults: FaultPlan | None = None,
 ) -> ServeReport:
     """Serve `loaded` on this process's stdin and stdout until the host closes stdin."""
     if speed is not None and speed <= 0:
         raise ValueError("--speed must be above 0")
     matcher = Matcher(loaded.server.interactions, rules)
     mock = MockServer(loaded.server, matcher, bus, speed, ask_timeout=ask_timeout, strict=strict)
-    await serve_stdio(mock, StdioTap(bus, "mcp-tap serve --stdio"), stop)
+    await serve_stdio(mock, StdioTap(bus, "mcp-tap serve --stdio"), stop, faults)
     return ServeReport(matcher, mock)
 
 
@@ -185,12 +197,18 @@ async def serving_recording(
     port: int = 0,
     ask_timeout: float = DEFAULT_ASK_TIMEOUT,
     strict: bool = False,
+    faults: FaultPlan | Sequence[str | Rule] | None = None,
+    seed: int | None = None,
 ) -> AsyncIterator[RunningMock]:
     """Serve recordings on a free loopback port; yield the URL and the report.
 
     `fast` sends every recorded message at once; `speed` scales the recorded gaps otherwise.
-    `match` and `repeat` are the CLI's `--match` and `--repeat`.
+    `match` and `repeat` are the CLI's `--match` and `--repeat`; `faults` its `--fault`
+    rules (text such as `"error tool=echo code=-32001"`, or parsed) and `seed` its `--seed`;
+    `ask_timeout` and `strict` its `--ask-timeout` and `--strict` for re-enacted requests.
+    A bad rule raises `mcp_tap.faults.RuleError`.
     """
+    plan = plan_of(faults, seed, "serve")
     loaded = load_recordings(paths)
     rules = MatchRules.from_options(match, repeat)
     own_bus = bus is None
@@ -205,6 +223,7 @@ async def serving_recording(
             port=port,
             ask_timeout=ask_timeout,
             strict=strict,
+            faults=plan,
         ) as mock:
             yield mock
     finally:

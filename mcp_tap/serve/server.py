@@ -20,10 +20,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import functools
 import itertools
 import uuid
 from typing import Any
 
+from mcp_tap.faults import FaultPlan
 from mcp_tap.http.front import ClientConnection
 from mcp_tap.http.guard import HostGuard
 from mcp_tap.http.limits import DEFAULT_LIMITS, Limits
@@ -38,34 +40,26 @@ from mcp_tap.protocol.events import (
     header,
 )
 from mcp_tap.protocol.jsonrpc import error_body, request_id_for_error
+from mcp_tap.serve.answer import Answer
 from mcp_tap.serve.asks import DEFAULT_ASK_TIMEOUT, AskBroker, AskContext
+from mcp_tap.serve.faults import AnswerFaults, fault_request
 from mcp_tap.serve.inbound import Refused, read_message
 from mcp_tap.serve.interactions import Emission, Interaction, RecordedServer
 from mcp_tap.serve.legacy_sse import LegacySseSessions, opens_legacy_stream
 from mcp_tap.serve.lifecycle import lifecycle_answer
 from mcp_tap.serve.matching import Matcher, Miss, miss_body
-from mcp_tap.serve.pacing import play, wait_until
 from mcp_tap.serve.replies import Reply
 from mcp_tap.serve.wire import (
     INVALID_REQUEST,
-    SSE_HEADERS,
     Item,
     dumps,
+    json_headers,
     respond_whole,
-    sse_event,
 )
 from mcp_tap.tap.bus import TapBus
 from mcp_tap.tap.exchange import ExchangeTap
 
 LIFECYCLE = frozenset({"initialize", "server/discover", "ping"})
-
-
-def _json_headers(payload: bytes, extra: Headers = ()) -> Headers:
-    return (
-        ("content-type", "application/json"),
-        ("content-length", str(len(payload))),
-        *extra,
-    )
 
 
 def _accepts(headers: Headers) -> tuple[bool, bool]:
@@ -88,9 +82,11 @@ class MockServer:
         limits: Limits = DEFAULT_LIMITS,
         ask_timeout: float = DEFAULT_ASK_TIMEOUT,
         strict: bool = False,
+        faults: FaultPlan | None = None,
     ):
         self.asks = AskBroker(bus, ask_timeout, strict)
         self.recorded = recorded
+        self.faults = faults  # --fault rules; None: nothing is decided on the way
         self.matcher = matcher
         self.bus = bus
         self.speed = speed  # None: every message at once (--fast)
@@ -137,7 +133,7 @@ class MockServer:
             if session is not None and session in self.sessions:
                 self.sessions.discard(session)
                 respond_whole(
-                    client, tap, 200, _json_headers(b"", (("mcp-session-id", session),)), b""
+                    client, tap, 200, json_headers(b"", (("mcp-session-id", session),)), b""
                 )
             else:
                 respond_whole(client, tap, 405, (("allow", "POST"), ("content-length", "0")), b"")
@@ -166,7 +162,7 @@ class MockServer:
     ) -> None:
         self.fault(kind, detail)
         payload = error_body(request_id, INVALID_REQUEST, f"mcp-tap: {detail}")
-        client.respond(status, _json_headers(payload), payload)
+        client.respond(status, json_headers(payload), payload)
 
     def _error(
         self,
@@ -178,7 +174,7 @@ class MockServer:
         text: str,
     ) -> None:
         payload = error_body(request_id, code, text)
-        respond_whole(client, tap, status, _json_headers(payload), payload)
+        respond_whole(client, tap, status, json_headers(payload), payload)
 
     def _post(self, request: Request, client: ClientConnection, tap: ExchangeTap) -> None:
         message = read_message(request.body)
@@ -186,7 +182,7 @@ class MockServer:
             if message.payload is None:  # a batch of notifications: nothing to answer
                 respond_whole(client, tap, 202, (("content-length", "0"),), b"")
             else:
-                headers = _json_headers(message.payload)
+                headers = json_headers(message.payload)
                 respond_whole(client, tap, 400, headers, message.payload)
             return
         session = header(request.headers, "mcp-session-id")
@@ -199,6 +195,20 @@ class MockServer:
             self.asks.resolve(message)
             respond_whole(client, tap, 202, (("content-length", "0"),), b"")
             return
+        if self.faults:
+            answer = functools.partial(self._answer, request, client, tap, message, session)
+            if fault_request(self.faults, self.bus, client, tap, message, session, answer):
+                return
+        self._answer(request, client, tap, message, session)
+
+    def _answer(
+        self,
+        request: Request,
+        client: ClientConnection,
+        tap: ExchangeTap,
+        message: RpcMessage,
+        session: str | None,
+    ) -> None:
         reply = self.reply_to(message)
         if isinstance(reply, Miss):
             self._missed(reply, client, tap, message.id, session)
@@ -212,7 +222,10 @@ class MockServer:
             if (reply.interaction is not None)
             else None
         )
-        _Answer(self, client, tap, sse, extra, reply, context)
+        faults = None
+        if self.faults:
+            faults = AnswerFaults(self.faults, self.bus, message, session, tap.exchange_id)
+        Answer(self, client, tap, sse, extra, reply, context, faults)
 
     def reply_to(self, message: RpcMessage) -> Reply | Miss:
         """What to answer a client's request, on any carrier: its notifications and response.
@@ -297,103 +310,4 @@ class MockServer:
     ) -> None:
         payload = self.miss_answer(miss, request_id, tap.exchange_id, session)
         extra: Headers = (("mcp-session-id", session),) if session is not None else ()
-        respond_whole(client, tap, 200, _json_headers(payload, extra), payload)
-
-
-class _Answer:
-    """One response being replayed on a client connection (front.ExchangeListener).
-
-    As an `Outlet` it queues SSE events and writes them when `pacing.play` flushes.
-    """
-
-    def __init__(
-        self,
-        mock: MockServer,
-        client: ClientConnection,
-        tap: ExchangeTap,
-        sse: bool,
-        extra: Headers,
-        reply: Reply,
-        context: AskContext | None,
-    ):
-        self.mock, self.client, self.tap = mock, client, tap
-        self.sse, self.extra, self.reply, self.context = sse, extra, reply, context
-        self.pending: list[bytes] = []
-        self.writable = asyncio.Event()
-        self.writable.set()
-        client.listener = self
-        task = asyncio.get_running_loop().create_task(self.run())
-        mock.answers.add(task)
-        task.add_done_callback(mock.answers.discard)
-        self.task = task
-        self.done = False
-
-    async def run(self) -> None:
-        speed = self.mock.speed
-        offset, response = self.reply.response
-        try:
-            if not self.sse:
-                await wait_until(asyncio.get_running_loop().time(), offset, speed, self)
-                payload = dumps(response)
-                self.done = True
-                respond_whole(
-                    self.client, self.tap, 200, _json_headers(payload, self.extra), payload
-                )
-                return
-            headers = (*SSE_HEADERS, *self.extra)
-            self.client.start_response(200, headers)
-            self.client.flush()
-            self.tap.response_started(200, headers)
-            played = await play(self.reply, speed, self, self.mock.asks, self.context)
-            await wait_until(played.start, offset, speed, self)
-            if played.miss is not None:
-                self.mock.missed_late(played.miss)
-                response = miss_body(played.miss, response.get("id"))
-            last = b"".join(self.pending) + sse_event(response)
-            self.pending = []
-            self.done = True
-            self.client.end_response(last)
-            self.tap.response_chunk(last)
-            self.tap.closed("complete")
-        except asyncio.CancelledError:
-            if not self.done:
-                self.done = True
-                self.client.abort()
-                self.tap.closed("client-disconnected")
-            raise
-        except Exception as error:  # a bug of ours: the client must not hang on it
-            self.mock.fault("proxy-error", f"serve: {type(error).__name__}: {error}")
-            if not self.done:
-                self.done = True
-                self.client.abort()
-                self.tap.closed("upstream-error")
-
-    # -- pacing.Outlet --
-
-    def send(self, message: dict[str, Any]) -> None:
-        self.pending.append(sse_event(message))
-
-    def flush(self) -> None:
-        if self.pending:
-            data = b"".join(self.pending)
-            self.pending = []
-            self.client.write_body(data)
-            self.tap.response_chunk(data)
-
-    async def ready(self) -> None:
-        if not self.writable.is_set():
-            await self.writable.wait()
-
-    # -- front.ExchangeListener --
-
-    def client_gone(self) -> None:
-        if not self.done:
-            self.done = True
-            self.task.cancel()
-            self.tap.closed("client-disconnected")
-
-    def client_paused(self) -> None:
-        self.writable.clear()
-
-    def client_resumed(self) -> None:
-        self.writable.set()
+        respond_whole(client, tap, 200, json_headers(payload, extra), payload)

@@ -47,3 +47,12 @@ def respond_whole(
     if body:
         tap.response_chunk(body)
     tap.closed("complete")
+
+
+def json_headers(payload: bytes, extra: Headers = ()) -> Headers:
+    """The headers of a whole JSON body."""
+    return (
+        ("content-type", "application/json"),
+        ("content-length", str(len(payload))),
+        *extra,
+    )

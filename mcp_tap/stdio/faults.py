@@ -59,6 +59,21 @@ class StdioFaults:
         for line in self._lines(Direction.SERVER_TO_CLIENT, data):
             self._line(Direction.SERVER_TO_CLIENT, line)
 
+    def host_closed(self) -> None:
+        """The host closed stdin: a last line with no newline still goes on, as the rules say
+        (forwarding never loses bytes)."""
+        self._flush(Direction.CLIENT_TO_SERVER)
+
+    def server_closed(self) -> None:
+        """The server closed stdout: its last line, newline or not, goes on to the host."""
+        if not self.stdout_closed:
+            self._flush(Direction.SERVER_TO_CLIENT)
+
+    def _flush(self, direction: Direction) -> None:
+        rest, self._partial[direction] = self._partial[direction], b""
+        if rest:
+            self._line(direction, rest)
+
     def _lines(self, direction: Direction, data: bytes) -> list[bytes]:
         buffered = self._partial[direction] + data
         *lines, rest = buffered.split(b"\n")

@@ -95,6 +95,7 @@ class StdioRelay:
         self._child_out_done: asyncio.Event | None = None
         self._host_gone = False
         self._stopping: asyncio.Task[None] | None = None  # after the host closed stdin
+        self._faults: StdioFaults | None = None  # with --fault rules: lines, not chunks
         self._killing: asyncio.Future[None] | None = None  # after a signal to mcp-tap
         self._fallback_threads: list[threading.Thread] = []
         self._pipes = (-1, -1)  # our ends of the server's stdin and stdout, once it runs
@@ -145,6 +146,7 @@ class StdioRelay:
                 self._close_host_out,
             )  # fmt: skip
             from_server, from_host = faults.from_server, faults.from_host
+            self._faults = faults
         child_out = self._child_out = PipeReader(from_server, self._server_eof)
         await self._connect_read(from_child, child_out)
         host_in = self._host_in = PipeReader(from_host, self._host_eof)
@@ -196,6 +198,8 @@ class StdioRelay:
 
     def _host_eof(self) -> None:
         """The host closed stdin: the spec's way to end a stdio session."""
+        if self._faults is not None:
+            self._faults.host_closed()  # its last line, if it had no newline
         self.tap.client_closed()
         self._host_gone = True
         if self._child_in is not None:
@@ -205,6 +209,8 @@ class StdioRelay:
 
     def _server_eof(self) -> None:
         assert self._child_out_done is not None
+        if self._faults is not None:
+            self._faults.server_closed()
         self._child_out_done.set()
 
     async def _stop_server(self) -> None:
