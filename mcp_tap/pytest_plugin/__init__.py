@@ -74,7 +74,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         f"{MARKER}(path=None, *, target=None, record_mode=None, strict=None, speed=None, "
-        "match=(), repeat='last', redact_headers=(), redact_fields=()): the recording the "
+        "match=(), repeat='last', redact_headers=(), redact_fields=(), match_on=(), "
+        "before_record=None, before_playback=None): the recording the "
         "mcp_server and mcp_replay fixtures use, relative to the test file's directory",
     )
 
@@ -92,6 +93,9 @@ class RecordingSettings:
     repeat: str = "last"
     redact_headers: Sequence[str] = ()
     redact_fields: Sequence[str] = ()
+    match_on: Sequence[Any] = ()  # callables (received, recorded) -> bool
+    before_record: Any = None  # (interaction) -> interaction | None
+    before_playback: Any = None
 
 
 MARKER_KEYWORDS = frozenset(
@@ -105,6 +109,9 @@ MARKER_KEYWORDS = frozenset(
         "repeat",
         "redact_headers",
         "redact_fields",
+        "match_on",
+        "before_record",
+        "before_playback",
     }
 )
 
@@ -155,6 +162,9 @@ def recording_settings(item: pytest.Item) -> RecordingSettings:
         repeat=kwargs.get("repeat", "last"),
         redact_headers=tuple(kwargs.get("redact_headers", ())),
         redact_fields=tuple(kwargs.get("redact_fields", ())),
+        match_on=kwargs.get("match_on", ()),
+        before_record=kwargs.get("before_record"),
+        before_playback=kwargs.get("before_playback"),
     )
 
 
@@ -254,13 +264,15 @@ def _serve(
             speed=settings.speed or 1.0,
             match=settings.match,
             repeat=settings.repeat,
+            match_on=settings.match_on,
+            before_playback=settings.before_playback,
         )
 
     background = BackgroundContext(serve, name="mcp-tap-serve")
     problem = None
     try:
         mock = background.__enter__()
-    except (RecordingError, ValueError) as error:
+    except (RecordingError, ValueError, TypeError) as error:
         problem = str(error)
     if problem is not None:
         pytest.fail(f"mcp-tap: cannot serve {settings.path}: {problem}", pytrace=False)
@@ -308,6 +320,13 @@ def _record(
     finally:
         background.__exit__(None, None, None)
     passed = request.node.stash.get(PASSED, False)
+    if passed and settings.before_record is not None:
+        from mcp_tap.pytest_plugin.shaping import shape_recording
+
+        problem = shape_recording(session.path, settings.before_record)
+        if problem is not None:
+            session.path.unlink(missing_ok=True)
+            pytest.fail(f"mcp-tap: cannot record {settings.path}: {problem}", pytrace=False)
     settled = settle_recording(
         session, settings.path, passed=passed, merge=merge, rules=match_rules
     )

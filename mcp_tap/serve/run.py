@@ -28,6 +28,7 @@ from mcp_tap.serve.asks import DEFAULT_ASK_TIMEOUT
 from mcp_tap.serve.interactions import Interaction, RecordedServer, recorded_server
 from mcp_tap.serve.matching import Matcher, MatchRules, Miss
 from mcp_tap.serve.server import MockServer
+from mcp_tap.serve.shaping import InteractionHook, MatchOn, apply_before_playback, check_match_on
 from mcp_tap.serve.stdio import serve_stdio
 from mcp_tap.tap.bus import TapBus
 from mcp_tap.tap.stdio import StdioTap
@@ -54,8 +55,12 @@ class LoadedRecordings:
         return notes
 
 
-def load_recordings(paths: Sequence[str | Path]) -> LoadedRecordings:
-    """Load every recording; RecordingError (one line) when one cannot be served."""
+def load_recordings(
+    paths: Sequence[str | Path], before_playback: InteractionHook | None = None
+) -> LoadedRecordings:
+    """Load every recording; RecordingError (one line) when one cannot be served.
+
+    `before_playback` edits or drops each interaction before it is served (`shaping`)."""
     if not paths:
         raise RecordingError("no recording given")
     loaded: list[tuple[str, list[TapEvent]]] = []
@@ -70,6 +75,7 @@ def load_recordings(paths: Sequence[str | Path]) -> LoadedRecordings:
             # /sse too: the mock answers the 2024-11-05 GET stream there (and POSTs anywhere)
             path = urlsplit(target).path or path
     server = recorded_server(loaded)
+    apply_before_playback(server, before_playback)
     if not any(i.response is not None for i in server.interactions):
         names = ", ".join(str(p) for p in paths)
         raise RecordingError(f"{names}: no answered request to serve")
@@ -134,14 +140,15 @@ async def running_mock(
     limits: Limits = DEFAULT_LIMITS,
     ask_timeout: float = DEFAULT_ASK_TIMEOUT,
     strict: bool = False,
+    match_on: Sequence[MatchOn] = (),
 ) -> AsyncIterator[RunningMock]:
     """Serve `loaded` on host:port (0: a free one) until the block ends.
 
     `ask_timeout` bounds the wait for a client's answer to a re-enacted request; `strict`
-    makes a different answer a miss."""
+    makes a different answer a miss; `match_on` callables replace the params comparison."""
     if speed is not None and speed <= 0:
         raise ValueError("--speed must be above 0")
-    matcher = Matcher(loaded.server.interactions, rules)
+    matcher = Matcher(loaded.server.interactions, rules, check_match_on(match_on))
     guard = HostGuard(host, allow_hosts)
     mock = MockServer(
         loaded.server, matcher, bus, speed, guard, limits, ask_timeout=ask_timeout, strict=strict
@@ -185,13 +192,18 @@ async def serving_recording(
     port: int = 0,
     ask_timeout: float = DEFAULT_ASK_TIMEOUT,
     strict: bool = False,
+    match_on: Sequence[MatchOn] = (),
+    before_playback: InteractionHook | None = None,
 ) -> AsyncIterator[RunningMock]:
     """Serve recordings on a free loopback port; yield the URL and the report.
 
     `fast` sends every recorded message at once; `speed` scales the recorded gaps otherwise.
-    `match` and `repeat` are the CLI's `--match` and `--repeat`.
+    `match` and `repeat` are the CLI's `--match` and `--repeat`. `match_on` is a list of
+    callables `(received, recorded) -> bool` that decide, in place of the params comparison,
+    whether a recorded request answers a received one; `before_playback(interaction)` edits
+    an interaction before it is served, or drops it by returning None (`shaping`).
     """
-    loaded = load_recordings(paths)
+    loaded = load_recordings(paths, before_playback)
     rules = MatchRules.from_options(match, repeat)
     own_bus = bus is None
     tap_bus = bus if bus is not None else TapBus()
@@ -205,6 +217,7 @@ async def serving_recording(
             port=port,
             ask_timeout=ask_timeout,
             strict=strict,
+            match_on=match_on,
         ) as mock:
             yield mock
     finally:
