@@ -126,7 +126,7 @@ def test_before_record_rewrites_a_recording_and_drops_whole_interactions(tmp_pat
             interaction.request["params"]["arguments"]["filename"] = "<name>"
         return interaction
 
-    assert rewrite_recording(path, shape) == sum(1 for i in before if i.method == "tools/list")
+    rewrite_recording(path, shape)
     after = recorded_server([("rec.yaml", load_recording(path).events)]).interactions
     assert [i.method for i in after] == [i.method for i in before if i.method != "tools/list"]
     call = next(i for i in after if i.method == "tools/call")

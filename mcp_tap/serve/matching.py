@@ -207,6 +207,21 @@ class Matcher:
         with self._lock:
             self.misses.append(miss)
 
+    def forgive(self, miss: Miss) -> None:
+        """Take back a miss that spy mode answered from the real server."""
+        with self._lock:
+            if miss in self.misses:
+                self.misses.remove(miss)
+
+    def learn(self, interaction: Interaction) -> None:
+        """Answer from now on with an interaction spy mode learnt (already served once)."""
+        with self._lock:
+            interaction.index = 1 + max((i.index for i in self.interactions), default=0)
+            self.interactions.append(interaction)
+            self._by_method.setdefault(interaction.method, []).append(interaction)
+            self._views[id(interaction)] = comparable(interaction.request, self.rules)
+            self.uses[interaction.index] = 1
+
     def mark_used(self, interaction: Interaction) -> None:
         with self._lock:
             self.uses[interaction.index] = self.uses.get(interaction.index, 0) + 1

@@ -29,6 +29,7 @@ from mcp_tap.serve.interactions import Interaction, RecordedServer, recorded_ser
 from mcp_tap.serve.matching import Matcher, MatchRules, Miss
 from mcp_tap.serve.server import MockServer
 from mcp_tap.serve.shaping import InteractionHook, MatchOn, apply_before_playback, check_match_on
+from mcp_tap.serve.spy import DEFAULT_UPSTREAM_TIMEOUT, Spy
 from mcp_tap.serve.stdio import serve_stdio
 from mcp_tap.tap.bus import TapBus
 from mcp_tap.tap.stdio import StdioTap
@@ -82,12 +83,43 @@ def load_recordings(
     return LoadedRecordings(server, path, warnings)
 
 
+def make_spy(
+    loaded: LoadedRecordings,
+    paths: Sequence[str | Path],
+    upstream: str | None,
+    record_misses: bool,
+    before_record: InteractionHook | None,
+    timeout: float = DEFAULT_UPSTREAM_TIMEOUT,
+) -> Spy | None:
+    """Spy mode's forwarder, or None without an upstream; ValueError for bad options."""
+    if upstream is None:
+        if record_misses:
+            raise ValueError("--record-misses needs --upstream: the misses come from the server")
+        return None
+    if timeout <= 0:
+        raise ValueError("--upstream-timeout must be above 0")
+    learn_to = Path(paths[0]) if record_misses else None
+    return Spy(upstream, loaded.server, learn_to, before_record, timeout)
+
+
 @dataclass
 class ServeReport:
     """What the mock could not answer, and what of the recordings it never used."""
 
     matcher: Matcher
     mock: MockServer | None = None
+
+    @property
+    def forwarded(self) -> list[str]:
+        """The methods of the requests spy mode answered from the real server, in order."""
+        spy = self.mock.spy if self.mock is not None else None
+        return list(spy.forwarded) if spy is not None else []
+
+    @property
+    def learnt(self) -> int:
+        """Forwarded calls appended to the recording (--record-misses)."""
+        spy = self.mock.spy if self.mock is not None else None
+        return spy.learnt if spy is not None else 0
 
     @property
     def misses(self) -> list[Miss]:
@@ -112,6 +144,11 @@ class ServeReport:
             f"mcp-tap serve: {self.served} requests, {len(self.misses)} missed, "
             f"{len(self.unused)} recorded interactions unused"
         ]
+        if self.forwarded:
+            lines.append(
+                f"  forwarded to the upstream: {len(self.forwarded)} requests, "
+                f"{self.learnt} appended to the recording"
+            )
         lines.extend(f"  miss: {miss.message}" for miss in self.misses)
         lines.extend(f"  unused: {interaction.label}" for interaction in self.unused)
         return lines
@@ -141,6 +178,7 @@ async def running_mock(
     ask_timeout: float = DEFAULT_ASK_TIMEOUT,
     strict: bool = False,
     match_on: Sequence[MatchOn] = (),
+    spy: Spy | None = None,
 ) -> AsyncIterator[RunningMock]:
     """Serve `loaded` on host:port (0: a free one) until the block ends.
 
@@ -151,7 +189,15 @@ async def running_mock(
     matcher = Matcher(loaded.server.interactions, rules, check_match_on(match_on))
     guard = HostGuard(host, allow_hosts)
     mock = MockServer(
-        loaded.server, matcher, bus, speed, guard, limits, ask_timeout=ask_timeout, strict=strict
+        loaded.server,
+        matcher,
+        bus,
+        speed,
+        guard,
+        limits,
+        ask_timeout=ask_timeout,
+        strict=strict,
+        spy=spy,
     )
     report = ServeReport(matcher, mock)
     try:
@@ -194,6 +240,10 @@ async def serving_recording(
     strict: bool = False,
     match_on: Sequence[MatchOn] = (),
     before_playback: InteractionHook | None = None,
+    upstream: str | None = None,
+    record_misses: bool = False,
+    before_record: InteractionHook | None = None,
+    upstream_timeout: float = DEFAULT_UPSTREAM_TIMEOUT,
 ) -> AsyncIterator[RunningMock]:
     """Serve recordings on a free loopback port; yield the URL and the report.
 
@@ -202,8 +252,11 @@ async def serving_recording(
     callables `(received, recorded) -> bool` that decide, in place of the params comparison,
     whether a recorded request answers a received one; `before_playback(interaction)` edits
     an interaction before it is served, or drops it by returning None (`shaping`).
+    `upstream` (an MCP URL) is spy mode: misses go to the real server; `record_misses`
+    appends each to the first recording, after `before_record` (`spy`).
     """
     loaded = load_recordings(paths, before_playback)
+    spy = make_spy(loaded, paths, upstream, record_misses, before_record, upstream_timeout)
     rules = MatchRules.from_options(match, repeat)
     own_bus = bus is None
     tap_bus = bus if bus is not None else TapBus()
@@ -218,6 +271,7 @@ async def serving_recording(
             ask_timeout=ask_timeout,
             strict=strict,
             match_on=match_on,
+            spy=spy,
         ) as mock:
             yield mock
     finally:

@@ -88,16 +88,10 @@ def _payload_of(interaction: Interaction, role: str, index: int) -> dict[str, An
     return emission.payload if role == "notification" else emission.answer
 
 
-def rewrite_recording(path: str | Path, hook: InteractionHook) -> int:
-    """Run `hook` on every interaction recorded in `path` and write the file back.
-
-    Returns how many interactions were dropped. The file is replaced whole (written beside
-    it, then renamed), so a hook that raises leaves it as it was.
-    """
-    path = Path(path)
-    recording = load_recording(path)
-    events = recording.events
-    server = recorded_server([(path.name, events)])
+def shape_events(events: list[TapEvent], hook: InteractionHook) -> list[TapEvent]:
+    """`events` with `hook` run on each interaction they hold: a dropped one's messages go,
+    and its HTTP exchange when nothing else was said on it; edited payloads are written in."""
+    server = recorded_server([("recording", events)])
     # A message's payload is the very dict its interaction holds: identity finds its event.
     where: dict[int, tuple[Interaction, str, int]] = {}
     for interaction in server.interactions:
@@ -107,8 +101,7 @@ def rewrite_recording(path: str | Path, hook: InteractionHook) -> int:
     outcome: dict[int, Interaction | None] = {}
     for interaction in server.interactions:
         outcome[interaction.index] = _replaced(interaction, hook, "before_record")
-    dropped = sum(1 for result in outcome.values() if result is None)
-    kept_events: list[TapEvent] = []
+    kept: list[TapEvent] = []
     had_messages: set[int] = set()
     has_messages: set[int] = set()
     for event in events:
@@ -118,26 +111,32 @@ def rewrite_recording(path: str | Path, hook: InteractionHook) -> int:
             if owner is not None:
                 interaction, role, index = owner
                 result = outcome[interaction.index]
-                if result is None:
-                    continue
-                payload = _payload_of(result, role, index)
+                payload = None if result is None else _payload_of(result, role, index)
                 if payload is None:
                     continue
                 if payload is not event.message.payload:
                     message = dataclasses.replace(event.message, payload=payload)
                     event = dataclasses.replace(event, message=message)
             has_messages.add(event.exchange_id)
-        kept_events.append(event)
+        kept.append(event)
     emptied = had_messages - has_messages  # exchanges whose every message was dropped
+    return [e for e in kept if getattr(e, "exchange_id", None) not in emptied]
+
+
+def rewrite_recording(path: str | Path, hook: InteractionHook) -> None:
+    """Run `hook` on every interaction recorded in `path` and write the file back.
+
+    The file is replaced whole (written beside it, then renamed), so a hook that raises
+    leaves it as it was.
+    """
+    path = Path(path)
+    recording = load_recording(path)
+    events = shape_events(recording.events, hook)
     text = PREAMBLE + emit_document(recording.header)
-    for event in kept_events:
-        if getattr(event, "exchange_id", None) in emptied:
-            continue
-        text += emit_document(event_to_dict(event))
+    text += "".join(emit_document(event_to_dict(event)) for event in events)
     partial = path.with_name(path.name + ".shaping")
     partial.write_text(text, encoding="utf-8")
     os.replace(partial, path)
-    return dropped
 
 
 def check_match_on(match_on: Sequence[MatchOn]) -> tuple[MatchOn, ...]:
