@@ -40,9 +40,11 @@ from mcp_tap.serve.run import (
     LoadedRecordings,
     ServeReport,
     load_recordings,
+    make_spy,
     run_stdio_mock,
     running_mock,
 )
+from mcp_tap.serve.spy import DEFAULT_UPSTREAM_TIMEOUT, Spy
 from mcp_tap.tap.bus import TapBus
 from mcp_tap.view.visible import visible
 
@@ -60,6 +62,7 @@ class ServeOptions:
     ask_timeout: float = DEFAULT_ASK_TIMEOUT  # --ask-timeout
     strict: bool = False  # a re-enacted request answered differently is a miss
     faults: FaultPlan | None = None  # --fault rules the mock performs
+    spy: Spy | None = None  # --upstream: misses go to the real server
 
 
 def register(commands: Commands) -> None:
@@ -121,6 +124,26 @@ def register(commands: Commands) -> None:
         metavar="NAME",
         help="also accept this Host/Origin name (DNS rebinding protection; repeatable)",
     )
+    serve.add_argument(
+        "--upstream",
+        metavar="URL",
+        help="spy mode: forward what the recordings cannot answer to this real MCP server "
+        "(e.g. http://127.0.0.1:9000/mcp) and give its answer",
+    )
+    serve.add_argument(
+        "--record-misses",
+        action="store_true",
+        help="with --upstream: append each forwarded call, whole, to the first recording "
+        "(and answer it from there from then on)",
+    )
+    serve.add_argument(
+        "--upstream-timeout",
+        type=float,
+        default=DEFAULT_UPSTREAM_TIMEOUT,
+        metavar="SECONDS",
+        help="how long the --upstream server has to answer a forwarded call "
+        f"(default {DEFAULT_UPSTREAM_TIMEOUT:g}); then the call gets the miss error",
+    )
     add_record_path(serve, "record the mock's own session here")
     serve.add_argument(
         "--stdio",
@@ -143,6 +166,19 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--speed must be above 0")
     if not args.ask_timeout > 0:
         raise UserError("--ask-timeout must be above 0")
+    if args.stdio and args.upstream:
+        raise UserError("--upstream forwards over HTTP: it cannot be combined with --stdio")
+    try:
+        spy = make_spy(
+            loaded,
+            args.files,
+            args.upstream,
+            args.record_misses,
+            None,
+            args.upstream_timeout,
+        )
+    except ValueError as error:
+        raise UserError(str(error)) from None
     options = ServeOptions(
         host=args.host,
         port=checked_port(args.port),
@@ -153,6 +189,7 @@ def run(args: argparse.Namespace) -> int:
         ask_timeout=args.ask_timeout,
         strict=args.strict,
         faults=fault_plan(args, "serve-stdio" if args.stdio else "serve"),
+        spy=spy,
     )
     if not is_loopback(args.host):
         print(
@@ -241,6 +278,7 @@ async def run_serve(
             ask_timeout=options.ask_timeout,
             strict=options.strict,
             faults=options.faults,
+            spy=options.spy,
         ) as mock:
             count = sum(1 for i in loaded.server.interactions if i.response is not None)
             pace = "at once (--fast)" if options.speed is None else f"at {options.speed:g}x"
@@ -253,6 +291,9 @@ async def run_serve(
             )
             for note in mock.notes:
                 out.write(f"mcp-tap: note: {visible(note)}\n")
+            if options.spy is not None:
+                learning = ", appending them to the recording" if options.spy.learn_to else ""
+                out.write(f"mcp-tap: forwarding misses to {options.spy.upstream}{learning}\n")
             out.flush()
             await stop.wait()
             return mock.report

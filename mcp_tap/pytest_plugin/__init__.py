@@ -79,7 +79,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         f"{MARKER}(path=None, *, target=None, record_mode=None, strict=None, speed=None, "
-        "match=(), repeat='last', redact_headers=(), redact_fields=()): the recording the "
+        "match=(), repeat='last', redact_headers=(), redact_fields=(), match_on=(), "
+        "before_record=None, before_playback=None): the recording the "
         "mcp_server and mcp_replay fixtures use, relative to the test file's directory",
     )
 
@@ -97,6 +98,9 @@ class RecordingSettings:
     repeat: str = "last"
     redact_headers: Sequence[str] = ()
     redact_fields: Sequence[str] = ()
+    match_on: Sequence[Any] = ()  # callables (received, recorded) -> bool
+    before_record: Any = None  # (interaction) -> interaction | None
+    before_playback: Any = None
 
 
 MARKER_KEYWORDS = frozenset(
@@ -110,6 +114,9 @@ MARKER_KEYWORDS = frozenset(
         "repeat",
         "redact_headers",
         "redact_fields",
+        "match_on",
+        "before_record",
+        "before_playback",
     }
 )
 
@@ -160,6 +167,9 @@ def recording_settings(item: pytest.Item) -> RecordingSettings:
         repeat=kwargs.get("repeat", "last"),
         redact_headers=tuple(kwargs.get("redact_headers", ())),
         redact_fields=tuple(kwargs.get("redact_fields", ())),
+        match_on=kwargs.get("match_on", ()),
+        before_record=kwargs.get("before_record"),
+        before_playback=kwargs.get("before_playback"),
     )
 
 
@@ -275,13 +285,15 @@ def _serve(
             repeat=settings.repeat,
             faults=faults,
             seed=seed,
+            match_on=settings.match_on,
+            before_playback=settings.before_playback,
         )
 
     background = BackgroundContext(serve, name="mcp-tap-serve")
     problem = None
     try:
         mock = background.__enter__()
-    except (RecordingError, ValueError) as error:
+    except (RecordingError, ValueError, TypeError) as error:
         problem = str(error)
     if problem is not None:
         pytest.fail(f"mcp-tap: cannot serve {settings.path}: {problem}", pytrace=False)
@@ -332,6 +344,13 @@ def _record(
     finally:
         background.__exit__(None, None, None)
     passed = request.node.stash.get(PASSED, False)
+    if passed and settings.before_record is not None:
+        from mcp_tap.pytest_plugin.shaping import shape_recording
+
+        problem = shape_recording(session.path, settings.before_record)
+        if problem is not None:
+            session.path.unlink(missing_ok=True)
+            pytest.fail(f"mcp-tap: cannot record {settings.path}: {problem}", pytrace=False)
     settled = settle_recording(
         session, settings.path, passed=passed, merge=merge, rules=match_rules
     )

@@ -20,13 +20,16 @@ import json
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mcp_tap.analysis.request_key import REPEAT_POLICIES as REPEAT_POLICIES
 from mcp_tap.analysis.request_key import MatchRules as MatchRules  # serve's API, kept here
 from mcp_tap.analysis.request_key import comparable, sequence_of
 from mcp_tap.analysis.request_key import parse_path as parse_path
 from mcp_tap.serve.interactions import REDACTED_PREFIX, Interaction
+
+if TYPE_CHECKING:
+    from mcp_tap.serve.shaping import MatchOn
 
 MISS_CODE = -32050  # in JSON-RPC's server-error range; documented in the README
 _ABSENT = object()
@@ -133,8 +136,14 @@ def differences(recorded: Any, received: Any, path: str = "") -> list[Difference
 class Matcher:
     """Answers requests from recorded interactions, remembering which were used."""
 
-    def __init__(self, interactions: Sequence[Interaction], rules: MatchRules | None = None):
+    def __init__(
+        self,
+        interactions: Sequence[Interaction],
+        rules: MatchRules | None = None,
+        match_on: Sequence[MatchOn] = (),
+    ):
         self.rules = rules or MatchRules()
+        self.match_on = tuple(match_on)  # when given: they decide, not the field comparison
         self.interactions = list(interactions)
         self._by_method: dict[str, list[Interaction]] = {}
         for interaction in self.interactions:
@@ -152,7 +161,15 @@ class Matcher:
         candidates = self._by_method.get(method, []) if isinstance(method, str) else []
         received = comparable(request, self.rules)
         scored = [(c, differences(self._views[id(c)], received)) for c in candidates]
-        matching = [c for c, diffs in scored if not diffs]
+        if self.match_on:
+            refused = self._refused_by_predicates(request, candidates)
+            if isinstance(refused, Miss):
+                with self._lock:
+                    self.misses.append(refused)
+                return refused
+            matching = [c for c in candidates if id(c) not in refused]
+        else:
+            matching = [c for c, diffs in scored if not diffs]
         sequence = sequence_of(request, self.rules)
         with self._lock:
             chosen = self._next_in(matching, self._cursors.get(sequence, 0)) or self._choose(
@@ -162,14 +179,48 @@ class Matcher:
                 self.uses[chosen.index] = self.uses.get(chosen.index, 0) + 1
                 self._cursors[sequence] = chosen.index
                 return chosen
-            miss = self._miss(request, scored, bool(matching))
+            miss = self._miss(request, scored, matching)
             self.misses.append(miss)
             return miss
+
+    def _refused_by_predicates(
+        self, request: dict[str, Any], candidates: list[Interaction]
+    ) -> set[int] | Miss:
+        """The ids of the candidates some `match_on` callable refuses; a Miss naming the
+        callable when one raises (the request cannot be matched, the mock goes on)."""
+        refused: set[int] = set()
+        for candidate in candidates:
+            for predicate in self.match_on:
+                try:
+                    agrees = predicate(request, candidate.request)
+                except Exception as error:  # the user's code: reported, not fatal
+                    name = getattr(predicate, "__name__", repr(predicate))
+                    reason = f"match_on {name} raised {type(error).__name__}: {error}"
+                    return Miss(request, candidate, [], reason)
+                if not agrees:
+                    refused.add(id(candidate))
+                    break
+        return refused
 
     def add_miss(self, miss: Miss) -> None:
         """A miss found after the request matched (a --strict ask the client answered wrong)."""
         with self._lock:
             self.misses.append(miss)
+
+    def forgive(self, miss: Miss) -> None:
+        """Take back a miss that spy mode answered from the real server."""
+        with self._lock:
+            if miss in self.misses:
+                self.misses.remove(miss)
+
+    def learn(self, interaction: Interaction) -> None:
+        """Answer from now on with an interaction spy mode learnt (already served once)."""
+        with self._lock:
+            interaction.index = 1 + max((i.index for i in self.interactions), default=0)
+            self.interactions.append(interaction)
+            self._by_method.setdefault(interaction.method, []).append(interaction)
+            self._views[id(interaction)] = comparable(interaction.request, self.rules)
+            self.uses[interaction.index] = 1
 
     def mark_used(self, interaction: Interaction) -> None:
         with self._lock:
@@ -205,12 +256,11 @@ class Matcher:
         self,
         request: dict[str, Any],
         scored: list[tuple[Interaction, list[Difference]]],
-        exhausted: bool,
+        matching: list[Interaction],
     ) -> Miss:
         method = request.get("method")
-        if exhausted:
-            first = next(c for c, diffs in scored if not diffs)
-            count = sum(1 for _, diffs in scored if not diffs)
+        if matching:
+            first, count = matching[0], len(matching)
             reason = f"all {count} recorded answers to {first.label} were used (--repeat once)"
             return Miss(request, first, [], reason)
         if not scored:
@@ -225,4 +275,12 @@ class Matcher:
             return (int(other_name), len(diffs), interaction.index)
 
         closest, diffs = min(scored, key=closeness)
+        if self.match_on:
+            names = ", ".join(getattr(p, "__name__", repr(p)) for p in self.match_on)
+            shown = "; ".join(d.describe() for d in diffs[:5]) or "no field differs"
+            reason = (
+                f"match_on ({names}) refused every recorded one; closest is {closest.label}: "
+                + shown
+            )
+            return Miss(request, closest, diffs, reason)
         return Miss(request, closest, diffs)

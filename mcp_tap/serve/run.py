@@ -30,6 +30,8 @@ from mcp_tap.serve.asks import DEFAULT_ASK_TIMEOUT
 from mcp_tap.serve.interactions import Interaction, RecordedServer, recorded_server
 from mcp_tap.serve.matching import Matcher, MatchRules, Miss
 from mcp_tap.serve.server import MockServer
+from mcp_tap.serve.shaping import InteractionHook, MatchOn, apply_before_playback, check_match_on
+from mcp_tap.serve.spy import DEFAULT_UPSTREAM_TIMEOUT, Spy
 from mcp_tap.serve.stdio import serve_stdio
 from mcp_tap.tap.bus import TapBus
 from mcp_tap.tap.stdio import StdioTap
@@ -56,8 +58,12 @@ class LoadedRecordings:
         return notes
 
 
-def load_recordings(paths: Sequence[str | Path]) -> LoadedRecordings:
-    """Load every recording; RecordingError (one line) when one cannot be served."""
+def load_recordings(
+    paths: Sequence[str | Path], before_playback: InteractionHook | None = None
+) -> LoadedRecordings:
+    """Load every recording; RecordingError (one line) when one cannot be served.
+
+    `before_playback` edits or drops each interaction before it is served (`shaping`)."""
     if not paths:
         raise RecordingError("no recording given")
     loaded: list[tuple[str, list[TapEvent]]] = []
@@ -72,10 +78,30 @@ def load_recordings(paths: Sequence[str | Path]) -> LoadedRecordings:
             # /sse too: the mock answers the 2024-11-05 GET stream there (and POSTs anywhere)
             path = urlsplit(target).path or path
     server = recorded_server(loaded)
+    apply_before_playback(server, before_playback)
     if not any(i.response is not None for i in server.interactions):
         names = ", ".join(str(p) for p in paths)
         raise RecordingError(f"{names}: no answered request to serve")
     return LoadedRecordings(server, path, warnings)
+
+
+def make_spy(
+    loaded: LoadedRecordings,
+    paths: Sequence[str | Path],
+    upstream: str | None,
+    record_misses: bool,
+    before_record: InteractionHook | None,
+    timeout: float = DEFAULT_UPSTREAM_TIMEOUT,
+) -> Spy | None:
+    """Spy mode's forwarder, or None without an upstream; ValueError for bad options."""
+    if upstream is None:
+        if record_misses:
+            raise ValueError("--record-misses needs --upstream: the misses come from the server")
+        return None
+    if timeout <= 0:
+        raise ValueError("--upstream-timeout must be above 0")
+    learn_to = Path(paths[0]) if record_misses else None
+    return Spy(upstream, loaded.server, learn_to, before_record, timeout)
 
 
 @dataclass
@@ -84,6 +110,18 @@ class ServeReport:
 
     matcher: Matcher
     mock: MockServer | None = None
+
+    @property
+    def forwarded(self) -> list[str]:
+        """The methods of the requests spy mode answered from the real server, in order."""
+        spy = self.mock.spy if self.mock is not None else None
+        return list(spy.forwarded) if spy is not None else []
+
+    @property
+    def learnt(self) -> int:
+        """Forwarded calls appended to the recording (--record-misses)."""
+        spy = self.mock.spy if self.mock is not None else None
+        return spy.learnt if spy is not None else 0
 
     @property
     def misses(self) -> list[Miss]:
@@ -108,6 +146,11 @@ class ServeReport:
             f"mcp-tap serve: {self.served} requests, {len(self.misses)} missed, "
             f"{len(self.unused)} recorded interactions unused"
         ]
+        if self.forwarded:
+            lines.append(
+                f"  forwarded to the upstream: {len(self.forwarded)} requests, "
+                f"{self.learnt} appended to the recording"
+            )
         lines.extend(f"  miss: {miss.message}" for miss in self.misses)
         lines.extend(f"  unused: {interaction.label}" for interaction in self.unused)
         return lines
@@ -137,14 +180,17 @@ async def running_mock(
     ask_timeout: float = DEFAULT_ASK_TIMEOUT,
     strict: bool = False,
     faults: FaultPlan | None = None,
+    match_on: Sequence[MatchOn] = (),
+    spy: Spy | None = None,
 ) -> AsyncIterator[RunningMock]:
     """Serve `loaded` on host:port (0: a free one) until the block ends.
 
     `ask_timeout` bounds the wait for a client's answer to a re-enacted request; `strict`
-    makes a different answer a miss; `faults`: the `--fault` rules the mock performs."""
+    makes a different answer a miss; `faults`: the `--fault` rules the mock performs;
+    `match_on` callables replace the params comparison."""
     if speed is not None and speed <= 0:
         raise ValueError("--speed must be above 0")
-    matcher = Matcher(loaded.server.interactions, rules)
+    matcher = Matcher(loaded.server.interactions, rules, check_match_on(match_on))
     guard = HostGuard(host, allow_hosts)
     mock = MockServer(
         loaded.server,
@@ -156,6 +202,7 @@ async def running_mock(
         ask_timeout=ask_timeout,
         strict=strict,
         faults=faults,
+        spy=spy,
     )
     report = ServeReport(matcher, mock)
     try:
@@ -199,6 +246,12 @@ async def serving_recording(
     strict: bool = False,
     faults: FaultPlan | Sequence[str | Rule] | None = None,
     seed: int | None = None,
+    match_on: Sequence[MatchOn] = (),
+    before_playback: InteractionHook | None = None,
+    upstream: str | None = None,
+    record_misses: bool = False,
+    before_record: InteractionHook | None = None,
+    upstream_timeout: float = DEFAULT_UPSTREAM_TIMEOUT,
 ) -> AsyncIterator[RunningMock]:
     """Serve recordings on a free loopback port; yield the URL and the report.
 
@@ -206,10 +259,16 @@ async def serving_recording(
     `match` and `repeat` are the CLI's `--match` and `--repeat`; `faults` its `--fault`
     rules (text such as `"error tool=echo code=-32001"`, or parsed) and `seed` its `--seed`;
     `ask_timeout` and `strict` its `--ask-timeout` and `--strict` for re-enacted requests.
-    A bad rule raises `mcp_tap.faults.RuleError`.
+    A bad rule raises `mcp_tap.faults.RuleError`. `match_on` is a list of callables
+    `(received, recorded) -> bool` that decide, in place of the params comparison, whether a
+    recorded request answers a received one; `before_playback(interaction)` edits an
+    interaction before it is served, or drops it by returning None (`shaping`). `upstream`
+    (an MCP URL) is spy mode: misses go to the real server; `record_misses` appends each to
+    the first recording, after `before_record` (`spy`).
     """
     plan = plan_of(faults, seed, "serve")
-    loaded = load_recordings(paths)
+    loaded = load_recordings(paths, before_playback)
+    spy = make_spy(loaded, paths, upstream, record_misses, before_record, upstream_timeout)
     rules = MatchRules.from_options(match, repeat)
     own_bus = bus is None
     tap_bus = bus if bus is not None else TapBus()
@@ -224,6 +283,8 @@ async def serving_recording(
             ask_timeout=ask_timeout,
             strict=strict,
             faults=plan,
+            match_on=match_on,
+            spy=spy,
         ) as mock:
             yield mock
     finally:

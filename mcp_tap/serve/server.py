@@ -49,6 +49,7 @@ from mcp_tap.serve.legacy_sse import LegacySseSessions, opens_legacy_stream
 from mcp_tap.serve.lifecycle import lifecycle_answer
 from mcp_tap.serve.matching import Matcher, Miss, miss_body
 from mcp_tap.serve.replies import Reply
+from mcp_tap.serve.spy import Spy, SpyError
 from mcp_tap.serve.wire import (
     INVALID_REQUEST,
     Item,
@@ -83,8 +84,10 @@ class MockServer:
         ask_timeout: float = DEFAULT_ASK_TIMEOUT,
         strict: bool = False,
         faults: FaultPlan | None = None,
+        spy: Spy | None = None,
     ):
         self.asks = AskBroker(bus, ask_timeout, strict)
+        self.spy = spy  # forwards misses to the real server (--upstream)
         self.recorded = recorded
         self.faults = faults  # --fault rules; None: nothing is decided on the way
         self.matcher = matcher
@@ -210,6 +213,14 @@ class MockServer:
         session: str | None,
     ) -> None:
         reply = self.reply_to(message)
+        if isinstance(reply, Miss) and self.spy is not None:
+            self.matcher.forgive(reply)
+            task = asyncio.get_running_loop().create_task(
+                self._spied(self.spy, message, request.headers, client, tap, session)
+            )
+            self.answers.add(task)
+            task.add_done_callback(self.answers.discard)
+            return
         if isinstance(reply, Miss):
             self._missed(reply, client, tap, message.id, session)
             return
@@ -226,6 +237,40 @@ class MockServer:
         if self.faults:
             faults = AnswerFaults(self.faults, self.bus, message, session, tap.exchange_id)
         Answer(self, client, tap, sse, extra, reply, context, faults)
+
+    async def _spied(
+        self,
+        spy: Spy,
+        message: RpcMessage,
+        headers: Headers,
+        client: ClientConnection,
+        tap: ExchangeTap,
+        session: str | None,
+    ) -> None:
+        """Answer a miss from the real server (spy mode), and learn it."""
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        version = header(headers, "mcp-protocol-version") or message.protocol_version
+        try:
+            answer = await spy.forward(message.payload, version, headers)
+        except (SpyError, TimeoutError) as error:
+            why = str(error) or f"no answer within {spy.timeout:g}s (--upstream-timeout)"
+            miss = Miss(
+                message.payload, None, [], f"forwarded to the upstream, which failed: {why}"
+            )
+            self.matcher.add_miss(miss)
+            self._missed(miss, client, tap, message.id, session)
+            return
+        learnt = spy.learn(message.payload, answer, loop.time() - start)
+        if learnt is not None:
+            self.matcher.learn(learnt)
+        spy.forwarded.append(str(message.method))
+        *notes, response = answer.messages
+        reply = Reply([(0.0, n) for n in notes], (0.0, response), answer.streamed, None)
+        extra: Headers = (("mcp-session-id", session),) if session is not None else ()
+        takes_json, takes_sse = _accepts(headers)
+        sse = takes_sse and (reply.wants_sse or bool(notes) or not takes_json)
+        Answer(self, client, tap, sse, extra, reply, None, None)
 
     def reply_to(self, message: RpcMessage) -> Reply | Miss:
         """What to answer a client's request, on any carrier: its notifications and response.
