@@ -13,7 +13,7 @@ import pickle
 from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, Literal
 
 from mcp_tap.analysis.calls import Call, CallBook
 from mcp_tap.faults import ActionKind
@@ -33,7 +33,7 @@ from mcp_tap.protocol.events import (
 )
 
 
-@dataclass
+@dataclass(slots=True)
 class RecordedExchange:
     """One HTTP exchange as the client made it."""
 
@@ -65,7 +65,7 @@ class RecordedExchange:
         return self.started is not None and self.started.stream is StreamKind.LEGACY_SSE
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Step:
     """Open or close one exchange at a recorded time, after the calls it waited on."""
 
@@ -85,12 +85,19 @@ class Packed:
     times: array[float]
 
 
+_LABELS: dict[str, dict[str, Any]] = {}
+
+
 def pack(call: Call) -> Packed:
     """Pack `call` in place: its request keeps what its label needs, its response only its
     kind and id, its progress lists restart empty (a late notification still lands there)."""
     params = call.request.payload.get("params") if isinstance(call.request.payload, dict) else None
     name = params.get("name") if isinstance(params, dict) else None
-    call.request = replace(call.request, payload={"params": {"name": name}} if name else None)
+    if isinstance(name, str):  # one payload a tool name, shared by its calls (never changed)
+        payload = _LABELS.setdefault(name, {"params": {"name": name}})
+        call.request = replace(call.request, payload=payload)
+    else:
+        call.request = replace(call.request, payload=None)
     response = None
     if call.response is not None:
         response = pickle.dumps(call.response.payload, pickle.HIGHEST_PROTOCOL)
