@@ -10,6 +10,7 @@ real `mcp-tap` processes, one at a time:
 - `show FILE > /dev/null` (the plain view, piped);
 - `export --format jsonl FILE > /dev/null`;
 - `report FILE -o page.html`;
+- `check FILE > /dev/null` (every rule, the text report);
 - `replay FILE --fast --quiet --target URL` against a demo server started once, in its
   own process (`python -m demo_server --step-delay 0`), so its memory is not counted.
   Replay sends every call (6,666 for 100k events, about 40 s on 2 CPUs); it is left out
@@ -101,6 +102,7 @@ def main() -> None:
                 "show > /dev/null": [*mcp_tap, "show", str(path)],
                 "export --format jsonl": [*mcp_tap, "export", "--format", "jsonl", str(path)],
                 "report -o page.html": [*mcp_tap, "report", str(path), "-o", str(page)],
+                "check": [*mcp_tap, "check", str(path)],
             }
             if size <= args.replay_max:
                 replay = [*mcp_tap, "replay", str(path), "--fast", "--quiet", "--target", url]

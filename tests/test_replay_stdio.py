@@ -174,7 +174,7 @@ def test_a_stdio_session_becomes_one_post_per_line(handshake_session: Path) -> N
     assert dict(call.headers)["mcp-session-id"] == SESSION
     assert dict(call.headers)["mcp-protocol-version"] == "2025-06-18"
     assert dict(initialized.headers)["mcp-session-id"] == SESSION
-    download = plan.calls[-1]
+    download = plan.recorded(plan.calls[-1])  # its progress and response, kept packed
     assert download.exchange_id == call.exchange_id
     assert [p["progress"] for p in download.progress] == [1, 2, 3]
     assert download.response is not None and download.response.kind is MessageKind.RESPONSE

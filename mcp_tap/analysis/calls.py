@@ -35,7 +35,7 @@ VOLATILE_OUTCOME = ("result._meta", "result.serverInfo.version", "error.data.tim
 difference (diff)."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Call:
     """One request, the progress notifications for its token, and its response."""
 
@@ -64,8 +64,8 @@ class Call:
 
 def outcome(call: Call) -> dict[str, Any]:
     """The comparable part of a call's response: its result or its error."""
-    if call.response is None:
-        return {}
+    if call.response is None or call.response.payload is None:
+        return {}  # none, or packed away (`replay.plan.pack`)
     return {k: v for k, v in call.response.payload.items() if k in ("result", "error")}
 
 
@@ -163,7 +163,8 @@ def client_call_numbers(events: Iterable[TapEvent]) -> list[int]:
 class CallBook:
     """Builds calls incrementally from tap events (usable as a bus subscriber)."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep: bool = True) -> None:
+        self.keep = keep  # False: `calls` stays empty, a call lives until it is forgotten
         self.calls: list[Call] = []
         self._by_id: dict[tuple[Owner, Any], Call] = {}
         self._by_token: dict[tuple[Owner, tuple[str, Any]], Call] = {}
@@ -180,7 +181,8 @@ class CallBook:
             if message.kind is MessageKind.REQUEST:
                 call = Call(event.exchange_id, event.session_id, message, event.time)
                 call.number = number or 0
-                self.calls.append(call)
+                if self.keep:
+                    self.calls.append(call)
                 self._by_id[(owner, message.id)] = call
                 self._by_exchange[(event.exchange_id, message.id)] = call
                 if message.has_progress_token:
@@ -203,6 +205,18 @@ class CallBook:
 
     def close(self) -> None:
         pass
+
+    def forget(self, call: Call) -> None:
+        """Stop following `call` (it has been judged): no later event can reach it."""
+        owner: Owner = call.session_id if call.session_id is not None else call.exchange_id
+        request = call.request
+        if self._by_id.get((owner, request.id)) is call:
+            del self._by_id[(owner, request.id)]
+        if self._by_exchange.get((call.exchange_id, request.id)) is call:
+            del self._by_exchange[(call.exchange_id, request.id)]
+        token = (owner, _token_key(request.progress_token))
+        if request.has_progress_token and self._by_token.get(token) is call:
+            del self._by_token[token]
 
     def sent_on(self, exchange_id: int, request_id: Any) -> Call | None:
         """The call whose request went out on `exchange_id` with `request_id`."""

@@ -114,10 +114,12 @@ def run(args: argparse.Namespace) -> int:
         recording = open_recording(path)  # judged as it streams, in one pass
         judged = check_events(recording, options)
         warn(recording)
-        try:
-            lines = event_lines(Path(path).read_text(encoding="utf-8"))
+        wanted = {index for index, _ in judged.findings}
+        try:  # a second pass over the file's lines, for the lines findings point at
+            with Path(path).open(encoding="utf-8") as rows:
+                lines = event_lines(rows, wanted)
         except (OSError, UnicodeDecodeError):
-            lines = ()
+            lines = {}
         checked.append(CheckedFile(path, judged, lines))
     threshold = Severity(args.fail_on)
     if args.format == "json":

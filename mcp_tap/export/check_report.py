@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,11 +28,11 @@ class CheckedFile:
 
     path: str
     verdict: CheckedRecording
-    lines: tuple[int, ...]  # line of event i (1-based); empty when unknown
+    lines: Mapping[int, int]  # line (1-based) of the events findings point at; {} unknown
 
     def line_of(self, index: int) -> int:
         """The line of the event at `index`, 1 when unknown."""
-        return self.lines[index] if 0 <= index < len(self.lines) else 1
+        return self.lines.get(index, 1)
 
     def call_of(self, position: int) -> int | None:
         """The call number (as `show --call` takes it) of the finding at `position`."""
@@ -40,11 +40,27 @@ class CheckedFile:
         return calls[position] if 0 <= position < len(calls) else None
 
 
-def event_lines(text: str) -> tuple[int, ...]:
-    """The line each event of a recording starts on: one YAML document an event, after the
-    header's. An event's line is the first of its document (its `type:`)."""
-    starts = [number + 1 for number, line in enumerate(text.splitlines(), 1) if line == "---"]
-    return tuple(starts[1:])  # the first document is the header
+def event_lines(rows: Iterable[str], wanted: Collection[int]) -> dict[int, int]:
+    """The line each `wanted` event of a recording starts on, read from its rows as they
+    stream (a file, never its whole text): one YAML document an event, after the header's.
+    An event's line is the first of its document (its `type:`). Lines are numbered as
+    `str.splitlines` splits them."""
+    found: dict[int, int] = {}
+    if not wanted:
+        return found
+    last = max(wanted)
+    number = 0
+    document = -2  # the first `---` starts the header
+    for row in rows:
+        for line in row.splitlines() or [row]:
+            number += 1
+            if line == "---":
+                document += 1
+                if document in wanted:
+                    found[document] = number + 1
+                if document >= last:
+                    return found
+    return found
 
 
 def failing(files: Sequence[CheckedFile], threshold: Severity) -> int:

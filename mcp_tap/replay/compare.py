@@ -47,13 +47,15 @@ class Divergence:
         return data
 
 
-@dataclass
+@dataclass(slots=True)
 class CallVerdict:
     """A recorded call and how its replay went."""
 
     call: Call
     divergences: list[Divergence] = field(default_factory=list)
     replayed: Call | None = None  # what the server did this time; None: not replayed
+    # the fields of both outcomes, for a verdict that holds neither (`Judge`)
+    paths: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -176,6 +178,47 @@ def compare_calls(
     return verdicts
 
 
+class Judge:
+    """Compares each call as soon as its replay is complete and keeps only the verdict: the
+    divergences (which carry their own values) and the fields both outcomes had, so a
+    replay's memory does not grow with what the server answered."""
+
+    def __init__(
+        self,
+        whole: Callable[[Call], Call],
+        ignore: Sequence[str] = (),
+        progress_tolerance: int = 0,
+        timeout: float = 30.0,
+    ) -> None:
+        self.whole = whole  # a packed recorded call, whole again
+        self.ignore = ignore
+        self.progress_tolerance = progress_tolerance
+        self.timeout = timeout
+        self.judged: dict[int, CallVerdict] = {}  # id(recorded call) -> verdict
+        self._paths: dict[tuple[str, ...], tuple[str, ...]] = {}  # one copy of each
+
+    def judge(self, recorded: Call, replayed: Call | None) -> CallVerdict:
+        """The verdict on `recorded`, kept; `recorded` as given (packed), no replayed call."""
+        full = self.whole(recorded)
+        verdict = compare_calls(
+            [full], lambda _: replayed, self.ignore, self.progress_tolerance, self.timeout
+        )[0]
+        found = [*field_paths(outcome(full))]
+        if replayed is not None:
+            found.extend(field_paths(outcome(replayed)))
+        paths = tuple(dict.fromkeys(found))
+        verdict.paths = self._paths.setdefault(paths, paths)
+        verdict.call, verdict.replayed = recorded, None
+        self.judged[id(recorded)] = verdict
+        return verdict
+
+    def verdicts(
+        self, recorded: Sequence[Call], replayed_of: Callable[[Call], Call | None]
+    ) -> list[CallVerdict]:
+        """A verdict for every recorded request, in order; those not judged yet now."""
+        return [self.judged.get(id(c)) or self.judge(c, replayed_of(c)) for c in recorded]
+
+
 def unmatched_ignores(
     ignore: Sequence[str], verdicts: Sequence[CallVerdict]
 ) -> list[tuple[str, str | None]]:
@@ -183,6 +226,7 @@ def unmatched_ignores(
     (a typo silences nothing), each with the real path closest to it, if one is close."""
     paths: list[str] = []
     for verdict in verdicts:
+        paths.extend(verdict.paths)
         for call in (verdict.call, verdict.replayed):
             if call is not None:
                 paths.extend(field_paths(outcome(call)))

@@ -9,9 +9,11 @@ names the recorded calls whose responses had arrived before it, which replay wai
 from __future__ import annotations
 
 import json
+import pickle
+from array import array
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
 
 from mcp_tap.analysis.calls import Call, CallBook
 from mcp_tap.faults import ActionKind
@@ -31,7 +33,7 @@ from mcp_tap.protocol.events import (
 )
 
 
-@dataclass
+@dataclass(slots=True)
 class RecordedExchange:
     """One HTTP exchange as the client made it."""
 
@@ -63,7 +65,7 @@ class RecordedExchange:
         return self.started is not None and self.started.stream is StreamKind.LEGACY_SSE
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Step:
     """Open or close one exchange at a recorded time, after the calls it waited on."""
 
@@ -73,13 +75,73 @@ class Step:
     waits_for: tuple[Call, ...]  # recorded calls answered before this step, not yet awaited
 
 
+@dataclass(slots=True)
+class Packed:
+    """What compare needs of a recorded call once its exchange closed, pickled: its response's
+    payload and its progress (a call's dicts take ten times the room of their bytes)."""
+
+    response: bytes | None  # the response's payload; None: no response yet when packed
+    progress: bytes  # the list of progress params seen so far
+    times: array[float]
+
+
+_LABELS: dict[str, dict[str, Any]] = {}
+
+
+def pack(call: Call) -> Packed:
+    """Pack `call` in place: its request keeps what its label needs, its response only its
+    kind and id, its progress lists restart empty (a late notification still lands there)."""
+    params = call.request.payload.get("params") if isinstance(call.request.payload, dict) else None
+    name = params.get("name") if isinstance(params, dict) else None
+    if isinstance(name, str):  # one payload a tool name, shared by its calls (never changed)
+        payload = _LABELS.setdefault(name, {"params": {"name": name}})
+        call.request = replace(call.request, payload=payload)
+    else:
+        call.request = replace(call.request, payload=None)
+    response = None
+    if call.response is not None:
+        response = pickle.dumps(call.response.payload, pickle.HIGHEST_PROTOCOL)
+        call.response = replace(call.response, payload=None)
+    progress = pickle.dumps(call.progress, pickle.HIGHEST_PROTOCOL)
+    packed = Packed(response, progress, array("d", call.progress_times))
+    call.progress, call.progress_times = [], []
+    return packed
+
+
+def unpack(call: Call, packed: Packed) -> Call:
+    """The recorded call whole again, as it was read (and whatever reached it after packing)."""
+    response = call.response
+    if response is not None and packed.response is not None:
+        response = replace(response, payload=pickle.loads(packed.response))
+    progress = [*pickle.loads(packed.progress), *call.progress]
+    times = [*packed.times, *call.progress_times]
+    request = call.request
+    return Call(
+        call.exchange_id,
+        call.session_id,
+        request,
+        call.sent_at,
+        progress,
+        times,
+        response,
+        call.answered_at,
+    )
+
+
 @dataclass
 class ReplayPlan:
     exchanges: list[RecordedExchange]
     steps: list[Step]
-    calls: list[Call]  # every recorded request with its progress and response
+    calls: list[Call]  # every recorded request; packed: see `recorded`
     start: float = 0.0
     notes: list[str] = field(default_factory=list)
+    packed: dict[int, Packed] = field(default_factory=dict)  # id(call) -> its packed parts
+    by_exchange: dict[int, list[Call]] = field(default_factory=dict)  # recorded exchange id
+
+    def recorded(self, call: Call) -> Call:
+        """`call` with its response and progress, for comparing."""
+        packed = self.packed.get(id(call))
+        return call if packed is None else unpack(call, packed)
 
 
 def request_body(messages: list[MessageSeen]) -> bytes:
@@ -150,28 +212,41 @@ def build_plan(events: Iterable[TapEvent]) -> ReplayPlan:
     mcp-tap injected by a `--fault` rule is left out: it was never the server's doing."""
     events = without_injected(events)
     exchanges: dict[int, RecordedExchange] = {}
-    bodies: dict[int, list[MessageSeen]] = {}
+    bodies: dict[int, list[MessageSeen]] = {}  # until the exchange closes
+    sent_rpc: set[int] = set()  # exchanges whose client sent JSON-RPC
+    shared: dict[Headers, Headers] = {}  # one copy of each header list
     book = CallBook()
+    by_exchange: dict[int, list[Call]] = {}
+    packed: dict[int, Packed] = {}
     for event in events:
+        known = len(book.calls)
         book.handle(event)
+        for call in book.calls[known:]:
+            by_exchange.setdefault(call.exchange_id, []).append(call)
         if isinstance(event, ExchangeOpened):
-            exchanges[event.exchange_id] = RecordedExchange(event)
+            opened = replace(event, headers=shared.setdefault(event.headers, event.headers))
+            exchanges[event.exchange_id] = RecordedExchange(opened)
         elif isinstance(event, ResponseStarted) and event.exchange_id in exchanges:
-            exchanges[event.exchange_id].started = event
+            exchanges[event.exchange_id].started = replace(event, headers=())  # never sent
         elif isinstance(event, ExchangeClosed) and event.exchange_id in exchanges:
             exchanges[event.exchange_id].closed = event
+            _seal(exchanges[event.exchange_id], bodies, sent_rpc)
+            # Its calls are complete: keep them packed (a late answer still finds them).
+            for call in by_exchange.get(event.exchange_id, ()):
+                if id(call) not in packed:
+                    packed[id(call)] = pack(call)
         elif isinstance(event, MessageSeen) and event.exchange_id in exchanges:
             if event.direction is Direction.CLIENT_TO_SERVER:
                 bodies.setdefault(event.exchange_id, []).append(event)
             elif event.message.kind is MessageKind.ENDPOINT:
                 exchanges[event.exchange_id].endpoint_session = event.session_id
-    for exchange_id, messages in bodies.items():
-        exchanges[exchange_id].body = request_body(messages)
+    for exchange in exchanges.values():
+        _seal(exchange, bodies, sent_rpc)
     notes: list[str] = []
     if any(x.opened.origin is not None for x in exchanges.values()):
         # A forward proxy's recording: OAuth and whatever else the client fetched, from any
         # host. Replay re-sends the MCP exchanges, all to the one target.
-        mcp = {i: x for i, x in exchanges.items() if _is_mcp(x, bodies.get(i, []))}
+        mcp = {i: x for i, x in exchanges.items() if _is_mcp(x, i in sent_rpc)}
         if len(mcp) < len(exchanges):
             notes.append(f"left out {len(exchanges) - len(mcp)} exchanges that carry no MCP")
         exchanges = mcp
@@ -197,7 +272,18 @@ def build_plan(events: Iterable[TapEvent]) -> ReplayPlan:
             next_answer += 1
         steps.append(Step(time, action, exchange, tuple(waits)))
     start = timeline[0][0] if timeline else 0.0
-    return ReplayPlan(list(exchanges.values()), steps, calls, start, notes)
+    return ReplayPlan(list(exchanges.values()), steps, calls, start, notes, packed, by_exchange)
+
+
+def _seal(
+    exchange: RecordedExchange, bodies: dict[int, list[MessageSeen]], sent_rpc: set[int]
+) -> None:
+    """Rebuild an exchange's request body from its messages, and let the messages go."""
+    messages = bodies.pop(exchange.exchange_id, None)
+    if messages:
+        exchange.body = request_body(messages)
+        if any(m.message.kind is not MessageKind.INVALID for m in messages):
+            sent_rpc.add(exchange.exchange_id)
 
 
 @dataclass(frozen=True)
@@ -234,10 +320,10 @@ def client_lines(plan: ReplayPlan) -> list[ClientLine]:
     return lines
 
 
-def _is_mcp(exchange: RecordedExchange, sent: list[MessageSeen]) -> bool:
+def _is_mcp(exchange: RecordedExchange, sent_rpc: bool) -> bool:
     """An exchange of the MCP transport: JSON-RPC sent, an MCP header, or an MCP stream."""
     if any(header(exchange.headers, name) for name in ("mcp-session-id", "mcp-protocol-version")):
         return True
-    if any(m.message.kind is not MessageKind.INVALID for m in sent):
+    if sent_rpc:
         return True
     return exchange.is_legacy_stream

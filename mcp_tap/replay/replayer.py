@@ -20,6 +20,7 @@ from mcp_tap.analysis.calls import Call, CallBook
 from mcp_tap.http.upstream import UpstreamPool
 from mcp_tap.http.upstream_connection import UpstreamError
 from mcp_tap.protocol.events import (
+    ExchangeClosed,
     Fault,
     Headers,
     MessageKind,
@@ -28,6 +29,7 @@ from mcp_tap.protocol.events import (
     TapEvent,
 )
 from mcp_tap.protocol.headers import NOT_FORWARDED_REQUEST, forwardable
+from mcp_tap.replay.compare import Judge
 from mcp_tap.replay.plan import RecordedExchange, ReplayPlan, Step
 from mcp_tap.tap.bus import TapBus
 from mcp_tap.tap.exchange import ExchangeTap, legacy_session_id
@@ -72,15 +74,17 @@ class Replayer:
         speed: float | None = 1.0,  # None: as fast as causality allows
         timeout: float = 30.0,  # how long to wait for a response the next step depends on
         secrets: dict[str, str] | None = None,
+        judge: Judge | None = None,  # compares each call once its exchange closed
     ) -> None:
         self.plan = plan
+        self.judge = judge
         self.origin = upstream.origin
         self.bus = bus
         self.upstream = upstream
         self.speed = speed
         self.timeout = timeout
         self.secrets = secrets or {}
-        self.book = CallBook()
+        self.book = CallBook(keep=judge is None)
         self.exchange_map: dict[int, int] = {}  # recorded exchange id -> replayed one
         self._recorded_of: dict[int, RecordedExchange] = {}  # replayed id -> recorded exchange
         self._sessions: dict[str, str] = {}  # recorded session id -> new session id
@@ -108,7 +112,20 @@ class Replayer:
                 query = f"?{parts.query}" if parts.query else ""
                 self._endpoints[recorded.endpoint_session] = parts.path + query
                 self._sessions[recorded.endpoint_session] = legacy_session_id(endpoint) or ""
+        elif isinstance(event, ExchangeClosed) and self.judge is not None:
+            recorded = self._recorded_of.pop(event.exchange_id, None)
+            if recorded is not None:
+                self._judge(recorded)
         self._changed.set()
+
+    def _judge(self, recorded: RecordedExchange) -> None:
+        """The calls this exchange answered are complete: judge them, keep the verdicts."""
+        assert self.judge is not None
+        for call in self.plan.by_exchange.get(recorded.exchange_id, ()):
+            twin = self.replayed_call(call)
+            if twin is not None and twin.response is not None:
+                self.judge.judge(call, twin)
+                self.book.forget(twin)
 
     def close(self) -> None:
         pass
@@ -158,6 +175,8 @@ class Replayer:
         return self.book.sent_on(exchange_id, recorded.request.id)
 
     def _answered(self, recorded: Call) -> bool:
+        if self.judge is not None and id(recorded) in self.judge.judged:
+            return True
         call = self.replayed_call(recorded)
         return call is not None and call.response is not None
 
@@ -175,9 +194,13 @@ class Replayer:
         self._recorded_of[self._next_id] = recorded
         tap = ExchangeTap(self.bus, self._next_id, recorded.opened.method, target, headers)
         tap.opened(recorded.body)
-        self._tasks[recorded.exchange_id] = asyncio.create_task(
-            self._exchange(tap, target, headers, recorded.body)
-        )
+        task = asyncio.create_task(self._exchange(tap, target, headers, recorded.body))
+        self._tasks[recorded.exchange_id] = task
+        task.add_done_callback(partial(self._done, recorded.exchange_id))
+
+    def _done(self, exchange_id: int, task: asyncio.Task[None]) -> None:
+        if self._tasks.get(exchange_id) is task:  # a finished exchange holds nothing
+            del self._tasks[exchange_id]
 
     async def _headers(self, recorded: Headers) -> Headers:
         headers = []

@@ -15,7 +15,7 @@ from mcp_tap.analysis.calls import Call, client_call_numbers
 from mcp_tap.http.limits import DEFAULT_IDLE_TIMEOUT
 from mcp_tap.http.upstream import UpstreamPool
 from mcp_tap.protocol.events import TapEvent
-from mcp_tap.replay.compare import CallVerdict, compare_calls
+from mcp_tap.replay.compare import CallVerdict, Judge
 from mcp_tap.replay.plan import build_plan
 from mcp_tap.replay.replayer import Replayer, ReplayError, refill_secrets
 from mcp_tap.replay.stdio_replayer import StdioReplayer, running_command
@@ -100,6 +100,7 @@ async def replay(
             call.number = number
     if not plan.calls:
         raise ReplayError("nothing to replay: the recording holds no request")
+    judge = Judge(plan.recorded, options.ignore, options.progress_tolerance, options.timeout)
     started = time.monotonic()
     if options.command is not None:
         async with running_command(options.command) as process:
@@ -119,19 +120,15 @@ async def replay(
                 on_started()
             upstream = UpstreamPool(origin, idle_timeout=DEFAULT_IDLE_TIMEOUT)
             try:
-                replayer = Replayer(plan, upstream, bus, options.speed, options.timeout, secrets)
+                replayer = Replayer(
+                    plan, upstream, bus, options.speed, options.timeout, secrets, judge
+                )
                 await replayer.run()
             finally:
                 await upstream.aclose()
     await asyncio.sleep(0)  # let the bus deliver the last events
     bus.drain()
-    verdicts = compare_calls(
-        plan.calls,
-        replayer.replayed_call,
-        options.ignore,
-        options.progress_tolerance,
-        options.timeout,
-    )
+    verdicts = judge.verdicts(plan.calls, replayer.replayed_call)
     return verdicts, time.monotonic() - started
 
 
