@@ -236,6 +236,36 @@ def test_replay_leaves_out_what_was_injected(tmp_path: Path) -> None:
     assert methods and "tools/call" not in methods  # the handshake stays, the calls go
 
 
+def test_diff_leaves_out_what_was_injected(tmp_path: Path) -> None:
+    import subprocess
+
+    paths = {}
+    for name, rules in (("faulty", ["--fault", "error tool=echo"]), ("clean", [])):
+        paths[name] = tmp_path / f"{name}.yaml"
+        with (
+            demo_server() as server,
+            tap_proxy(
+                server + "/mcp", tmp_path, *rules, "--record", str(paths[name]), "--quiet"
+            ) as (url, proxy),
+        ):
+            assert client(url, "echo", {"text": "hi"})[0] == (1 if rules else 0)
+            assert (
+                client(url, "download_file", {"filename": "a", "size_mb": 1, "step_delay": 0})[0]
+                == 0
+            )
+            proxy.stop()
+    args = ["diff", str(paths["faulty"]), str(paths["clean"]), "--fail-on", "any"]
+    done = subprocess.run(
+        [sys.executable, "-m", "mcp_tap", *args, "--latency-floor", "60", "--format", "json"],
+        capture_output=True, text=True, timeout=60, cwd=ROOT, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr  # the injected error is no change
+    report = json.loads(done.stdout)
+    assert report["differences"] == []
+    assert "1 fault(s) injected by mcp-tap in the first recording, left out" in report["notes"]
+    assert "1 call(s) only in the second recording, not compared" in report["notes"]
+
+
 def test_stdio_with_rules_forwards_a_last_line_that_has_no_newline(tmp_path: Path) -> None:
     import subprocess
 
