@@ -266,6 +266,40 @@ def test_diff_leaves_out_what_was_injected(tmp_path: Path) -> None:
     assert "1 call(s) only in the second recording, not compared" in report["notes"]
 
 
+def test_slow_bytes_still_bring_the_whole_answer(tmp_path: Path) -> None:
+    record = tmp_path / "slow.yaml"
+    rule = "slow bytes=8 every=1ms tool=download_file"
+    arguments = {"filename": "s", "size_mb": 3, "step_delay": 0}
+    with (
+        demo_server() as server,
+        tap_proxy(
+            server + "/mcp", tmp_path, "--fault", rule, "--record", str(record), "--quiet"
+        ) as (url, proxy),
+    ):
+        code, lines = client(url, "download_file", arguments)
+        proxy.stop()
+    assert code == 0, lines
+    assert [line["progress"] for line in lines if line["event"] == "progress"] == [1, 2, 3]
+    assert lines[-1]["text"] == "Downloaded s (3 MB)"
+    faults = injected(recorded(record))
+    assert faults and {f.action for f in faults} == {"slow"}
+    assert "8 bytes at a time, 1 ms apart" in faults[0].detail
+
+
+def test_stdio_slow_lines_still_bring_the_whole_answer(tmp_path: Path) -> None:
+    import anyio
+
+    record = tmp_path / "stdio-slow.yaml"
+    args = _stdio_args(record, "slow bytes=5 every=1ms tool=download_file")
+    arguments = {"filename": "t", "size_mb": 2, "step_delay": 0}
+    progress, answer = anyio.run(_stdio_call, args, "download_file", arguments)
+    assert progress == [1, 2]
+    assert answer["content"][0]["text"] == "Downloaded t (2 MB)"
+    faults = injected(_finished(record))
+    assert faults and {f.action for f in faults} == {"slow"}
+    assert all(f.direction is Direction.SERVER_TO_CLIENT for f in faults)
+
+
 def test_stdio_with_rules_forwards_a_last_line_that_has_no_newline(tmp_path: Path) -> None:
     import subprocess
 

@@ -12,7 +12,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mcp_tap.faults.rules import HTTP_ONLY, STDIO_ONLY, ActionKind, Rule, RuleError, parse_rule
+from mcp_tap.faults.rules import (
+    HTTP_ONLY,
+    NOT_SERVED,
+    STDIO_ONLY,
+    ActionKind,
+    Rule,
+    RuleError,
+    parse_rule,
+)
 from mcp_tap.protocol.events import Direction, MessageKind, RpcMessage
 
 CARRIERS = ("http", "stdio", "serve", "serve-stdio")
@@ -48,6 +56,9 @@ class Action:
             return f"answered with HTTP {rule.status}{after}, not forwarded"
         if self.kind is ActionKind.DELAY:
             return f"held back {self.seconds * 1000:.0f} ms"
+        if self.kind is ActionKind.SLOW:
+            every = rule.slow_every * 1000
+            return f"forwarded {rule.slow_bytes} bytes at a time, {every:.0f} ms apart"
         return _DONE[self.kind]
 
 
@@ -77,6 +88,8 @@ class FaultPlan:
                 raise RuleError(f"fault rule {rule.text!r}: {rule.action.value} is for stdio")
             if carrier in STDIO_CARRIERS and rule.action in HTTP_ONLY:
                 raise RuleError(f"fault rule {rule.text!r}: {rule.action.value} is for HTTP")
+            if carrier.startswith("serve") and rule.action in NOT_SERVED:
+                raise RuleError(f"fault rule {rule.text!r}: {rule.action.value} is not for serve")
             if carrier == "serve-stdio" and rule.action is ActionKind.KILL:
                 # the mock has no server process to kill: `mcp-tap stdio` in front of it has
                 raise RuleError(f"fault rule {rule.text!r}: kill is for `mcp-tap stdio`")
