@@ -300,6 +300,46 @@ def test_stdio_slow_lines_still_bring_the_whole_answer(tmp_path: Path) -> None:
     assert all(f.direction is Direction.SERVER_TO_CLIENT for f in faults)
 
 
+def _findings(events: list[TapEvent]) -> set[str]:
+    from mcp_tap.protocol.events import Finding
+
+    return {e.rule for e in events if isinstance(e, Finding)}
+
+
+def test_reordered_progress_is_flagged_and_the_call_still_ends(tmp_path: Path) -> None:
+    record = tmp_path / "reorder.yaml"
+    rule = "reorder tool=download_file nth=1"
+    arguments = {"filename": "r", "size_mb": 4, "step_delay": 0}
+    with (
+        demo_server() as server,
+        tap_proxy(
+            server + "/mcp", tmp_path, "--fault", rule, "--record", str(record), "--quiet"
+        ) as (url, proxy),
+    ):
+        code, lines = client(url, "download_file", arguments)
+        proxy.stop()
+    assert code == 0, lines
+    assert [line["progress"] for line in lines if line["event"] == "progress"] == [2, 1, 3, 4]
+    assert lines[-1]["text"] == "Downloaded r (4 MB)"
+    events = recorded(record)
+    assert [f.action for f in injected(events)] == ["reorder"]
+    assert "progress-not-increasing" in _findings(events)
+
+
+def test_stdio_reordered_progress_is_flagged(tmp_path: Path) -> None:
+    import anyio
+
+    record = tmp_path / "stdio-reorder.yaml"
+    args = _stdio_args(record, "reorder tool=download_file nth=2")
+    arguments = {"filename": "u", "size_mb": 4, "step_delay": 0}
+    progress, answer = anyio.run(_stdio_call, args, "download_file", arguments)
+    assert progress == [1, 3, 2, 4]
+    assert answer["content"][0]["text"] == "Downloaded u (4 MB)"
+    events = _finished(record)
+    assert [f.action for f in injected(events)] == ["reorder"]
+    assert "progress-not-increasing" in _findings(events)
+
+
 def test_stdio_with_rules_forwards_a_last_line_that_has_no_newline(tmp_path: Path) -> None:
     import subprocess
 

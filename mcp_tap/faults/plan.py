@@ -70,6 +70,7 @@ _DONE = {
     ActionKind.DUPLICATE: "forwarded twice",
     ActionKind.TRUNCATE: "forwarded cut in half",
     ActionKind.CORRUPT: "forwarded with bytes that are not JSON",
+    ActionKind.REORDER: "held, and forwarded after the next message",
     ActionKind.KILL: "server killed (SIGKILL) instead of this message",
     ActionKind.CLOSE_STDOUT: "server's stdout closed before this message",
 }
@@ -135,6 +136,8 @@ def _fits(rule: Rule, message: RpcMessage, context: MessageContext) -> bool:
     if rule.action in (ActionKind.ERROR, ActionKind.STATUS):
         if message.kind is not MessageKind.REQUEST:
             return False
+    if rule.action is ActionKind.REORDER and not is_progress(message):
+        return False  # only progress notifications are moved
     if rule.session is not None and context.session_id != rule.session:
         return False
     if rule.after_progress is not None and context.progress_seen < rule.after_progress:

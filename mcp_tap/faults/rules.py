@@ -50,6 +50,7 @@ class ActionKind(enum.StrEnum):
     TRUNCATE = "truncate"  # forward the first half of the message's text
     CORRUPT = "corrupt"  # forward the message's text with bytes that are not JSON
     SLOW = "slow"  # forward the message's bytes a few at a time, with a pause between
+    REORDER = "reorder"  # hold a progress notification and forward it after the next message
     KILL = "kill"  # stdio: SIGKILL the server instead of forwarding the message
     CLOSE_STDOUT = "close-stdout"  # stdio: the host's end of the server's stdout closes
 
@@ -68,6 +69,7 @@ _DEFAULT_DIRECTION = {
     ActionKind.TRUNCATE: Direction.SERVER_TO_CLIENT,
     ActionKind.CORRUPT: Direction.SERVER_TO_CLIENT,
     ActionKind.SLOW: Direction.SERVER_TO_CLIENT,
+    ActionKind.REORDER: Direction.SERVER_TO_CLIENT,
     ActionKind.KILL: None,
     ActionKind.CLOSE_STDOUT: None,
 }
@@ -75,7 +77,8 @@ _DEFAULT_DIRECTION = {
 REQUEST_ONLY = frozenset({ActionKind.ERROR, ActionKind.STATUS})
 HTTP_ONLY = frozenset({ActionKind.STATUS, ActionKind.DROP_STREAM, ActionKind.RESET})
 STDIO_ONLY = frozenset({ActionKind.KILL, ActionKind.CLOSE_STDOUT})
-NOT_SERVED = frozenset({ActionKind.SLOW})  # the proxy's and stdio's, not the mock's
+# the proxy's and stdio's, not the mock's
+NOT_SERVED = frozenset({ActionKind.SLOW, ActionKind.REORDER})
 _POSITIONAL = {ActionKind.STATUS: "status", ActionKind.DELAY: "delay", ActionKind.ERROR: "code"}
 _ACTION_KEYS = {
     ActionKind.ERROR: {"code", "message"},

@@ -148,6 +148,7 @@ class StreamFaults:
         self.stopped: ActionKind | None = None
         self._buffer = b""
         self._progress = 0
+        self._held = b""  # a progress notification `reorder` holds until the next event
 
     def feed(self, data: bytes) -> list[Piece]:
         """What to forward of `data` now, and how; `stopped` says when the stream must end."""
@@ -160,12 +161,17 @@ class StreamFaults:
             if end is None:
                 break
             raw, self._buffer = self._buffer[: end.end()], self._buffer[end.end() :]
-            out.append(self._event(raw))
+            held, self._held = self._held, b""
+            data, slow = self._event(raw)  # may hold this one in turn
+            if held and self.stopped is None:
+                data += held  # the held notification, now after the event that followed it
+            out.append((data, slow))
         return out
 
     def rest(self) -> bytes:
-        """An unfinished event at the end of the stream, as it came."""
-        rest, self._buffer = self._buffer, b""
+        """An unfinished event at the end of the stream, as it came, after a held one."""
+        rest, self._buffer = self._held + self._buffer, b""
+        self._held = b""
         return rest if self.stopped is None else b""
 
     def _event(self, raw: bytes) -> Piece:
@@ -188,6 +194,9 @@ class StreamFaults:
                 )  # fmt: skip
                 if action.kind is ActionKind.SLOW:
                     return raw, action.rule
+                if action.kind is ActionKind.REORDER:
+                    self._held = raw
+                    return b"", None
                 return self._act(action, raw, event), None
         return raw, None
 

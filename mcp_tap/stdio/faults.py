@@ -45,6 +45,7 @@ class StdioFaults:
         self._close_stdout = close_stdout
         self._book = CallBook()
         self._partial = {Direction.CLIENT_TO_SERVER: b"", Direction.SERVER_TO_CLIENT: b""}
+        self._held: dict[Direction, bytes] = {}  # a progress line `reorder` holds back
         self._pacers: dict[Direction, Pacer] = {}  # each way's lines in order, some slowed
         self.stdout_closed = False
 
@@ -78,6 +79,9 @@ class StdioFaults:
         rest, self._partial[direction] = self._partial[direction], b""
         if rest:
             self._line(direction, rest)
+        held = self._held.pop(direction, b"")
+        if held:
+            self._write(direction, held)  # no line followed it: it goes last
 
     def _lines(self, direction: Direction, data: bytes) -> list[bytes]:
         buffered = self._partial[direction] + data
@@ -86,6 +90,12 @@ class StdioFaults:
         return [line + b"\n" for line in lines]
 
     def _line(self, direction: Direction, line: bytes) -> None:
+        held = self._held.pop(direction, b"")
+        self._decide(direction, line)  # may hold this line in turn
+        if held:
+            self._write(direction, held)  # after the line that followed it
+
+    def _decide(self, direction: Direction, line: bytes) -> None:
         for message in classify_text(strip_terminator(line)):
             action = self.plan.decide(message, self._book.context(message, direction))
             if action is not None:
@@ -126,6 +136,8 @@ class StdioFaults:
             self._write(direction, line + line)
         elif kind in (ActionKind.TRUNCATE, ActionKind.CORRUPT):
             self._write(direction, mangle(kind, strip_terminator(line)) + b"\n")
+        elif kind is ActionKind.REORDER:
+            self._held[direction] = line
         elif kind is ActionKind.SLOW:
             self._write(direction, line, action.rule.slow_bytes, action.rule.slow_every)
         elif kind is ActionKind.DELAY:
