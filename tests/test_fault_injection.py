@@ -236,6 +236,110 @@ def test_replay_leaves_out_what_was_injected(tmp_path: Path) -> None:
     assert methods and "tools/call" not in methods  # the handshake stays, the calls go
 
 
+def test_diff_leaves_out_what_was_injected(tmp_path: Path) -> None:
+    import subprocess
+
+    paths = {}
+    for name, rules in (("faulty", ["--fault", "error tool=echo"]), ("clean", [])):
+        paths[name] = tmp_path / f"{name}.yaml"
+        with (
+            demo_server() as server,
+            tap_proxy(
+                server + "/mcp", tmp_path, *rules, "--record", str(paths[name]), "--quiet"
+            ) as (url, proxy),
+        ):
+            assert client(url, "echo", {"text": "hi"})[0] == (1 if rules else 0)
+            assert (
+                client(url, "download_file", {"filename": "a", "size_mb": 1, "step_delay": 0})[0]
+                == 0
+            )
+            proxy.stop()
+    args = ["diff", str(paths["faulty"]), str(paths["clean"]), "--fail-on", "any"]
+    done = subprocess.run(
+        [sys.executable, "-m", "mcp_tap", *args, "--latency-floor", "60", "--format", "json"],
+        capture_output=True, text=True, timeout=60, cwd=ROOT, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr  # the injected error is no change
+    report = json.loads(done.stdout)
+    assert report["differences"] == []
+    assert "1 fault(s) injected by mcp-tap in the first recording, left out" in report["notes"]
+    assert "1 call(s) only in the second recording, not compared" in report["notes"]
+
+
+def test_slow_bytes_still_bring_the_whole_answer(tmp_path: Path) -> None:
+    record = tmp_path / "slow.yaml"
+    rule = "slow bytes=8 every=1ms tool=download_file"
+    arguments = {"filename": "s", "size_mb": 3, "step_delay": 0}
+    with (
+        demo_server() as server,
+        tap_proxy(
+            server + "/mcp", tmp_path, "--fault", rule, "--record", str(record), "--quiet"
+        ) as (url, proxy),
+    ):
+        code, lines = client(url, "download_file", arguments)
+        proxy.stop()
+    assert code == 0, lines
+    assert [line["progress"] for line in lines if line["event"] == "progress"] == [1, 2, 3]
+    assert lines[-1]["text"] == "Downloaded s (3 MB)"
+    faults = injected(recorded(record))
+    assert faults and {f.action for f in faults} == {"slow"}
+    assert "8 bytes at a time, 1 ms apart" in faults[0].detail
+
+
+def test_stdio_slow_lines_still_bring_the_whole_answer(tmp_path: Path) -> None:
+    import anyio
+
+    record = tmp_path / "stdio-slow.yaml"
+    args = _stdio_args(record, "slow bytes=5 every=1ms tool=download_file")
+    arguments = {"filename": "t", "size_mb": 2, "step_delay": 0}
+    progress, answer = anyio.run(_stdio_call, args, "download_file", arguments)
+    assert progress == [1, 2]
+    assert answer["content"][0]["text"] == "Downloaded t (2 MB)"
+    faults = injected(_finished(record))
+    assert faults and {f.action for f in faults} == {"slow"}
+    assert all(f.direction is Direction.SERVER_TO_CLIENT for f in faults)
+
+
+def _findings(events: list[TapEvent]) -> set[str]:
+    from mcp_tap.protocol.events import Finding
+
+    return {e.rule for e in events if isinstance(e, Finding)}
+
+
+def test_reordered_progress_is_flagged_and_the_call_still_ends(tmp_path: Path) -> None:
+    record = tmp_path / "reorder.yaml"
+    rule = "reorder tool=download_file nth=1"
+    arguments = {"filename": "r", "size_mb": 4, "step_delay": 0}
+    with (
+        demo_server() as server,
+        tap_proxy(
+            server + "/mcp", tmp_path, "--fault", rule, "--record", str(record), "--quiet"
+        ) as (url, proxy),
+    ):
+        code, lines = client(url, "download_file", arguments)
+        proxy.stop()
+    assert code == 0, lines
+    assert [line["progress"] for line in lines if line["event"] == "progress"] == [2, 1, 3, 4]
+    assert lines[-1]["text"] == "Downloaded r (4 MB)"
+    events = recorded(record)
+    assert [f.action for f in injected(events)] == ["reorder"]
+    assert "progress-not-increasing" in _findings(events)
+
+
+def test_stdio_reordered_progress_is_flagged(tmp_path: Path) -> None:
+    import anyio
+
+    record = tmp_path / "stdio-reorder.yaml"
+    args = _stdio_args(record, "reorder tool=download_file nth=2")
+    arguments = {"filename": "u", "size_mb": 4, "step_delay": 0}
+    progress, answer = anyio.run(_stdio_call, args, "download_file", arguments)
+    assert progress == [1, 3, 2, 4]
+    assert answer["content"][0]["text"] == "Downloaded u (4 MB)"
+    events = _finished(record)
+    assert [f.action for f in injected(events)] == ["reorder"]
+    assert "progress-not-increasing" in _findings(events)
+
+
 def test_stdio_with_rules_forwards_a_last_line_that_has_no_newline(tmp_path: Path) -> None:
     import subprocess
 

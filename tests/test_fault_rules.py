@@ -38,6 +38,9 @@ def test_text_form_reads_action_positional_and_keys() -> None:
     delay = parse_rule("delay 500ms jitter=1s method=tools/*")
     assert (delay.delay, delay.jitter) == (0.5, 1.0)
     assert parse_rule("drop-stream after-progress=2").direction is S2C
+    slow = parse_rule("slow bytes=8 every=2ms")
+    assert (slow.slow_bytes, slow.slow_every, slow.direction) == (8, 0.002, S2C)
+    assert (parse_rule("slow").slow_bytes, parse_rule("slow").slow_every) == (16, 0.05)
 
 
 @pytest.mark.parametrize(
@@ -51,6 +54,8 @@ def test_text_form_reads_action_positional_and_keys() -> None:
         ("delay soon", "duration"),
         ("error probability=2", "between 0 and 1"),
         ("error times=0", "at least 1"),
+        ("slow bytes=0", "bytes must be at least 1"),
+        ("slow every=often", "duration"),
         ("error direction=server", "answers requests only"),
         ("error message='open", "No closing quotation"),
         ("", "empty"),
@@ -77,6 +82,8 @@ def test_carrier_refuses_actions_it_cannot_perform() -> None:
         FaultPlan([parse_rule("kill")], carrier="http")
     with pytest.raises(RuleError, match="is for HTTP"):
         FaultPlan([parse_rule("drop-stream")], carrier="stdio")
+    with pytest.raises(RuleError, match="slow is not for serve"):
+        FaultPlan([parse_rule("slow")], carrier="serve")
 
 
 def test_error_picks_one_tool_and_times_limits_it() -> None:

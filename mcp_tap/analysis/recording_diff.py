@@ -15,7 +15,8 @@ from mcp_tap.analysis.calls import collect_calls
 from mcp_tap.analysis.differences import IMPACT_RANK, Difference, Impact
 from mcp_tap.analysis.interface import interface_of
 from mcp_tap.analysis.interface_diff import interface_changes
-from mcp_tap.protocol.events import TapEvent
+from mcp_tap.analysis.server_side import without_injected
+from mcp_tap.protocol.events import FaultInjected, TapEvent
 
 FAIL_ON = ("breaking", "any")
 
@@ -52,11 +53,23 @@ class RecordingDiff:
 def diff_recordings(
     before: Iterable[TapEvent], after: Iterable[TapEvent], options: DiffOptions | None = None
 ) -> RecordingDiff:
-    """Every difference from the events of `before` to those of `after` (each read twice:
-    a list, or a recording file read in passes)."""
+    """Every difference from the events of `before` to those of `after` (each read in a
+    few passes: a list, or a recording file). What a `--fault` rule injected is left out,
+    as `replay` leaves it out: it was never the server's doing."""
     options = options or DiffOptions()
+    injected = [_count_injected(before), _count_injected(after)]
+    before, after = without_injected(before), without_injected(after)
     interface, notes = interface_changes(interface_of(before), interface_of(after), options.ignore)
     behaviour, more = behaviour_changes(
         collect_calls(list(before)), collect_calls(list(after)), options.ignore, options.latency
     )
-    return RecordingDiff([*interface, *behaviour], [*notes, *more])
+    faults = [
+        f"{count} fault(s) injected by mcp-tap in the {side} recording, left out"
+        for side, count in zip(("first", "second"), injected, strict=True)
+        if count
+    ]
+    return RecordingDiff([*interface, *behaviour], [*faults, *notes, *more])
+
+
+def _count_injected(events: Iterable[TapEvent]) -> int:
+    return sum(isinstance(event, FaultInjected) for event in events)

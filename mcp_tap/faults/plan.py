@@ -12,7 +12,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mcp_tap.faults.rules import HTTP_ONLY, STDIO_ONLY, ActionKind, Rule, RuleError, parse_rule
+from mcp_tap.faults.rules import (
+    HTTP_ONLY,
+    NOT_SERVED,
+    STDIO_ONLY,
+    ActionKind,
+    Rule,
+    RuleError,
+    parse_rule,
+)
 from mcp_tap.protocol.events import Direction, MessageKind, RpcMessage
 
 CARRIERS = ("http", "stdio", "serve", "serve-stdio")
@@ -48,6 +56,9 @@ class Action:
             return f"answered with HTTP {rule.status}{after}, not forwarded"
         if self.kind is ActionKind.DELAY:
             return f"held back {self.seconds * 1000:.0f} ms"
+        if self.kind is ActionKind.SLOW:
+            every = rule.slow_every * 1000
+            return f"forwarded {rule.slow_bytes} bytes at a time, {every:.0f} ms apart"
         return _DONE[self.kind]
 
 
@@ -59,6 +70,7 @@ _DONE = {
     ActionKind.DUPLICATE: "forwarded twice",
     ActionKind.TRUNCATE: "forwarded cut in half",
     ActionKind.CORRUPT: "forwarded with bytes that are not JSON",
+    ActionKind.REORDER: "held, and forwarded after the next message",
     ActionKind.KILL: "server killed (SIGKILL) instead of this message",
     ActionKind.CLOSE_STDOUT: "server's stdout closed before this message",
 }
@@ -77,6 +89,8 @@ class FaultPlan:
                 raise RuleError(f"fault rule {rule.text!r}: {rule.action.value} is for stdio")
             if carrier in STDIO_CARRIERS and rule.action in HTTP_ONLY:
                 raise RuleError(f"fault rule {rule.text!r}: {rule.action.value} is for HTTP")
+            if carrier.startswith("serve") and rule.action in NOT_SERVED:
+                raise RuleError(f"fault rule {rule.text!r}: {rule.action.value} is not for serve")
             if carrier == "serve-stdio" and rule.action is ActionKind.KILL:
                 # the mock has no server process to kill: `mcp-tap stdio` in front of it has
                 raise RuleError(f"fault rule {rule.text!r}: kill is for `mcp-tap stdio`")
@@ -122,6 +136,8 @@ def _fits(rule: Rule, message: RpcMessage, context: MessageContext) -> bool:
     if rule.action in (ActionKind.ERROR, ActionKind.STATUS):
         if message.kind is not MessageKind.REQUEST:
             return False
+    if rule.action is ActionKind.REORDER and not is_progress(message):
+        return False  # only progress notifications are moved
     if rule.session is not None and context.session_id != rule.session:
         return False
     if rule.after_progress is not None and context.progress_seen < rule.after_progress:

@@ -6,6 +6,7 @@ The text form is the action first, then `key=value` words, quoted as a shell quo
     status 429 retry-after=1 method=tools/call times=1
     drop-stream tool=long_task after-progress=2 times=1
     delay 500ms jitter=200ms method=tools/*
+    slow bytes=16 every=50ms tool=download_file
     kill tool=crash after-progress=1
 
 A file of rules (`--faults FILE.yaml`) is a list of such strings, or of mappings with the
@@ -27,6 +28,8 @@ from mcp_tap.protocol.events import Direction
 
 DEFAULT_ERROR_CODE = -32603  # JSON-RPC "internal error"
 DEFAULT_ERROR_MESSAGE = "mcp-tap: fault injected"
+DEFAULT_SLOW_BYTES = 16  # `slow`: bytes forwarded at a time
+DEFAULT_SLOW_EVERY = 0.05  # `slow`: seconds between two pieces
 
 
 class RuleError(ValueError):
@@ -46,6 +49,8 @@ class ActionKind(enum.StrEnum):
     DUPLICATE = "duplicate"  # forward the message twice
     TRUNCATE = "truncate"  # forward the first half of the message's text
     CORRUPT = "corrupt"  # forward the message's text with bytes that are not JSON
+    SLOW = "slow"  # forward the message's bytes a few at a time, with a pause between
+    REORDER = "reorder"  # hold a progress notification and forward it after the next message
     KILL = "kill"  # stdio: SIGKILL the server instead of forwarding the message
     CLOSE_STDOUT = "close-stdout"  # stdio: the host's end of the server's stdout closes
 
@@ -63,6 +68,8 @@ _DEFAULT_DIRECTION = {
     ActionKind.DUPLICATE: Direction.SERVER_TO_CLIENT,
     ActionKind.TRUNCATE: Direction.SERVER_TO_CLIENT,
     ActionKind.CORRUPT: Direction.SERVER_TO_CLIENT,
+    ActionKind.SLOW: Direction.SERVER_TO_CLIENT,
+    ActionKind.REORDER: Direction.SERVER_TO_CLIENT,
     ActionKind.KILL: None,
     ActionKind.CLOSE_STDOUT: None,
 }
@@ -70,12 +77,16 @@ _DEFAULT_DIRECTION = {
 REQUEST_ONLY = frozenset({ActionKind.ERROR, ActionKind.STATUS})
 HTTP_ONLY = frozenset({ActionKind.STATUS, ActionKind.DROP_STREAM, ActionKind.RESET})
 STDIO_ONLY = frozenset({ActionKind.KILL, ActionKind.CLOSE_STDOUT})
+# the proxy's and stdio's, not the mock's
+NOT_SERVED = frozenset({ActionKind.SLOW, ActionKind.REORDER})
 _POSITIONAL = {ActionKind.STATUS: "status", ActionKind.DELAY: "delay", ActionKind.ERROR: "code"}
 _ACTION_KEYS = {
     ActionKind.ERROR: {"code", "message"},
     ActionKind.STATUS: {"status", "retry-after"},
     ActionKind.DELAY: {"delay", "jitter"},
+    ActionKind.SLOW: {"bytes", "every"},
 }
+_FIELDS = {"bytes": "slow_bytes", "every": "slow_every"}  # `bytes` would shadow the type
 _SELECTOR_KEYS = {
     "method", "tool", "resource", "session", "direction", "nth", "after-progress",
     "probability", "times",
@@ -110,6 +121,8 @@ class Rule:
     retry_after: str | None = None
     delay: float = 0.0  # seconds
     jitter: float = 0.0  # seconds, added at random in [0, jitter)
+    slow_bytes: int = DEFAULT_SLOW_BYTES  # `bytes=`
+    slow_every: float = DEFAULT_SLOW_EVERY  # `every=`, seconds
 
     def matches_name(self, glob: str | None, value: str | None) -> bool:
         """A glob selector left out matches anything; one given needs a value that fits."""
@@ -183,7 +196,7 @@ def _build(text: str, action: ActionKind, values: dict[str, str]) -> Rule:
     fields: dict[str, Any] = {}
     try:
         for key, value in values.items():
-            fields[key.replace("-", "_")] = _value(key, value)
+            fields[_FIELDS.get(key, key.replace("-", "_"))] = _value(key, value)
     except ValueError as error:
         raise RuleError(f"fault rule {text!r}: {error}") from None
     fields.setdefault("direction", _DEFAULT_DIRECTION[action])
@@ -200,7 +213,7 @@ def _build(text: str, action: ActionKind, values: dict[str, str]) -> Rule:
 
 
 def _value(key: str, value: str) -> Any:
-    if key in ("nth", "times", "after-progress"):
+    if key in ("nth", "times", "after-progress", "bytes"):
         number = _int(key, value)
         if number < (0 if key == "after-progress" else 1):
             raise ValueError(f"{key} must be at least {0 if key == 'after-progress' else 1}")
@@ -220,7 +233,7 @@ def _value(key: str, value: str) -> Any:
         if not 0.0 <= probability <= 1.0:
             raise ValueError(f"probability must be between 0 and 1, got {value}")
         return probability
-    if key in ("delay", "jitter"):
+    if key in ("delay", "jitter", "every"):
         return parse_duration(key, value)
     if key == "direction":
         if value not in _DIRECTIONS:

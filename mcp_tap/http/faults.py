@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from mcp_tap.faults import Action, ActionKind, FaultPlan, MessageContext
 from mcp_tap.faults.plan import is_progress, mangle
-from mcp_tap.faults.rules import DEFAULT_ERROR_MESSAGE
+from mcp_tap.faults.rules import DEFAULT_ERROR_MESSAGE, Rule
 from mcp_tap.http.front import ClientConnection
 from mcp_tap.http.request_reader import Request
 from mcp_tap.protocol.events import Direction, FaultInjected, Headers, MessageKind, RpcMessage
@@ -27,6 +27,7 @@ from mcp_tap.tap.exchange import ExchangeTap
 
 _EVENT_END = re.compile(rb"\r\n\r\n|\n\n|\r\r")
 STOPPING = frozenset({ActionKind.DROP_STREAM, ActionKind.RESET, ActionKind.HANG})
+Piece = tuple[bytes, Rule | None]  # bytes to forward, and the `slow` rule that paces them
 
 
 def publish(
@@ -90,8 +91,8 @@ def fault_request(
         publish(bus, action, None, session, call, label(call))
         asyncio.get_running_loop().call_later(action.seconds, forward)
         return True
-    if action.kind in (ActionKind.TRUNCATE, ActionKind.CORRUPT):
-        return False  # a request is forwarded as the client sent it: only answers are mangled
+    if action.kind in (ActionKind.TRUNCATE, ActionKind.CORRUPT, ActionKind.SLOW):
+        return False  # a request is forwarded as the client sent it: only answers are shaped
     tap = new_tap()
     tap.opened(request.body)
     publish(bus, action, tap.exchange_id, session, call, label(call))
@@ -147,31 +148,37 @@ class StreamFaults:
         self.stopped: ActionKind | None = None
         self._buffer = b""
         self._progress = 0
+        self._held = b""  # a progress notification `reorder` holds until the next event
 
-    def feed(self, data: bytes) -> bytes:
-        """What to forward of `data` now; `stopped` says when the stream must end."""
+    def feed(self, data: bytes) -> list[Piece]:
+        """What to forward of `data` now, and how; `stopped` says when the stream must end."""
         if self.stopped is not None:
-            return b""
+            return []
         self._buffer += data
-        out: list[bytes] = []
+        out: list[Piece] = []
         while self.stopped is None:
             end = _EVENT_END.search(self._buffer)
             if end is None:
                 break
             raw, self._buffer = self._buffer[: end.end()], self._buffer[end.end() :]
-            out.append(self._event(raw))
-        return b"".join(out)
+            held, self._held = self._held, b""
+            data, slow = self._event(raw)  # may hold this one in turn
+            if held and self.stopped is None:
+                data += held  # the held notification, now after the event that followed it
+            out.append((data, slow))
+        return out
 
     def rest(self) -> bytes:
-        """An unfinished event at the end of the stream, as it came."""
-        rest, self._buffer = self._buffer, b""
+        """An unfinished event at the end of the stream, as it came, after a held one."""
+        rest, self._buffer = self._held + self._buffer, b""
+        self._held = b""
         return rest if self.stopped is None else b""
 
-    def _event(self, raw: bytes) -> bytes:
+    def _event(self, raw: bytes) -> Piece:
         items = SSEDecoder().feed(raw)
         event = next((item for item in items if isinstance(item, SSEEvent)), None)
         if event is None:
-            return raw
+            return raw, None
         for message in classify_text(event.data):
             context = MessageContext(
                 Direction.SERVER_TO_CLIENT, self.tap.session_id, self.call, self._progress
@@ -185,8 +192,13 @@ class StreamFaults:
                     self.bus, action, self.tap.exchange_id, self.tap.session_id, self.call, what,
                     Direction.SERVER_TO_CLIENT,
                 )  # fmt: skip
-                return self._act(action, raw, event)
-        return raw
+                if action.kind is ActionKind.SLOW:
+                    return raw, action.rule
+                if action.kind is ActionKind.REORDER:
+                    self._held = raw
+                    return b"", None
+                return self._act(action, raw, event), None
+        return raw, None
 
     def _act(self, action: Action, raw: bytes, event: SSEEvent) -> bytes:
         if action.kind in STOPPING:

@@ -9,12 +9,14 @@ write, with no task, queue or buffer in between.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from urllib.parse import urlsplit
 
 from mcp_tap.faults import ActionKind, FaultPlan
+from mcp_tap.faults.pace import Pacer
 from mcp_tap.http.faults import StreamFaults, call_of, fault_request
 from mcp_tap.http.front import ClientConnection, serving_requests
 from mcp_tap.http.guard import HostGuard
@@ -180,6 +182,7 @@ class _Relay:
             request.method, request.target, headers, request.body, self
         )
         self._faults: StreamFaults | None = None  # with --fault rules, on an SSE response
+        self._pacer: Pacer | None = None  # its writes, in order, some slowed
         # Inspect the request once it is on its way: then it costs the exchange no time. (No
         # response can arrive before this returns to the event loop.)
         self.tap = proxy.new_tap(request)
@@ -247,6 +250,12 @@ class _Relay:
             self._answer_for_upstream(error)
             return
         self.response_flush()  # the events that did arrive still go to the client, in full
+        if self._pacer is not None:
+            self._pacer.then(lambda: self._upstream_broke(error))  # once they have gone
+        else:
+            self._upstream_broke(error)
+
+    def _upstream_broke(self, error: UpstreamError) -> None:
         # Break the client's connection too, as the upstream broke ours: ending the body
         # cleanly would tell the client that a cut-off stream was complete.
         kind = "upstream-stalled" if isinstance(error, UpstreamTimeout) else "upstream-reset"
@@ -257,6 +266,8 @@ class _Relay:
     # -- front.ExchangeListener --
 
     def client_gone(self) -> None:
+        if self._pacer is not None:
+            self._pacer.stop()
         # Closing the upstream request is how a 2026-07-28 client cancels.
         self.upstream.cancel()
         self._tell_tap_the_head()
@@ -271,32 +282,44 @@ class _Relay:
     # -- internals --
 
     def _faulty_flush(self, faults: StreamFaults, end: bool) -> None:
-        """Forward what the rules let through; end the stream as a rule says."""
+        """Forward what the rules let through, at the pace they set (`slow`); end the stream
+        as a rule says. Every step waits behind the bytes of a slowed message still going."""
         was_stopped = faults.stopped is not None
-        data = faults.feed(self._take_parts())
+        pieces = faults.feed(self._take_parts())
         if end:
-            data += faults.rest()
+            pieces.append((faults.rest(), None))
         if was_stopped:
             return  # the upstream's rest after a drop: read and let go
+        pacer = self._pacer
+        if pacer is None:
+            loop = asyncio.get_running_loop()
+            pacer = self._pacer = Pacer(loop.call_later)
+        for data, slow in pieces:
+            if slow is None:
+                pacer.write(self.client.write_body, data)
+            else:
+                pacer.write(self.client.write_body, data, slow.slow_bytes, slow.slow_every)
+        pacer.then(self._tell_tap_the_head)
+        data = b"".join(data for data, _ in pieces)
         if data:
-            self.client.write_body(data)
-        self._tell_tap_the_head()
-        if data:
-            self.tap.response_chunk(data)
+            pacer.then(lambda: self.tap.response_chunk(data))  # once the client has it all
         stopped = faults.stopped
         if stopped is ActionKind.DROP_STREAM:
-            self.client.end_response()  # a clean end, without the response: resume to get it
-            self.tap.closed("fault-injected")
+            pacer.then(self.client.end_response)  # a clean end, without the response: resume
+            pacer.then(lambda: self.tap.closed("fault-injected"))
         elif stopped is ActionKind.RESET:
-            self.client.abort()
-            self.upstream.cancel()
-            self.tap.closed("fault-injected")
+            pacer.then(self._reset)
         elif stopped is None and end:
-            self.client.end_response()
-            self.tap.closed("complete")
+            pacer.then(self.client.end_response)
+            pacer.then(lambda: self.tap.closed("complete"))
         elif stopped is None:
-            self.client.flush()
+            pacer.then(self.client.flush)
         # HANG: the client keeps its open stream, and nothing more comes on it
+
+    def _reset(self) -> None:
+        self.client.abort()
+        self.upstream.cancel()
+        self.tap.closed("fault-injected")
 
     def _tell_tap_the_head(self) -> None:
         """Publish a response head that went to the client before the tap heard of it."""

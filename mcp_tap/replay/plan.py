@@ -11,18 +11,16 @@ from __future__ import annotations
 import json
 import pickle
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from mcp_tap.analysis.calls import Call, CallBook
-from mcp_tap.faults import ActionKind
-from mcp_tap.faults.plan import WITHHELD
+from mcp_tap.analysis.server_side import without_injected
 from mcp_tap.protocol.events import (
     Direction,
     ExchangeClosed,
     ExchangeOpened,
-    FaultInjected,
     Headers,
     MessageKind,
     MessageSeen,
@@ -154,56 +152,6 @@ def request_body(messages: list[MessageSeen]) -> bytes:
     payloads = [m.message.payload for m in messages]
     value = payloads if first.batch_index is not None else payloads[0]
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def without_injected(events: Iterable[TapEvent]) -> Iterable[TapEvent]:
-    """The recording as the server saw it: no `fault-injected` events, and no request that a
-    rule kept from the server (answered in its place, swallowed, or never sent). An HTTP
-    exchange that carried only such requests goes whole.
-
-    `events` is read once more to find what a rule withheld (twice when one did), then as
-    often as the result is: a list, or a recording file read in passes, never held whole.
-    """
-    withheld: set[tuple[int | None, str]] = set()
-    for event in events:
-        if isinstance(event, FaultInjected) and event.direction is Direction.CLIENT_TO_SERVER:
-            if ActionKind(event.action) in WITHHELD and event.request_id is not None:
-                withheld.add((event.exchange_id, repr(event.request_id)))
-    if not withheld:
-        return ServerSide(events, withheld, set())
-    kept_a_request: set[int] = set()
-    dropped: set[int] = set()
-    for event in events:
-        if isinstance(event, MessageSeen) and event.direction is Direction.CLIENT_TO_SERVER:
-            key = (event.exchange_id, repr(event.message.id))
-            if event.message.kind is MessageKind.REQUEST and key in withheld:
-                dropped.add(event.exchange_id)
-            else:
-                kept_a_request.add(event.exchange_id)
-    return ServerSide(events, withheld, dropped - kept_a_request)
-
-
-@dataclass
-class ServerSide:
-    """`without_injected`'s events: what the server saw, as often as `events` can be read."""
-
-    events: Iterable[TapEvent]
-    withheld: set[tuple[int | None, str]]  # (exchange, request id) kept from the server
-    gone: set[int]  # exchanges that carried only withheld requests
-
-    def __iter__(self) -> Iterator[TapEvent]:
-        for event in self.events:
-            if isinstance(event, FaultInjected):
-                continue
-            if getattr(event, "exchange_id", None) in self.gone:
-                continue
-            if (
-                isinstance(event, MessageSeen)
-                and event.direction is Direction.CLIENT_TO_SERVER
-                and (event.exchange_id, repr(event.message.id)) in self.withheld
-            ):
-                continue
-            yield event
 
 
 def build_plan(events: Iterable[TapEvent]) -> ReplayPlan:

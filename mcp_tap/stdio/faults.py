@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from mcp_tap.faults import Action, ActionKind, FaultPlan
 from mcp_tap.faults.calls import CallBook
+from mcp_tap.faults.pace import Pacer
 from mcp_tap.faults.plan import mangle
 from mcp_tap.protocol.events import Direction, FaultInjected, MessageKind, RpcMessage
 from mcp_tap.protocol.jsonrpc import classify_text
@@ -44,6 +45,8 @@ class StdioFaults:
         self._close_stdout = close_stdout
         self._book = CallBook()
         self._partial = {Direction.CLIENT_TO_SERVER: b"", Direction.SERVER_TO_CLIENT: b""}
+        self._held: dict[Direction, bytes] = {}  # a progress line `reorder` holds back
+        self._pacers: dict[Direction, Pacer] = {}  # each way's lines in order, some slowed
         self.stdout_closed = False
 
     def from_host(self, data: bytes) -> None:
@@ -59,20 +62,26 @@ class StdioFaults:
         for line in self._lines(Direction.SERVER_TO_CLIENT, data):
             self._line(Direction.SERVER_TO_CLIENT, line)
 
-    def host_closed(self) -> None:
+    def host_closed(self, then: Callable[[], None]) -> None:
         """The host closed stdin: a last line with no newline still goes on, as the rules say
-        (forwarding never loses bytes)."""
+        (forwarding never loses bytes); `then` once a slowed line has gone too."""
         self._flush(Direction.CLIENT_TO_SERVER)
+        self._pacer(Direction.CLIENT_TO_SERVER).then(then)
 
-    def server_closed(self) -> None:
-        """The server closed stdout: its last line, newline or not, goes on to the host."""
+    def server_closed(self, then: Callable[[], None]) -> None:
+        """The server closed stdout: its last line, newline or not, goes on to the host;
+        `then` once a slowed line has gone too."""
         if not self.stdout_closed:
             self._flush(Direction.SERVER_TO_CLIENT)
+        self._pacer(Direction.SERVER_TO_CLIENT).then(then)
 
     def _flush(self, direction: Direction) -> None:
         rest, self._partial[direction] = self._partial[direction], b""
         if rest:
             self._line(direction, rest)
+        held = self._held.pop(direction, b"")
+        if held:
+            self._write(direction, held)  # no line followed it: it goes last
 
     def _lines(self, direction: Direction, data: bytes) -> list[bytes]:
         buffered = self._partial[direction] + data
@@ -81,6 +90,12 @@ class StdioFaults:
         return [line + b"\n" for line in lines]
 
     def _line(self, direction: Direction, line: bytes) -> None:
+        held = self._held.pop(direction, b"")
+        self._decide(direction, line)  # may hold this line in turn
+        if held:
+            self._write(direction, held)  # after the line that followed it
+
+    def _decide(self, direction: Direction, line: bytes) -> None:
         for message in classify_text(strip_terminator(line)):
             action = self.plan.decide(message, self._book.context(message, direction))
             if action is not None:
@@ -89,12 +104,22 @@ class StdioFaults:
                 return
         self._write(direction, line)
 
-    def _write(self, direction: Direction, data: bytes) -> None:
+    def _pacer(self, direction: Direction) -> Pacer:
+        if direction not in self._pacers:
+            self._pacers[direction] = Pacer(asyncio.get_running_loop().call_later)
+        return self._pacers[direction]
+
+    def _write(self, direction: Direction, data: bytes, size: int = 0, every: float = 0.0) -> None:
+        """Forward `data` after what went before it; with `size`, a few bytes at a time."""
         if direction is Direction.CLIENT_TO_SERVER:
-            self._to_server(data)
-        elif not self.stdout_closed:
+            self._pacer(direction).write(self._to_server, data, size, every)
+        else:
+            self._pacer(direction).write(self._to_host_open, data, size, every)
+            self._pacer(direction).then(lambda: self.tap.server_chunk(data))  # what it got
+
+    def _to_host_open(self, data: bytes) -> None:
+        if not self.stdout_closed:
             self._to_host(data)
-            self.tap.server_chunk(data)  # what the host got
 
     def _act(self, action: Action, direction: Direction, line: bytes, message: RpcMessage) -> None:
         kind = action.kind
@@ -111,6 +136,10 @@ class StdioFaults:
             self._write(direction, line + line)
         elif kind in (ActionKind.TRUNCATE, ActionKind.CORRUPT):
             self._write(direction, mangle(kind, strip_terminator(line)) + b"\n")
+        elif kind is ActionKind.REORDER:
+            self._held[direction] = line
+        elif kind is ActionKind.SLOW:
+            self._write(direction, line, action.rule.slow_bytes, action.rule.slow_every)
         elif kind is ActionKind.DELAY:
             loop = asyncio.get_running_loop()
             loop.call_later(action.seconds, self._write, direction, line)

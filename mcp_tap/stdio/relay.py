@@ -198,20 +198,25 @@ class StdioRelay:
 
     def _host_eof(self) -> None:
         """The host closed stdin: the spec's way to end a stdio session."""
-        if self._faults is not None:
-            self._faults.host_closed()  # its last line, if it had no newline
+        if self._faults is not None:  # its last line, if it had no newline, and slowed ones
+            self._faults.host_closed(self._close_child_in)
+        else:
+            self._close_child_in()
         self.tap.client_closed()
         self._host_gone = True
-        if self._child_in is not None:
-            self._child_in.close()  # the server reads EOF once what was sent is flushed
         if self._stopping is None and self._killing is None and self._running:
             self._stopping = asyncio.ensure_future(self._stop_server())
 
     def _server_eof(self) -> None:
         assert self._child_out_done is not None
         if self._faults is not None:
-            self._faults.server_closed()
-        self._child_out_done.set()
+            self._faults.server_closed(self._child_out_done.set)
+        else:
+            self._child_out_done.set()
+
+    def _close_child_in(self) -> None:
+        if self._child_in is not None:
+            self._child_in.close()  # the server reads EOF once what was sent is flushed
 
     async def _stop_server(self) -> None:
         """Wait `grace` for the server to exit on its own, then SIGTERM, then SIGKILL."""
