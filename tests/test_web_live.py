@@ -98,6 +98,37 @@ def test_stdio_web_leaves_the_host_s_stdout_to_the_server(tmp_path: Path) -> Non
     assert URL.search(done.stderr.decode())  # the URL, token and all, went to stderr
 
 
+def test_stdio_web_page_requests_leave_stdout_alone(tmp_path: Path) -> None:
+    first = b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}}\n'
+    last = b'{"jsonrpc":"2.0","id":2,"method":"ping"}\n'
+    args = [sys.executable, "-m", "mcp_tap", "stdio", "--no-record", "--web", "--"]
+    args += [sys.executable, str(ROOT / "tests" / "stdio_child.py"), "cat"]
+    process = subprocess.Popen(
+        args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT
+    )
+    try:
+        assert process.stdin is not None and process.stderr is not None
+        url = URL.search(process.stderr.readline().decode())
+        assert url is not None
+        process.stdin.write(first)
+        process.stdin.flush()
+        deadline = time.monotonic() + 20
+        while ("tools/call", "echo") not in listed(url.group(1)):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        for path in ("", "api/summary", "api/findings", "api/calls/1", "static/app.js"):
+            base, token = url.group(1).split("/?token=")
+            with urllib.request.urlopen(f"{base}/{path}?token={token}", timeout=10) as answer:
+                assert answer.status == 200
+        out, err = process.communicate(last, timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+    assert process.returncode == 0, err
+    assert out == first + last  # the page was read, and the host saw only the server's bytes
+
+
 def test_stdio_web_bad_port_is_one_line_and_2() -> None:
     args = [sys.executable, "-m", "mcp_tap", "stdio", "--no-record", "--web", "70000", "--"]
     done = subprocess.run([*args, "true"], capture_output=True, cwd=ROOT, timeout=60)
