@@ -1,7 +1,8 @@
 """`mcp-tap serve`: a recording stands in for its server until Ctrl-C, then a summary.
 
 Over HTTP by default (`run_serve`, which tests call directly), or over stdin and stdout with
---stdio, where the protocol owns stdout and there is no view.
+--stdio, where the protocol owns stdout and there is no console view (`--web`: the page, its
+URL on stderr).
 """
 
 from __future__ import annotations
