@@ -26,7 +26,7 @@ from mcp_tap.protocol.events import (
     StreamKind,
 )
 from mcp_tap.recording.writer import RecordingWriter
-from tests.procs import PY_CLIENT, ROOT, Proc, demo_server, running
+from tests.procs import PY_CLIENT, ROOT, Proc, demo_server, py_client, running
 
 CHROMIUM = shutil.which("chromium")
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -229,3 +229,27 @@ def test_a_live_call_charts_its_progress_and_resends(browser: Any, tmp_path: Pat
             assert re.search(r"changed result\.content\[0\]\.text", diff), diff
             shot(page, "web-resend.png")
             assert errors == []
+
+
+def test_serve_web_shows_a_client_s_call_live_and_says_resend_is_http_only(
+    browser: Any,
+) -> None:
+    recording = ROOT / "recordings" / "download_file-handshake.yaml"
+    args = [sys.executable, "-m", "mcp_tap", "serve", str(recording), "--port", "0", "-q", "--web"]
+    with running(args, cwd=ROOT) as proc:
+        url = web_url(proc)
+        target = proc.wait_for_line(r"point your client at (\S+)").group(1)
+        page, errors = open_page(browser, url)
+        page.wait_for_selector("#list")
+        arguments = {"filename": "report.pdf", "size_mb": 5, "step_delay": 0.05}
+        events = py_client(target, "legacy", "download_file", arguments)
+        assert any(e["event"] == "result" for e in events)
+        row = page.locator("#list .row", has_text="download_file")
+        row.first.wait_for(timeout=20_000)  # reached the open page over its event stream
+        row.first.click()
+        page.wait_for_selector("#detail h3")
+        detail = page.locator("#detail").inner_text()
+        assert "resend goes to a live HTTP target" in detail
+        assert page.locator("#resend-btn").count() == 0
+        shot(page, "web-serve.png")
+        assert errors == []

@@ -4,6 +4,7 @@ The same subscribers as `mcp-tap proxy` (tracker, view, summary) fed from the fi
 grows. It waits for the file to appear, polls it every few milliseconds (the writer
 flushes each batch at once), and ends when the writer lets go of the file or at Ctrl-C.
 A folder is `cli.follow_folder`'s: every recording written in it, until Ctrl-C.
+With `--web` the page stays after the writer is done, until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from mcp_tap.cli.common import run_async, until_signalled
 from mcp_tap.cli.subscribers import fail_on_exit, fail_on_gate, view_subscribers
+from mcp_tap.cli.web import web_session, web_store
 from mcp_tap.recording.follow import RecordingTail, read_available
 from mcp_tap.recording.lock import writer_finished
 from mcp_tap.tap.bus import TapBus
@@ -38,11 +40,29 @@ def run_follow(args: argparse.Namespace) -> int:
     gate = fail_on_gate(args, bus)
     for subscriber in view_subscribers(args, bus, recorded=True, fps=FOLLOW_FPS):
         bus.subscribe(subscriber)
+    store = web_store(args, bus)
+
+    async def follow() -> None:
+        async with web_session(args, store, None, str(path), sys.stderr, resend=False):
+            finished = await follow_recording(path, bus, args.since_now)
+            if finished and args.web is not None:
+                await _keep_the_page()
+
     try:
-        run_async(follow_recording(path, bus, args.since_now))
+        run_async(follow())
     finally:
         bus.close()
     return fail_on_exit(gate)
+
+
+async def _keep_the_page() -> None:
+    print(
+        "mcp-tap: the recording is finished; the web view stays until Ctrl-C",
+        file=sys.stderr,
+        flush=True,
+    )
+    async with until_signalled() as stop:
+        await stop.wait()
 
 
 def finished_recording(path: Path) -> bool:
@@ -60,16 +80,18 @@ def finished_recording(path: Path) -> bool:
         os.close(fd)
 
 
-async def follow_recording(path: Path, bus: TapBus, since_now: bool = False) -> None:
-    """Publish the events of `path` on `bus` as they are written, until the writer is done."""
+async def follow_recording(path: Path, bus: TapBus, since_now: bool = False) -> bool:
+    """Publish the events of `path` on `bus` as they are written, until the writer is done;
+    whether it was (False: Ctrl-C came first)."""
     async with until_signalled() as stop:
         fd = await _opened_when_it_exists(path, stop)
         if fd is None:
-            return
+            return False
         try:
             await _follow(fd, path, bus, since_now, stop)
         finally:
             os.close(fd)
+        return not stop.is_set()
 
 
 async def _opened_when_it_exists(path: Path, stop: asyncio.Event) -> int | None:

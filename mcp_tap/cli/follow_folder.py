@@ -28,6 +28,7 @@ from typing import Any
 from mcp_tap.cli.common import UserError, run_async, until_signalled
 from mcp_tap.cli.follow import FOLLOW_FPS, POLL_INTERVAL, pause
 from mcp_tap.cli.subscribers import fail_on_exit, fail_on_gate, view_subscribers
+from mcp_tap.cli.web import web_session, web_store
 from mcp_tap.protocol.events import TapEvent
 from mcp_tap.recording.follow import RecordingTail, read_available
 from mcp_tap.recording.lock import writer_finished
@@ -59,8 +60,14 @@ def run_follow_folder(args: argparse.Namespace) -> int:
         args, bus, recorded=True, fps=FOLLOW_FPS, started_at=epoch, session_width=SESSION_WIDTH
     ):
         bus.subscribe(subscriber)
+    store = web_store(args, bus)
+
+    async def follow() -> None:
+        async with web_session(args, store, None, str(args.file), sys.stderr, resend=False):
+            await folder.run(bus)
+
     try:
-        run_async(folder.run(bus))
+        run_async(follow())
     finally:
         folder.close()
         bus.close()

@@ -1,7 +1,8 @@
 """`mcp-tap serve`: a recording stands in for its server until Ctrl-C, then a summary.
 
 Over HTTP by default (`run_serve`, which tests call directly), or over stdin and stdout with
---stdio, where the protocol owns stdout and there is no view.
+--stdio, where the protocol owns stdout and there is no console view (`--web`: the page, its
+URL on stderr).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from mcp_tap.cli.options import (
     checked_limits,
 )
 from mcp_tap.cli.subscribers import open_recorder, otlp_subscriber, view_subscribers
+from mcp_tap.cli.web import add_web_option, web_session, web_store
 from mcp_tap.faults import FaultPlan
 from mcp_tap.http.guard import is_loopback
 from mcp_tap.http.limits import DEFAULT_LIMITS, Limits
@@ -155,6 +157,7 @@ def register(commands: Commands) -> None:
     add_limit_options(serve, skip=UPSTREAM_LIMITS)
     add_otlp_options(serve)
     add_view_options(serve)
+    add_web_option(serve)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -212,8 +215,14 @@ def run(args: argparse.Namespace) -> int:
         subscribers.append(traces)
     for subscriber in subscribers:
         bus.subscribe(subscriber)
+    store = web_store(args, bus)
+
+    async def serve() -> ServeReport:
+        async with web_session(args, store, None, "serve", info, resend=False):
+            return await run_serve(loaded, options, bus, out=info)
+
     try:
-        report = run_async(run_serve(loaded, options, bus, out=info))
+        report = run_async(serve())
     finally:
         bus.close()
     for line in report.summary():
@@ -224,7 +233,8 @@ def run(args: argparse.Namespace) -> int:
 def _serve_stdio(
     args: argparse.Namespace, loaded: LoadedRecordings, faults: FaultPlan | None
 ) -> int:
-    """serve --stdio: stdout carries the protocol, so no view; a recording and the summary."""
+    """serve --stdio: stdout carries the protocol, so no console view; a recording, the
+    summary, and the web view when asked (`--web`)."""
     bus = TapBus()
     if args.record:
         check_record_path(args)
@@ -234,19 +244,23 @@ def _serve_stdio(
     for note in loaded.notes:
         print(f"mcp-tap: note: {visible(note)}", file=sys.stderr)
     rules = MatchRules.from_options(args.match, args.repeat)
-    try:
-        speed = None if args.fast else args.speed
-        report = run_async(
-            run_stdio_mock(
+    store = web_store(args, bus)
+
+    async def serve() -> ServeReport:
+        # stdout carries the protocol: the page's URL goes to stderr
+        async with web_session(args, store, None, "serve --stdio", sys.stderr, resend=False):
+            return await run_stdio_mock(
                 loaded,
                 bus,
                 rules=rules,
-                speed=speed,
+                speed=None if args.fast else args.speed,
                 ask_timeout=args.ask_timeout,
                 strict=args.strict,
                 faults=faults,
             )
-        )
+
+    try:
+        report = run_async(serve())
     finally:
         bus.close()
     for line in report.summary():

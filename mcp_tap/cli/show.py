@@ -18,6 +18,7 @@ from mcp_tap.cli.follow import run_follow
 from mcp_tap.cli.follow_folder import DEFAULT_MAX_FOLLOW, is_folder, run_follow_folder
 from mcp_tap.cli.options import RECORDING_FILE, Commands, add_command, add_fail_on, add_view_options
 from mcp_tap.cli.subscribers import fail_on_exit, fail_on_gate, view_subscribers
+from mcp_tap.cli.web import add_web_option
 from mcp_tap.protocol.events import TapEvent
 from mcp_tap.protocol.redaction import RedactionRules, Redactor
 from mcp_tap.recording.reader import open_recording, started_epoch
@@ -99,6 +100,7 @@ def register(commands: Commands) -> None:
         f"(default {DEFAULT_MAX_FOLLOW})",
     )
     add_view_options(show)
+    add_web_option(show)  # with --follow
 
 
 def run(args: argparse.Namespace) -> int:
@@ -107,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
         return run_follow_folder(args) if is_folder(args.file) else run_follow(args)
     if args.since_now:
         raise UserError("--since-now goes with --follow")
+    if args.web is not None:
+        raise UserError("--web goes with --follow; `mcp-tap web FILE` serves a finished recording")
     # Read twice, never held: a first pass checks the whole file and counts what the
     # header line says, the second shows the events.
     recording = open_recording(args.file)

@@ -1,9 +1,10 @@
 """`mcp-tap stdio -- COMMAND...`: wrap a stdio server's command, as a host would launch it.
 
 The host talks to mcp-tap as if it were the server, so stdout belongs to the server alone:
-there is no live view here. The checkers (tracker, wire, lifecycle, id and 2026-07-28
+there is no console view here. The checkers (tracker, wire, lifecycle, id and 2026-07-28
 checks) still run, so the recording holds their findings, and `mcp-tap show` of the
-recording gives the view.
+recording gives the view. `--web [PORT]` serves the live web view on the relay's event
+loop; its URL goes to stderr.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from mcp_tap.cli.options import (
     pins_from,
 )
 from mcp_tap.cli.subscribers import fail_on_exit, fail_on_gate, open_recorder, redaction_rules
+from mcp_tap.cli.web import add_web_option, web_session, web_store
 from mcp_tap.protocol.events import Subscriber
 from mcp_tap.protocol.lines import DEFAULT_MAX_LINE
 from mcp_tap.protocol.redaction import RedactionRules
@@ -69,6 +71,7 @@ def register(commands: Commands) -> None:
     add_no_check(stdio)
     add_pins_option(stdio)
     add_fault_options(stdio)
+    add_web_option(stdio)
     stdio.add_argument(
         "--max-line",
         type=int,
@@ -154,8 +157,16 @@ def run(args: argparse.Namespace) -> int:
             print(f"mcp-tap: recording to {recorder.path}", file=sys.stderr, flush=True)
     bus = TapBus()
     gate = fail_on_gate(args, bus)
+    store = web_store(args, bus)
+
+    async def relay() -> int:
+        # stdout is the server's: the page's URL goes to stderr; the page ends with the server
+        title = f"stdio: {program_name(command)}"
+        async with web_session(args, store, None, title, sys.stderr, resend=False):
+            return await run_stdio(options, bus, recorder, judge=not args.no_check, pins=pins)
+
     try:
-        status = run_async(run_stdio(options, bus, recorder, judge=not args.no_check, pins=pins))
+        status = run_async(relay())
         # the server's own failure first: a host reads it; --fail-on speaks for a clean exit
         return status if status != 0 else fail_on_exit(gate)
     finally:

@@ -1,8 +1,9 @@
-"""`mcp-tap web REC...`, and `--web [PORT]` on `proxy`: the web view on 127.0.0.1.
+"""`mcp-tap web REC...`, and `--web [PORT]` on `proxy`, `stdio`, `serve` and `show --follow`.
 
-`register` adds the command; `add_web_option` the flag other commands share; `web_session`
-starts the page over a `CallStore` and prints its URL (token included) once it listens.
-Resend goes through `HttpResender`, the one object of replay the web view is handed.
+`register` adds the command; `add_web_option` the flag other commands share; `web_store` the
+`CallStore` a live command feeds from its bus; `web_session` starts the page over it and
+prints its URL (token included) once it listens. Resend goes through `HttpResender`, the one
+object of replay the web view is handed; the commands without an HTTP target give none.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from mcp_tap.recording.merge import ExchangeNumbers, Labels, Relabel, server_nam
 from mcp_tap.recording.reader import open_recording
 from mcp_tap.replay.replayer import ReplayError
 from mcp_tap.replay.resend import resend_call
+from mcp_tap.tap.bus import TapBus
 from mcp_tap.web.feed import DEFAULT_QUEUE
 from mcp_tap.web.resend import ResendError
 from mcp_tap.web.server import WebPortInUse, running_web
@@ -72,6 +74,14 @@ def add_queue_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def web_store(args: argparse.Namespace, bus: TapBus) -> CallStore:
+    """The calls the page shows, fed by `bus` when --web asked for a page (else left empty)."""
+    store = CallStore(redaction_rules(args))
+    if getattr(args, "web", None) is not None:
+        bus.subscribe(store)
+    return store
+
+
 @contextlib.asynccontextmanager
 async def web_session(
     args: argparse.Namespace,
@@ -79,8 +89,13 @@ async def web_session(
     target: str | None,
     title: str,
     out: TextIO,
+    resend: bool = True,
 ) -> AsyncIterator[None]:
-    """The page over `store` while the block runs, when --web asked for it (or `web`)."""
+    """The page over `store` while the block runs, when --web asked for it (or `web`).
+
+    `out` gets the URL: stderr where stdout belongs to a protocol (`stdio`, `serve --stdio`).
+    `resend=False`: the page says calls are sent again over HTTP only (`proxy`, `web`).
+    """
     port = getattr(args, "web", None)
     if port is None:
         yield
@@ -90,7 +105,8 @@ async def web_session(
     if args.web_queue < 1:
         raise UserError(f"--web-queue must be at least 1, got {args.web_queue}")
     try:
-        async with running_web(store, port, HttpResender(target), title, args.web_queue) as url:
+        resender = HttpResender(target) if resend else None
+        async with running_web(store, port, resender, title, args.web_queue) as url:
             print(f"mcp-tap: web view at {url}", file=out, flush=True)
             yield
     except WebPortInUse as error:

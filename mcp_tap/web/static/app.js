@@ -122,6 +122,7 @@ function showDetail(call) {
     box.appendChild(canvas); drawChart(canvas, call.progress);
   }
   if (call.resend) box.appendChild(resendPanel(call));
+  else box.appendChild(el("div", "resend: this view sends no calls again; resend goes to a live HTTP target (proxy --web, or web REC --target URL)", "meta"));
   box.appendChild(el("h3", "messages"));
   for (const m of call.messages) {
     const msg = el("div", undefined, "msg");
