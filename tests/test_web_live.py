@@ -7,6 +7,7 @@ import json
 import re
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -136,6 +137,25 @@ def test_stdio_web_bad_port_is_one_line_and_2() -> None:
     assert done.stdout == b""
     assert b"--web takes a port from 0 to 65535" in done.stderr
     assert b"Traceback" not in done.stderr
+
+
+def test_stdio_web_on_a_taken_port_still_starts_the_server() -> None:
+    # A host must always get its server: a page that cannot listen is one line, no more.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        args = [sys.executable, "-m", "mcp_tap", "stdio", "--no-record", "--web", str(port)]
+        ping = b'{"jsonrpc":"2.0","id":1,"method":"ping"}\n'
+        # the server answers the host's ping, then sees EOF; a slow start is not ended early
+        done = subprocess.run(
+            [*args, "--grace", "60", "--", sys.executable, str(ROOT / "tests" / "stdio_child.py"),
+             "cat"],
+            input=ping, capture_output=True, cwd=ROOT, timeout=60,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ping
+    assert b"no web view" in done.stderr and b"Traceback" not in done.stderr
 
 
 # --- serve ----------------------------------------------------------------------------------

@@ -162,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
     async def relay() -> int:
         # stdout is the server's: the page's URL goes to stderr; the page ends with the server
         title = f"stdio: {program_name(command)}"
-        async with web_session(args, store, None, title, sys.stderr, resend=False):
+        async with web_session(args, store, None, title, sys.stderr, resend=False, optional=True):
             return await run_stdio(options, bus, recorder, judge=not args.no_check, pins=pins)
 
     try:

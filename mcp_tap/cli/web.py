@@ -90,11 +90,14 @@ async def web_session(
     title: str,
     out: TextIO,
     resend: bool = True,
+    optional: bool = False,
 ) -> AsyncIterator[None]:
     """The page over `store` while the block runs, when --web asked for it (or `web`).
 
     `out` gets the URL: stderr where stdout belongs to a protocol (`stdio`, `serve --stdio`).
     `resend=False`: the page says calls are sent again over HTTP only (`proxy`, `web`).
+    `optional`: a page that cannot listen is a line on `out`, and the block runs without it
+    (`stdio`: a host must always get its server).
     """
     port = getattr(args, "web", None)
     if port is None:
@@ -104,13 +107,18 @@ async def web_session(
         raise UserError(f"--web takes a port from 0 to 65535, got {port}")
     if args.web_queue < 1:
         raise UserError(f"--web-queue must be at least 1, got {args.web_queue}")
-    try:
-        resender = HttpResender(target) if resend else None
-        async with running_web(store, port, resender, title, args.web_queue) as url:
+    resender = HttpResender(target) if resend else None
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            page = running_web(store, port, resender, title, args.web_queue)
+            url = await stack.enter_async_context(page)
+        except WebPortInUse as error:
+            if not optional:
+                raise UserError(str(error)) from None
+            print(f"mcp-tap: no web view ({error}); going on without it", file=out, flush=True)
+        else:
             print(f"mcp-tap: web view at {url}", file=out, flush=True)
-            yield
-    except WebPortInUse as error:
-        raise UserError(str(error)) from None
+        yield
 
 
 def register(commands: Commands) -> None:
