@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 import subprocess
 
@@ -15,6 +16,14 @@ def typescript_client() -> None:
     """`npm ci` the pinned @modelcontextprotocol/sdk once; skip the test without Node.js."""
     if shutil.which("node") is None or shutil.which("npm") is None:
         pytest.skip("Node.js and npm are needed for the TypeScript SDK client")
+    # pytest-xdist runs this once a worker: one `npm ci` at a time, the others then see it done
+    with (TS_DIR / ".npm-ci.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _install()
+
+
+def _install() -> None:
+    """`npm ci` from the lock file, unless every pinned package is already there."""
     if not have_ts_client():
         done = subprocess.run(
             ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],

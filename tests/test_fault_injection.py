@@ -28,7 +28,6 @@ from tests.procs import (
     ROOT,
     Proc,
     demo_server,
-    have_ts_client,
     running,
     tap_proxy,
     ts_client,
@@ -354,7 +353,7 @@ def test_stdio_with_rules_forwards_a_last_line_that_has_no_newline(tmp_path: Pat
     assert done.stdout == line  # every byte, through the rules' line cutting both ways
 
 
-@pytest.mark.skipif(not have_ts_client(), reason="Node.js or the pinned npm packages missing")
+@pytest.mark.usefixtures("typescript_client")
 def test_typescript_client_resumes_server_everything_after_a_dropped_stream(
     tmp_path: Path,
 ) -> None:
