@@ -84,8 +84,7 @@ def spawned(args: list[str], **kwargs: Any) -> Iterator[subprocess.Popen[bytes]]
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,
-        cwd=ROOT,
-        **kwargs,
+        **{"cwd": ROOT, **kwargs},
     )
     try:
         yield process

@@ -60,3 +60,28 @@ def test_a_recording_that_cannot_be_made_is_one_line_and_the_server_runs(tmp_pat
     assert code == 0 and out == line(INITIALIZE)  # the host got its server all the same
     lines = err.decode().splitlines()
     assert len(lines) == 1 and lines[0].startswith("mcp-tap: not recording: cannot create ")
+
+
+def test_a_plain_record_path_that_cannot_be_used_still_starts_the_server(tmp_path: Path) -> None:
+    # A host relaunches the same command line: an existing file (no --force) must not kill it.
+    taken = tmp_path / "fs.yaml"
+    taken.write_text("mine")
+    out, err, code = run_once(str(taken))
+    assert code == 0 and out == line(INITIALIZE)
+    assert err.decode().splitlines() == [
+        f"mcp-tap: not recording: {taken} already exists; use --force to replace it"
+    ]
+    assert taken.read_text() == "mine"
+
+
+def test_a_default_recording_folder_that_is_a_file_still_starts_the_server(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "recordings").write_text("")  # where the default file would go
+    args = [sys.executable, "-m", "mcp_tap", "stdio", "--"]
+    with spawned([*args, *child("cat")], cwd=tmp_path) as process:
+        out, err = process.communicate(line(INITIALIZE), timeout=30)
+    assert process.returncode == 0 and out == line(INITIALIZE)
+    assert err.decode().splitlines() == [
+        "mcp-tap: not recording: cannot create the recording: recordings is not a folder"
+    ]

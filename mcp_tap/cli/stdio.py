@@ -151,8 +151,11 @@ def run(args: argparse.Namespace) -> int:
                 args.record, args.host_entry or program_name(command), rules, origin
             )
         else:
-            check_record_path(args)
-            recorder = open_recorder(args.record, None, rules, args.force, origin)
+            try:
+                check_record_path(args)
+                recorder = open_recorder(args.record, None, rules, args.force, origin)
+            except UserError as error:  # a host must always get its server
+                print(f"mcp-tap: not recording: {error}", file=sys.stderr)
         if recorder is not None:
             print(f"mcp-tap: recording to {recorder.path}", file=sys.stderr, flush=True)
     bus = TapBus()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 from rich.console import Console
 
@@ -92,8 +93,11 @@ def open_recorder(
     """A recording writer, or one line saying why the file cannot be made."""
     try:
         return RecordingWriter(path, target, rules, overwrite=force, stdio=stdio)
-    except FileExistsError:
-        raise UserError(f"{path} already exists; use --force to replace it") from None
+    except FileExistsError as error:
+        if path is not None and error.filename in (path, str(Path(path))):
+            raise UserError(f"{path} already exists; use --force to replace it") from None
+        # a folder on the way is a file (the default `recordings/`, say)
+        raise UserError(f"cannot create the recording: {error.filename} is not a folder") from None
     except OSError as error:
         raise UserError(f"cannot create the recording: {error}") from None
 
