@@ -337,19 +337,19 @@ def decodes_or_raises_decode_error(data: Any) -> None:
     )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(data=EVENT_DICTS)
 def test_arbitrary_event_like_dicts_only_raise_decode_error(data: dict[str, Any]) -> None:
     decodes_or_raises_decode_error(data)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(data=JSON_VALUES)
 def test_arbitrary_json_values_only_raise_decode_error(data: Any) -> None:
     decodes_or_raises_decode_error(data)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     event=st.sampled_from(EVENTS),
     name=FIELD_NAMES,

@@ -465,14 +465,14 @@ JSON_VALUES = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(text=st.text(max_size=200))
 def test_classify_text_never_raises_on_text(text: str) -> None:
     messages = classify_text(text)
     assert messages and all(isinstance(m, RpcMessage) for m in messages)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(data=st.binary(max_size=200))
 def test_classify_text_never_raises_on_bytes(data: bytes) -> None:
     messages = classify_text(data)
@@ -482,7 +482,7 @@ def test_classify_text_never_raises_on_bytes(data: bytes) -> None:
             assert message.kind is MessageKind.INVALID
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(value=JSON_VALUES)
 def test_classify_text_on_json_like_values(value: Any) -> None:
     messages = classify_text(json.dumps(value))

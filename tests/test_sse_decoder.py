@@ -382,7 +382,7 @@ def test_items_arrive_as_soon_as_their_block_is_complete() -> None:
 # --- properties -------------------------------------------------------------------------------
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(data=st.binary(max_size=300), points=st.lists(st.integers(0, 300), max_size=12))
 def test_arbitrary_bytes_never_raise_and_chunking_does_not_matter(
     data: bytes, points: list[int]
@@ -391,7 +391,7 @@ def test_arbitrary_bytes_never_raise_and_chunking_does_not_matter(
     assert decode(split_at(data, points)) == whole
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     data=st.lists(
         st.sampled_from(
@@ -473,7 +473,7 @@ def well_formed_stream(draw: st.DrawFn) -> tuple[bytes, list[SSEItem]]:
     return text.encode(), expected
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(case=well_formed_stream(), points=st.lists(st.integers(0, 2000), max_size=16))
 def test_well_formed_events_decode_the_same_however_split(
     case: tuple[bytes, list[SSEItem]], points: list[int]
