@@ -265,10 +265,10 @@ def test_diff_leaves_out_what_was_injected(tmp_path: Path) -> None:
     assert "1 call(s) only in the second recording, not compared" in report["notes"]
 
 
-def test_slow_bytes_still_bring_the_whole_answer(tmp_path: Path) -> None:
-    record = tmp_path / "slow.yaml"
-    rule = "slow bytes=8 every=1ms tool=download_file"
-    arguments = {"filename": "s", "size_mb": 3, "step_delay": 0}
+def _download_through_proxy(
+    tmp_path: Path, rule: str, record: Path, arguments: dict[str, Any]
+) -> tuple[int, list[dict[str, Any]]]:
+    """One download_file call by the Python client through `proxy --fault RULE`, recorded."""
     with (
         demo_server() as server,
         tap_proxy(
@@ -277,6 +277,14 @@ def test_slow_bytes_still_bring_the_whole_answer(tmp_path: Path) -> None:
     ):
         code, lines = client(url, "download_file", arguments)
         proxy.stop()
+    return code, lines
+
+
+def test_slow_bytes_still_bring_the_whole_answer(tmp_path: Path) -> None:
+    record = tmp_path / "slow.yaml"
+    rule = "slow bytes=8 every=1ms tool=download_file"
+    arguments = {"filename": "s", "size_mb": 3, "step_delay": 0}
+    code, lines = _download_through_proxy(tmp_path, rule, record, arguments)
     assert code == 0, lines
     assert [line["progress"] for line in lines if line["event"] == "progress"] == [1, 2, 3]
     assert lines[-1]["text"] == "Downloaded s (3 MB)"
@@ -309,14 +317,7 @@ def test_reordered_progress_is_flagged_and_the_call_still_ends(tmp_path: Path) -
     record = tmp_path / "reorder.yaml"
     rule = "reorder tool=download_file nth=1"
     arguments = {"filename": "r", "size_mb": 4, "step_delay": 0}
-    with (
-        demo_server() as server,
-        tap_proxy(
-            server + "/mcp", tmp_path, "--fault", rule, "--record", str(record), "--quiet"
-        ) as (url, proxy),
-    ):
-        code, lines = client(url, "download_file", arguments)
-        proxy.stop()
+    code, lines = _download_through_proxy(tmp_path, rule, record, arguments)
     assert code == 0, lines
     assert [line["progress"] for line in lines if line["event"] == "progress"] == [2, 1, 3, 4]
     assert lines[-1]["text"] == "Downloaded r (4 MB)"
