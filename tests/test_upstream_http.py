@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import threading
 
 import httpx2
 import pytest
@@ -214,3 +215,25 @@ def test_a_pause_that_comes_after_the_response_does_not_stall_the_next_one() -> 
     with ScriptedUpstream(keep_answering) as upstream:
         assert asyncio.run(two_exchanges(upstream.url)) == ["end", "end"]
     assert upstream.connections == 1
+
+
+def test_idle_upstream_connections_past_max_idle_upstream_are_closed() -> None:
+    """Three calls at once need three upstream connections; with `--max-idle-upstream 1`
+    only one of them is kept, so the next three at once open two more."""
+    all_three = threading.Barrier(3, timeout=10)  # answer only once three requests are in
+
+    def answer_together(conn: socket.socket, _: int) -> None:
+        while read_request(conn):
+            all_three.wait()
+            answer(conn)
+
+    async def two_rounds(proxy: str, _: Collector) -> None:
+        async with httpx2.AsyncClient(timeout=10) as client:
+            for _ in range(2):
+                calls = [client.post(proxy + "/mcp", content=b"{}") for _ in range(3)]
+                for response in await asyncio.gather(*calls):
+                    assert response.status_code == 200 and response.content == RESULT
+
+    with ScriptedUpstream(answer_together) as upstream:
+        through_proxy(upstream.url + "/mcp", two_rounds, limits=Limits(max_idle_upstream=1))
+    assert upstream.connections == 5

@@ -99,12 +99,16 @@ LIMIT_HELP = {
     "keep_alive_timeout": ("SECONDS", "close client connections idle this long"),
     "idle_timeout": ("SECONDS", "end an exchange whose upstream is silent this long"),
     "upstream_keep_alive": ("SECONDS", "reuse an idle upstream connection this long"),
+    "max_idle_upstream": ("N", "keep at most N idle upstream connections for reuse"),
+    "connect_timeout": ("SECONDS", "answer 504 when the upstream is slower to accept a connection"),
     "max_inspect": ("BYTES", "inspect messages up to this size; longer ones pass, recorded cut"),
     "max_certs": ("N", "--forward: keep this many minted host certificates in memory"),
 }
 
 # meaningless to a mock
-UPSTREAM_LIMITS = frozenset({"idle_timeout", "upstream_keep_alive", "max_certs"})
+UPSTREAM_LIMITS = frozenset(
+    {"idle_timeout", "upstream_keep_alive", "max_idle_upstream", "connect_timeout", "max_certs"}
+)
 
 
 def _limit_flag(field: str) -> str:

@@ -28,7 +28,6 @@ from mcp_tap.http.limits import DEFAULT_LIMITS, Limits
 from mcp_tap.http.proxy import UPSTREAM_ERROR_CODE, TapProxy
 from mcp_tap.http.request_reader import Request
 from mcp_tap.http.serving import disable_nagle
-from mcp_tap.http.upstream import CONNECT_TIMEOUT
 from mcp_tap.protocol.events import Fault, Finding, Severity
 from mcp_tap.protocol.jsonrpc import error_body
 from mcp_tap.protocol.secrets import redact_text
@@ -193,7 +192,8 @@ class ForwardProxy:
         client_pipe = _Pipe(self._pipes)
         try:
             _, server_pipe = await asyncio.wait_for(
-                loop.create_connection(lambda: _Pipe(self._pipes), host, port), CONNECT_TIMEOUT
+                loop.create_connection(lambda: _Pipe(self._pipes), host, port),
+                self.limits.connect_timeout,
             )
         except (OSError, TimeoutError) as error:
             reason = getattr(error, "strerror", None) or str(error) or type(error).__name__

@@ -20,6 +20,8 @@ DEFAULT_KEEP_ALIVE_TIMEOUT = 75.0  # an idle client connection is closed after t
 # Longer than the SDKs' own 300 s SSE read timeout, so a quiet stream is never cut by us first.
 DEFAULT_IDLE_TIMEOUT = 330.0
 DEFAULT_UPSTREAM_KEEP_ALIVE = 4.0  # an idle upstream connection is reused this long (< 5 s)
+DEFAULT_MAX_IDLE_UPSTREAM = 200  # idle upstream connections kept for reuse; more are closed
+DEFAULT_CONNECT_TIMEOUT = 10.0  # an upstream (or a tunnelled host) must accept within this
 DEFAULT_MAX_INSPECT = DEFAULT_MAX_MESSAGE  # one message held for inspection; longer ones are cut
 DEFAULT_MAX_CERTS = 1000  # --forward: host certificates kept in memory; older ones are re-minted
 
@@ -36,6 +38,8 @@ class Limits:
     keep_alive_timeout: float = DEFAULT_KEEP_ALIVE_TIMEOUT
     idle_timeout: float = DEFAULT_IDLE_TIMEOUT  # upstream silence that ends an exchange
     upstream_keep_alive: float = DEFAULT_UPSTREAM_KEEP_ALIVE
+    max_idle_upstream: int = DEFAULT_MAX_IDLE_UPSTREAM
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     max_inspect: int = DEFAULT_MAX_INSPECT
     max_certs: int = DEFAULT_MAX_CERTS
 

@@ -67,7 +67,11 @@ class TapProxy:
         self.origin = f"{parts.scheme}://{parts.netloc}"
         self.bus = bus
         self.upstream = UpstreamPool(
-            self.origin, limits.idle_timeout, keep_alive=limits.upstream_keep_alive
+            self.origin,
+            limits.idle_timeout,
+            connect_timeout=limits.connect_timeout,
+            keep_alive=limits.upstream_keep_alive,
+            max_idle=limits.max_idle_upstream,
         )
         self.guard = guard
         self.limits = limits

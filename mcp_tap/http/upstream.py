@@ -14,7 +14,11 @@ import ssl
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from mcp_tap.http.limits import DEFAULT_UPSTREAM_KEEP_ALIVE
+from mcp_tap.http.limits import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_IDLE_UPSTREAM,
+    DEFAULT_UPSTREAM_KEEP_ALIVE,
+)
 from mcp_tap.http.upstream_connection import (
     ResponseSink,
     UpstreamBroken,
@@ -26,8 +30,6 @@ from mcp_tap.http.upstream_connection import (
     UpstreamUpgrade,
 )
 
-CONNECT_TIMEOUT = 10.0
-MAX_IDLE_CONNECTIONS = 200
 BODY_EXPECTED = frozenset({"POST", "PUT", "PATCH"})
 # Requests that may go twice (RFC 9110 §9.2.2). A tools/call POST may not: once a byte of it
 # has been written, the server may have run the tool.
@@ -42,8 +44,9 @@ class UpstreamPool:
         self,
         origin: str,
         idle_timeout: float,
-        connect_timeout: float = CONNECT_TIMEOUT,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         keep_alive: float = DEFAULT_UPSTREAM_KEEP_ALIVE,
+        max_idle: int = DEFAULT_MAX_IDLE_UPSTREAM,
     ):
         parts = urlsplit(origin)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -54,6 +57,7 @@ class UpstreamPool:
         self.host_header = parts.netloc.rpartition("@")[2]
         self.idle_timeout = idle_timeout
         self.connect_timeout = connect_timeout
+        self.max_idle = max_idle
         self.keep_alive = keep_alive
         self._tls = ssl.create_default_context() if parts.scheme == "https" else None
         self._idle: list[UpstreamConnection] = []
@@ -115,7 +119,7 @@ class UpstreamPool:
 
     def release(self, connection: UpstreamConnection) -> None:
         """Take back a connection whose exchange is over: keep it if it can carry another."""
-        if connection.reusable and len(self._idle) < MAX_IDLE_CONNECTIONS:
+        if connection.reusable and len(self._idle) < self.max_idle:
             connection.idle_since = asyncio.get_running_loop().time()
             self._idle.append(connection)
         else:
