@@ -15,18 +15,8 @@ from typing import Any
 
 import pytest
 
-from mcp_tap.protocol.events import (
-    Direction,
-    ExchangeClosed,
-    ExchangeOpened,
-    MessageKind,
-    MessageSeen,
-    ResponseStarted,
-    RpcMessage,
-    StreamKind,
-)
-from mcp_tap.recording.writer import RecordingWriter
 from tests.procs import PY_CLIENT, ROOT, Proc, demo_server, py_client, running
+from tests.web_helpers import write_calls
 
 CHROMIUM = shutil.which("chromium")
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -73,55 +63,10 @@ def shot(page: Any, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / name))
 
 
-def write_calls(path: Path, count: int) -> None:
-    """A recording of `count` echo calls over one session, call 7777 the odd one out."""
-    writer = RecordingWriter(path, "http://127.0.0.1:9/mcp")
-    t = 0.0
-    for n in range(1, count + 1):
-        text = "needle-in-the-haystack" if n == 7777 else f"hay {n}"
-        request = {
-            "jsonrpc": "2.0",
-            "id": n,
-            "method": "tools/call",
-            "params": {"name": "echo", "arguments": {"text": text}},
-        }
-        answer = {
-            "jsonrpc": "2.0",
-            "id": n,
-            "result": {"content": [{"type": "text", "text": text}]},
-        }
-        headers = (("content-type", "application/json"),)
-        writer.handle(ExchangeOpened(n, t, "POST", "/mcp", headers, "s1"))
-        writer.handle(
-            MessageSeen(
-                n,
-                t,
-                Direction.CLIENT_TO_SERVER,
-                StreamKind.REQUEST_BODY,
-                "s1",
-                RpcMessage(MessageKind.REQUEST, request, method="tools/call", id=n),
-            )
-        )
-        writer.handle(ResponseStarted(n, t + 0.001, 200, headers, StreamKind.JSON_RESPONSE, "s1"))
-        writer.handle(
-            MessageSeen(
-                n,
-                t + 0.002,
-                Direction.SERVER_TO_CLIENT,
-                StreamKind.JSON_RESPONSE,
-                "s1",
-                RpcMessage(MessageKind.RESPONSE, answer, id=n),
-            )
-        )
-        writer.handle(ExchangeClosed(n, t + 0.002, "complete"))
-        t += 0.01
-    writer.close()
-
-
 def test_no_token_is_403_and_the_page_loads_clean(browser: Any, tmp_path: Path) -> None:
     recording = tmp_path / "calls.yaml"
     write_calls(recording, 30)
-    args = [sys.executable, "-m", "mcp_tap", "web", str(recording)]
+    args = [sys.executable, "-m", "mcp_tap", "web", str(recording), "--web-max-events", "100"]
     with running(args, cwd=ROOT) as proc:
         url = web_url(proc)
         base = url.split("/?")[0]
@@ -134,7 +79,11 @@ def test_no_token_is_403_and_the_page_loads_clean(browser: Any, tmp_path: Path) 
         assert status(f"{base}/api/calls?token={token}") == 200
         page, errors = open_page(browser, url)
         page.wait_for_selector("#list .row")
-        assert page.locator("#matches").inner_text() == "30 calls"
+        # 5 events a call: past 100 the oldest calls went, and the page says how many
+        shown = int(page.locator("#matches").inner_text().removesuffix(" calls"))
+        note = page.locator("#dropped").inner_text()
+        assert note == f"{30 - shown} older calls dropped (--web-max-events)" and shown <= 20
+        assert page.locator('#list .row[data-n="30"]').count() == 1
         shot(page, "web-recording.png")
         assert errors == []
 
@@ -231,7 +180,7 @@ def test_a_live_call_charts_its_progress_and_resends(browser: Any, tmp_path: Pat
             assert errors == []
 
 
-def test_serve_web_shows_a_client_s_call_live_and_says_resend_is_http_only(
+def test_serve_web_shows_a_client_s_call_live_and_says_where_resend_works(
     browser: Any,
 ) -> None:
     recording = ROOT / "recordings" / "download_file-handshake.yaml"
@@ -249,7 +198,7 @@ def test_serve_web_shows_a_client_s_call_live_and_says_resend_is_http_only(
         row.first.click()
         page.wait_for_selector("#detail h3")
         detail = page.locator("#detail").inner_text()
-        assert "resend goes to a live HTTP target" in detail
+        assert "resend goes to a live server (proxy --web, stdio --web" in detail
         assert page.locator("#resend-btn").count() == 0
         shot(page, "web-serve.png")
         assert errors == []

@@ -3,8 +3,7 @@ HTTP with the token (no browser), and a stdout that stays the protocol's alone."
 
 from __future__ import annotations
 
-import json
-import re
+import http.client
 import shlex
 import signal
 import socket
@@ -13,7 +12,6 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any
 
 import anyio
 import pytest
@@ -21,68 +19,15 @@ import pytest
 from mcp_tap.protocol.events import ExchangeOpened
 from tests.procs import ROOT, py_client, running
 from tests.test_follow_folder import progress_event, stdio_writer
-from tests.test_web import write_calls
+from tests.web_helpers import URL, api, listed, wait_for_url, write_calls
 
 pytestmark = pytest.mark.timeout(120)
 
-URL = re.compile(r"web view at (http://127\.0\.0\.1:\d+/\?token=\S+)")
 HANDSHAKE = ROOT / "recordings" / "download_file-handshake.yaml"
 ARGS = {"filename": "report.pdf", "size_mb": 5, "step_delay": 0.02}
 
 
-def api(url: str, path: str) -> Any:
-    """GET `path` of the page at `url` (which carries the token), as JSON."""
-    base, token = url.split("/?token=")
-    with urllib.request.urlopen(f"{base}/{path}?token={token}", timeout=10) as response:
-        return json.loads(response.read())
-
-
-def listed(url: str) -> list[tuple[str, str]]:
-    return [(r["method"], r["tool"]) for r in api(url, "api/calls")["rows"]]
-
-
-def wait_for_url(errlog: Path, deadline: float) -> str:
-    while time.monotonic() < deadline:
-        found = URL.search(errlog.read_text() if errlog.exists() else "")
-        if found:
-            return found.group(1)
-        time.sleep(0.05)
-    raise TimeoutError(f"no web view URL in {errlog}")
-
-
 # --- stdio --------------------------------------------------------------------------------
-
-
-async def _call_and_look(tap: str, errlog: Path) -> tuple[Any, list[tuple[str, str]], Any]:
-    """A real SDK host through `mcp-tap stdio --web`; the page's calls while it is connected."""
-    from mcp import Client
-    from mcp.client.stdio import StdioServerParameters
-
-    params = StdioServerParameters(command="sh", args=["-c", tap], cwd=str(ROOT))
-    with anyio.fail_after(60):
-        async with Client(params) as client:
-            result = await client.call_tool("download_file", ARGS)
-            url = await anyio.to_thread.run_sync(wait_for_url, errlog, time.monotonic() + 20)
-            # the answer reached the host; the page may trail it by a poll of the store
-            deadline = time.monotonic() + 20
-            calls = await anyio.to_thread.run_sync(listed, url)
-            while ("tools/call", "download_file") not in calls and time.monotonic() < deadline:
-                await anyio.sleep(0.05)
-                calls = await anyio.to_thread.run_sync(listed, url)
-            detail = await anyio.to_thread.run_sync(api, url, "api/summary")
-    return result.model_dump(mode="json"), calls, detail
-
-
-def test_stdio_web_lists_an_sdk_host_s_call(tmp_path: Path) -> None:
-    errlog = tmp_path / "stderr.txt"
-    words = [sys.executable, "-m", "mcp_tap", "stdio", "--no-record", "--web", "--"]
-    words += [sys.executable, "-m", "demo_server", "--stdio"]
-    tap = f"exec {shlex.join(words)} 2>{shlex.quote(str(errlog))}"
-    result, calls, summary = anyio.run(_call_and_look, tap, errlog)
-    assert result["content"][0]["text"] == "Downloaded report.pdf (5 MB)"
-    assert ("tools/call", "download_file") in calls
-    assert summary["resend"] is False  # resend goes to an HTTP target only
-    assert "Traceback" not in errlog.read_text()
 
 
 def test_stdio_web_leaves_the_host_s_stdout_to_the_server(tmp_path: Path) -> None:
@@ -128,6 +73,50 @@ def test_stdio_web_page_requests_leave_stdout_alone(tmp_path: Path) -> None:
             process.wait(timeout=10)
     assert process.returncode == 0, err
     assert out == first + last  # the page was read, and the host saw only the server's bytes
+
+
+def test_a_page_that_reads_nothing_is_told_what_it_missed_and_the_store_keeps_its_cap() -> None:
+    payload = b"".join(b'{"jsonrpc":"2.0","id":%d,"method":"ping"}\n' % n for n in range(1, 501))
+    args = [sys.executable, "-m", "mcp_tap", "stdio", "--no-record", "--web"]
+    args += ["--web-queue", "1", "--web-max-events", "200", "--"]
+    args += [sys.executable, str(ROOT / "tests" / "stdio_child.py"), "cat"]
+    process = subprocess.Popen(
+        args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT
+    )
+    try:
+        assert process.stdin is not None and process.stderr is not None
+        found = URL.search(process.stderr.readline().decode())
+        assert found is not None
+        url = found.group(1)
+        address, token = url.removeprefix("http://").split("/?token=")
+        host, port = address.split(":")
+        page = http.client.HTTPConnection(host, int(port), timeout=20)
+        page.request("GET", f"/api/events?token={token}")
+        stream = page.getresponse()
+        assert stream.readline() == b"retry: 2000\n"  # the page is connected
+        process.stdin.write(payload)
+        process.stdin.flush()
+        # the page reads nothing while 1,000 messages cross (the pings and cat's echoes)
+        deadline = time.monotonic() + 30
+        while api(url, "api/summary")["summary"]["messages"] < 1000:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        lines = [stream.readline() for _ in range(3)]
+        while b"event: skipped\n" not in lines[-3:]:  # each read bounded by the socket timeout
+            lines.append(stream.readline())
+            assert len(lines) < 10_000
+        skipped = int(stream.readline().removeprefix(b"data: "))
+        assert 0 < skipped < 1000  # what its queue of one could not hold
+        summary = api(url, "api/summary")["summary"]
+        assert summary["dropped"] > 0 and summary["calls"] < 200  # --web-max-events 200
+        page.close()
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+    assert process.returncode == 0, err
+    assert out == payload  # the host's session went on untouched
 
 
 def test_stdio_web_bad_port_is_one_line_and_2() -> None:

@@ -46,10 +46,9 @@ from mcp_tap.cli.subscribers import (
     fail_on_gate,
     otlp_subscriber,
     recorder_for,
-    redaction_rules,
     view_subscribers,
 )
-from mcp_tap.cli.web import add_web_option, web_session
+from mcp_tap.cli.web import add_web_option, web_session, web_store
 from mcp_tap.faults import FaultPlan
 from mcp_tap.http.ca import LocalCA
 from mcp_tap.http.forward import ForwardProxy
@@ -60,7 +59,6 @@ from mcp_tap.http.proxy import client_url, running_proxy
 from mcp_tap.protocol.secrets import redact_url
 from mcp_tap.recording.writer import FORWARD_TARGET, RecordingWriter
 from mcp_tap.tap.bus import TapBus
-from mcp_tap.web.store import CallStore
 
 __all__ = [
     "ProxyOptions",
@@ -185,13 +183,11 @@ def run(args: argparse.Namespace) -> int:
         if traces is not None:
             bus.subscribe(traces)
 
-    store = CallStore(redaction_rules(args)) if args.web is not None else None
-    if store is not None:
-        bus.subscribe(store)
+    store = web_store(args, bus)
 
     async def serve() -> None:
         title = args.target or ("forward proxy" if ca is not None else "demo")
-        async with web_session(args, store or CallStore(), args.target, title, info):
+        async with web_session(args, store, args.target, title, info):
             if ca is not None:
                 await run_forward_proxy(options, ca, bus, out=info, on_listening=start_session)
             else:

@@ -4,7 +4,8 @@ The host talks to mcp-tap as if it were the server, so stdout belongs to the ser
 there is no console view here. The checkers (tracker, wire, lifecycle, id and 2026-07-28
 checks) still run, so the recording holds their findings, and `mcp-tap show` of the
 recording gives the view. `--web [PORT]` serves the live web view on the relay's event
-loop; its URL goes to stderr.
+loop; its URL goes to stderr. Its resend goes to the relayed server itself, through the
+relay's `SideCalls`, and nothing of it reaches the host.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from mcp_tap.cli.options import (
     pins_from,
 )
 from mcp_tap.cli.subscribers import fail_on_exit, fail_on_gate, open_recorder, redaction_rules
-from mcp_tap.cli.web import add_web_option, web_session, web_store
+from mcp_tap.cli.web import StdioResender, add_web_option, web_session, web_store
 from mcp_tap.protocol.events import Subscriber
 from mcp_tap.protocol.lines import DEFAULT_MAX_LINE
 from mcp_tap.protocol.redaction import RedactionRules
@@ -44,6 +45,7 @@ from mcp_tap.stdio.relay import (
     StdioOptions,
     StdioRelay,
 )
+from mcp_tap.stdio.side_calls import SideCalls
 from mcp_tap.tap.bus import TapBus
 from mcp_tap.tap.stdio import StdioTap
 
@@ -138,8 +140,9 @@ def run(args: argparse.Namespace) -> int:
     if min(args.grace, args.term_grace, args.drain) < 0:
         raise UserError("--grace, --term-grace and --drain must not be negative")
     faults = fault_plan(args, "stdio")
+    side = SideCalls(args.max_line) if args.web is not None else None
     options = StdioOptions(
-        command, args.max_line, args.grace, args.term_grace, args.drain, faults=faults
+        command, args.max_line, args.grace, args.term_grace, args.drain, faults, side
     )
     pins = pins_from(args)
     recorder = None
@@ -165,7 +168,8 @@ def run(args: argparse.Namespace) -> int:
     async def relay() -> int:
         # stdout is the server's: the page's URL goes to stderr; the page ends with the server
         title = f"stdio: {program_name(command)}"
-        async with web_session(args, store, None, title, sys.stderr, resend=False, optional=True):
+        resend = StdioResender(side) if side is not None else False
+        async with web_session(args, store, None, title, sys.stderr, resend, optional=True):
             return await run_stdio(options, bus, recorder, judge=not args.no_check, pins=pins)
 
     try:

@@ -2,8 +2,9 @@
 
 `register` adds the command; `add_web_option` the flag other commands share; `web_store` the
 `CallStore` a live command feeds from its bus; `web_session` starts the page over it and
-prints its URL (token included) once it listens. Resend goes through `HttpResender`, the one
-object of replay the web view is handed; the commands without an HTTP target give none.
+prints its URL (token included) once it listens. Resend goes through `HttpResender` (to an
+HTTP target) or `StdioResender` (to the server `stdio` relays), the objects of replay the web
+view is handed; the commands without a live server to send to give none.
 """
 
 from __future__ import annotations
@@ -23,11 +24,14 @@ from mcp_tap.recording.merge import ExchangeNumbers, Labels, Relabel, server_nam
 from mcp_tap.recording.reader import open_recording
 from mcp_tap.replay.replayer import ReplayError
 from mcp_tap.replay.resend import resend_call
+from mcp_tap.replay.stdio_resend import resend_over_stdio
+from mcp_tap.stdio.side_calls import SideCalls
 from mcp_tap.tap.bus import TapBus
 from mcp_tap.web.feed import DEFAULT_QUEUE
-from mcp_tap.web.resend import ResendError
+from mcp_tap.web.resend import Resender, ResendError
 from mcp_tap.web.server import WebPortInUse, running_web
 from mcp_tap.web.store import CallStore
+from mcp_tap.web.window import DEFAULT_MAX_EVENTS
 
 NOT_GIVEN = -1  # --web without a port: a free one
 
@@ -48,8 +52,21 @@ class HttpResender:
             raise ResendError(str(error)) from None
 
 
+class StdioResender:
+    """Sends a call again to the server `mcp-tap stdio` relays, kept from the host."""
+
+    def __init__(self, calls: SideCalls) -> None:
+        self.calls = calls
+
+    async def resend(self, events: Sequence[TapEvent], number: int, params: Any) -> Call:
+        try:
+            return await resend_over_stdio(events, number, params, self.calls)
+        except ReplayError as error:
+            raise ResendError(str(error)) from None
+
+
 def add_web_option(parser: argparse.ArgumentParser) -> None:
-    """--web [PORT] and --web-queue: the page beside the console."""
+    """--web [PORT], --web-queue and --web-max-events: the page beside the console."""
     parser.add_argument(
         "--web",
         nargs="?",
@@ -72,14 +89,29 @@ def add_queue_option(parser: argparse.ArgumentParser) -> None:
         help=f"live updates a page may fall behind before they are skipped "
         f"(default {DEFAULT_QUEUE})",
     )
+    parser.add_argument(
+        "--web-max-events",
+        type=int,
+        default=DEFAULT_MAX_EVENTS,
+        metavar="N",
+        help="events the page keeps; past N the oldest calls are dropped whole "
+        f"(default {DEFAULT_MAX_EVENTS:,})",
+    )
 
 
 def web_store(args: argparse.Namespace, bus: TapBus) -> CallStore:
     """The calls the page shows, fed by `bus` when --web asked for a page (else left empty)."""
-    store = CallStore(redaction_rules(args))
+    store = CallStore(redaction_rules(args), max_events(args))
     if getattr(args, "web", None) is not None:
         bus.subscribe(store)
     return store
+
+
+def max_events(args: argparse.Namespace) -> int:
+    """--web-max-events, checked."""
+    if args.web_max_events < 1:
+        raise UserError(f"--web-max-events must be at least 1, got {args.web_max_events}")
+    return int(args.web_max_events)
 
 
 @contextlib.asynccontextmanager
@@ -89,13 +121,14 @@ async def web_session(
     target: str | None,
     title: str,
     out: TextIO,
-    resend: bool = True,
+    resend: bool | Resender = True,
     optional: bool = False,
 ) -> AsyncIterator[None]:
     """The page over `store` while the block runs, when --web asked for it (or `web`).
 
     `out` gets the URL: stderr where stdout belongs to a protocol (`stdio`, `serve --stdio`).
-    `resend=False`: the page says calls are sent again over HTTP only (`proxy`, `web`).
+    `resend`: True, calls go again to `target` over HTTP (`proxy`, `web`); a `Resender`, to
+    it (`stdio`); False, the page sends none and says where resend works.
     `optional`: a page that cannot listen is a line on `out`, and the block runs without it
     (`stdio`: a host must always get its server).
     """
@@ -107,7 +140,11 @@ async def web_session(
         raise UserError(f"--web takes a port from 0 to 65535, got {port}")
     if args.web_queue < 1:
         raise UserError(f"--web-queue must be at least 1, got {args.web_queue}")
-    resender = HttpResender(target) if resend else None
+    resender: Resender | None = None
+    if resend is True:
+        resender = HttpResender(target)
+    elif resend is not False:
+        resender = resend
     async with contextlib.AsyncExitStack() as stack:
         try:
             page = running_web(store, port, resender, title, args.web_queue)
@@ -145,7 +182,7 @@ def register(commands: Commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """`mcp-tap web`: serve the recordings until Ctrl-C."""
-    store = CallStore(redaction_rules(args))
+    store = CallStore(redaction_rules(args), max_events(args))
     target: str | None = args.target
     labels, numbers = Labels(), ExchangeNumbers()
     for path in args.files:

@@ -31,19 +31,26 @@ from mcp_tap.tap.bus import TapBus
 HANDSHAKE = ("initialize", "notifications/initialized")
 
 
-def edited_events(events: Sequence[TapEvent], number: int, params: Any) -> list[TapEvent]:
-    """The events of call `number`'s handshake and exchange, its request given `params`."""
+def client_request(events: Sequence[TapEvent], number: int) -> MessageSeen:
+    """The request of call `number`, which the client must have sent."""
     numbers = CallNumbers()
-    request: MessageSeen | None = None
     for event in events:
         if numbers.see(event) == number and isinstance(event, MessageSeen):
             if event.message.kind is MessageKind.REQUEST:
-                request = event
+                if event.direction is Direction.CLIENT_TO_SERVER:
+                    return event
                 break
-    if request is None or request.direction is not Direction.CLIENT_TO_SERVER:
-        raise ReplayError(f"call {number} is not a request the client sent")
+    raise ReplayError(f"call {number} is not a request the client sent")
+
+
+def edited_events(events: Sequence[TapEvent], number: int, params: Any) -> list[TapEvent]:
+    """The events of call `number`'s handshake and exchange, its request given `params`."""
+    request = client_request(events, number)
     if request.stream is StreamKind.STDIO:
-        raise ReplayError("sending a call again over stdio is not supported yet: HTTP only")
+        raise ReplayError(
+            f"call {number} went over stdio: it goes again only to the server of a running "
+            "`mcp-tap stdio --web`"
+        )
     session = request.session_id
     keep = {request.exchange_id}
     if session is not None:

@@ -19,6 +19,10 @@ still running `term_grace` seconds later gets SIGKILL: a host that sends SIGTERM
 session to end. Should mcp-tap itself be killed outright, the server dies with it
 (`child.py`).
 
+With `side_calls` (`stdio --web`), the web view's resend puts requests of mcp-tap's own on
+the server's stdin between the host's lines, and their answers are taken off its stdout
+before the host or the tap sees them (`side_calls.py`).
+
 This module is the relay and its life cycle; the pipes' protocols are `pipes.py`'s, and
 starting, waiting for and signalling the server's process `child.py`'s.
 """
@@ -44,6 +48,7 @@ from mcp_tap.protocol.lines import DEFAULT_MAX_LINE, LineDecoder, LongLine, stri
 from mcp_tap.stdio.child import describe_end, exit_status, signal_group, spawn, watch_exit
 from mcp_tap.stdio.faults import StdioFaults
 from mcp_tap.stdio.pipes import PipeReader, PipeWriter, connect_read, connect_write
+from mcp_tap.stdio.side_calls import SideCalls
 from mcp_tap.tap.stdio import StdioTap
 
 DEFAULT_GRACE = 2.0  # seconds from closing the server's stdin to SIGTERM
@@ -65,6 +70,7 @@ class StdioOptions:
     term_grace: float = DEFAULT_TERM_GRACE
     drain: float = DEFAULT_DRAIN
     faults: FaultPlan | None = None  # --fault rules (stdio/faults.py); None: chunks as they come
+    side_calls: SideCalls | None = None  # mcp-tap's own calls (the web view's resend)
 
 
 class StdioRelay:
@@ -91,6 +97,7 @@ class StdioRelay:
         self._host_in: PipeReader | None = None
         self._host_out: PipeWriter | None = None
         self._child_in: PipeWriter | None = None
+        self._to_server: Callable[[bytes], None] = lambda data: None
         self._child_out: PipeReader | None = None
         self._child_out_done: asyncio.Event | None = None
         self._host_gone = False
@@ -139,14 +146,21 @@ class StdioRelay:
         to_child, from_child = self._pipes
         child_in = self._child_in = PipeWriter(lambda: self._host_in)
         await self._connect_write(to_child, child_in)
-        from_server, from_host = self._from_server, self._from_host
+        self._to_server = child_in.write
+        side = self.options.side_calls
+        if side is not None:  # mcp-tap's lines go between the host's
+            self._to_server = side.server_writer(child_in.write, lambda: child_in.open)
+        from_server: Callable[[bytes], None] = self._from_server
+        from_host: Callable[[bytes], None] = self._from_host
         if self.options.faults:
             faults = StdioFaults(
-                self.options.faults, self.tap, child_in.write, self._to_host, self._kill_now,
+                self.options.faults, self.tap, self._to_server, self._to_host, self._kill_now,
                 self._close_host_out,
             )  # fmt: skip
             from_server, from_host = faults.from_server, faults.from_host
             self._faults = faults
+        if side is not None:  # the answers to mcp-tap's lines never reach the host
+            from_server = side.server_reader(from_server)
         child_out = self._child_out = PipeReader(from_server, self._server_eof)
         await self._connect_read(from_child, child_out)
         host_in = self._host_in = PipeReader(from_host, self._host_eof)
@@ -168,14 +182,15 @@ class StdioRelay:
                 if reader.transport is not None:
                     reader.transport.close()
             child_in.close()
+            if side is not None:
+                side.end("the server has exited")
         if returncode != 0:
             self.tap.fault("server-exit", f"{self.program} {describe_end(returncode)}")
         self.tap.closed("host-closed" if self._host_gone else "server-exited")
         return exit_status(returncode)
 
     def _from_host(self, data: bytes) -> None:
-        assert self._child_in is not None
-        self._child_in.write(data)  # first the server gets it, then the tap sees it
+        self._to_server(data)  # first the server gets it, then the tap sees it
         self.tap.client_chunk(data)
 
     def _from_server(self, data: bytes) -> None:
@@ -209,6 +224,8 @@ class StdioRelay:
 
     def _server_eof(self) -> None:
         assert self._child_out_done is not None
+        if self.options.side_calls is not None:
+            self.options.side_calls.server_closed()  # a line it held goes on first
         if self._faults is not None:
             self._faults.server_closed(self._child_out_done.set)
         else:

@@ -105,7 +105,8 @@ def build_app(
             return JSON({"error": f"the params are not JSON: {error}"}, 400)
         params = body.get("params") if isinstance(body, dict) else None
         try:
-            received = await resender.resend(list(store.events), number, params)
+            events, local = store.resend_input(number)  # numbered anew past dropped calls
+            received = await resender.resend(events, local, params)
         except ResendError as error:
             return JSON({"error": str(error)}, 400)
         recorded = entry.response.message.payload if entry.response is not None else None

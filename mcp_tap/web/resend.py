@@ -1,8 +1,8 @@
 """The one way the web view sends a call again: a `Resender` the command hands it.
 
 The web view knows nothing of carriers or replay; the command gives it an object that takes
-the events seen so far, a call's number and new params, and returns the new call. The page
-gets the recorded answer, the new one and replay's diff between them.
+the events kept so far, a call's number among them and new params, and returns the new
+call. The page gets the recorded answer, the new one and replay's diff between them.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from mcp_tap.protocol.events import TapEvent
 
 
 class ResendError(Exception):
-    """The call cannot be sent again (no target, a stdio session, a missing secret)."""
+    """The call cannot be sent again (no target, no server running, a missing secret)."""
 
 
 class Resender(Protocol):

@@ -4,7 +4,8 @@
 an append, on the forwarding path's loop turn) and tells its listeners what changed, as small
 JSON-ready dicts. The page asks for the rest: `page` filters and slices the call list (the
 list of matches is kept until something changes, so scrolling 100,000 calls costs a slice),
-`detail` gives one call whole, `summary` the counts.
+`detail` gives one call whole, `summary` the counts. What it keeps is bounded by an
+`EventWindow` (`window.py`): past its cap the oldest calls go whole, and the page is told.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from mcp_tap.protocol.events import (
 )
 from mcp_tap.protocol.jsonrpc import progress_params
 from mcp_tap.protocol.redaction import RedactionRules, Redactor
+from mcp_tap.web.window import DEFAULT_MAX_EVENTS, EventWindow
 
 Update = dict[str, Any]  # one live change, as the page receives it
 MAX_PAGE = 500  # rows one request may ask for
@@ -125,9 +127,13 @@ class Filter:
 class CallStore:
     """A tap subscriber keeping calls, exchanges and findings for the page (module docstring)."""
 
-    def __init__(self, redaction: RedactionRules | None = None) -> None:
-        self.events: list[TapEvent] = []  # as they came, for resend
-        self.calls: list[CallEntry] = []  # calls[n - 1] is call n
+    def __init__(
+        self, redaction: RedactionRules | None = None, max_events: int = DEFAULT_MAX_EVENTS
+    ) -> None:
+        self.window = EventWindow(max_events)  # the events as they came, for resend
+        self.calls: list[CallEntry] = []  # the kept calls, by number
+        self.by_number: dict[int, CallEntry] = {}
+        self.dropped = 0  # calls dropped past the cap
         self.findings: list[Finding] = []
         self.faults: list[Fault | FaultInjected] = []
         self.exchanges: dict[int, dict[str, Any]] = {}
@@ -143,11 +149,14 @@ class CallStore:
 
     def handle(self, event: TapEvent) -> None:
         """File the event under its call and tell the listeners; never blocks."""
-        self.events.append(event)
         self._version += 1
         number = self._numbers.see(event)
         if isinstance(event, MessageSeen):
             self.messages += 1
+        if number is not None and self.window.dropped(number):
+            return  # a late message of a call dropped past the cap
+        self.window.add(event, number if number is not None else self._pin_of(event))
+        if isinstance(event, MessageSeen):
             self._message(event, number)
         elif isinstance(event, Finding):
             self.findings.append(event)
@@ -163,6 +172,32 @@ class CallStore:
         elif isinstance(event, ResponseStarted | ExchangeClosed):
             key = "started" if isinstance(event, ResponseStarted) else "closed"
             self.exchanges.setdefault(event.exchange_id, {})[key] = event
+        if self.window.full:
+            self._shed()
+
+    def _pin_of(self, event: TapEvent) -> int | None:
+        """The session's `initialize` a `notifications/initialized` goes with."""
+        if isinstance(event, MessageSeen) and event.message.method == "notifications/initialized":
+            return self.window.last_pin
+        return None
+
+    def _shed(self) -> None:
+        gone = self.window.shed()
+        self.dropped += len(gone)
+        self.calls = [entry for entry in self.calls if entry.number not in gone]
+        for number in gone:
+            self.by_number.pop(number, None)
+        kept = {id(event) for event, _ in self.window.items}
+        self.findings = [f for f in self.findings if id(f) in kept]
+        self.faults = [f for f in self.faults if id(f) in kept]
+        exchanges = {getattr(event, "exchange_id", None) for event, _ in self.window.items}
+        self.exchanges = {x: parts for x, parts in self.exchanges.items() if x in exchanges}
+        self._matches = None
+        self._tell({"t": "dropped", "dropped": self.dropped, "count": len(self.calls)})
+
+    def resend_input(self, number: int) -> tuple[list[TapEvent], int]:
+        """The kept events, and the number call `number` has among them (for a `Resender`)."""
+        return self.window.events(), self.window.local_number(number)
 
     def close(self) -> None:
         self.closed = True
@@ -172,9 +207,12 @@ class CallStore:
         message = event.message
         if number is None:
             return
-        if message.kind is MessageKind.REQUEST and number == len(self.calls) + 1:
+        if message.kind is MessageKind.REQUEST and number not in self.by_number:
             entry = CallEntry(number, event)
             self.calls.append(entry)
+            self.by_number[number] = entry
+            if message.method == "initialize":
+                self.window.pin(number)
             self._tell({"t": "call", "row": entry.row(), "count": len(self.calls)})
             return
         found = self.call(number)
@@ -200,8 +238,8 @@ class CallStore:
     # --- what the page asks -------------------------------------------------------------
 
     def call(self, number: int) -> CallEntry | None:
-        """Call `number` (counted from 1), or None."""
-        return self.calls[number - 1] if 0 < number <= len(self.calls) else None
+        """Call `number` (counted from 1), or None (never seen, or dropped)."""
+        return self.by_number.get(number)
 
     def page(self, where: Filter, offset: int, limit: int) -> dict[str, Any]:
         """The rows `offset..offset+limit` of the calls `where` lets through."""
@@ -209,7 +247,13 @@ class CallStore:
         limit = max(0, min(limit, MAX_PAGE))
         offset = max(0, offset)
         rows = [self.calls[i].row() for i in matches[offset : offset + limit]]
-        return {"total": len(matches), "all": len(self.calls), "offset": offset, "rows": rows}
+        return {
+            "total": len(matches),
+            "all": len(self.calls),
+            "offset": offset,
+            "rows": rows,
+            "dropped": self.dropped,
+        }
 
     def _matching(self, where: Filter) -> Sequence[int]:
         if where == Filter():
@@ -337,6 +381,7 @@ class CallStore:
             "sessions": len({e.request.session_id for e in self.calls if e.request.session_id}),
             "findings": dict(severities),
             "faults": len(self.faults),
+            "dropped": self.dropped,
             "methods": methods,
             "closed": self.closed,
         }

@@ -3,7 +3,7 @@
 const TOKEN = new URLSearchParams(location.search).get("token") || "";
 const ROW = 24, PAGE = 100;
 const state = { total: 0, all: 0, pages: new Map(), loading: new Set(), filter: {}, selected: 0,
-  streams: new Map(), findings: 0, resend: false };
+  streams: new Map(), findings: 0, resend: false, dropped: 0 };
 const $ = (id) => document.getElementById(id);
 
 function el(tag, text, cls) {
@@ -28,6 +28,14 @@ function filterParams() {
   return f;
 }
 const filtered = () => Object.keys(state.filter).length > 0;
+// past the cap the oldest calls are gone: a row's place is no longer its number, so ask again
+const shifted = () => filtered() || state.dropped > 0;
+function showDropped(count) {
+  if (!count || count <= state.dropped) return;
+  state.dropped = count;
+  const note = $("dropped"); note.hidden = false;
+  note.textContent = `${count} older calls dropped (--web-max-events)`;
+}
 function loadPage(page) {
   if (state.pages.has(page) || state.loading.has(page)) return;
   state.loading.add(page);
@@ -36,7 +44,7 @@ function loadPage(page) {
     state.loading.delete(page);
     if (asked !== JSON.stringify(state.filter)) return;  // the filter changed meanwhile
     state.pages.set(page, data.rows);
-    state.total = data.total; state.all = data.all;
+    state.total = data.total; state.all = data.all; showDropped(data.dropped);
     renderList();
   });
 }
@@ -72,7 +80,8 @@ function resetList() {
   state.filter = filterParams(); state.pages.clear();
   $("list").scrollTop = 0;
   api("api/calls", { ...state.filter, offset: 0, limit: PAGE }).then((data) => {
-    state.pages.set(0, data.rows); state.total = data.total; state.all = data.all; renderList();
+    state.pages.set(0, data.rows); state.total = data.total; state.all = data.all;
+    showDropped(data.dropped); renderList();
   });
 }
 let refilter = 0;
@@ -122,7 +131,7 @@ function showDetail(call) {
     box.appendChild(canvas); drawChart(canvas, call.progress);
   }
   if (call.resend) box.appendChild(resendPanel(call));
-  else box.appendChild(el("div", "resend: this view sends no calls again; resend goes to a live HTTP target (proxy --web, or web REC --target URL)", "meta"));
+  else box.appendChild(el("div", "resend: this view sends no calls again; resend goes to a live server (proxy --web, stdio --web, or web REC --target URL)", "meta"));
   box.appendChild(el("h3", "messages"));
   for (const m of call.messages) {
     const msg = el("div", undefined, "msg");
@@ -240,7 +249,7 @@ function apply(update) {
   if (update.t === "call") {
     const row = update.row;
     if (update.count) state.all = Math.max(state.all, update.count);
-    if (filtered()) refreshSoon();
+    if (shifted()) refreshSoon();
     else {
       state.total = state.all;
       const rows = state.pages.get(Math.floor((row.n - 1) / PAGE));
@@ -255,6 +264,7 @@ function apply(update) {
       const rows = state.pages.get(Math.floor((update.n - 1) / PAGE)); const r = rows && rows[(update.n - 1) % PAGE]; if (r) s.row = r; }
     s.points.push(update.p);
   } else if (update.t === "finding") { addFinding(update.finding); summarySoon(); }
+  else if (update.t === "dropped") { showDropped(update.dropped); state.all = update.count; refreshSoon(); summarySoon(); }
   else if (update.t === "closed") summarySoon();
 }
 function connect() {
