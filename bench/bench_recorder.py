@@ -1,5 +1,8 @@
 """Benchmark the recording writer: `uv run python bench/bench_recorder.py [--events N]`.
 
+`--thread` writes from a thread of this process, as `demo`, `replay`, `serve` and the
+pytest plugin do; by default a writer process writes, as `mcp-tap stdio` and `proxy` do.
+
 Publishes N `notifications/progress` MessageSeen events (default 100,000) to a
 RecordingWriter as fast as one thread can, like a proxy under a flood, and reports:
 
@@ -78,11 +81,12 @@ def describe_lag(lags: list[float]) -> str:
     return f"median {statistics.median(ordered):.2f} ms, p99 {p99:.2f} ms, max {ordered[-1]:.2f} ms"
 
 
-async def run(count: int, directory: Path) -> None:
+async def run(count: int, directory: Path, process: bool = True) -> None:
     events = progress_events(count)
     path = directory / "bench.yaml"
     idle_lag = await timer_lag(None)
-    writer = RecordingWriter(path, "http://127.0.0.1:8000/mcp", RedactionRules())
+    target = "http://127.0.0.1:8000/mcp"
+    writer = RecordingWriter(path, target, RedactionRules(), separate_process=process)
 
     started = time.perf_counter()
     for event in events:
@@ -94,7 +98,7 @@ async def run(count: int, directory: Path) -> None:
     finished = time.perf_counter()
 
     publish_s, total_s = published - started, finished - started
-    print(f"events:            {count:,}")
+    print(f"events:            {count:,} ({'a writer process' if process else 'a thread'})")
     print(f"publisher cost:    {publish_s / count * 1e6:.2f} us per handle() ({publish_s:.3f} s)")
     print(f"writer throughput: {count / total_s:,.0f} events/s ({total_s:.2f} s to close)")
     print(f"loop lag, idle:    {describe_lag(idle_lag)}")
@@ -111,9 +115,10 @@ async def run(count: int, directory: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--thread", action="store_true", help="write from a thread")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
-        asyncio.run(run(args.events, Path(directory)))
+        asyncio.run(run(args.events, Path(directory), not args.thread))
 
 
 if __name__ == "__main__":

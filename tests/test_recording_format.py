@@ -80,8 +80,14 @@ def sample_events() -> list[TapEvent]:
     ]  # fmt: skip
 
 
-def write(path: Path, events: list[TapEvent], rules: RedactionRules | None = None) -> Path:
-    writer = RecordingWriter(path, "http://127.0.0.1:8000/mcp", rules)
+STARTED = datetime(2026, 11, 26, 10, 15, tzinfo=UTC)
+
+
+def write(
+    path: Path, events: list[TapEvent], rules: RedactionRules | None = None, process: bool = False
+) -> Path:
+    target = "http://127.0.0.1:8000/mcp"
+    writer = RecordingWriter(path, target, rules, STARTED, separate_process=process)
     for event in events:
         writer.handle(event)
     writer.close()
@@ -94,6 +100,18 @@ def test_round_trip_without_redaction_is_exact(tmp_path: Path) -> None:
     assert recording.events == events and recording.warnings == []
     assert recording.header["format"] == "mcp-tap-recording"
     assert recording.header["started"].endswith("Z")
+
+
+@pytest.mark.parametrize("rules", [None, RedactionRules.from_options(fields=["params.arguments"])])
+def test_a_writer_process_writes_the_same_bytes_as_a_thread(
+    tmp_path: Path, rules: RedactionRules | None
+) -> None:
+    odd = Finding(0.09, Severity.INFO, "odd", "an extra only pickle carries", extra={"s": {1, 2}})
+    events = [*sample_events(), odd]
+    in_thread = write(tmp_path / "thread.yaml", events, rules).read_bytes()
+    in_process = write(tmp_path / "process.yaml", events, rules, process=True).read_bytes()
+    assert in_process == in_thread
+    assert b"not recorded: cannot write set in a recording" in in_process  # as in a thread
 
 
 def test_file_is_yaml_documents_with_markers(tmp_path: Path) -> None:

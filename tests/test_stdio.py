@@ -335,7 +335,8 @@ def test_server_stderr_passes_through(tmp_path: Path) -> None:
 
 
 def test_sigterm_is_passed_to_the_server(tmp_path: Path) -> None:
-    with spawned(tap(None, *child("term-exit"))) as process:
+    record = tmp_path / "rec.yaml"
+    with spawned(tap(record, *child("term-exit"))) as process:
         assert process.stdin is not None and process.stdout is not None
         reader = LineReader(process.stdout)
         process.stdin.write(line(INITIALIZE))
@@ -345,6 +346,29 @@ def test_sigterm_is_passed_to_the_server(tmp_path: Path) -> None:
         assert process.wait(timeout=30) == 42
         assert process.stderr is not None
         assert b"child: got SIGTERM" in process.stderr.read()
+        assert _session_members(process.pid) == []  # the writer process ended with mcp-tap
+    recording = load_recording(record)  # nothing lost to the signal
+    assert [m.direction for m in messages(recording)] == list(Direction)
+    assert closed_reason(recording) == "server-exited"
+
+
+def test_the_writer_process_ends_with_a_killed_mcp_tap(tmp_path: Path) -> None:
+    record = tmp_path / "rec.yaml"
+    with spawned(tap(record, *child("cat"))) as process:
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(line(INITIALIZE))
+        process.stdin.flush()
+        assert process.stdout.readline() == line(INITIALIZE)
+        deadline = time.monotonic() + 20
+        while len(messages(load_recording(record))) < 2:  # written, by the writer process
+            assert time.monotonic() < deadline, "the messages never reached the recording"
+            time.sleep(0.02)
+        process.kill()
+        process.wait(timeout=10)
+        while _session_members(process.pid):  # the server and the writer process
+            assert time.monotonic() < deadline + 10, _session_members(process.pid)
+            time.sleep(0.02)
+    assert len(messages(load_recording(record))) == 2
 
 
 def test_command_that_cannot_start(tmp_path: Path) -> None:

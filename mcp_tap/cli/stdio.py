@@ -156,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             try:
                 check_record_path(args)
-                recorder = open_recorder(args.record, None, rules, args.force, origin)
+                recorder = open_recorder(args.record, None, rules, args.force, origin, True)
             except UserError as error:  # a host must always get its server
                 print(f"mcp-tap: not recording: {error}", file=sys.stderr)
         if recorder is not None:
@@ -192,7 +192,7 @@ def launch_recorder(
     """
     path = launch_path(pattern, name, utc_now(), os.getpid())
     try:
-        return RecordingWriter(path, None, rules, stdio=origin, unique=True)
+        return RecordingWriter(path, None, rules, stdio=origin, unique=True, separate_process=True)
     except OSError as error:
         print(f"mcp-tap: not recording: cannot create {path}: {error}", file=sys.stderr)
         return None

@@ -70,7 +70,8 @@ def recorder_for(args: argparse.Namespace, target: str | None = None) -> Recordi
     """The recording subscriber the recording flags ask for, or None with --no-record."""
     if args.no_record:
         return None
-    return open_recorder(args.record, target or args.target, redaction_rules(args), args.force)
+    rules = redaction_rules(args)
+    return open_recorder(args.record, target or args.target, rules, args.force, process=True)
 
 
 def redaction_rules(args: argparse.Namespace) -> RedactionRules:
@@ -89,10 +90,16 @@ def open_recorder(
     rules: RedactionRules,
     force: bool = False,
     stdio: StdioOrigin | None = None,
+    process: bool = False,
 ) -> RecordingWriter:
-    """A recording writer, or one line saying why the file cannot be made."""
+    """A recording writer, or one line saying why the file cannot be made.
+
+    `process`: written by a writer process of its own, off the forwarding process's GIL.
+    """
     try:
-        return RecordingWriter(path, target, rules, overwrite=force, stdio=stdio)
+        return RecordingWriter(
+            path, target, rules, overwrite=force, stdio=stdio, separate_process=process
+        )
     except FileExistsError as error:
         if path is not None and error.filename in (path, str(Path(path))):
             raise UserError(f"{path} already exists; use --force to replace it") from None

@@ -1,23 +1,16 @@
 """`RecordingWriter`: the subscriber that writes tap events to a YAML recording.
 
-`handle` only appends the event to a deque, so the event loop pays for one append; a writer
-thread redacts, serialises and writes. The queue is unbounded on purpose: when the disk or
-the YAML dumper falls behind a burst, events wait in memory (back-pressure on memory, never
-on the forwarding path) and none is dropped.
+`handle` only appends the event to a deque, so the event loop pays for one append; a thread
+takes what gathered and hands it on. The queue is unbounded on purpose: when the disk or the
+YAML falls behind a burst, events wait in memory (back-pressure on memory, never on the
+forwarding path) and none is dropped.
 
-Documents are written by `yaml_emit` (PyYAML's dumper is ~20x slower per event), and the
-parts that repeat verbatim (a tools/list result, a client's headers) are written once and
-their YAML reused (`yaml_emit.Memo`).
-Every batch the thread drains is written with `os.write` on an unbuffered descriptor, so once
-a batch is written it sits in the kernel and survives `kill -9` of the process. Each
-document ends with `...`, which lets the reader tell a complete last event from a cut one.
-The format is described in docs/recording-format.md.
-
-The file is opened for appending, and truncated under the writer (`logrotate`'s
-`copytruncate` copies a file, then empties it) it goes on at its new end: no hole of NUL
-bytes where the old text was. The writer notices the file shrank, and writes the header
-again before what follows, with the `exchange-opened` of every exchange still open: the
-emptied file is a recording of its own, readable by `mcp-tap show`, from the truncation on.
+Where the events go: with `separate_process` (the commands), the thread sends them as
+compact records to a writer process (`process.py`), which redacts and writes them, so the
+YAML costs the forwarding process's GIL nothing; otherwise (and where the system cannot
+fork), the thread writes them itself. Either way the same `DocumentSink` (`sink.py`) writes
+them, one `os.write` a batch, and the file is the same. The format is described in
+docs/recording-format.md.
 """
 
 from __future__ import annotations
@@ -37,11 +30,13 @@ from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from mcp_tap.protocol.codec import event_to_dict
-from mcp_tap.protocol.events import ExchangeClosed, ExchangeOpened, Fault, TapEvent
+from mcp_tap.protocol.events import TapEvent
 from mcp_tap.protocol.redaction import RedactionRules, Redactor
 from mcp_tap.recording.lock import hold_while_writing
-from mcp_tap.recording.yaml_emit import Memo, Reusable, emit_document
+from mcp_tap.recording.process import WriterProcess
+from mcp_tap.recording.records import encode
+from mcp_tap.recording.sink import DocumentSink, yielder
+from mcp_tap.recording.yaml_emit import emit_document
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +57,7 @@ WORK_SLICE = 0.0001
 SMALL_BATCH = 128  # events gathered in one interval: up to this many, the writer yields
 GATHER_INTERVAL = 0.02  # how long events wait for the writer, at most, unless it is behind
 MAX_BATCH = 1024  # events per write: bounds the text held at once during a burst
+FRAME_EVENTS = 64  # events per record frame: about 0.1 ms of encoding between writes
 PREAMBLE = "# mcp-tap recording: one YAML document per tap event, see docs/recording-format.md\n"
 
 _STOP = object()
@@ -162,7 +158,7 @@ def open_exclusive(path: Path, unique: bool = False, overwrite: bool = False) ->
 
 
 class RecordingWriter:
-    """Subscriber writing every event, redacted, to a new YAML file via a writer thread."""
+    """Subscriber writing every event, redacted, to a new YAML file (see the module docstring)."""
 
     def __init__(
         self,
@@ -173,45 +169,53 @@ class RecordingWriter:
         overwrite: bool = False,
         stdio: StdioOrigin | None = None,
         unique: bool = False,
+        separate_process: bool = False,
     ) -> None:
         """Create the file (the default name when `path` is None) and write its header.
 
         `stdio`: the recording is of a stdio server's pipes, not of HTTP to `target`.
         `unique`: a taken `path` gets a `-2`, `-3`... suffix instead of failing.
+        `separate_process`: write from a forked writer process (`process.py`), as the
+        commands do; a thread of this process writes when the system cannot fork.
         Raises OSError (FileExistsError included, unless `overwrite`) when the file cannot
         be created.
         """
         started = started or utc_now()
         if path is None:
             default = default_recording_path(target, started, stdio=stdio)
-            self._fd, self.path = open_exclusive(default, True)
+            fd, self.path = open_exclusive(default, True)
         else:
-            self._fd, self.path = open_exclusive(Path(path), unique, overwrite)
-        hold_while_writing(self._fd)  # `show --follow` knows the session is over when it ends
-        self._redact = Redactor(rules) if rules is not None else None
-        self._memo = Memo()  # used by the writer thread only
-        self.error: OSError | None = None  # set when the disk refused a write
+            fd, self.path = open_exclusive(Path(path), unique, overwrite)
+        hold_while_writing(fd)  # `show --follow` knows the session is over when it ends
+        header = PREAMBLE + emit_document(recording_header(target, started, rules, stdio))
+        try:
+            self._sink = DocumentSink(fd, self.path, header.encode("utf-8"), rules)
+        except OSError:
+            os.close(fd)
+            raise
+        self._process: WriterProcess | None = None
+        if separate_process:
+            try:
+                self._process = WriterProcess(self._sink)
+            except OSError as error:
+                log.warning("recording from a thread: cannot start a writer process: %s", error)
+            else:
+                os.close(fd)  # the writer process's now, with the lock
+        self._error: OSError | None = None
         # A deque and one wake-up per burst: waking the writer for every event costs the
         # event loop more than the event itself (a futex call per put).
         self._pending: deque[object] = deque()
         self._wake = threading.Event()
         self._awake = False  # the writer was woken and has not yet taken what is pending
         self._closed = False
-        header = PREAMBLE + emit_document(recording_header(target, started, rules, stdio))
-        self._header = header.encode("utf-8")
-        # What a file truncated under us needs first (the writer thread's): where our last
-        # write ended, and the opening document of each exchange still open.
-        self._end = 0
-        self._open: dict[int, str] = {}
-        self._changes: list[tuple[int, str | None]] = []  # exchanges a batch opens, closes
-        try:
-            self._append(self._header)
-        except OSError:
-            os.close(self._fd)
-            raise
         sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
         self._thread = threading.Thread(target=self._run, name="mcp-tap-recorder", daemon=True)
         self._thread.start()
+
+    @property
+    def error(self) -> OSError | None:
+        """Why the recording stopped early (a full disk, say); known for sure after `close`."""
+        return self._error if self._process is not None else self._sink.error
 
     def handle(self, event: TapEvent) -> None:
         """Queue the event for the writer thread; O(1), never blocks, never drops."""
@@ -222,14 +226,17 @@ class RecordingWriter:
                 self._wake.set()
 
     def close(self) -> None:
-        """Write everything queued, stop the thread, close the file. Safe to call twice."""
+        """Write everything queued, stop the writer, close the file. Safe to call twice."""
         if self._closed:
             return
         self._closed = True
         self._pending.append(_STOP)
         self._wake.set()
         self._thread.join()
-        os.close(self._fd)
+        if self._process is not None:
+            self._error = self._process.finish() or self._error
+        else:
+            os.close(self._sink.fd)
 
     def _run(self) -> None:
         while True:
@@ -241,96 +248,31 @@ class RecordingWriter:
                 time.sleep(GATHER_INTERVAL)
                 while self._pending:
                     count = min(MAX_BATCH, len(self._pending))
-                    if self._write_batch([self._pending.popleft() for _ in range(count)]):
+                    batch = [self._pending.popleft() for _ in range(count)]
+                    stop = batch[-1] is _STOP
+                    events = cast(list[TapEvent], batch[:-1] if stop else batch)
+                    if events:
+                        self._deliver(events)
+                    if stop:
                         return
                 self._awake = False  # from now on, handle() wakes us
                 if self._pending:  # something slipped in before that: go on
                     continue
                 break
 
-    def _write_batch(self, batch: list[object]) -> bool:
-        """Write a batch of events; True when it held the stop marker."""
-        documents = []
-        self._changes = []
-        # A small batch means requests come one at a time, and each waits for the GIL while
-        # the writer holds it. A large one means a flood, which a yielding writer would not
-        # keep up with: a busy loop that takes the GIL keeps it until a switch is forced.
-        yielding = len(batch) <= SMALL_BATCH
-        pause_at = time.perf_counter() + WORK_SLICE
-        for item in batch:
-            if item is not _STOP and self.error is None:
-                documents.append(self._document(cast(TapEvent, item)))
-                if yielding and time.perf_counter() >= pause_at:
-                    time.sleep(0)  # the event loop, if it waits for the GIL, takes it now
-                    pause_at = time.perf_counter() + WORK_SLICE
-        if documents:
-            self._write("".join(documents).encode("utf-8"))
-        for exchange_id, opening in self._changes:
-            if opening is None:
-                self._open.pop(exchange_id, None)
-            else:
-                self._open[exchange_id] = opening
-        return batch[-1] is _STOP
-
-    def _document(self, event: TapEvent) -> str:
+    def _deliver(self, events: list[TapEvent]) -> None:
+        if self._process is None:
+            # A small batch means requests come one at a time, and each waits for the GIL
+            # while the writer holds it. A large one means a flood, which a yielding writer
+            # would not keep up with: a busy loop keeps the GIL until a switch is forced.
+            pause = yielder(WORK_SLICE) if len(events) <= SMALL_BATCH else None
+            self._sink.write_batch(events, pause)
+            return
         try:
-            if self._redact is not None:
-                event = self._redact(event)
-            document = emit_document(self._prepare(event_to_dict(event)))
-            if isinstance(event, ExchangeOpened):
-                self._changes.append((event.exchange_id, document))
-            elif isinstance(event, ExchangeClosed):
-                self._changes.append((event.exchange_id, None))
-            return document
-        except Exception as error:  # one odd event must cost one document, not the recording
-            log.warning("could not record %r: %s", type(event).__name__, error)
-            exchange_id = getattr(event, "exchange_id", None)
-            fault = Fault(event.time, exchange_id, "recording-error", f"not recorded: {error}")
-            return emit_document(event_to_dict(fault))
-
-    def _prepare(self, data: dict[str, Any]) -> dict[str, Any]:
-        """Round the time to microseconds (finer is noise, and longer to read), and mark the
-        parts of an event that tend to repeat verbatim: headers, and a message's result,
-        params or error (whose id alone changes from one tools/list to the next)."""
-        if isinstance(data.get("time"), float):
-            data["time"] = round(data["time"], 6)
-        if "headers" in data:
-            data["headers"] = Reusable(data["headers"], self._memo)
-        message = data.get("message")
-        payload = message.get("json") if message is not None else None
-        if message is not None and type(payload) is dict:
-            payload = message["json"] = dict(payload)  # a copy: the event's own is shared
-            for key in ("result", "params", "error"):
-                if key in payload:
-                    payload[key] = Reusable(payload[key], self._memo)
-        return data
-
-    def _write(self, data: bytes) -> None:
-        try:
-            if os.fstat(self._fd).st_size < self._end:  # emptied since our last write
-                data = self._restart() + data
-            self._append(data)
-        except OSError as error:  # e.g. a full disk: stop writing, keep the proxy running
-            log.error("recording to %s stopped: %s", self.path, error)
-            self.error = error
-
-    def _restart(self) -> bytes:
-        """What a truncated file needs before the next events: a note, the header and the
-        exchanges still open (a truncation between the size check and the write is missed:
-        that batch then starts the file, and `show` refuses it)."""
-        log.warning("%s was truncated while recorded: the header is written again", self.path)
-        when = utc_now().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        note = f"# truncated while recorded, at {when}: the header again, then open exchanges\n"
-        return note.encode() + self._header + "".join(self._open.values()).encode("utf-8")
-
-    def _append(self, data: bytes) -> None:
-        _write_all(self._fd, data)
-        # With O_APPEND each write first moves the offset to the end of the file: after it,
-        # the offset is where our text ends, whatever else has happened to the file.
-        self._end = os.lseek(self._fd, 0, os.SEEK_CUR)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]  # os.write may write less than asked
+            # Records are cheap but not free: a frame at a time, each write lets go of the GIL.
+            for start in range(0, len(events), FRAME_EVENTS):
+                self._process.send(encode(events[start : start + FRAME_EVENTS]))
+        except OSError as error:  # the writer process is gone: nothing more can be written
+            if self._error is None:
+                log.error("recording to %s stopped: %s", self.path, error)
+                self._error = error

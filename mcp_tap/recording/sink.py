@@ -1,0 +1,142 @@
+"""`DocumentSink`: events redacted, written as YAML documents and appended to the file.
+
+This is the writing half of the recorder, run by its writer process (or, where there is
+none, its writer thread): each batch is redacted, serialised by `yaml_emit` (the parts that
+repeat verbatim, a tools/list result, a client's headers, written once and their YAML
+reused: `yaml_emit.Memo`) and written with one `os.write` on an unbuffered descriptor, so
+once a batch is written it sits in the kernel and survives `kill -9` of the process. Each
+document ends with `...`, which lets the reader tell a complete last event from a cut one.
+
+The file is opened for appending, and truncated under the writer (`logrotate`'s
+`copytruncate` copies a file, then empties it) it goes on at its new end: no hole of NUL
+bytes where the old text was. The sink notices the file shrank, and writes the header
+again before what follows, with the `exchange-opened` of every exchange still open: the
+emptied file is a recording of its own, readable by `mcp-tap show`, from the truncation on.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mcp_tap.protocol.codec import event_to_dict
+from mcp_tap.protocol.events import ExchangeClosed, ExchangeOpened, Fault, TapEvent
+from mcp_tap.protocol.redaction import RedactionRules, Redactor
+from mcp_tap.recording.yaml_emit import Memo, Reusable, emit_document
+
+log = logging.getLogger(__name__)
+
+
+class DocumentSink:
+    """Writes batches of events to the open file `fd` (which it owns), after `header`."""
+
+    def __init__(self, fd: int, path: Path, header: bytes, rules: RedactionRules | None) -> None:
+        """Write `header` at once; raises OSError when the file refuses it."""
+        self.fd = fd
+        self.path = path
+        self.error: OSError | None = None  # set when the disk refused a write
+        self._header = header
+        self._redact = Redactor(rules) if rules is not None else None
+        self._memo = Memo()
+        # What a file truncated under us needs first: where our last write ended, and the
+        # opening document of each exchange still open.
+        self._end = 0
+        self._open: dict[int, str] = {}
+        self._changes: list[tuple[int, str | None]] = []  # exchanges a batch opens, closes
+        self._append(header)
+
+    def write_batch(self, batch: list[TapEvent], pause: Callable[[], None] | None = None) -> None:
+        """Write `batch` in one write; `pause`, if given, is called between documents (a
+        thread's chance to hand the GIL back)."""
+        if self.error is not None:
+            return
+        documents = []
+        self._changes = []
+        for event in batch:
+            documents.append(self._document(event))
+            if pause is not None:
+                pause()
+        if documents:
+            self._write("".join(documents).encode("utf-8"))
+        for exchange_id, opening in self._changes:
+            if opening is None:
+                self._open.pop(exchange_id, None)
+            else:
+                self._open[exchange_id] = opening
+
+    def _document(self, event: TapEvent) -> str:
+        try:
+            if self._redact is not None:
+                event = self._redact(event)
+            document = emit_document(self._prepare(event_to_dict(event)))
+            if isinstance(event, ExchangeOpened):
+                self._changes.append((event.exchange_id, document))
+            elif isinstance(event, ExchangeClosed):
+                self._changes.append((event.exchange_id, None))
+            return document
+        except Exception as error:  # one odd event must cost one document, not the recording
+            log.warning("could not record %r: %s", type(event).__name__, error)
+            exchange_id = getattr(event, "exchange_id", None)
+            fault = Fault(event.time, exchange_id, "recording-error", f"not recorded: {error}")
+            return emit_document(event_to_dict(fault))
+
+    def _prepare(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Round the time to microseconds (finer is noise, and longer to read), and mark the
+        parts of an event that tend to repeat verbatim: headers, and a message's result,
+        params or error (whose id alone changes from one tools/list to the next)."""
+        if isinstance(data.get("time"), float):
+            data["time"] = round(data["time"], 6)
+        if "headers" in data:
+            data["headers"] = Reusable(data["headers"], self._memo)
+        message = data.get("message")
+        payload = message.get("json") if message is not None else None
+        if message is not None and type(payload) is dict:
+            payload = message["json"] = dict(payload)  # a copy: the event's own is shared
+            for key in ("result", "params", "error"):
+                if key in payload:
+                    payload[key] = Reusable(payload[key], self._memo)
+        return data
+
+    def _write(self, data: bytes) -> None:
+        try:
+            if os.fstat(self.fd).st_size < self._end:  # emptied since our last write
+                data = self._restart() + data
+            self._append(data)
+        except OSError as error:  # e.g. a full disk: stop writing, keep the proxy running
+            log.error("recording to %s stopped: %s", self.path, error)
+            self.error = error
+
+    def _restart(self) -> bytes:
+        """What a truncated file needs before the next events: a note, the header and the
+        exchanges still open (a truncation between the size check and the write is missed:
+        that batch then starts the file, and `show` refuses it)."""
+        log.warning("%s was truncated while recorded: the header is written again", self.path)
+        when = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        note = f"# truncated while recorded, at {when}: the header again, then open exchanges\n"
+        return note.encode() + self._header + "".join(self._open.values()).encode("utf-8")
+
+    def _append(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.fd, view) :]  # os.write may write less than asked
+        # With O_APPEND each write first moves the offset to the end of the file: after it,
+        # the offset is where our text ends, whatever else has happened to the file.
+        self._end = os.lseek(self.fd, 0, os.SEEK_CUR)
+
+
+def yielder(slice_seconds: float) -> Callable[[], None]:
+    """A `pause` for `write_batch` that lets go of the GIL after every `slice_seconds` of work."""
+    pause_at = time.perf_counter() + slice_seconds
+
+    def pause() -> None:
+        nonlocal pause_at
+        if time.perf_counter() >= pause_at:
+            time.sleep(0)  # the event loop, if it waits for the GIL, takes it now
+            pause_at = time.perf_counter() + slice_seconds
+
+    return pause
