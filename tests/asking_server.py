@@ -7,6 +7,9 @@ over HTTP), as a server does for a request it makes while answering one. `ask_mo
 sends its sampling request on the session's own stream instead (the standalone GET stream
 over Streamable HTTP), as a server does that asks outside any request.
 
+The tools of the official conformance suite's asking scenarios are here too
+(`conformance_tools.py`), so the suite can run them through `mcp-tap proxy` and `serve`.
+
     python -m tests.asking_server          (prints its URL; serves on a free port)
     python -m tests.asking_server --sse    (the 2024-11-05 HTTP+SSE transport, at /sse)
     python -m tests.asking_server --stdio
@@ -25,6 +28,7 @@ from pydantic import BaseModel
 
 from demo_server.app import TRANSPORT_SECURITY
 from mcp_tap.http.serving import serving
+from tests.conformance_tools import add_conformance_tools
 
 
 class Name(BaseModel):
@@ -76,6 +80,7 @@ def build_server() -> MCPServer:
         """The counter."""
         return count[0]
 
+    add_conformance_tools(server)
     return server
 
 
