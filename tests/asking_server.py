@@ -3,9 +3,15 @@
 `ask_model` sends `sampling/createMessage` and returns the model's text; `ask_name` sends
 `elicitation/create` and returns the name the user gave; `increment` and `get` keep a
 counter, for sequences. Both requests go on the call's own stream (its POST's SSE stream
-over HTTP), as a server does for a request it makes while answering one.
+over HTTP), as a server does for a request it makes while answering one. `ask_model_aside`
+sends its sampling request on the session's own stream instead (the standalone GET stream
+over Streamable HTTP), as a server does that asks outside any request.
+
+The tools of the official conformance suite's asking scenarios are here too
+(`conformance_tools.py`), so the suite can run them through `mcp-tap proxy` and `serve`.
 
     python -m tests.asking_server          (prints its URL; serves on a free port)
+    python -m tests.asking_server --sse    (the 2024-11-05 HTTP+SSE transport, at /sse)
     python -m tests.asking_server --stdio
 """
 
@@ -22,6 +28,7 @@ from pydantic import BaseModel
 
 from demo_server.app import TRANSPORT_SECURITY
 from mcp_tap.http.serving import serving
+from tests.conformance_tools import add_conformance_tools
 
 
 class Name(BaseModel):
@@ -47,6 +54,16 @@ def build_server() -> MCPServer:
         return f"model said: {content.text if isinstance(content, TextContent) else content}"
 
     @server.tool()
+    async def ask_model_aside(prompt: str, ctx: Context) -> str:
+        """Ask the client's model `prompt` on the session's stream; return its text."""
+        result = await ctx.session.create_message(  # type: ignore[call-overload]
+            [SamplingMessage(role="user", content=TextContent(type="text", text=prompt))],
+            max_tokens=50,
+        )
+        content = result.content
+        return f"model said: {content.text if isinstance(content, TextContent) else content}"
+
+    @server.tool()
     async def ask_name(ctx: Context) -> str:
         """Ask the user for a name; return a greeting."""
         answer = await ctx.elicit("Your name?", Name)
@@ -63,12 +80,14 @@ def build_server() -> MCPServer:
         """The counter."""
         return count[0]
 
+    add_conformance_tools(server)
     return server
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the asking MCP test server.")
     parser.add_argument("--stdio", action="store_true", help="serve on stdin and stdout")
+    parser.add_argument("--sse", action="store_true", help="serve the 2024-11-05 transport")
     args = parser.parse_args(argv)
     server = build_server()
     if args.stdio:
@@ -79,11 +98,17 @@ def main(argv: list[str] | None = None) -> int:
         stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-        app = server.streamable_http_app(
-            streamable_http_path="/mcp", transport_security=TRANSPORT_SECURITY
-        )
+        if args.sse:
+            app, path = server.sse_app(transport_security=TRANSPORT_SECURITY), "/sse"
+        else:
+            app, path = (
+                server.streamable_http_app(
+                    streamable_http_path="/mcp", transport_security=TRANSPORT_SECURITY
+                ),
+                "/mcp",
+            )
         async with serving(app, "127.0.0.1", 0, log_level="warning") as base_url:
-            print(f"asking server: {base_url}/mcp", flush=True)
+            print(f"asking server: {base_url}{path}", flush=True)
             await stop.wait()
 
     asyncio.run(serve())

@@ -2,9 +2,10 @@
 
 `Answer` replays what the recorded server sent for a request: over SSE each notification, and
 each request the server sent the client, at its recorded offset (`pacing.play`, scaled by the
-speed), then the response; over JSON the response alone. With `--fault` rules each message is
-decided before it leaves (`faults.AnswerFaults`), and a rule may end the answer early. A
-client that leaves stops it.
+speed), then the response; over JSON the response alone. A request the recorded server sent
+on its standalone GET stream goes on the session's GET stream (`standalone.py`). With
+`--fault` rules each message is decided before it leaves (`faults.AnswerFaults`), and a rule
+may end the answer early. A client that leaves stops it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from mcp_tap.serve.faults import AnswerFaults
 from mcp_tap.serve.matching import Miss, miss_body
 from mcp_tap.serve.pacing import play, wait_until
 from mcp_tap.serve.replies import Reply
+from mcp_tap.serve.standalone import Aside
 from mcp_tap.serve.wire import SSE_HEADERS, dumps, json_headers, respond_whole, sse_event
 from mcp_tap.tap.exchange import ExchangeTap
 
@@ -63,10 +65,12 @@ class Answer:
         reply: Reply,
         context: AskContext | None,
         faults: AnswerFaults | None = None,
+        aside: Aside | None = None,
     ):
         self.mock, self.client, self.tap = mock, client, tap
         self.sse, self.extra, self.reply, self.context = sse, extra, reply, context
         self.faults = faults
+        self.aside = aside  # the session's GET stream, for asks recorded on one
         self.pending: list[bytes] = []
         self.writable = asyncio.Event()
         self.writable.set()
@@ -89,7 +93,7 @@ class Answer:
             self.client.start_response(200, headers)
             self.client.flush()
             self.tap.response_started(200, headers)
-            played = await play(self.reply, speed, self, self.mock.asks, self.context)
+            played = await play(self.reply, speed, self, self.mock.asks, self.context, self.aside)
             if played.stopped:
                 return  # a rule ended the answer (`_stop` did)
             await wait_until(played.start, offset, speed, self)

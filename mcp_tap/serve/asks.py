@@ -96,22 +96,31 @@ class AskBroker:
             received = None
         finally:
             self._waiting.pop(_key(own), None)
-        method = emission.payload.get("method", "?")
-        where = f"its {method} (for {context.interaction.label})"
+        where = _where(emission, context)
         if received is None:
             text = f"the client did not answer {where} within {self.timeout:g}s (--ask-timeout)"
-            found: list[Difference] = []
-        else:
-            found = differences(outcome_of(emission.answer), outcome_of(received))
-            if not found:
-                return None
-            shown = "; ".join(d.describe() for d in found[:5])
-            text = f"the client answered {where} differently from the recording: {shown}"
+            return self._report(own, context, "serve-no-answer", text, [])
+        found = differences(outcome_of(emission.answer), outcome_of(received))
+        if not found:
+            return None
+        shown = "; ".join(d.describe() for d in found[:5])
+        text = f"the client answered {where} differently from the recording: {shown}"
+        return self._report(own, context, "serve-answer-differs", text, found)
+
+    def unsent(self, own: int, emission: Emission, context: AskContext, why: str) -> Miss | None:
+        """Request `own` could not be sent (`why`): no answer can come; a Miss under --strict."""
+        self.forget(own)
+        text = f"the client could not be sent {_where(emission, context)}: {why}"
+        return self._report(own, context, "serve-no-answer", text, [])
+
+    def _report(
+        self, own: int, context: AskContext, rule: str, text: str, found: list[Difference]
+    ) -> Miss | None:
         self.bus.publish(
             Finding(
                 self.bus.now(),
                 Severity.ERROR if self.strict else Severity.WARNING,
-                "serve-answer-differs" if received is not None else "serve-no-answer",
+                rule,
                 f"mcp-tap serve: {text}",
                 exchange_id=context.exchange_id,
                 session_id=context.session,
@@ -121,6 +130,11 @@ class AskBroker:
         if not self.strict:
             return None
         return Miss(context.request, context.interaction, found, text)
+
+
+def _where(emission: Emission, context: AskContext) -> str:
+    method = emission.payload.get("method", "?")
+    return f"its {method} (for {context.interaction.label})"
 
 
 def _key(request_id: Any) -> tuple[str, Any]:

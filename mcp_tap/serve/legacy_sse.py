@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any
 
 from mcp_tap.http.front import ClientConnection
 from mcp_tap.http.request_reader import Request
@@ -19,9 +18,10 @@ from mcp_tap.protocol.events import Headers, MessageKind, header
 from mcp_tap.serve.asks import AskContext
 from mcp_tap.serve.inbound import Refused, read_message
 from mcp_tap.serve.matching import Miss, miss_body
+from mcp_tap.serve.open_stream import OpenStream
 from mcp_tap.serve.pacing import play, wait_until
 from mcp_tap.serve.replies import Replier, Reply
-from mcp_tap.serve.wire import SSE_HEADERS, dumps, respond_whole
+from mcp_tap.serve.wire import dumps, respond_whole
 from mcp_tap.tap.exchange import ExchangeTap, legacy_session_id
 
 ENDPOINT_PATH = "/messages/"
@@ -88,8 +88,8 @@ class LegacySseSessions:
             stream.end()
 
 
-class _LegacyStream:
-    """One open `GET /sse` (front.ExchangeListener): where a session's answers are written."""
+class _LegacyStream(OpenStream):
+    """One open `GET /sse`: where a session's answers are written, its `endpoint` first."""
 
     def __init__(
         self,
@@ -98,21 +98,11 @@ class _LegacyStream:
         client: ClientConnection,
         tap: ExchangeTap,
     ) -> None:
-        self.sessions, self.session, self.client, self.tap = sessions, session, client, tap
+        self.sessions, self.session = sessions, session
         self.tasks: set[asyncio.Task[None]] = set()
-        self.writable = asyncio.Event()
-        self.writable.set()
-        self.open = True
-        client.listener = self
-        client.start_response(200, SSE_HEADERS)
-        tap.response_started(200, SSE_HEADERS)
+        super().__init__(client, tap, self._closed)
         endpoint = f"{ENDPOINT_PATH}?session_id={session}"
-        self._write(f"event: endpoint\ndata: {endpoint}\n\n".encode())
-
-    def send(self, message: bytes | dict[str, Any]) -> None:
-        """One message on the stream, now."""
-        data = message if isinstance(message, bytes) else dumps(message)
-        self._write(b"event: message\ndata: " + data + b"\n\n")
+        self.write(f"event: endpoint\ndata: {endpoint}\n\n".encode())
 
     def answer(self, reply: Reply, context: AskContext | None) -> None:
         """The recorded notifications, asks and response, each at its offset."""
@@ -131,44 +121,7 @@ class _LegacyStream:
         if self.open:
             self.send(dumps(response))
 
-    # -- pacing.Outlet: an event is written at once --
-
-    async def put(self, message: dict[str, Any]) -> bool:
-        self.send(message)
-        return True
-
-    def flush(self) -> None:
-        pass
-
-    async def ready(self) -> None:
-        await self.writable.wait()
-
-    def _write(self, data: bytes) -> None:
-        if self.open:
-            self.client.write_body(data)
-            self.tap.response_chunk(data)
-
-    def end(self) -> None:
-        """The mock stops: end the stream cleanly."""
-        if self.open:
-            self._close("complete")
-            self.client.end_response()
-
-    def _close(self, reason: str) -> None:
-        self.open = False
+    def _closed(self) -> None:
         self.sessions.streams.pop(self.session, None)
         for task in self.tasks:
             task.cancel()
-        self.tap.closed(reason)
-
-    # -- front.ExchangeListener --
-
-    def client_gone(self) -> None:
-        if self.open:
-            self._close("client-disconnected")
-
-    def client_paused(self) -> None:
-        self.writable.clear()
-
-    def client_resumed(self) -> None:
-        self.writable.set()

@@ -5,6 +5,8 @@ same way: each message when its recorded offset comes (scaled by the speed; at o
 `--fast`), and each request the server sent the client (`Reply.asks`) sent with the mock's
 own id, then the rest held until the client answers it. The recorded time the client took
 is not replayed: what came after the answer keeps its recorded distance from the answer.
+A request the recorded server sent on the standalone GET stream goes on the session's GET
+stream when the carrier has one (`aside`), and the rest of the answer waits for it there.
 An outlet may end an answer early (a `--fault` rule that drops, resets or hangs it): nothing
 more of it is sent, and no ask waits for an answer.
 """
@@ -12,9 +14,11 @@ more of it is sent, and no ask waits for an answer.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from mcp_tap.protocol.events import StreamKind
 from mcp_tap.serve.asks import AskBroker, AskContext
 from mcp_tap.serve.matching import Miss
 from mcp_tap.serve.replies import Reply
@@ -49,8 +53,12 @@ async def play(
     outlet: Outlet,
     broker: AskBroker,
     context: AskContext | None,
+    aside: Callable[[], Awaitable[Outlet | None]] | None = None,
 ) -> Played:
-    """Send `reply.items` (not its response) on `outlet`; the response is the carrier's."""
+    """Send `reply.items` (not its response) on `outlet`; the response is the carrier's.
+
+    `aside` finds the stream for requests recorded on a GET stream (None: they go on `outlet`).
+    """
     loop = asyncio.get_running_loop()
     played = Played(loop.time())
     for index, (offset, message) in enumerate(reply.items):
@@ -62,12 +70,23 @@ async def play(
                 return played
             continue
         outgoing, own = broker.outgoing(ask)
-        if not await outlet.put(outgoing):
+        if aside is not None and ask.stream is StreamKind.GET_SSE:
+            outlet.flush()  # what came before it leaves first, as it did
+            stream = await aside()
+            if stream is not None:
+                await stream.ready()
+            if stream is None or not await stream.put(outgoing):
+                why = f"it opened no GET stream within {broker.timeout:g}s (--ask-timeout)"
+                played.miss = played.miss or broker.unsent(own, ask, context, why)
+                continue
+            miss = await broker.answer(own, ask, context)
+        elif not await outlet.put(outgoing):
             broker.forget(own)
             played.stopped = True
             return played
-        outlet.flush()
-        miss = await broker.answer(own, ask, context)
+        else:
+            outlet.flush()
+            miss = await broker.answer(own, ask, context)
         played.miss = played.miss or miss
         played.start = loop.time() - ask.answer_offset / speed if speed else loop.time()
     return played

@@ -3,7 +3,8 @@
 `MockServer` is a `front.RequestHandler`, so the mock gets the proxy's HTTP/1.1 server with its
 limits, streaming and hardening. It speaks Streamable HTTP in both eras: a 2026-07-28 client's
 self-contained POSTs, and the handshake (`initialize` mints a new `Mcp-Session-Id`, DELETE
-ends the session, the optional GET stream is declined with 405, which clients accept). Its
+ends the session, the optional GET stream is declined with 405, which clients accept, unless
+the recorded server asked its client on one: then `standalone.py` offers it). Its
 own traffic goes through an `ExchangeTap`, as the proxy's does, so the view, the tracker and
 `--record` see a mock session exactly as they see a real one.
 
@@ -50,6 +51,7 @@ from mcp_tap.serve.lifecycle import lifecycle_answer
 from mcp_tap.serve.matching import Matcher, Miss, miss_body
 from mcp_tap.serve.replies import Reply
 from mcp_tap.serve.spy import Spy, SpyError
+from mcp_tap.serve.standalone import StandaloneStreams, asks_on_get_stream
 from mcp_tap.serve.wire import (
     INVALID_REQUEST,
     Item,
@@ -100,6 +102,8 @@ class MockServer:
         self.answers: set[asyncio.Task[None]] = set()
         self.served = 0
         self.legacy = LegacySseSessions(self)  # the 2024-11-05 transport's open streams
+        # Streamable HTTP's GET streams, offered when the recorded server asked on one
+        self.standalone = StandaloneStreams(asks_on_get_stream(recorded), ask_timeout)
 
     # -- front.RequestHandler --
 
@@ -131,18 +135,21 @@ class MockServer:
                 self._post(request, client, tap)
         elif opens_legacy_stream(request):
             self.legacy.open(client, tap)
+        elif self.standalone.wanted(request):
+            self.standalone.open(request, client, tap, self.sessions)
         elif request.method == "DELETE":
             session = header(request.headers, "mcp-session-id")
             if session is not None and session in self.sessions:
                 self.sessions.discard(session)
+                self.standalone.end(session)
                 respond_whole(
                     client, tap, 200, json_headers(b"", (("mcp-session-id", session),)), b""
                 )
             else:
                 respond_whole(client, tap, 405, (("allow", "POST"), ("content-length", "0")), b"")
         else:
-            # The optional standalone GET stream: declined, which every client accepts (a mock
-            # has no server-initiated messages of its own to send on it).
+            # The optional standalone GET stream: declined, which every client accepts (the
+            # recording has nothing the mock would send on it).
             respond_whole(
                 client, tap, 405, (("allow", "POST, DELETE"), ("content-length", "0")), b""
             )
@@ -153,6 +160,7 @@ class MockServer:
     async def aclose(self) -> None:
         """Stop the answers still streaming."""
         await self.legacy.aclose()
+        self.standalone.aclose()
         for task in list(self.answers):
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -236,7 +244,8 @@ class MockServer:
         faults = None
         if self.faults:
             faults = AnswerFaults(self.faults, self.bus, message, session, tap.exchange_id)
-        Answer(self, client, tap, sse, extra, reply, context, faults)
+        aside = self.standalone.aside(session)
+        Answer(self, client, tap, sse, extra, reply, context, faults, aside)
 
     async def _spied(
         self,
