@@ -9,6 +9,8 @@ recorded result. Each recording is made once a module and served by the tests th
 
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -32,7 +34,7 @@ from mcp.types import (
 
 from mcp_tap.protocol.events import FaultInjected, Finding, MessageSeen, StreamKind
 from mcp_tap.recording.reader import load_recording
-from tests.procs import ROOT, running, tap_proxy
+from tests.procs import ROOT, TS_DIR, running, tap_proxy
 
 pytestmark = pytest.mark.timeout(120)
 SERVER = [sys.executable, "-m", "tests.asking_server"]
@@ -186,6 +188,52 @@ def test_sampling_and_elicitation_over_stdio(stdio_recording: Path) -> None:
     serve = ["-m", "mcp_tap", "serve", "--stdio", "--fast", str(stdio_recording)]
     mock = StdioServerParameters(command=sys.executable, args=serve, cwd=str(ROOT))
     assert anyio.run(ask_both, mock, "four", "Ada") == ["model said: four", "hello Ada"]
+
+
+def typescript_asks(*where: str) -> list[dict[str, str]]:
+    """tests/clients/ts/asks.mjs answering "four" and "Ada", calling ask_model then ask_name
+    over `where` (`--url URL` or `-- COMMAND...`): one {"tool", "text"} a call."""
+    done = subprocess.run(
+        ["node", str(TS_DIR / "asks.mjs"), "four", "Ada", "ask_model", "ask_name", *where],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+TS_TEXTS = [
+    {"tool": "ask_model", "text": "model said: four"},
+    {"tool": "ask_name", "text": "hello Ada"},
+]
+
+
+@pytest.mark.usefixtures("typescript_client")
+def test_a_typescript_client_answers_the_asks_over_http_and_stdio(
+    http_recording: Path, stdio_recording: Path, tmp_path: Path
+) -> None:
+    """The TypeScript SDK client is asked what the Python client was asked, over both
+    carriers; its answers are the recorded ones, so `--strict` finds nothing."""
+    mock_record = tmp_path / "mock.yaml"
+    texts, code, stderr = serve_http(
+        http_recording,
+        lambda url: typescript_asks("--url", url),
+        "--strict",
+        "--record",
+        str(mock_record),
+    )
+    assert texts == TS_TEXTS
+    assert "0 missed" in stderr  # (unlike the Python client, it lists no tools: exit 1, unused)
+    events = load_recording(mock_record).events
+    assert [e.rule for e in events if isinstance(e, Finding) and e.rule.startswith("serve-")] == []
+    asked = [m for m, _, _ in asks_in(mock_record)]
+    assert asked == ["sampling/createMessage", "elicitation/create"]
+
+    serve = [sys.executable, "-m", "mcp_tap", "serve", "--stdio", "--fast", "--strict"]
+    assert typescript_asks("--", *serve, str(stdio_recording)) == TS_TEXTS
 
 
 FAULTS = (
