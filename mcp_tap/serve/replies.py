@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from mcp_tap.protocol.events import RpcMessage
+from mcp_tap.protocol.events import Headers, RpcMessage
 from mcp_tap.serve.asks import AskBroker
 from mcp_tap.serve.interactions import Emission, Interaction
 from mcp_tap.serve.matching import Miss
+from mcp_tap.serve.spy import Spy
 from mcp_tap.serve.wire import Item
 
 
@@ -51,3 +52,15 @@ class Replier(Protocol):
 
     def missed_late(self, miss: Miss) -> None:
         """Count a miss found while a call was being answered (a --strict ask)."""
+
+    @property
+    def spy(self) -> Spy | None:
+        """Where misses go in spy mode (--upstream, --command); None: they are misses."""
+
+    def take_back(self, miss: Miss) -> None:
+        """A miss spy mode will answer from the real server: not a miss after all."""
+
+    async def forwarded_reply(
+        self, spy: Spy, message: RpcMessage, version: str | None, headers: Headers = ()
+    ) -> Reply | Miss:
+        """What the real server answers a miss (spy mode); a Miss when it fails."""

@@ -157,6 +157,8 @@ class MockServer:
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.gather(*self.answers, return_exceptions=True)
+        if self.spy is not None:
+            await self.spy.aclose()  # a --command server stops with the mock
 
     # -- internals --
 
@@ -214,7 +216,7 @@ class MockServer:
     ) -> None:
         reply = self.reply_to(message)
         if isinstance(reply, Miss) and self.spy is not None:
-            self.matcher.forgive(reply)
+            self.take_back(reply)
             task = asyncio.get_running_loop().create_task(
                 self._spied(self.spy, message, request.headers, client, tap, session)
             )
@@ -248,9 +250,22 @@ class MockServer:
         session: str | None,
     ) -> None:
         """Answer a miss from the real server (spy mode), and learn it."""
+        version = header(headers, "mcp-protocol-version") or message.protocol_version
+        reply = await self.forwarded_reply(spy, message, version, headers)
+        if isinstance(reply, Miss):
+            self._missed(reply, client, tap, message.id, session)
+            return
+        extra: Headers = (("mcp-session-id", session),) if session is not None else ()
+        takes_json, takes_sse = _accepts(headers)
+        sse = takes_sse and (reply.wants_sse or bool(reply.items) or not takes_json)
+        Answer(self, client, tap, sse, extra, reply, None, None)
+
+    async def forwarded_reply(
+        self, spy: Spy, message: RpcMessage, version: str | None, headers: Headers = ()
+    ) -> Reply | Miss:
+        """What the real server answers a miss (spy mode), learnt; a Miss when it fails."""
         loop = asyncio.get_running_loop()
         start = loop.time()
-        version = header(headers, "mcp-protocol-version") or message.protocol_version
         try:
             answer = await spy.forward(message.payload, version, headers)
         except (SpyError, TimeoutError) as error:
@@ -259,18 +274,17 @@ class MockServer:
                 message.payload, None, [], f"forwarded to the upstream, which failed: {why}"
             )
             self.matcher.add_miss(miss)
-            self._missed(miss, client, tap, message.id, session)
-            return
+            return miss
         learnt = spy.learn(message.payload, answer, loop.time() - start)
         if learnt is not None:
             self.matcher.learn(learnt)
         spy.forwarded.append(str(message.method))
         *notes, response = answer.messages
-        reply = Reply([(0.0, n) for n in notes], (0.0, response), answer.streamed, None)
-        extra: Headers = (("mcp-session-id", session),) if session is not None else ()
-        takes_json, takes_sse = _accepts(headers)
-        sse = takes_sse and (reply.wants_sse or bool(notes) or not takes_json)
-        Answer(self, client, tap, sse, extra, reply, None, None)
+        return Reply([(0.0, n) for n in notes], (0.0, response), answer.streamed, None)
+
+    def take_back(self, miss: Miss) -> None:
+        """A miss spy mode will answer from the real server: not a miss after all."""
+        self.matcher.forgive(miss)
 
     def reply_to(self, message: RpcMessage) -> Reply | Miss:
         """What to answer a client's request, on any carrier: its notifications and response.

@@ -18,7 +18,7 @@ import contextlib
 import os
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from mcp_tap.faults import ActionKind, FaultPlan, MessageContext
@@ -31,6 +31,7 @@ from mcp_tap.serve.inbound import Refused, read_message
 from mcp_tap.serve.matching import Miss, miss_body
 from mcp_tap.serve.pacing import play, wait_until
 from mcp_tap.serve.replies import Replier, Reply
+from mcp_tap.serve.spy import Spy
 from mcp_tap.serve.wire import PARSE_ERROR, dumps
 from mcp_tap.tap.stdio import StdioTap
 
@@ -113,6 +114,10 @@ class StdioMock:
 
     def _reply(self, message: RpcMessage) -> None:
         reply = self.mock.reply_to(message)
+        if isinstance(reply, Miss) and self.mock.spy is not None:
+            self.mock.take_back(reply)
+            self._start(self._spied(self.mock.spy, message))
+            return
         if isinstance(reply, Miss):
             exchange = self.tap.exchange_id
             self._send(self.mock.miss_answer(reply, message.id, exchange, None))
@@ -120,9 +125,21 @@ class StdioMock:
         context = None
         if reply.interaction is not None:
             context = AskContext(reply.interaction, message.payload, self.tap.exchange_id, None)
-        task = asyncio.get_running_loop().create_task(self._answer(reply, context, message))
+        self._start(self._answer(reply, context, message))
+
+    def _start(self, answering: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(answering)
         self.answers.add(task)
         task.add_done_callback(self.answers.discard)
+
+    async def _spied(self, spy: Spy, message: RpcMessage) -> None:
+        """A miss answered by the real server (spy mode), or the miss when it fails."""
+        reply = await self.mock.forwarded_reply(spy, message, message.protocol_version)
+        if isinstance(reply, Miss):
+            exchange = self.tap.exchange_id
+            self._send(self.mock.miss_answer(reply, message.id, exchange, None))
+            return
+        await self._answer(reply, None, message)
 
     async def _answer(self, reply: Reply, context: AskContext | None, call: RpcMessage) -> None:
         faults = None
