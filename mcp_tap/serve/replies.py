@@ -42,8 +42,11 @@ class Replier(Protocol):
     def asks(self) -> AskBroker:
         """The mock's requests to clients, waiting for their answers."""
 
-    def reply_to(self, message: RpcMessage) -> Reply | Miss:
-        """What to answer a client's request: its notifications and response, or a Miss."""
+    def reply_to(
+        self, message: RpcMessage, scope: str = "", exchange_id: int | None = None
+    ) -> Reply | Miss:
+        """What to answer a client's request in client session `scope` (whose place in
+        recorded sequences it moves): its notifications and response, or a Miss."""
 
     def miss_answer(
         self, miss: Miss, request_id: Any, exchange_id: int, session: str | None
@@ -61,6 +64,11 @@ class Replier(Protocol):
         """A miss spy mode will answer from the real server: not a miss after all."""
 
     async def forwarded_reply(
-        self, spy: Spy, message: RpcMessage, version: str | None, headers: Headers = ()
+        self,
+        spy: Spy,
+        message: RpcMessage,
+        version: str | None,
+        headers: Headers = (),
+        scope: str = "",
     ) -> Reply | Miss:
         """What the real server answers a miss (spy mode); a Miss when it fails."""

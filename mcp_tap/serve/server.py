@@ -44,11 +44,12 @@ from mcp_tap.serve.answer import Answer
 from mcp_tap.serve.asks import DEFAULT_ASK_TIMEOUT, AskBroker, AskContext
 from mcp_tap.serve.faults import AnswerFaults, fault_request
 from mcp_tap.serve.inbound import Refused, read_message
-from mcp_tap.serve.interactions import Emission, Interaction, RecordedServer
+from mcp_tap.serve.interactions import Emission, Interaction, RecordedServer, is_retry
 from mcp_tap.serve.legacy_sse import LegacySseSessions, opens_legacy_stream
 from mcp_tap.serve.lifecycle import lifecycle_answer
 from mcp_tap.serve.matching import Matcher, Miss, miss_body
 from mcp_tap.serve.replies import Reply
+from mcp_tap.serve.retries import check_retry
 from mcp_tap.serve.spy import Spy, SpyError
 from mcp_tap.serve.wire import (
     INVALID_REQUEST,
@@ -135,6 +136,7 @@ class MockServer:
             session = header(request.headers, "mcp-session-id")
             if session is not None and session in self.sessions:
                 self.sessions.discard(session)
+                self.matcher.end(session)
                 respond_whole(
                     client, tap, 200, json_headers(b"", (("mcp-session-id", session),)), b""
                 )
@@ -214,7 +216,7 @@ class MockServer:
         message: RpcMessage,
         session: str | None,
     ) -> None:
-        reply = self.reply_to(message)
+        reply = self.reply_to(message, session or "", tap.exchange_id)
         if isinstance(reply, Miss) and self.spy is not None:
             self.take_back(reply)
             task = asyncio.get_running_loop().create_task(
@@ -251,7 +253,7 @@ class MockServer:
     ) -> None:
         """Answer a miss from the real server (spy mode), and learn it."""
         version = header(headers, "mcp-protocol-version") or message.protocol_version
-        reply = await self.forwarded_reply(spy, message, version, headers)
+        reply = await self.forwarded_reply(spy, message, version, headers, session or "")
         if isinstance(reply, Miss):
             self._missed(reply, client, tap, message.id, session)
             return
@@ -261,9 +263,15 @@ class MockServer:
         Answer(self, client, tap, sse, extra, reply, None, None)
 
     async def forwarded_reply(
-        self, spy: Spy, message: RpcMessage, version: str | None, headers: Headers = ()
+        self,
+        spy: Spy,
+        message: RpcMessage,
+        version: str | None,
+        headers: Headers = (),
+        scope: str = "",
     ) -> Reply | Miss:
-        """What the real server answers a miss (spy mode), learnt; a Miss when it fails."""
+        """What the real server answers a miss (spy mode), learnt (as served to client
+        session `scope`); a Miss when it fails."""
         loop = asyncio.get_running_loop()
         start = loop.time()
         try:
@@ -277,7 +285,7 @@ class MockServer:
             return miss
         learnt = spy.learn(message.payload, answer, loop.time() - start)
         if learnt is not None:
-            self.matcher.learn(learnt)
+            self.matcher.learn(learnt, scope)
         spy.forwarded.append(str(message.method))
         *notes, response = answer.messages
         return Reply([(0.0, n) for n in notes], (0.0, response), answer.streamed, None)
@@ -286,9 +294,13 @@ class MockServer:
         """A miss spy mode will answer from the real server: not a miss after all."""
         self.matcher.forgive(miss)
 
-    def reply_to(self, message: RpcMessage) -> Reply | Miss:
+    def reply_to(
+        self, message: RpcMessage, scope: str = "", exchange_id: int | None = None
+    ) -> Reply | Miss:
         """What to answer a client's request, on any carrier: its notifications and response.
 
+        `scope` is the client session the request belongs to (its `Mcp-Session-Id`, its
+        stdio connection; "" for none), whose place in recorded sequences it moves.
         `initialize` mints a new session (used over HTTP); a request that matches no recorded
         one is a Miss, which the carrier answers with the miss message.
         """
@@ -306,9 +318,16 @@ class MockServer:
             stream = interaction.response_stream if interaction is not None else None
             wants_sse = stream is not None and stream.value.endswith("sse")
             return Reply([], (0.0, response), wants_sse, session)  # the protocol's own: at once
-        found = self.matcher.match(payload)
+        found = self.matcher.match(payload, scope)
         if isinstance(found, Miss):
             return found
+        if is_retry(payload):
+            session = scope if scope in self.sessions else None
+            strict = self.asks.strict
+            wrong = check_retry(self.bus, strict, found, payload, exchange_id, session)
+            if wrong is not None:  # --strict: the miss in place of the recorded result
+                self.matcher.add_miss(wrong)
+                return Reply([], (0.0, miss_body(wrong, message.id)), False, None, {}, found)
         items, asks, response = self._replayed(
             found, message.progress_token, message.has_progress_token
         )

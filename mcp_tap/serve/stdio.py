@@ -18,6 +18,7 @@ import contextlib
 import os
 import sys
 import threading
+import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -56,6 +57,7 @@ class StdioMock:
         self._close_stdout = close_stdout
         self.stdout_closed = False
         self._lines = LineDecoder(MAX_LINE)
+        self.scope = f"stdio-{uuid.uuid4().hex}"  # one client session: its place in sequences
         self.answers: set[asyncio.Task[None]] = set()
 
     def feed(self, data: bytes) -> None:
@@ -113,7 +115,7 @@ class StdioMock:
         return True
 
     def _reply(self, message: RpcMessage) -> None:
-        reply = self.mock.reply_to(message)
+        reply = self.mock.reply_to(message, self.scope, self.tap.exchange_id)
         if isinstance(reply, Miss) and self.mock.spy is not None:
             self.mock.take_back(reply)
             self._start(self._spied(self.mock.spy, message))
@@ -134,7 +136,8 @@ class StdioMock:
 
     async def _spied(self, spy: Spy, message: RpcMessage) -> None:
         """A miss answered by the real server (spy mode), or the miss when it fails."""
-        reply = await self.mock.forwarded_reply(spy, message, message.protocol_version)
+        version = message.protocol_version
+        reply = await self.mock.forwarded_reply(spy, message, version, (), self.scope)
         if isinstance(reply, Miss):
             exchange = self.tap.exchange_id
             self._send(self.mock.miss_answer(reply, message.id, exchange, None))
