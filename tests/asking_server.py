@@ -1,11 +1,13 @@
 """An MCP server that asks its client before it answers: sampling, elicitation, and a counter.
 
 `ask_model` sends `sampling/createMessage` and returns the model's text; `ask_name` sends
-`elicitation/create` and returns the name the user gave; `increment` and `get` keep a
-counter, for sequences. Both requests go on the call's own stream (its POST's SSE stream
-over HTTP), as a server does for a request it makes while answering one. `ask_model_aside`
-sends its sampling request on the session's own stream instead (the standalone GET stream
-over Streamable HTTP), as a server does that asks outside any request.
+`elicitation/create` and returns the name the user gave; `ask_city` asks for a city the
+2026-07-28 way (an `input_required` result, answered by the client's retry of the call; a
+handshake client gets `elicitation/create`); `increment` and `get` keep a counter, for
+sequences. The requests go on the call's own stream (its POST's SSE stream over HTTP), as a
+server does for a request it makes while answering one. `ask_model_aside` sends its sampling
+request on the session's own stream instead (the standalone GET stream over Streamable HTTP),
+as a server does that asks outside any request.
 
 The tools of the official conformance suite's asking scenarios are here too
 (`conformance_tools.py`), so the suite can run them through `mcp-tap proxy` and `serve`.
@@ -21,8 +23,9 @@ import argparse
 import asyncio
 import signal
 import sys
+from typing import Annotated
 
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import Context, Elicit, MCPServer, Resolve
 from mcp.types import SamplingMessage, TextContent
 from pydantic import BaseModel
 
@@ -35,6 +38,17 @@ class Name(BaseModel):
     """What `ask_name` asks the user for."""
 
     name: str
+
+
+class City(BaseModel):
+    """What `ask_city` asks the user for."""
+
+    city: str
+
+
+def which_city() -> Elicit[City]:
+    """`ask_city`'s question: over 2026-07-28, an `input_required` result the client retries."""
+    return Elicit("Which city?", City)
 
 
 def build_server() -> MCPServer:
@@ -68,6 +82,11 @@ def build_server() -> MCPServer:
         """Ask the user for a name; return a greeting."""
         answer = await ctx.elicit("Your name?", Name)
         return f"hello {answer.data.name}" if answer.action == "accept" and answer.data else "no"
+
+    @server.tool()
+    def ask_city(country: str, city: Annotated[City, Resolve(which_city)]) -> str:
+        """Ask the user for a city of `country`; return it."""
+        return f"{city.city}, {country}"
 
     @server.tool()
     def increment() -> int:

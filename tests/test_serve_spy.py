@@ -152,10 +152,12 @@ def test_the_cli_forwards_misses_and_says_so_in_its_summary(tmp_path: Path, demo
     [
         (["--record-misses"], "--record-misses needs --upstream"),
         (["--upstream", "ftp://x/mcp"], "--upstream must be an http(s) URL"),
-        (["--upstream", "http://127.0.0.1:9/mcp", "--stdio"], "cannot be combined with --stdio"),
+        (["--upstream", "http://127.0.0.1:9/mcp", "--command", "x"], "give one"),
+        (["--command", ""], "--command is empty"),
+        (["--command", "x 'y", "--stdio"], '--command "x \'y": No closing quotation'),
         (["--upstream", "http://127.0.0.1:9/mcp", "--upstream-timeout", "0"], "above 0"),
     ],
-    ids=["record-misses-alone", "bad-url", "stdio", "bad-timeout"],
+    ids=["record-misses-alone", "bad-url", "both", "empty-command", "bad-quote", "bad-timeout"],
 )
 def test_bad_spy_options_exit_2_with_one_line(args: list[str], says: str) -> None:
     command = [sys.executable, "-m", "mcp_tap", "serve", str(STATELESS), "--port", "0", *args]

@@ -47,6 +47,8 @@ from mcp_tap.serve.run import (
     running_mock,
 )
 from mcp_tap.serve.spy import DEFAULT_UPSTREAM_TIMEOUT, Spy
+from mcp_tap.stdio.command import split_command_line
+from mcp_tap.stdio.relay import DEFAULT_GRACE, DEFAULT_TERM_GRACE
 from mcp_tap.tap.bus import TapBus
 from mcp_tap.view.visible import visible
 
@@ -133,18 +135,41 @@ def register(commands: Commands) -> None:
         "(e.g. http://127.0.0.1:9000/mcp) and give its answer",
     )
     serve.add_argument(
+        "--command",
+        dest="server_command",
+        metavar="CMD",
+        help="spy mode with a stdio server: forward what the recordings cannot answer to this "
+        'command, started at the first miss and stopped with the mock (e.g. "python -m '
+        'demo_server --stdio"); with HTTP and with --stdio alike',
+    )
+    serve.add_argument(
         "--record-misses",
         action="store_true",
-        help="with --upstream: append each forwarded call, whole, to the first recording "
-        "(and answer it from there from then on)",
+        help="with --upstream or --command: append each forwarded call, whole, to the first "
+        "recording (and answer it from there from then on)",
     )
     serve.add_argument(
         "--upstream-timeout",
         type=float,
         default=DEFAULT_UPSTREAM_TIMEOUT,
         metavar="SECONDS",
-        help="how long the --upstream server has to answer a forwarded call "
+        help="how long the --upstream or --command server has to answer a forwarded call "
         f"(default {DEFAULT_UPSTREAM_TIMEOUT:g}); then the call gets the miss error",
+    )
+    serve.add_argument(
+        "--grace",
+        type=float,
+        default=DEFAULT_GRACE,
+        metavar="SECONDS",
+        help="with --command: how long the server has to exit once its stdin is closed at the "
+        f"mock's end, before SIGTERM (default {DEFAULT_GRACE:g})",
+    )
+    serve.add_argument(
+        "--term-grace",
+        type=float,
+        default=DEFAULT_TERM_GRACE,
+        metavar="SECONDS",
+        help=f"with --command: from that SIGTERM to SIGKILL (default {DEFAULT_TERM_GRACE:g})",
     )
     add_record_path(serve, "record the mock's own session here")
     serve.add_argument(
@@ -169,9 +194,10 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--speed must be above 0")
     if not args.ask_timeout > 0:
         raise UserError("--ask-timeout must be above 0")
-    if args.stdio and args.upstream:
-        raise UserError("--upstream forwards over HTTP: it cannot be combined with --stdio")
     try:
+        command = None
+        if args.server_command is not None:
+            command = split_command_line(args.server_command)
         spy = make_spy(
             loaded,
             args.files,
@@ -179,6 +205,8 @@ def run(args: argparse.Namespace) -> int:
             args.record_misses,
             None,
             args.upstream_timeout,
+            command,
+            (args.grace, args.term_grace),
         )
     except ValueError as error:
         raise UserError(str(error)) from None
@@ -202,7 +230,7 @@ def run(args: argparse.Namespace) -> int:
         )
     check_otlp_options(args)
     if args.stdio:
-        return _serve_stdio(args, loaded, options.faults)
+        return _serve_stdio(args, loaded, options.faults, spy)
     bus = TapBus()
     subscribers = view_subscribers(args, bus)
     info = sys.stderr if args.jsonl else sys.stdout  # keep a JSON-lines stdout pure
@@ -231,7 +259,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _serve_stdio(
-    args: argparse.Namespace, loaded: LoadedRecordings, faults: FaultPlan | None
+    args: argparse.Namespace,
+    loaded: LoadedRecordings,
+    faults: FaultPlan | None,
+    spy: Spy | None,
 ) -> int:
     """serve --stdio: stdout carries the protocol, so no console view; a recording, the
     summary, and the web view when asked (`--web`)."""
@@ -243,6 +274,8 @@ def _serve_stdio(
         )
     for note in loaded.notes:
         print(f"mcp-tap: note: {visible(note)}", file=sys.stderr)
+    if spy is not None:
+        print(f"mcp-tap: {_forwarding(spy)}", file=sys.stderr)
     rules = MatchRules.from_options(args.match, args.repeat)
     store = web_store(args, bus)
 
@@ -257,6 +290,7 @@ def _serve_stdio(
                 ask_timeout=args.ask_timeout,
                 strict=args.strict,
                 faults=faults,
+                spy=spy,
             )
 
     try:
@@ -306,11 +340,15 @@ async def run_serve(
             for note in mock.notes:
                 out.write(f"mcp-tap: note: {visible(note)}\n")
             if options.spy is not None:
-                learning = ", appending them to the recording" if options.spy.learn_to else ""
-                out.write(f"mcp-tap: forwarding misses to {options.spy.upstream}{learning}\n")
+                out.write(f"mcp-tap: {_forwarding(options.spy)}\n")
             out.flush()
             await stop.wait()
             return mock.report
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+
+
+def _forwarding(spy: Spy) -> str:
+    learning = ", appending them to the recording" if spy.learn_to else ""
+    return f"forwarding misses to {spy.label}{learning}"

@@ -30,6 +30,27 @@ STATELESS_VERSION = "2026-07-28"
 META_VERSION_KEY = "io.modelcontextprotocol/protocolVersion"
 REDACTED_PREFIX = "<redacted:"
 LEGACY_QUERY_KEYS = ("session_id=", "sessionId=")  # a 2024-11-05 endpoint's session query
+RETRY_KEYS = ("inputResponses", "requestState")  # what a 2026-07-28 retry adds to a call
+
+
+def call_params(request: dict[str, Any]) -> dict[str, Any]:
+    """A request's params (empty when it has none)."""
+    params = request.get("params")
+    return params if isinstance(params, dict) else {}
+
+
+def is_retry(request: dict[str, Any]) -> bool:
+    """True when `request` retries a call the server answered `input_required` (2026-07-28):
+    it carries the client's `inputResponses` or the echoed `requestState` (`retries.py`)."""
+    return any(key in call_params(request) for key in RETRY_KEYS)
+
+
+def original_call(request: dict[str, Any]) -> dict[str, Any]:
+    """`request` as the call it retries was: its params without the client's answers."""
+    if not is_retry(request):
+        return request
+    params = {k: v for k, v in call_params(request).items() if k not in RETRY_KEYS}
+    return {**request, "params": params}
 
 
 @dataclass

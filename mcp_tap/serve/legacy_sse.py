@@ -74,7 +74,7 @@ class LegacySseSessions:
         if message.kind is not MessageKind.REQUEST:
             self.mock.asks.resolve(message)  # a response may answer a request the mock sent
             return  # notifications and responses from the client need no answer
-        reply = self.mock.reply_to(message)
+        reply = self.mock.reply_to(message, scope=session)
         if isinstance(reply, Miss):
             stream.send(self.mock.miss_answer(reply, message.id, tap.exchange_id, session))
             return
@@ -123,5 +123,6 @@ class _LegacyStream(OpenStream):
 
     def _closed(self) -> None:
         self.sessions.streams.pop(self.session, None)
+        self.sessions.mock.end_session(self.session)  # its place in the sequences goes too
         for task in self.tasks:
             task.cancel()

@@ -10,8 +10,11 @@ Identical requests are answered in recorded order, and a request after others ge
 recorded after theirs (a sequence, as WireMock's scenarios: `increment` then `get` gets the
 `get` recorded after the `increment`); `--match sequence:PATH` keeps one sequence per value of
 a request field. Once their answers are used up, the last repeats (`repeat="last"`), they
-start over (`"cycle"`) or the request misses (`"once"`). A
-miss names the closest recorded request and every field that differs.
+start over (`"cycle"`) or the request misses (`"once"`). Each client session keeps its own
+position, so every client gets the recorded sequence from its start. A 2026-07-28 retry of
+a call answered `input_required` is matched with the recorded retries, on the call's own
+params (`retries.py` compares its answers). A miss names the closest recorded request and
+every field that differs.
 """
 
 from __future__ import annotations
@@ -26,7 +29,13 @@ from mcp_tap.analysis.request_key import REPEAT_POLICIES as REPEAT_POLICIES
 from mcp_tap.analysis.request_key import MatchRules as MatchRules  # serve's API, kept here
 from mcp_tap.analysis.request_key import comparable, sequence_of
 from mcp_tap.analysis.request_key import parse_path as parse_path
-from mcp_tap.serve.interactions import REDACTED_PREFIX, Interaction
+from mcp_tap.serve.interactions import (
+    REDACTED_PREFIX,
+    Interaction,
+    call_params,
+    is_retry,
+    original_call,
+)
 
 if TYPE_CHECKING:
     from mcp_tap.serve.shaping import MatchOn
@@ -133,8 +142,22 @@ def differences(recorded: Any, received: Any, path: str = "") -> list[Difference
     return []
 
 
+@dataclass
+class _Position:
+    """Where one client session is in the recordings: what it was served, each sequence's
+    last answer."""
+
+    served: dict[int, int] = field(default_factory=dict)  # interaction index -> times
+    cursors: dict[str, int] = field(default_factory=dict)  # sequence -> last served index
+
+
 class Matcher:
-    """Answers requests from recorded interactions, remembering which were used."""
+    """Answers requests from recorded interactions, remembering which were used.
+
+    Each client session (`scope`: an `Mcp-Session-Id`, a stdio connection; "" for requests
+    that belong to none) has its own position in the recordings, so each client is answered
+    the recorded sequence from its start; `uses` counts what every session was served.
+    """
 
     def __init__(
         self,
@@ -149,17 +172,27 @@ class Matcher:
         for interaction in self.interactions:
             if interaction.response is not None:
                 self._by_method.setdefault(interaction.method, []).append(interaction)
-        self._views = {id(i): comparable(i.request, self.rules) for i in self.interactions}
-        self.uses: dict[int, int] = {}  # interaction index -> times served
+        self._views = {id(i): self._view(i.request) for i in self.interactions}
+        self.uses: dict[int, int] = {}  # interaction index -> times served, in any session
         self.misses: list[Miss] = []
-        self._cursors: dict[str, int] = {}  # each sequence's last served interaction
+        self._positions: dict[str, _Position] = {}
         self._lock = threading.Lock()  # the Python API may share one matcher across loops
 
-    def match(self, request: dict[str, Any]) -> Interaction | Miss:
-        """The interaction that answers `request`, or the miss that explains why none does."""
+    def _view(self, request: dict[str, Any]) -> Any:
+        """What of a request is compared; a retry (2026-07-28) as the call it retries."""
+        return comparable(original_call(request), self.rules)
+
+    def match(self, request: dict[str, Any], scope: str = "") -> Interaction | Miss:
+        """The interaction that answers `request` in client session `scope`, or the miss
+        that explains why none does."""
         method = request.get("method")
-        candidates = self._by_method.get(method, []) if isinstance(method, str) else []
-        received = comparable(request, self.rules)
+        retry = is_retry(request)
+        candidates = [
+            c
+            for c in (self._by_method.get(method, []) if isinstance(method, str) else [])
+            if is_retry(c.request) == retry  # a retry continues a call: never a first request
+        ]
+        received = self._view(request)
         scored = [(c, differences(self._views[id(c)], received)) for c in candidates]
         if self.match_on:
             refused = self._refused_by_predicates(request, candidates)
@@ -172,16 +205,44 @@ class Matcher:
             matching = [c for c, diffs in scored if not diffs]
         sequence = sequence_of(request, self.rules)
         with self._lock:
-            chosen = self._next_in(matching, self._cursors.get(sequence, 0)) or self._choose(
-                matching
+            position = self._positions.setdefault(scope, _Position())
+            chosen = (
+                (self._continued(matching, request, position) if retry else None)
+                or self._next_in(matching, position.cursors.get(sequence, 0), position)
+                or self._choose(matching, position)
             )
             if chosen is not None:
                 self.uses[chosen.index] = self.uses.get(chosen.index, 0) + 1
-                self._cursors[sequence] = chosen.index
+                position.served[chosen.index] = position.served.get(chosen.index, 0) + 1
+                position.cursors[sequence] = chosen.index
                 return chosen
-            miss = self._miss(request, scored, matching)
+            miss = self._miss(request, scored, matching, retry)
             self.misses.append(miss)
             return miss
+
+    def end(self, scope: str) -> None:
+        """Forget a client session's position (its client ended it)."""
+        with self._lock:
+            self._positions.pop(scope, None)
+
+    @staticmethod
+    def _continued(
+        matching: list[Interaction], request: dict[str, Any], position: _Position
+    ) -> Interaction | None:
+        """The recorded retry of the call this retry continues: the one that echoed the
+        same `requestState` (the mock served the client the recorded one)."""
+        state = call_params(request).get("requestState")
+        if state is None:
+            return None
+        return next(
+            (
+                i
+                for i in matching
+                if call_params(i.request).get("requestState") == state
+                and i.index not in position.served
+            ),
+            None,
+        )
 
     def _refused_by_predicates(
         self, request: dict[str, Any], candidates: list[Interaction]
@@ -213,14 +274,16 @@ class Matcher:
             if miss in self.misses:
                 self.misses.remove(miss)
 
-    def learn(self, interaction: Interaction) -> None:
-        """Answer from now on with an interaction spy mode learnt (already served once)."""
+    def learn(self, interaction: Interaction, scope: str = "") -> None:
+        """Answer from now on with an interaction spy mode learnt (already served once, in
+        client session `scope`)."""
         with self._lock:
             interaction.index = 1 + max((i.index for i in self.interactions), default=0)
             self.interactions.append(interaction)
             self._by_method.setdefault(interaction.method, []).append(interaction)
-            self._views[id(interaction)] = comparable(interaction.request, self.rules)
+            self._views[id(interaction)] = self._view(interaction.request)
             self.uses[interaction.index] = 1
+            self._positions.setdefault(scope, _Position()).served[interaction.index] = 1
 
     def mark_used(self, interaction: Interaction) -> None:
         with self._lock:
@@ -234,21 +297,26 @@ class Matcher:
             if i.index not in self.uses and not i.is_lifecycle and i.response is not None
         ]
 
-    def _next_in(self, matching: list[Interaction], cursor: int) -> Interaction | None:
-        """The first unused answer recorded after the sequence's last one: what the server
-        said in the state the calls served so far left it in."""
-        return next((i for i in matching if i.index > cursor and i.index not in self.uses), None)
+    @staticmethod
+    def _next_in(
+        matching: list[Interaction], cursor: int, position: _Position
+    ) -> Interaction | None:
+        """The first answer the session has not had recorded after the sequence's last one:
+        what the server said in the state the calls served so far left it in."""
+        return next(
+            (i for i in matching if i.index > cursor and i.index not in position.served), None
+        )
 
-    def _choose(self, matching: list[Interaction]) -> Interaction | None:
+    def _choose(self, matching: list[Interaction], position: _Position) -> Interaction | None:
         if not matching:
             return None
         for interaction in matching:
-            if interaction.index not in self.uses:
+            if interaction.index not in position.served:
                 return interaction
         if self.rules.repeat == "last":
             return matching[-1]
         if self.rules.repeat == "cycle":
-            served = sum(self.uses.get(i.index, 0) for i in matching)
+            served = sum(position.served.get(i.index, 0) for i in matching)
             return matching[served % len(matching)]
         return None
 
@@ -257,12 +325,19 @@ class Matcher:
         request: dict[str, Any],
         scored: list[tuple[Interaction, list[Difference]]],
         matching: list[Interaction],
+        retry: bool,
     ) -> Miss:
         method = request.get("method")
         if matching:
             first, count = matching[0], len(matching)
             reason = f"all {count} recorded answers to {first.label} were used (--repeat once)"
             return Miss(request, first, [], reason)
+        if not scored and retry:
+            reason = (
+                f"the recordings hold no retry of a {method} (with inputResponses or "
+                "requestState, after an input_required result)"
+            )
+            return Miss(request, None, [], reason)
         if not scored:
             methods = sorted({i.method for i in self.interactions if i.response is not None})
             shown = ", ".join(methods) if methods else "none"

@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from mcp_tap.protocol.events import RpcMessage
+from mcp_tap.protocol.events import Headers, RpcMessage
 from mcp_tap.serve.asks import AskBroker
 from mcp_tap.serve.interactions import Emission, Interaction
 from mcp_tap.serve.matching import Miss
+from mcp_tap.serve.spy import Spy
 from mcp_tap.serve.wire import Item
 
 
@@ -41,8 +42,11 @@ class Replier(Protocol):
     def asks(self) -> AskBroker:
         """The mock's requests to clients, waiting for their answers."""
 
-    def reply_to(self, message: RpcMessage) -> Reply | Miss:
-        """What to answer a client's request: its notifications and response, or a Miss."""
+    def reply_to(
+        self, message: RpcMessage, scope: str = "", exchange_id: int | None = None
+    ) -> Reply | Miss:
+        """What to answer a client's request in client session `scope` (whose place in
+        recorded sequences it moves): its notifications and response, or a Miss."""
 
     def miss_answer(
         self, miss: Miss, request_id: Any, exchange_id: int, session: str | None
@@ -51,3 +55,23 @@ class Replier(Protocol):
 
     def missed_late(self, miss: Miss) -> None:
         """Count a miss found while a call was being answered (a --strict ask)."""
+
+    @property
+    def spy(self) -> Spy | None:
+        """Where misses go in spy mode (--upstream, --command); None: they are misses."""
+
+    def end_session(self, scope: str) -> None:
+        """Client session `scope` is over: its place in the recorded sequences is forgotten."""
+
+    def take_back(self, miss: Miss) -> None:
+        """A miss spy mode will answer from the real server: not a miss after all."""
+
+    async def forwarded_reply(
+        self,
+        spy: Spy,
+        message: RpcMessage,
+        version: str | None,
+        headers: Headers = (),
+        scope: str = "",
+    ) -> Reply | Miss:
+        """What the real server answers a miss (spy mode); a Miss when it fails."""

@@ -31,8 +31,11 @@ from mcp_tap.serve.interactions import Interaction, RecordedServer, recorded_ser
 from mcp_tap.serve.matching import Matcher, MatchRules, Miss
 from mcp_tap.serve.server import MockServer
 from mcp_tap.serve.shaping import InteractionHook, MatchOn, apply_before_playback, check_match_on
-from mcp_tap.serve.spy import DEFAULT_UPSTREAM_TIMEOUT, Spy
+from mcp_tap.serve.spy import DEFAULT_UPSTREAM_TIMEOUT, Spy, Upstream
+from mcp_tap.serve.spy_http import HttpUpstream
+from mcp_tap.serve.spy_stdio import StdioUpstream
 from mcp_tap.serve.stdio import serve_stdio
+from mcp_tap.stdio.relay import DEFAULT_GRACE, DEFAULT_TERM_GRACE
 from mcp_tap.tap.bus import TapBus
 from mcp_tap.tap.stdio import StdioTap
 
@@ -92,16 +95,34 @@ def make_spy(
     record_misses: bool,
     before_record: InteractionHook | None,
     timeout: float = DEFAULT_UPSTREAM_TIMEOUT,
+    command: Sequence[str] | None = None,
+    stop_grace: tuple[float, float] = (DEFAULT_GRACE, DEFAULT_TERM_GRACE),
 ) -> Spy | None:
-    """Spy mode's forwarder, or None without an upstream; ValueError for bad options."""
-    if upstream is None:
+    """Spy mode's forwarder, or None without an upstream; ValueError for bad options.
+
+    `upstream` is a real server's URL, `command` a stdio server's argv (one of them), stopped
+    with `stop_grace`: seconds from closing its stdin to SIGTERM, then to SIGKILL."""
+    if upstream is not None and command is not None:
+        raise ValueError("--upstream and --command both name the real server: give one")
+    if upstream is None and command is None:
         if record_misses:
-            raise ValueError("--record-misses needs --upstream: the misses come from the server")
+            raise ValueError(
+                "--record-misses needs --upstream or --command: the misses come from the server"
+            )
         return None
     if timeout <= 0:
         raise ValueError("--upstream-timeout must be above 0")
+    if min(stop_grace) < 0:
+        raise ValueError("--grace and --term-grace must not be negative")
+    recorded = loaded.server.first("initialize")
+    initialize = dict(recorded.request) if recorded is not None else None
+    real: Upstream = (
+        HttpUpstream(upstream, initialize, timeout)
+        if upstream is not None
+        else StdioUpstream(command or (), initialize, *stop_grace)
+    )
     learn_to = Path(paths[0]) if record_misses else None
-    return Spy(upstream, loaded.server, learn_to, before_record, timeout)
+    return Spy(real, loaded.server, learn_to, before_record, timeout)
 
 
 @dataclass
@@ -222,13 +243,19 @@ async def run_stdio_mock(
     ask_timeout: float = DEFAULT_ASK_TIMEOUT,
     strict: bool = False,
     faults: FaultPlan | None = None,
+    spy: Spy | None = None,
 ) -> ServeReport:
     """Serve `loaded` on this process's stdin and stdout until the host closes stdin."""
     if speed is not None and speed <= 0:
         raise ValueError("--speed must be above 0")
     matcher = Matcher(loaded.server.interactions, rules)
-    mock = MockServer(loaded.server, matcher, bus, speed, ask_timeout=ask_timeout, strict=strict)
-    await serve_stdio(mock, StdioTap(bus, "mcp-tap serve --stdio"), stop, faults)
+    mock = MockServer(
+        loaded.server, matcher, bus, speed, ask_timeout=ask_timeout, strict=strict, spy=spy
+    )
+    try:
+        await serve_stdio(mock, StdioTap(bus, "mcp-tap serve --stdio"), stop, faults)
+    finally:
+        await mock.aclose()
     return ServeReport(matcher, mock)
 
 
@@ -252,6 +279,7 @@ async def serving_recording(
     record_misses: bool = False,
     before_record: InteractionHook | None = None,
     upstream_timeout: float = DEFAULT_UPSTREAM_TIMEOUT,
+    command: Sequence[str] | None = None,
 ) -> AsyncIterator[RunningMock]:
     """Serve recordings on a free loopback port; yield the URL and the report.
 
@@ -263,12 +291,13 @@ async def serving_recording(
     `(received, recorded) -> bool` that decide, in place of the params comparison, whether a
     recorded request answers a received one; `before_playback(interaction)` edits an
     interaction before it is served, or drops it by returning None (`shaping`). `upstream`
-    (an MCP URL) is spy mode: misses go to the real server; `record_misses` appends each to
-    the first recording, after `before_record` (`spy`).
+    (an MCP URL) is spy mode: misses go to the real server, or to the stdio server `command`
+    (an argv list) runs, started at the first miss and stopped with the mock; `record_misses`
+    appends each to the first recording, after `before_record` (`spy`).
     """
     plan = plan_of(faults, seed, "serve")
     loaded = load_recordings(paths, before_playback)
-    spy = make_spy(loaded, paths, upstream, record_misses, before_record, upstream_timeout)
+    spy = make_spy(loaded, paths, upstream, record_misses, before_record, upstream_timeout, command)
     rules = MatchRules.from_options(match, repeat)
     own_bus = bus is None
     tap_bus = bus if bus is not None else TapBus()

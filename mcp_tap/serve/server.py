@@ -45,11 +45,12 @@ from mcp_tap.serve.answer import Answer
 from mcp_tap.serve.asks import DEFAULT_ASK_TIMEOUT, AskBroker, AskContext
 from mcp_tap.serve.faults import AnswerFaults, fault_request
 from mcp_tap.serve.inbound import Refused, read_message
-from mcp_tap.serve.interactions import Emission, Interaction, RecordedServer
+from mcp_tap.serve.interactions import Emission, Interaction, RecordedServer, is_retry
 from mcp_tap.serve.legacy_sse import LegacySseSessions, opens_legacy_stream
 from mcp_tap.serve.lifecycle import lifecycle_answer
 from mcp_tap.serve.matching import Matcher, Miss, miss_body
 from mcp_tap.serve.replies import Reply
+from mcp_tap.serve.retries import check_retry
 from mcp_tap.serve.spy import Spy, SpyError
 from mcp_tap.serve.standalone import StandaloneStreams, asks_on_get_stream
 from mcp_tap.serve.wire import (
@@ -142,6 +143,7 @@ class MockServer:
             if session is not None and session in self.sessions:
                 self.sessions.discard(session)
                 self.standalone.end(session)
+                self.end_session(session)
                 respond_whole(
                     client, tap, 200, json_headers(b"", (("mcp-session-id", session),)), b""
                 )
@@ -165,6 +167,8 @@ class MockServer:
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.gather(*self.answers, return_exceptions=True)
+        if self.spy is not None:
+            await self.spy.aclose()  # a --command server stops with the mock
 
     # -- internals --
 
@@ -220,9 +224,9 @@ class MockServer:
         message: RpcMessage,
         session: str | None,
     ) -> None:
-        reply = self.reply_to(message)
+        reply = self.reply_to(message, session or "", tap.exchange_id)
         if isinstance(reply, Miss) and self.spy is not None:
-            self.matcher.forgive(reply)
+            self.take_back(reply)
             task = asyncio.get_running_loop().create_task(
                 self._spied(self.spy, message, request.headers, client, tap, session)
             )
@@ -257,9 +261,28 @@ class MockServer:
         session: str | None,
     ) -> None:
         """Answer a miss from the real server (spy mode), and learn it."""
+        version = header(headers, "mcp-protocol-version") or message.protocol_version
+        reply = await self.forwarded_reply(spy, message, version, headers, session or "")
+        if isinstance(reply, Miss):
+            self._missed(reply, client, tap, message.id, session)
+            return
+        extra: Headers = (("mcp-session-id", session),) if session is not None else ()
+        takes_json, takes_sse = _accepts(headers)
+        sse = takes_sse and (reply.wants_sse or bool(reply.items) or not takes_json)
+        Answer(self, client, tap, sse, extra, reply, None, None)
+
+    async def forwarded_reply(
+        self,
+        spy: Spy,
+        message: RpcMessage,
+        version: str | None,
+        headers: Headers = (),
+        scope: str = "",
+    ) -> Reply | Miss:
+        """What the real server answers a miss (spy mode), learnt (as served to client
+        session `scope`); a Miss when it fails."""
         loop = asyncio.get_running_loop()
         start = loop.time()
-        version = header(headers, "mcp-protocol-version") or message.protocol_version
         try:
             answer = await spy.forward(message.payload, version, headers)
         except (SpyError, TimeoutError) as error:
@@ -268,22 +291,29 @@ class MockServer:
                 message.payload, None, [], f"forwarded to the upstream, which failed: {why}"
             )
             self.matcher.add_miss(miss)
-            self._missed(miss, client, tap, message.id, session)
-            return
+            return miss
         learnt = spy.learn(message.payload, answer, loop.time() - start)
         if learnt is not None:
-            self.matcher.learn(learnt)
+            self.matcher.learn(learnt, scope)
         spy.forwarded.append(str(message.method))
         *notes, response = answer.messages
-        reply = Reply([(0.0, n) for n in notes], (0.0, response), answer.streamed, None)
-        extra: Headers = (("mcp-session-id", session),) if session is not None else ()
-        takes_json, takes_sse = _accepts(headers)
-        sse = takes_sse and (reply.wants_sse or bool(notes) or not takes_json)
-        Answer(self, client, tap, sse, extra, reply, None, None)
+        return Reply([(0.0, n) for n in notes], (0.0, response), answer.streamed, None)
 
-    def reply_to(self, message: RpcMessage) -> Reply | Miss:
+    def take_back(self, miss: Miss) -> None:
+        """A miss spy mode will answer from the real server: not a miss after all."""
+        self.matcher.forgive(miss)
+
+    def end_session(self, scope: str) -> None:
+        """Client session `scope` is over: its place in the recorded sequences is forgotten."""
+        self.matcher.end(scope)
+
+    def reply_to(
+        self, message: RpcMessage, scope: str = "", exchange_id: int | None = None
+    ) -> Reply | Miss:
         """What to answer a client's request, on any carrier: its notifications and response.
 
+        `scope` is the client session the request belongs to (its `Mcp-Session-Id`, its
+        stdio connection; "" for none), whose place in recorded sequences it moves.
         `initialize` mints a new session (used over HTTP); a request that matches no recorded
         one is a Miss, which the carrier answers with the miss message.
         """
@@ -301,9 +331,16 @@ class MockServer:
             stream = interaction.response_stream if interaction is not None else None
             wants_sse = stream is not None and stream.value.endswith("sse")
             return Reply([], (0.0, response), wants_sse, session)  # the protocol's own: at once
-        found = self.matcher.match(payload)
+        found = self.matcher.match(payload, scope)
         if isinstance(found, Miss):
             return found
+        if is_retry(payload):
+            session = scope if scope in self.sessions else None
+            strict = self.asks.strict
+            wrong = check_retry(self.bus, strict, found, payload, exchange_id, session)
+            if wrong is not None:  # --strict: the miss in place of the recorded result
+                self.matcher.add_miss(wrong)
+                return Reply([], (0.0, miss_body(wrong, message.id)), False, None, {}, found)
         items, asks, response = self._replayed(
             found, message.progress_token, message.has_progress_token
         )

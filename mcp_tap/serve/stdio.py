@@ -18,7 +18,8 @@ import contextlib
 import os
 import sys
 import threading
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from mcp_tap.faults import ActionKind, FaultPlan, MessageContext
@@ -31,6 +32,7 @@ from mcp_tap.serve.inbound import Refused, read_message
 from mcp_tap.serve.matching import Miss, miss_body
 from mcp_tap.serve.pacing import play, wait_until
 from mcp_tap.serve.replies import Replier, Reply
+from mcp_tap.serve.spy import Spy
 from mcp_tap.serve.wire import PARSE_ERROR, dumps
 from mcp_tap.tap.stdio import StdioTap
 
@@ -55,6 +57,7 @@ class StdioMock:
         self._close_stdout = close_stdout
         self.stdout_closed = False
         self._lines = LineDecoder(MAX_LINE)
+        self.scope = f"stdio-{uuid.uuid4().hex}"  # one client session: its place in sequences
         self.answers: set[asyncio.Task[None]] = set()
 
     def feed(self, data: bytes) -> None:
@@ -112,7 +115,11 @@ class StdioMock:
         return True
 
     def _reply(self, message: RpcMessage) -> None:
-        reply = self.mock.reply_to(message)
+        reply = self.mock.reply_to(message, self.scope, self.tap.exchange_id)
+        if isinstance(reply, Miss) and self.mock.spy is not None:
+            self.mock.take_back(reply)
+            self._start(self._spied(self.mock.spy, message))
+            return
         if isinstance(reply, Miss):
             exchange = self.tap.exchange_id
             self._send(self.mock.miss_answer(reply, message.id, exchange, None))
@@ -120,9 +127,22 @@ class StdioMock:
         context = None
         if reply.interaction is not None:
             context = AskContext(reply.interaction, message.payload, self.tap.exchange_id, None)
-        task = asyncio.get_running_loop().create_task(self._answer(reply, context, message))
+        self._start(self._answer(reply, context, message))
+
+    def _start(self, answering: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(answering)
         self.answers.add(task)
         task.add_done_callback(self.answers.discard)
+
+    async def _spied(self, spy: Spy, message: RpcMessage) -> None:
+        """A miss answered by the real server (spy mode), or the miss when it fails."""
+        version = message.protocol_version
+        reply = await self.mock.forwarded_reply(spy, message, version, (), self.scope)
+        if isinstance(reply, Miss):
+            exchange = self.tap.exchange_id
+            self._send(self.mock.miss_answer(reply, message.id, exchange, None))
+            return
+        await self._answer(reply, None, message)
 
     async def _answer(self, reply: Reply, context: AskContext | None, call: RpcMessage) -> None:
         faults = None
