@@ -19,6 +19,7 @@ import orjson
 
 from mcp_tap.analysis.interface import LISTS, RESOURCES, SERVER_METHODS, ListKind, listed
 from mcp_tap.analysis.interface_diff import definition_changes, summary
+from mcp_tap.analysis.json_memo import JsonMemo
 from mcp_tap.analysis.pins import PINNED_FIELDS, Pins, fingerprint
 from mcp_tap.analysis.revisions import RevisionIndex
 from mcp_tap.analysis.rules import DEFINITION_CHANGED
@@ -48,6 +49,7 @@ class DefinitionChecker:
         self._judged = Bounded()  # (session, field, name, fingerprint): already read
         self._announced = Bounded()  # (session, field): list_changed since the last list
         self._prints = PrintCache()
+        self._list_prints = JsonMemo(self._fingerprints)  # a list given again: one lookup
 
     def handle(self, event: TapEvent) -> None:
         if not isinstance(event, MessageSeen):
@@ -73,11 +75,15 @@ class DefinitionChecker:
     def close(self) -> None:
         pass
 
+    def _fingerprints(self, items: dict[str, Any]) -> dict[str, str]:
+        return {name: self._prints.fingerprint(definition) for name, definition in items.items()}
+
     def _listed(self, event: MessageSeen, kind: ListKind, items: dict[str, Any]) -> None:
         session = event.session_id
         announced = self._announced.pop((session, kind.field), None) is not None
+        prints = self._list_prints(items)
         for name, definition in items.items():
-            print_ = self._prints.fingerprint(definition)
+            print_ = prints[name]
             key = (session, kind.field, name)
             if kind is not RESOURCES:  # resources come and go; their texts are still read
                 earlier = self._seen.get(key)

@@ -27,8 +27,9 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
+from mcp_tap.analysis.json_memo import JsonMemo
 from mcp_tap.analysis.lifecycle import missing_capability
-from mcp_tap.analysis.modern_headers import Annotation, header_marks, header_problems
+from mcp_tap.analysis.modern_headers import Annotation, header_problems, tool_marks
 from mcp_tap.analysis.rules import (
     CACHE_SCOPE_INCONSISTENT,
     CLIENT_CAPABILITY_UNDECLARED,
@@ -102,6 +103,7 @@ class ModernChecker:
         self._asked = Bounded()  # (server, method, target) -> [_Asked]
         self._pages = Bounded()  # (server, method, cursor) -> cacheScope of the page before
         self._tools = Bounded()  # (server, tool name) -> its x-mcp-header annotations
+        self._marks = JsonMemo(tool_marks)  # a tools/list's tools, listed again and again
         self._logged: set[int] = set()  # exchanges already said to log without a level
 
     def handle(self, event: TapEvent) -> None:
@@ -187,10 +189,8 @@ class ModernChecker:
             self._on_input_required(event, request, result)
             return
         if request.method == "tools/list":
-            for tool in result.get("tools") or ():
-                if isinstance(tool, dict) and isinstance(tool.get("name"), str):
-                    marks = header_marks(tool.get("inputSchema"))
-                    self._tools.put((request.server, tool["name"]), marks)
+            for name, marks in self._marks(result.get("tools")):
+                self._tools.put((request.server, name), marks)
         if request.method in LIST_METHODS:
             self._on_page(event, request, result)
 

@@ -42,6 +42,15 @@ def header_marks(input_schema: Any) -> list[Annotation]:
     return found
 
 
+def tool_marks(tools: Any) -> list[tuple[str, list[Annotation]]]:
+    """Each named tool of a tools/list result's `tools` and its `x-mcp-header` marks."""
+    return [
+        (tool["name"], header_marks(tool.get("inputSchema")))
+        for tool in tools or ()
+        if isinstance(tool, dict) and isinstance(tool.get("name"), str)
+    ]
+
+
 def header_problems(
     headers: Headers, payload: dict[str, Any], version: str, marks: list[Annotation]
 ) -> list[str]:

@@ -36,6 +36,13 @@ _UNIONS = {
     (MessageKind.NOTIFICATION, Direction.CLIENT_TO_SERVER): "ClientNotification",
     (MessageKind.NOTIFICATION, Direction.SERVER_TO_CLIENT): "ServerNotification",
 }
+_ENVELOPES = {
+    MessageKind.REQUEST: ("JSONRPCRequest",),
+    MessageKind.NOTIFICATION: ("JSONRPCNotification",),
+    # 2025-11-25 renamed the success and error envelopes
+    MessageKind.RESPONSE: ("JSONRPCResultResponse", "JSONRPCResponse"),
+    MessageKind.ERROR: ("JSONRPCErrorResponse", "JSONRPCError"),
+}
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,7 @@ class RevisionSchema:
     defs_key: str  # "definitions" (draft-07 revisions) or "$defs" (2020-12 revisions)
     # (kind, direction) -> method -> definition name
     methods: dict[tuple[MessageKind, Direction], dict[str, str]] = field(default_factory=dict)
+    envelopes: dict[MessageKind, str] = field(default_factory=dict, compare=False)
 
     @property
     def definitions(self) -> dict[str, Any]:
@@ -66,14 +74,11 @@ class RevisionSchema:
 
     def envelope(self, kind: MessageKind) -> str:
         """The JSON-RPC definition a message of this kind must match as a whole."""
-        names = {
-            MessageKind.REQUEST: ("JSONRPCRequest",),
-            MessageKind.NOTIFICATION: ("JSONRPCNotification",),
-            # 2025-11-25 renamed the success and error envelopes
-            MessageKind.RESPONSE: ("JSONRPCResultResponse", "JSONRPCResponse"),
-            MessageKind.ERROR: ("JSONRPCErrorResponse", "JSONRPCError"),
-        }[kind]
-        return next(name for name in names if name in self.definitions)
+        found = self.envelopes.get(kind)
+        if found is None:  # once a kind: every message asks
+            found = next(name for name in _ENVELOPES[kind] if name in self.definitions)
+            self.envelopes[kind] = found
+        return found
 
     def message_definition(
         self, kind: MessageKind, direction: Direction, method: str

@@ -22,6 +22,7 @@ from typing import Protocol, cast
 import httptools
 
 from mcp_tap.http.guard import declared_length
+from mcp_tap.http.idle import IdleTimer
 from mcp_tap.http.limits import Limits
 from mcp_tap.http.request_reader import Request, RequestReader
 from mcp_tap.http.response_framing import CONTINUE, LAST_CHUNK, Framing, refusal, response_head
@@ -64,7 +65,7 @@ class ClientConnection(asyncio.Protocol):
         self._reading = True  # False once the rest of the input cannot be trusted
         self._closing = False  # close once the current response is done
         self._write_paused = False
-        self._idle_timer: asyncio.TimerHandle | None = None
+        self._idle = IdleTimer(self._loop, limits.keep_alive_timeout, self._close)
         self._request_timer: asyncio.TimerHandle | None = None  # headers, then body, in time
         # the request being parsed
         self._continue_owed = False  # `Expect: 100-continue` while another response is going
@@ -143,7 +144,7 @@ class ClientConnection(asyncio.Protocol):
         self.listener = None
         self._current = None
         self._waiting.clear()
-        self._cancel_idle_timer()
+        self._idle.cancel()
         self._cancel_request_timer()
         self._open_connections.discard(self)
         tail, self._tail = self._tail, b""
@@ -171,7 +172,7 @@ class ClientConnection(asyncio.Protocol):
             return
         self._open_connections.add(self)
         disable_nagle(transport)
-        self._arm_idle_timer()
+        self._idle.start()
 
     def data_received(self, data: bytes) -> None:
         if not self._reading:
@@ -226,7 +227,7 @@ class ClientConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._open_connections.discard(self)
-        self._cancel_idle_timer()
+        self._idle.cancel()
         self._cancel_request_timer()
         self._transport = None
         listener, self.listener = self.listener, None
@@ -247,7 +248,7 @@ class ClientConnection(asyncio.Protocol):
     # -- request_reader.RequestEvents --
 
     def request_begun(self) -> None:
-        self._cancel_idle_timer()
+        self._idle.busy()
         self._continue_owed = False
         self._dispatched = False
 
@@ -303,7 +304,7 @@ class ClientConnection(asyncio.Protocol):
                 self._transport.resume_reading()
             else:
                 if self._reader.part is None:
-                    self._arm_idle_timer()
+                    self._idle.start()
                 if self._reading:
                     self._transport.resume_reading()
             return
@@ -397,15 +398,6 @@ class ClientConnection(asyncio.Protocol):
         if self._request_timer is not None:
             self._request_timer.cancel()
             self._request_timer = None
-
-    def _arm_idle_timer(self) -> None:
-        self._cancel_idle_timer()
-        self._idle_timer = self._loop.call_later(self._limits.keep_alive_timeout, self._close)
-
-    def _cancel_idle_timer(self) -> None:
-        if self._idle_timer is not None:
-            self._idle_timer.cancel()
-            self._idle_timer = None
 
 
 @contextlib.asynccontextmanager

@@ -123,7 +123,8 @@ class UpstreamConnection(asyncio.Protocol):
         self.resume_reading()  # a pause belonged to the previous exchange
         self._transport.writelines((head, body) if body else (head,))
         self._last_activity = self._loop.time()
-        self._watchdog = self._loop.call_later(self._idle_timeout, self._check_idle)
+        if self._watchdog is None:  # one left from an earlier exchange waits out its time
+            self._watchdog = self._loop.call_later(self._idle_timeout, self._check_idle)
 
     def pause_reading(self) -> None:
         if not self._paused and self._transport is not None and not self.closed:
@@ -230,8 +231,9 @@ class UpstreamConnection(asyncio.Protocol):
     # internals
 
     def _end(self) -> None:
+        # The watchdog is left to run: on a kept-alive connection the next exchange reuses it
+        # (a timer less to make and cancel per request); idle, it lapses when it fires.
         exchange, self._exchange = self._exchange, None
-        self._stop_watchdog()
         if exchange is not None:
             exchange.ended(self)
 

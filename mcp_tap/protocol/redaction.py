@@ -140,17 +140,19 @@ class Redactor:
     def __call__(self, event: Event) -> Event:
         """A copy of `event` with secrets replaced; `event` itself is left untouched."""
         changes: dict[str, Any] = {}
-        if isinstance(event, ExchangeOpened | ResponseStarted):
+        # The kinds are disjoint: the most frequent first, tuples (unions test slower)
+        if isinstance(event, MessageSeen):
+            if (message := self._message(event)) is not None:
+                changes["message"] = message
+        elif isinstance(event, (ExchangeOpened, ResponseStarted)):
             headers = self._headers(event.headers)
             if headers != event.headers:
                 changes["headers"] = headers
-        if isinstance(event, ExchangeOpened) and ("?" in event.target or "@" in event.target):
-            target = self._target(event.target)
-            if target != event.target:
-                changes["target"] = target
-        if isinstance(event, MessageSeen) and (message := self._message(event)) is not None:
-            changes["message"] = message
-        if isinstance(event, Fault | FaultInjected | Finding):
+            if isinstance(event, ExchangeOpened) and ("?" in event.target or "@" in event.target):
+                target = self._target(event.target)
+                if target != event.target:
+                    changes["target"] = target
+        elif isinstance(event, (Fault, FaultInjected, Finding)):
             detail = self._known_sessions(event.detail)
             detail = redact_text(detail) if self.rules.builtin else detail
             if detail != event.detail:

@@ -158,7 +158,7 @@ class ConsoleView:
         folded: Counter[str] = Counter()
         ending = self._streams_ended_since_last_frame()
         for event, request in batch:
-            self._render_event(self.redact(event), request, out, folded)
+            self._render_event(self._shown(event), request, out, folded)
             for stats in ending.pop(id(event), ()):
                 self._finish_stream(stats, out)  # the summary goes right below its cause
         for rest in ending.values():  # ended by events this view never queued
@@ -174,6 +174,13 @@ class ConsoleView:
         self._print(out)
         if self.bars and not final:
             self._pacer.poke()  # keep indeterminate bars pulsing while streams run
+
+    def _shown(self, event: TapEvent) -> TapEvent:
+        """The event redacted where the view reads it. No line shows headers, so a response
+        head and an exchange's end (nothing else in them is secret) go as they are."""
+        if isinstance(event, ResponseStarted | ExchangeClosed):
+            return event
+        return self.redact(event)
 
     def _layout(self) -> Layout:
         """Columns for this frame: a terminal's current width (None for a pipe or a file)."""
@@ -285,9 +292,11 @@ class ConsoleView:
 
     def _text(self, line: Line) -> RenderableType | str:
         # the wire's words, control characters shown, before the line is fitted to the width
-        line = [(visible(text), style) for text, style in line]
         if not self.live:  # a terminal without colors still gets lines that fit it
-            return plain(fit(line, self.layout.width))
+            if self.layout.width is None:
+                return visible(plain(line))  # one scan of the joined words: the same text
+            return plain(fit([(visible(text), style) for text, style in line], self.layout.width))
+        line = [(visible(text), style) for text, style in line]
         return Text.assemble(*fit(line, self.layout.width), no_wrap=True, overflow="ellipsis")
 
     def _json(self, event: MessageSeen) -> RenderableType | str:

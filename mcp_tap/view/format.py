@@ -147,7 +147,9 @@ def message_line(
         )
     if message.has_progress_token:
         line += [(" ", ""), token_badge(message.progress_token, ascii_only)]
-    line += _summary(event, request, ascii_only, layout.room(_used(line)))
+    # a pipe's room is fixed: the cells used so far matter only on a terminal
+    room = layout.room(_used(line) if layout.width is not None else 0)
+    line += _summary(event, request, ascii_only, room)
     return line
 
 
