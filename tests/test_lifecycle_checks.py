@@ -12,6 +12,7 @@ clients (tests/test_proxy_clients.py, tests/test_stdio_ts.py).
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -279,3 +280,47 @@ def test_a_session_joined_late_and_a_resumed_stream_are_not_faults() -> None:
     assert j.findings == []
     j.script.emit(MessageSeen(resumed, 0.0, S2C, StreamKind.GET_SSE, "late", answer, sse_id="10"))
     assert [f.rule for f in j.findings] == ["response-duplicate"]
+
+
+def reused_id_findings(tmp_path: Path, *flags: str) -> list[str]:
+    """A host that sends id 2 again after id 3, through `mcp-tap stdio FLAGS`: the
+    request-id-reused findings its recording holds."""
+    recording = tmp_path / f"reused{len(list(tmp_path.iterdir()))}.yaml"
+    lines = [
+        request(1, "initialize", protocolVersion="2025-11-25", capabilities={}),
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        request(2, "tools/list"),
+        request(3, "tools/list"),
+        request(2, "tools/list"),
+    ]
+    child = [sys.executable, str(ROOT / "tests" / "stdio_child.py"), "answer", "ok"]
+    command = [sys.executable, "-m", "mcp_tap", "stdio", "--record", str(recording), *flags]
+    with subprocess.Popen(
+        [*command, "--", *child], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, cwd=ROOT,
+    ) as proc:  # fmt: skip
+        assert proc.stdin is not None and proc.stdout is not None
+        for line in lines:  # each request answered before the next: none is pending
+            proc.stdin.write(json.dumps(line).encode() + b"\n")
+            proc.stdin.flush()
+            if "id" in line:
+                assert json.loads(proc.stdout.readline())["id"] == line["id"]
+        proc.stdin.close()
+        assert proc.wait(timeout=30) == 0
+    events = load_recording(recording).events
+    return [e.rule for e in events if isinstance(e, Finding) and e.rule == "request-id-reused"]
+
+
+def test_judge_memory_bounds_what_the_id_judge_remembers(tmp_path: Path) -> None:
+    assert reused_id_findings(tmp_path) == ["request-id-reused"]
+    # Remembering one id, the judge has forgotten id 2 by the time it comes again.
+    assert reused_id_findings(tmp_path, "--judge-memory", "1") == []
+
+
+def test_judge_memory_below_one_is_one_line_and_exit_2() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "mcp_tap", "stdio", "--judge-memory", "0", "--", "true"],
+        capture_output=True, text=True, timeout=30, cwd=ROOT, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip() == "mcp-tap: --judge-memory must be at least 1, got 0"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from mcp_tap.analysis.bounded import DEFAULT_JUDGE_MEMORY
 from mcp_tap.analysis.definition_checks import DefinitionChecker
 from mcp_tap.analysis.id_checks import IdChecker
 from mcp_tap.analysis.lifecycle import LifecycleChecker
@@ -63,13 +64,16 @@ CONFORMANCE_RULES: tuple[Rule, ...] = (
 
 
 def conformance_checkers(
-    publish: Callable[[TapEvent], None], pins: Pins | None = None
+    publish: Callable[[TapEvent], None],
+    pins: Pins | None = None,
+    memory: int = DEFAULT_JUDGE_MEMORY,
 ) -> list[Subscriber]:
     """The lifecycle and capability, id, 2026-07-28 and definition checkers, publishing on
-    `publish`; `pins`: the definitions `--pins` holds the server to."""
+    `publish`; `pins`: the definitions `--pins` holds the server to; `memory`: the sessions,
+    exchanges and request ids each remembers (`--judge-memory`)."""
     return [
-        LifecycleChecker(publish),
-        IdChecker(publish),
-        ModernChecker(publish),
-        DefinitionChecker(publish, pins),
+        LifecycleChecker(publish, memory),
+        IdChecker(publish, memory),
+        ModernChecker(publish, memory),
+        DefinitionChecker(publish, pins, memory),
     ]

@@ -17,19 +17,19 @@ from typing import Any
 
 import orjson
 
+from mcp_tap.analysis.bounded import DEFAULT_JUDGE_MEMORY, Bounded
 from mcp_tap.analysis.interface import LISTS, RESOURCES, SERVER_METHODS, ListKind, listed
 from mcp_tap.analysis.interface_diff import definition_changes, summary
 from mcp_tap.analysis.json_memo import JsonMemo
 from mcp_tap.analysis.pins import PINNED_FIELDS, Pins, fingerprint
 from mcp_tap.analysis.revisions import RevisionIndex
 from mcp_tap.analysis.rules import DEFINITION_CHANGED
-from mcp_tap.analysis.scopes import Bounded, finding_at
+from mcp_tap.analysis.scopes import finding_at
 from mcp_tap.analysis.suspicious import strings_of, suspicions
 from mcp_tap.protocol.events import Direction, MessageKind, MessageSeen, TapEvent
 
 MAX_PER_DEFINITION = 5  # suspicious spans reported per definition: the first few say it
 MAX_DETAIL = 400  # characters of a change summary in a finding's one line
-REMEMBERED_PRINTS = 512  # definitions whose fingerprint is kept, by their exact JSON
 _LIST_CHANGED = {
     "notifications/tools/list_changed": "tools",
     "notifications/prompts/list_changed": "prompts",
@@ -41,14 +41,19 @@ class DefinitionChecker:
     """Subscriber publishing `definition-changed`, `definition-hidden-text` and
     `definition-directive` findings."""
 
-    def __init__(self, publish: Callable[[TapEvent], None], pins: Pins | None = None) -> None:
+    def __init__(
+        self,
+        publish: Callable[[TapEvent], None],
+        pins: Pins | None = None,
+        memory: int = DEFAULT_JUDGE_MEMORY,
+    ) -> None:
         self.publish = publish
         self.pins = pins
-        self._index = RevisionIndex()
-        self._seen = Bounded()  # (session, field, name) -> (fingerprint, definition)
-        self._judged = Bounded()  # (session, field, name, fingerprint): already read
-        self._announced = Bounded()  # (session, field): list_changed since the last list
-        self._prints = PrintCache()
+        self._index = RevisionIndex(memory)
+        self._seen = Bounded(memory)  # (session, field, name) -> (fingerprint, definition)
+        self._judged = Bounded(memory)  # (session, field, name, fingerprint): already read
+        self._announced = Bounded(memory)  # (session, field): list_changed since the last list
+        self._prints = PrintCache(max(1, memory // 8))
         self._list_prints = JsonMemo(self._fingerprints)  # a list given again: one lookup
 
     def handle(self, event: TapEvent) -> None:
@@ -167,7 +172,7 @@ class PrintCache:
     cannot write (an int past 64 bits, a lone surrogate) is not cached.
     """
 
-    def __init__(self, size: int = REMEMBERED_PRINTS) -> None:
+    def __init__(self, size: int) -> None:
         self._size = size
         self._prints: OrderedDict[bytes, tuple[Any, str]] = OrderedDict()
 

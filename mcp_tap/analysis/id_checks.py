@@ -15,11 +15,10 @@ resumed stream), not a second answer.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
+from mcp_tap.analysis.bounded import DEFAULT_JUDGE_MEMORY, Bounded
 from mcp_tap.analysis.rules import REQUEST_ID_REUSED, RESPONSE_DUPLICATE, RESPONSE_UNKNOWN_ID
 from mcp_tap.analysis.scopes import (
-    Bounded,
     ScopeTable,
     TypedId,
     finding_at,
@@ -32,20 +31,23 @@ from mcp_tap.protocol.events import Direction, MessageKind, MessageSeen, StreamK
 _Key = tuple[Direction, TypedId]  # the requester and its id
 
 
-@dataclass
 class _Ids:
-    complete: bool  # the tap saw the scope from its start
-    pending: dict[_Key, str] = field(default_factory=dict)  # -> the request's method
-    answered: Bounded = field(default_factory=Bounded)  # key -> SSE id of its answer
-    used: Bounded = field(default_factory=Bounded)  # key -> True: handshake-era ids ever sent
+    def __init__(self, complete: bool, memory: int) -> None:
+        self.complete = complete  # the tap saw the scope from its start
+        self.pending: dict[_Key, str] = {}  # -> the request's method
+        self.answered = Bounded(memory)  # key -> SSE id of its answer
+        self.used = Bounded(memory)  # key -> True: handshake-era ids ever sent
 
 
 class IdChecker:
     """Subscriber publishing a finding for each answer or id that breaks the id rules."""
 
-    def __init__(self, publish: Callable[[TapEvent], None]) -> None:
+    def __init__(
+        self, publish: Callable[[TapEvent], None], memory: int = DEFAULT_JUDGE_MEMORY
+    ) -> None:
         self.publish = publish
-        self._scopes: ScopeTable[_Ids] = ScopeTable()
+        self.memory = memory
+        self._scopes: ScopeTable[_Ids] = ScopeTable(memory)
 
     def handle(self, event: TapEvent) -> None:
         if not isinstance(event, MessageSeen):
@@ -69,7 +71,9 @@ class IdChecker:
                 message.method == "initialize"
                 or (event.session_id is None and event.stream is StreamKind.REQUEST_BODY)
             )
-            ids = self._scopes.put(event, _Ids(starts or event.stream is StreamKind.STDIO))
+            ids = self._scopes.put(
+                event, _Ids(starts or event.stream is StreamKind.STDIO, self.memory)
+            )
         return ids
 
     def _on_request(self, event: MessageSeen) -> None:
@@ -77,7 +81,7 @@ class IdChecker:
         if message.id is None:
             return
         if message.method == "initialize" and self._scopes.get(event) is None:
-            ids = self._scopes.put(event, _Ids(True))
+            ids = self._scopes.put(event, _Ids(True, self.memory))
         else:
             ids = self._scope(event)
         key = (event.direction, typed(message.id))

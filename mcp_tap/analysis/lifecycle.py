@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from mcp_tap.analysis.bounded import DEFAULT_JUDGE_MEMORY, Bounded
 from mcp_tap.analysis.rules import (
     CLIENT_CAPABILITY_UNDECLARED,
     PROTOCOL_VERSION_MISMATCH,
@@ -41,7 +42,7 @@ from mcp_tap.analysis.rules import (
     VERSION_NOT_OFFERED,
     Rule,
 )
-from mcp_tap.analysis.scopes import Bounded, ScopeTable, finding_at, is_date, modern_version
+from mcp_tap.analysis.scopes import ScopeTable, finding_at, is_date, modern_version
 from mcp_tap.protocol.events import (
     Direction,
     ExchangeOpened,
@@ -113,10 +114,12 @@ class LifecycleChecker:
     """Subscriber publishing a finding for each step out of the handshake's order or
     beyond what the other side declared."""
 
-    def __init__(self, publish: Callable[[TapEvent], None]) -> None:
+    def __init__(
+        self, publish: Callable[[TapEvent], None], memory: int = DEFAULT_JUDGE_MEMORY
+    ) -> None:
         self.publish = publish
-        self._sessions: ScopeTable[_Session] = ScopeTable()
-        self._versions = Bounded()  # exchange id -> its MCP-Protocol-Version header
+        self._sessions: ScopeTable[_Session] = ScopeTable(memory)
+        self._versions = Bounded(memory)  # exchange id -> its MCP-Protocol-Version header
 
     def handle(self, event: TapEvent) -> None:
         if isinstance(event, ExchangeOpened):

@@ -27,6 +27,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
+from mcp_tap.analysis.bounded import DEFAULT_JUDGE_MEMORY, Bounded
 from mcp_tap.analysis.json_memo import JsonMemo
 from mcp_tap.analysis.lifecycle import missing_capability
 from mcp_tap.analysis.modern_headers import Annotation, header_problems, tool_marks
@@ -41,7 +42,7 @@ from mcp_tap.analysis.rules import (
     SESSION_ID_STATELESS,
     Rule,
 )
-from mcp_tap.analysis.scopes import Bounded, finding_at, modern_version, typed
+from mcp_tap.analysis.scopes import finding_at, modern_version, typed
 from mcp_tap.protocol.events import (
     Direction,
     ExchangeOpened,
@@ -94,15 +95,17 @@ class _Asked:
 class ModernChecker:
     """Subscriber publishing a finding for each 2026-07-28 rule a request or answer breaks."""
 
-    def __init__(self, publish: Callable[[TapEvent], None]) -> None:
+    def __init__(
+        self, publish: Callable[[TapEvent], None], memory: int = DEFAULT_JUDGE_MEMORY
+    ) -> None:
         self.publish = publish
-        self._headers = Bounded()  # exchange id -> its request headers
-        self._origins = Bounded()  # exchange id -> its origin (None: the one target)
-        self._requests = Bounded()  # (exchange id, typed id) -> _Request
-        self._posts = Bounded()  # exchange id -> the 2026-07-28 request its body carried
-        self._asked = Bounded()  # (server, method, target) -> [_Asked]
-        self._pages = Bounded()  # (server, method, cursor) -> cacheScope of the page before
-        self._tools = Bounded()  # (server, tool name) -> its x-mcp-header annotations
+        self._headers = Bounded(memory)  # exchange id -> its request headers
+        self._origins = Bounded(memory)  # exchange id -> its origin (None: the one target)
+        self._requests = Bounded(memory)  # (exchange id, typed id) -> _Request
+        self._posts = Bounded(memory)  # exchange id -> the 2026-07-28 request its body carried
+        self._asked = Bounded(memory)  # (server, method, target) -> [_Asked]
+        self._pages = Bounded(memory)  # (server, method, cursor) -> cacheScope of the page before
+        self._tools = Bounded(memory)  # (server, tool name) -> its x-mcp-header annotations
         self._marks = JsonMemo(tool_marks)  # a tools/list's tools, listed again and again
         self._logged: set[int] = set()  # exchanges already said to log without a level
 

@@ -11,10 +11,10 @@ exchange.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+from mcp_tap.analysis.bounded import DEFAULT_JUDGE_MEMORY, Bounded
 from mcp_tap.protocol.events import (
     Direction,
     ExchangeOpened,
@@ -22,8 +22,6 @@ from mcp_tap.protocol.events import (
     MessageSeen,
     header,
 )
-
-REMEMBERED = 4096  # unanswered requests and exchanges kept at most (a long proxy run is bounded)
 
 SessionKey = tuple[str | None, int | None]
 """(session id, None) for a session; (None, exchange id) for sessionless traffic."""
@@ -45,21 +43,14 @@ def session_key(event: MessageSeen) -> SessionKey:
     return (None, event.exchange_id)
 
 
-class _Bounded(OrderedDict[Any, Any]):
-    def put(self, key: Any, value: Any) -> None:
-        self[key] = value
-        self.move_to_end(key)
-        if len(self) > REMEMBERED:
-            self.popitem(last=False)
-
-
 class RevisionIndex:
     """Revisions by session and exchange; requests by (session, requester, typed id)."""
 
-    def __init__(self) -> None:
-        self._headers: _Bounded = _Bounded()  # exchange id -> MCP-Protocol-Version
-        self._negotiated: _Bounded = _Bounded()  # session key -> revision
-        self._pending: _Bounded = _Bounded()  # (key, requester, typed id) -> SentRequest
+    def __init__(self, memory: int = DEFAULT_JUDGE_MEMORY) -> None:
+        """`memory`: exchanges, sessions and unanswered requests kept (`--judge-memory`)."""
+        self._headers = Bounded(memory)  # exchange id -> MCP-Protocol-Version
+        self._negotiated = Bounded(memory)  # session key -> revision
+        self._pending = Bounded(memory)  # (key, requester, typed id) -> SentRequest
 
     def opened(self, event: ExchangeOpened) -> None:
         """Note an exchange's MCP-Protocol-Version header."""

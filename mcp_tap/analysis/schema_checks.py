@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from mcp_tap.analysis.bounded import DEFAULT_JUDGE_MEMORY
 from mcp_tap.analysis.revisions import RevisionIndex, SentRequest
 from mcp_tap.analysis.rules import SCHEMA_REVISION_UNKNOWN, SCHEMA_VIOLATION, Rule
 from mcp_tap.analysis.schema_catalog import KNOWN_REVISIONS, NEWEST_REVISION, schema_revision
@@ -51,10 +52,13 @@ def describe(event: MessageSeen, method: str | None) -> str:
 class SchemaChecker:
     """Subscriber publishing a finding for each message its revision's schema rejects."""
 
-    def __init__(self, publish: Callable[[TapEvent], None]) -> None:
+    def __init__(
+        self, publish: Callable[[TapEvent], None], memory: int = DEFAULT_JUDGE_MEMORY
+    ) -> None:
+        """`memory`: sessions, exchanges and requests remembered (`--judge-memory`)."""
         self.publish = publish
-        self.index = RevisionIndex()
-        self.tools = ToolContracts()
+        self.index = RevisionIndex(memory)
+        self.tools = ToolContracts(sessions=max(1, memory // 4))
         self.judged = 0  # messages checked against a schema
         self.unjudged = 0  # messages no revision was known for
         self._unknown_said: set[str] = set()

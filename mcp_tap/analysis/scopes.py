@@ -8,15 +8,14 @@ POST, sessionless, is its own scope. `finding_at` makes the finding a message ea
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Any, Generic, TypeVar
 
+from mcp_tap.analysis.bounded import DEFAULT_JUDGE_MEMORY, Bounded
 from mcp_tap.analysis.revisions import SessionKey, session_key
 from mcp_tap.analysis.rules import Rule
 from mcp_tap.protocol.events import Direction, Finding, MessageSeen, Severity
 from mcp_tap.protocol.jsonrpc import META_PROTOCOL_VERSION
 
-REMEMBERED = 4096  # scopes, and ids within one, kept at most: a long run stays bounded
 MODERN_SINCE = "2026-07-28"  # the first revision without a handshake: versions are dates
 
 T = TypeVar("T")
@@ -24,22 +23,11 @@ TypedId = tuple[str, Any]
 """An id with its type: "1" and 1 are different ids."""
 
 
-class Bounded(OrderedDict[Any, Any]):
-    """A mapping that forgets its oldest entries past `REMEMBERED` (false negatives only)."""
-
-    def put(self, key: Any, value: Any) -> None:
-        """Set `key`, newest last, and forget the oldest entry when full."""
-        self[key] = value
-        self.move_to_end(key)
-        if len(self) > REMEMBERED:
-            self.popitem(last=False)
-
-
 class ScopeTable(Generic[T]):
     """A state per session (or per sessionless exchange), bounded."""
 
-    def __init__(self) -> None:
-        self._states = Bounded()
+    def __init__(self, memory: int = DEFAULT_JUDGE_MEMORY) -> None:
+        self._states = Bounded(memory)
 
     def get(self, event: MessageSeen) -> T | None:
         """The state of `event`'s scope; an initialize answer hands its exchange's on."""

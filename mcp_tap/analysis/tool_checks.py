@@ -27,7 +27,6 @@ from mcp_tap.analysis.rules import (
 from mcp_tap.analysis.schema_catalog import DRAFT_07, DRAFT_2020_12, EMBEDDED_DIALECT_SINCE
 from mcp_tap.analysis.schema_validation import Violation, explain, json_path
 
-REMEMBERED_SESSIONS = 1024  # sessions whose tool lists are kept (a long proxy run is bounded)
 MAX_VIOLATIONS = 3  # per call: the first few say what is wrong, the rest repeat it
 
 
@@ -69,7 +68,9 @@ def dialect_for(schema: dict[str, Any], revision: str) -> str:
 class ToolContracts:
     """The tools each session listed, and the calls judged by them."""
 
-    def __init__(self) -> None:
+    def __init__(self, sessions: int) -> None:
+        """`sessions`: whose tool lists are kept, at most (a long proxy run is bounded)."""
+        self.max_sessions = sessions
         # session id (None for sessionless traffic, where one server answers every POST)
         self._sessions: OrderedDict[str | None, _Session] = OrderedDict()
 
@@ -81,7 +82,7 @@ class ToolContracts:
         state = self._sessions.get(session)
         if state is None:
             state = self._sessions[session] = _Session()
-            if len(self._sessions) > REMEMBERED_SESSIONS:
+            if len(self._sessions) > self.max_sessions:
                 self._sessions.popitem(last=False)
         self._sessions.move_to_end(session)
         if state.revision == revision and state.listed == tools:

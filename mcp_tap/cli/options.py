@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeAlias
 
+from mcp_tap.analysis.bounded import DEFAULT_JUDGE_MEMORY
 from mcp_tap.analysis.pins import Pins
 from mcp_tap.cli.common import UserError, checked_target, name_values
 from mcp_tap.http.ca import CA_DIR_ENV, default_ca_dir
@@ -55,8 +56,9 @@ def add_fail_on(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_no_check(parser: argparse.ArgumentParser) -> None:
-    """--no-check: leave the heavier judges off the live session (read by the subscribers)."""
+def add_judge_options(parser: argparse.ArgumentParser) -> None:
+    """--no-check: leave the heavier judges off the live session; --judge-memory: how much
+    they remember (both read by the subscribers)."""
     parser.add_argument(
         "--no-check",
         action="store_true",
@@ -64,6 +66,22 @@ def add_no_check(parser: argparse.ArgumentParser) -> None:
         "schemas, nor by the lifecycle, capability, id and 2026-07-28 rules (progress and "
         "wire checks stay on); `mcp-tap check` judges the recording afterwards",
     )
+    parser.add_argument(
+        "--judge-memory",
+        type=int,
+        default=DEFAULT_JUDGE_MEMORY,
+        metavar="N",
+        help="sessions, exchanges and request ids each live judge remembers; past N the "
+        f"oldest are forgotten, costing findings, never memory (default {DEFAULT_JUDGE_MEMORY})",
+    )
+
+
+def judge_memory(args: argparse.Namespace) -> int:
+    """--judge-memory, checked (the default for a command without it)."""
+    memory = getattr(args, "judge_memory", DEFAULT_JUDGE_MEMORY)
+    if memory < 1:
+        raise UserError(f"--judge-memory must be at least 1, got {memory}")
+    return int(memory)
 
 
 def add_pins_option(parser: argparse._ActionsContainer) -> None:

@@ -31,8 +31,8 @@ from mcp_tap.cli.options import (
     add_ca_name_constraints,
     add_command,
     add_fail_on,
+    add_judge_options,
     add_limit_options,
-    add_no_check,
     add_otlp_options,
     add_pins_option,
     add_recording_options,
@@ -124,7 +124,7 @@ def register(commands: Commands) -> None:
     )
     add_ca_name_constraints(proxy)
     add_fail_on(proxy)
-    add_no_check(proxy)
+    add_judge_options(proxy)
     add_pins_option(proxy)
     add_limit_options(proxy)
     add_recording_options(proxy)

@@ -15,6 +15,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from mcp_tap.analysis.bounded import DEFAULT_JUDGE_MEMORY
 from mcp_tap.analysis.conformance import conformance_checkers
 from mcp_tap.analysis.pins import Pins
 from mcp_tap.analysis.schema_checks import SchemaChecker
@@ -25,9 +26,10 @@ from mcp_tap.cli.faults import add_fault_options, fault_plan
 from mcp_tap.cli.options import (
     Commands,
     add_command,
-    add_no_check,
+    add_judge_options,
     add_pins_option,
     add_recording_options,
+    judge_memory,
     pins_from,
 )
 from mcp_tap.cli.subscribers import fail_on_exit, fail_on_gate, open_recorder, redaction_rules
@@ -70,7 +72,7 @@ def register(commands: Commands) -> None:
         "recordings/<UTC time>-stdio-<program>.yaml under the current directory)",
         headers=False,
     )
-    add_no_check(stdio)
+    add_judge_options(stdio)
     add_pins_option(stdio)
     add_fault_options(stdio)
     add_web_option(stdio)
@@ -145,6 +147,7 @@ def run(args: argparse.Namespace) -> int:
         command, args.max_line, args.grace, args.term_grace, args.drain, faults, side
     )
     pins = pins_from(args)
+    memory = judge_memory(args)
     recorder = None
     if not args.no_record:
         rules = redaction_rules(args)
@@ -170,7 +173,9 @@ def run(args: argparse.Namespace) -> int:
         title = f"stdio: {program_name(command)}"
         resend = StdioResender(side) if side is not None else False
         async with web_session(args, store, None, title, sys.stderr, resend, optional=True):
-            return await run_stdio(options, bus, recorder, judge=not args.no_check, pins=pins)
+            return await run_stdio(
+                options, bus, recorder, judge=not args.no_check, pins=pins, memory=memory
+            )
 
     try:
         status = run_async(relay())
@@ -206,16 +211,22 @@ def split_command(words: Sequence[str]) -> list[str]:
     return command
 
 
-def checkers(bus: TapBus, judge: bool = True, pins: Pins | None = None) -> list[Subscriber]:
+def checkers(
+    bus: TapBus,
+    judge: bool = True,
+    pins: Pins | None = None,
+    memory: int = DEFAULT_JUDGE_MEMORY,
+) -> list[Subscriber]:
     """The subscribers that turn events into findings, published on `bus` for the recorder.
 
     `judge=False` (`--no-check`): only the progress and wire checks. `pins`: the
-    definitions the server is held to (`--pins`).
+    definitions the server is held to (`--pins`); `memory`: `--judge-memory`.
     """
     cheap: list[Subscriber] = [ProgressTracker(bus.publish), WireChecker(bus.publish)]
     if not judge:
         return cheap
-    return [*cheap, SchemaChecker(bus.publish), *conformance_checkers(bus.publish, pins)]
+    judges = [SchemaChecker(bus.publish, memory), *conformance_checkers(bus.publish, pins, memory)]
+    return [*cheap, *judges]
 
 
 async def run_stdio(
@@ -224,9 +235,10 @@ async def run_stdio(
     recorder: RecordingWriter | None = None,
     judge: bool = True,
     pins: Pins | None = None,
+    memory: int = DEFAULT_JUDGE_MEMORY,
 ) -> int:
     """Relay one run of the command; its exit status. The caller closes the bus."""
-    for subscriber in checkers(bus, judge, pins):
+    for subscriber in checkers(bus, judge, pins, memory):
         bus.subscribe(subscriber)
     if recorder is not None:
         bus.subscribe(recorder)

@@ -14,6 +14,7 @@ from rich.console import Console
 from mcp_tap.analysis.gate import SeverityGate
 from mcp_tap.analysis.pins import Pins
 from mcp_tap.cli.common import UserError, name_values
+from mcp_tap.cli.options import judge_memory
 from mcp_tap.protocol.events import Severity, Subscriber
 from mcp_tap.protocol.redaction import RedactionRules, Redactor
 from mcp_tap.recording.writer import RecordingWriter, StdioOrigin, mcp_tap_version
@@ -62,6 +63,7 @@ def view_subscribers(
         summary_console=Console(stderr=True) if jsonl else None,
         emit_findings=not recorded,
         judge=not getattr(args, "no_check", False),
+        judge_memory=judge_memory(args),
         pins=pins,
     )
 

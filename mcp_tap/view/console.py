@@ -24,6 +24,7 @@ from typing import TextIO
 from rich.console import Console, Group, RenderableType
 from rich.text import Text
 
+from mcp_tap.analysis.bounded import DEFAULT_JUDGE_MEMORY
 from mcp_tap.analysis.conformance import conformance_checkers
 from mcp_tap.analysis.oauth import OAuthFlow
 from mcp_tap.analysis.pins import Pins
@@ -363,6 +364,7 @@ def build_view(
     summary_console: Console | None = None,
     emit_findings: bool = True,
     judge: bool = True,
+    judge_memory: int = DEFAULT_JUDGE_MEMORY,
     pins: Pins | None = None,
 ) -> list[Subscriber]:
     """The checkers and the view for a command, in bus order (the checkers first).
@@ -370,7 +372,8 @@ def build_view(
     `jsonl`: write JSON lines there instead of the console view (the summary then goes to
     `summary_console`, e.g. stderr, so the JSON stream stays clean). `emit_findings=False`
     when the events come from a recording that already holds its findings. `judge=False`
-    (`--no-check`) leaves out the schema, tool, lifecycle, id and 2026-07-28 checkers. `pins`:
+    (`--no-check`) leaves out the schema, tool, lifecycle, id and 2026-07-28 checkers, and
+    `judge_memory` (`--judge-memory`) bounds what they remember. `pins`:
     the definitions the server is held to (`--pins`).
     """
     tracker = ProgressTracker(publish, emit_findings=emit_findings)
@@ -379,8 +382,8 @@ def build_view(
         checkers.append(WireChecker(publish))
         checkers.append(OAuthFlow(publish))
     if emit_findings and judge:
-        checkers.append(SchemaChecker(publish))
-        checkers.extend(conformance_checkers(publish, pins))
+        checkers.append(SchemaChecker(publish, judge_memory))
+        checkers.extend(conformance_checkers(publish, pins, judge_memory))
     if jsonl is not None:
         fps = options.fps if options is not None else DEFAULT_FPS
         redaction = options.redaction if options is not None else RedactionRules()
