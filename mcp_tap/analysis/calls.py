@@ -123,6 +123,16 @@ class CallNumbers:
             return self._tokens.get((owner, asker, _token_key(params.get("progressToken"))))
         return None
 
+    def forget(self, owner: Owner, exchange_id: int, request: RpcMessage) -> None:
+        """Let go of a client's request (its call is done with): a long recording read as a
+        stream keeps only the calls still open."""
+        way = Direction.CLIENT_TO_SERVER
+        key = _token_key(request.id)
+        self._ids.pop((owner, way, key), None)
+        self._ids.pop((exchange_id, way, key), None)
+        if request.has_progress_token:
+            self._tokens.pop((owner, way, _token_key(request.progress_token)), None)
+
     def of_finding(self, finding: Finding) -> int | None:
         """The call a finding names by its request id (the client's request first)."""
         if finding.request_id is None:
@@ -171,9 +181,10 @@ class CallBook:
         self._by_exchange: dict[tuple[int, Any], Call] = {}
         self._numbers = CallNumbers()
 
-    def handle(self, event: TapEvent) -> None:
+    def handle(self, event: TapEvent) -> Call | None:
+        """Follow `event`; the call it opened or answered, if any."""
         if not isinstance(event, MessageSeen):
-            return
+            return None
         number = self._numbers.see(event)
         message = event.message
         owner = owner_of(event)
@@ -187,7 +198,8 @@ class CallBook:
                 self._by_exchange[(event.exchange_id, message.id)] = call
                 if message.has_progress_token:
                     self._by_token[(owner, _token_key(message.progress_token))] = call
-            return
+                return call
+            return None
         params = progress_params(message)
         if params is not None:
             holder = self._by_token.get((owner, _token_key(params.get("progressToken"))))
@@ -202,6 +214,8 @@ class CallBook:
             if asker is not None and asker.response is None:
                 asker.response = message
                 asker.answered_at = event.time
+                return asker
+        return None
 
     def close(self) -> None:
         pass
@@ -217,6 +231,7 @@ class CallBook:
         token = (owner, _token_key(request.progress_token))
         if request.has_progress_token and self._by_token.get(token) is call:
             del self._by_token[token]
+        self._numbers.forget(owner, call.exchange_id, request)
 
     def sent_on(self, exchange_id: int, request_id: Any) -> Call | None:
         """The call whose request went out on `exchange_id` with `request_id`."""

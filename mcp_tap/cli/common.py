@@ -12,7 +12,7 @@ import json
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Coroutine, Iterable
+from collections.abc import AsyncIterator, Coroutine, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 from urllib.parse import urlsplit
@@ -156,7 +156,7 @@ def write_output(path: str | None, text: str | Iterable[str]) -> None:
         raise UserError(f"cannot write {path}: {error.strerror or error}") from None
 
 
-def report_verdicts(args: argparse.Namespace, verdicts: list[CallVerdict]) -> None:
+def report_verdicts(args: argparse.Namespace, verdicts: Sequence[CallVerdict]) -> None:
     """The replay's diff and verdict; on stderr when stdout carries JSON lines."""
     if getattr(args, "format", "text") == "json":
         print(json.dumps(verdicts_json(verdicts), indent=2, default=str))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -130,7 +130,9 @@ async def record_demo(
     return recorder.path
 
 
-async def replay_demo(path: Path, view: Callable[[TapBus], list[Subscriber]]) -> list[CallVerdict]:
+async def replay_demo(
+    path: Path, view: Callable[[TapBus], list[Subscriber]]
+) -> Sequence[CallVerdict]:
     """Replay the demo's recording against a fresh demo server, as fast as causality allows."""
     recording = load_recording(path)
     bus = TapBus()
@@ -149,7 +151,7 @@ async def run_demo(
     live_view: Callable[[TapBus], list[Subscriber]],
     replay_view: Callable[[TapBus], list[Subscriber]],
     overwrite: bool = False,
-) -> list[CallVerdict]:
+) -> Sequence[CallVerdict]:
     """Record, then replay; the caller prints the verdicts."""
     console.rule("[bold]1/2 - clients -> mcp-tap proxy -> demo server, recording")
     path = await record_demo(record_path, live_view, overwrite)

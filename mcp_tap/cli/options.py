@@ -303,7 +303,11 @@ def add_view_options(command: argparse.ArgumentParser) -> None:
         "-v", "--verbose", action="store_true", help="also print every message as JSON"
     )
     detail.add_argument(
-        "-q", "--quiet", action="store_true", help="only progress, findings and faults"
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="only progress (bars; in a pipe or file one line per stream as it ends), "
+        "findings and faults",
     )
     parser.add_argument(
         "--filter",

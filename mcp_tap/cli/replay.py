@@ -47,6 +47,7 @@ from mcp_tap.recording.writer import StdioOrigin
 from mcp_tap.replay.junit import write_junit
 from mcp_tap.replay.marks import divergence_findings
 from mcp_tap.replay.run import ReplayOptions, exit_code, replay
+from mcp_tap.replay.verdicts import DEFAULT_MAX_DIFFS
 from mcp_tap.stdio.command import split_command_line
 from mcp_tap.tap.bus import TapBus
 from mcp_tap.view.visible import visible
@@ -112,6 +113,14 @@ def register(commands: Commands) -> None:
         metavar="SECONDS",
         help="how long to wait for a response before calling it missing (default 30)",
     )
+    parser.add_argument(
+        "--max-diffs",
+        type=int,
+        default=DEFAULT_MAX_DIFFS,
+        metavar="N",
+        help="print (and keep) the first N divergent requests, count the rest "
+        f"(default {DEFAULT_MAX_DIFFS}; --junit and --report keep every one)",
+    )
     parser.add_argument("--junit", metavar="FILE", help="write a JUnit XML report here")
     parser.add_argument(
         "--report",
@@ -145,9 +154,13 @@ def run(args: argparse.Namespace) -> int:
         headers=headers,
         progress_tolerance=args.progress_tolerance,
         timeout=args.timeout,
+        # the JUnit file and the page list every request: they keep every verdict
+        max_diffs=None if args.junit or args.report else args.max_diffs,
     )
     if options.speed is not None and options.speed <= 0:
         raise UserError("--speed must be above 0")
+    if args.max_diffs < 0:
+        raise UserError(f"--max-diffs must be 0 or more, got {args.max_diffs}")
     check_record_path(args)
     check_otlp_options(args)
     bus = TapBus()

@@ -66,6 +66,7 @@ class ReplayCheck:
             headers=dict(headers or {}),
             progress_tolerance=progress_tolerance,
             timeout=timeout,
+            max_diffs=None,  # a test's recording is small: keep every verdict
         )
         problem = None
         try:
@@ -77,7 +78,7 @@ class ReplayCheck:
                     verdicts, _ = await replay(events, options, bus)
                 finally:
                     bus.close()
-                return verdicts
+                return list(verdicts)
 
             verdicts = run_in_thread(main, name="mcp-tap-replay")
         except (RecordingError, ReplayError) as error:

@@ -13,7 +13,7 @@ import difflib
 import json
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mcp_tap.analysis.calls import VOLATILE_OUTCOME, Call, outcome
@@ -179,44 +179,65 @@ def compare_calls(
 
 
 class Judge:
-    """Compares each call as soon as its replay is complete and keeps only the verdict: the
-    divergences (which carry their own values) and the fields both outcomes had, so a
-    replay's memory does not grow with what the server answered."""
+    """Compares each call as soon as both sides of it are complete and hands the verdict on
+    (`give`), holding neither call: a verdict keeps its divergences (which carry their own
+    values), the fields both outcomes had, and a light copy of the recorded call."""
 
     def __init__(
         self,
-        whole: Callable[[Call], Call],
+        give: Callable[[int, CallVerdict], None],
         ignore: Sequence[str] = (),
         progress_tolerance: int = 0,
         timeout: float = 30.0,
     ) -> None:
-        self.whole = whole  # a packed recorded call, whole again
+        self.give = give  # (the request's place among the recorded ones, its verdict)
         self.ignore = ignore
         self.progress_tolerance = progress_tolerance
         self.timeout = timeout
-        self.judged: dict[int, CallVerdict] = {}  # id(recorded call) -> verdict
         self._paths: dict[tuple[str, ...], tuple[str, ...]] = {}  # one copy of each
 
-    def judge(self, recorded: Call, replayed: Call | None) -> CallVerdict:
-        """The verdict on `recorded`, kept; `recorded` as given (packed), no replayed call."""
-        full = self.whole(recorded)
+    def judge(self, place: int, recorded: Call, replayed: Call | None) -> CallVerdict:
+        """The verdict on `recorded`, given on; it holds no payload of either call."""
         verdict = compare_calls(
-            [full], lambda _: replayed, self.ignore, self.progress_tolerance, self.timeout
+            [recorded], lambda _: replayed, self.ignore, self.progress_tolerance, self.timeout
         )[0]
-        found = [*field_paths(outcome(full))]
+        found = [*field_paths(outcome(recorded))]
         if replayed is not None:
             found.extend(field_paths(outcome(replayed)))
         paths = tuple(dict.fromkeys(found))
+        if len(self._paths) > MAX_SHAPES:
+            self._paths.clear()  # shapes that vary without end: stop sharing them
         verdict.paths = self._paths.setdefault(paths, paths)
-        verdict.call, verdict.replayed = recorded, None
-        self.judged[id(recorded)] = verdict
+        verdict.call, verdict.replayed = light(recorded), None
+        self.give(place, verdict)
         return verdict
 
-    def verdicts(
-        self, recorded: Sequence[Call], replayed_of: Callable[[Call], Call | None]
-    ) -> list[CallVerdict]:
-        """A verdict for every recorded request, in order; those not judged yet now."""
-        return [self.judged.get(id(c)) or self.judge(c, replayed_of(c)) for c in recorded]
+
+MAX_SHAPES = 1024  # distinct outcome shapes whose field lists are shared
+_LABELS: dict[str, dict[str, Any]] = {}
+
+
+def light(call: Call) -> Call:
+    """`call` with what a verdict names it by (label, number, ids, times), no payloads."""
+    request = call.request
+    params = request.payload.get("params") if isinstance(request.payload, dict) else None
+    name = params.get("name") if isinstance(params, dict) else None
+    if isinstance(name, str):  # one payload per tool name, shared by its calls (never changed)
+        if len(_LABELS) > MAX_SHAPES:
+            _LABELS.clear()
+        payload: dict[str, Any] | None = _LABELS.setdefault(name, {"params": {"name": name}})
+    else:
+        payload = None
+    response = call.response
+    return Call(
+        call.exchange_id,
+        call.session_id,
+        replace(request, payload=payload),
+        call.sent_at,
+        response=None if response is None else replace(response, payload=None),
+        answered_at=call.answered_at,
+        number=call.number,
+    )
 
 
 def unmatched_ignores(

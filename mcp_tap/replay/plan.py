@@ -1,19 +1,20 @@
 """Turn a recording's events into a replay plan: what the client sent, in order, and when.
 
-The plan holds each client-side HTTP exchange (method, target, headers, body rebuilt from the
+The plan is each client-side HTTP exchange (method, target, headers, body rebuilt from the
 recorded messages) and a time-ordered list of steps: open an exchange, or close one the client
 closed itself (a GET stream at the end of a session, a 2026-07-28 cancellation). Each step
 names the recorded calls whose responses had arrived before it, which replay waits for.
+`PlanReader` reads the steps as the replay goes, so a recording of any size replays in
+bounded memory; `build_plan` keeps a whole plan, for a stdio replay, `resend` and tests.
 """
 
 from __future__ import annotations
 
 import json
-import pickle
-from array import array
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Literal
 
 from mcp_tap.analysis.calls import Call, CallBook
 from mcp_tap.analysis.server_side import without_injected
@@ -40,6 +41,8 @@ class RecordedExchange:
     started: ResponseStarted | None = None
     closed: ExchangeClosed | None = None
     endpoint_session: str | None = None  # the legacy session its `endpoint` event named
+    sealed: bool = False  # its request body is complete (its response began, or it closed)
+    left_out: bool = False  # a forward recording's exchange that carries no MCP
 
     @property
     def exchange_id(self) -> int:
@@ -73,73 +76,15 @@ class Step:
     waits_for: tuple[Call, ...]  # recorded calls answered before this step, not yet awaited
 
 
-@dataclass(slots=True)
-class Packed:
-    """What compare needs of a recorded call once its exchange closed, pickled: its response's
-    payload and its progress (a call's dicts take ten times the room of their bytes)."""
-
-    response: bytes | None  # the response's payload; None: no response yet when packed
-    progress: bytes  # the list of progress params seen so far
-    times: array[float]
-
-
-_LABELS: dict[str, dict[str, Any]] = {}
-
-
-def pack(call: Call) -> Packed:
-    """Pack `call` in place: its request keeps what its label needs, its response only its
-    kind and id, its progress lists restart empty (a late notification still lands there)."""
-    params = call.request.payload.get("params") if isinstance(call.request.payload, dict) else None
-    name = params.get("name") if isinstance(params, dict) else None
-    if isinstance(name, str):  # one payload a tool name, shared by its calls (never changed)
-        payload = _LABELS.setdefault(name, {"params": {"name": name}})
-        call.request = replace(call.request, payload=payload)
-    else:
-        call.request = replace(call.request, payload=None)
-    response = None
-    if call.response is not None:
-        response = pickle.dumps(call.response.payload, pickle.HIGHEST_PROTOCOL)
-        call.response = replace(call.response, payload=None)
-    progress = pickle.dumps(call.progress, pickle.HIGHEST_PROTOCOL)
-    packed = Packed(response, progress, array("d", call.progress_times))
-    call.progress, call.progress_times = [], []
-    return packed
-
-
-def unpack(call: Call, packed: Packed) -> Call:
-    """The recorded call whole again, as it was read (and whatever reached it after packing)."""
-    response = call.response
-    if response is not None and packed.response is not None:
-        response = replace(response, payload=pickle.loads(packed.response))
-    progress = [*pickle.loads(packed.progress), *call.progress]
-    times = [*packed.times, *call.progress_times]
-    request = call.request
-    return Call(
-        call.exchange_id,
-        call.session_id,
-        request,
-        call.sent_at,
-        progress,
-        times,
-        response,
-        call.answered_at,
-    )
-
-
 @dataclass
 class ReplayPlan:
+    """A whole plan in memory: for a stdio server's replay, `resend`, and tests."""
+
     exchanges: list[RecordedExchange]
     steps: list[Step]
-    calls: list[Call]  # every recorded request; packed: see `recorded`
+    calls: list[Call]  # every recorded request, with its progress and response
     start: float = 0.0
     notes: list[str] = field(default_factory=list)
-    packed: dict[int, Packed] = field(default_factory=dict)  # id(call) -> its packed parts
-    by_exchange: dict[int, list[Call]] = field(default_factory=dict)  # recorded exchange id
-
-    def recorded(self, call: Call) -> Call:
-        """`call` with its response and progress, for comparing."""
-        packed = self.packed.get(id(call))
-        return call if packed is None else unpack(call, packed)
 
 
 def request_body(messages: list[MessageSeen]) -> bytes:
@@ -154,84 +99,167 @@ def request_body(messages: list[MessageSeen]) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def build_plan(events: Iterable[TapEvent]) -> ReplayPlan:
-    """Everything replay needs, from a recording's events alone, read once (a recording
-    file need not be held in memory: the plan keeps what replay sends and compares). What
-    mcp-tap injected by a `--fault` rule is left out: it was never the server's doing."""
-    events = without_injected(events)
-    exchanges: dict[int, RecordedExchange] = {}
-    bodies: dict[int, list[MessageSeen]] = {}  # until the exchange closes
-    sent_rpc: set[int] = set()  # exchanges whose client sent JSON-RPC
-    shared: dict[Headers, Headers] = {}  # one copy of each header list
-    book = CallBook()
-    by_exchange: dict[int, list[Call]] = {}
-    packed: dict[int, Packed] = {}
-    for event in events:
-        known = len(book.calls)
-        book.handle(event)
-        for call in book.calls[known:]:
-            by_exchange.setdefault(call.exchange_id, []).append(call)
-        if isinstance(event, ExchangeOpened):
-            opened = replace(event, headers=shared.setdefault(event.headers, event.headers))
-            exchanges[event.exchange_id] = RecordedExchange(opened)
-        elif isinstance(event, ResponseStarted) and event.exchange_id in exchanges:
-            exchanges[event.exchange_id].started = replace(event, headers=())  # never sent
-        elif isinstance(event, ExchangeClosed) and event.exchange_id in exchanges:
-            exchanges[event.exchange_id].closed = event
-            _seal(exchanges[event.exchange_id], bodies, sent_rpc)
-            # Its calls are complete: keep them packed (a late answer still finds them).
-            for call in by_exchange.get(event.exchange_id, ()):
-                if id(call) not in packed:
-                    packed[id(call)] = pack(call)
-        elif isinstance(event, MessageSeen) and event.exchange_id in exchanges:
-            if event.direction is Direction.CLIENT_TO_SERVER:
-                bodies.setdefault(event.exchange_id, []).append(event)
-            elif event.message.kind is MessageKind.ENDPOINT:
-                exchanges[event.exchange_id].endpoint_session = event.session_id
-    for exchange in exchanges.values():
-        _seal(exchange, bodies, sent_rpc)
-    notes: list[str] = []
-    if any(x.opened.origin is not None for x in exchanges.values()):
-        # A forward proxy's recording: OAuth and whatever else the client fetched, from any
-        # host. Replay re-sends the MCP exchanges, all to the one target.
-        mcp = {i: x for i, x in exchanges.items() if _is_mcp(x, i in sent_rpc)}
-        if len(mcp) < len(exchanges):
-            notes.append(f"left out {len(exchanges) - len(mcp)} exchanges that carry no MCP")
-        exchanges = mcp
-
-    calls = book.calls
-    answered = sorted(
-        (c for c in calls if c.answered_at is not None and c.exchange_id in exchanges),
-        key=lambda c: c.answered_at or 0.0,
-    )
-    timeline: list[tuple[float, Literal["open", "close"], RecordedExchange]] = []
-    for exchange in exchanges.values():
-        timeline.append((exchange.opened.time, "open", exchange))
-        if exchange.closed is not None and exchange.closed.reason == "client-disconnected":
-            timeline.append((exchange.closed.time, "close", exchange))
-    timeline.sort(key=lambda item: item[0])
-
-    steps: list[Step] = []
-    next_answer = 0
-    for time, action, exchange in timeline:
-        waits: list[Call] = []
-        while next_answer < len(answered) and (answered[next_answer].answered_at or 0) < time:
-            waits.append(answered[next_answer])
-            next_answer += 1
-        steps.append(Step(time, action, exchange, tuple(waits)))
-    start = timeline[0][0] if timeline else 0.0
-    return ReplayPlan(list(exchanges.values()), steps, calls, start, notes, packed, by_exchange)
+def build_plan(events: Iterable[TapEvent], numbers: Iterable[int] = ()) -> ReplayPlan:
+    """Everything replay needs, read at once and kept (see `PlanReader`)."""
+    reader = PlanReader(events, numbers, keep=True)
+    steps = list(reader.steps())
+    exchanges = [step.exchange for step in steps if step.action == "open"]
+    notes = [f"left out {reader.left_out} exchanges that carry no MCP"] if reader.left_out else []
+    return ReplayPlan(exchanges, steps, reader.calls, reader.start or 0.0, notes)
 
 
-def _seal(
-    exchange: RecordedExchange, bodies: dict[int, list[MessageSeen]], sent_rpc: set[int]
-) -> None:
-    """Rebuild an exchange's request body from its messages, and let the messages go."""
-    messages = bodies.pop(exchange.exchange_id, None)
-    if messages:
-        exchange.body = request_body(messages)
-        if any(m.message.kind is not MessageKind.INVALID for m in messages):
-            sent_rpc.add(exchange.exchange_id)
+Action = Literal["open", "close"]
+MAX_SHARED_HEADERS = 4096  # distinct header lists the reader keeps one copy of
+
+
+class PlanReader:
+    """A recording's replay plan, read from its events as the replay goes.
+
+    Each pass of `steps()` reads the events once and yields the steps in recorded order, an
+    exchange's step as soon as its request body is complete (its response began, it closed,
+    or the events ended), so a recording file is never held: what lives is the exchanges and
+    calls still open in the recording and those the replay has not judged yet.
+
+    A recorded call is complete once it has its response and the exchange that carried its
+    request has closed (or the events ended): then `on_complete` is told, and the call stays
+    in `by_exchange` until `release`. What mcp-tap injected by a `--fault` rule is left out:
+    it was never the server's doing. In a forward proxy's recording (OAuth and whatever else
+    the client fetched, from any host), exchanges that carry no MCP are left out too.
+    """
+
+    def __init__(
+        self, events: Iterable[TapEvent], numbers: Iterable[int] = (), keep: bool = False
+    ) -> None:
+        self.events = without_injected(events)
+        self.numbers = iter(numbers)  # the calls' numbers, when the events renumbered them
+        self.keep = keep  # True: `calls` keeps every recorded request
+        self.calls: list[Call] = []
+        self.start: float | None = None  # the first step's time, once it is read
+        self.legacy_sessions: set[str] = set()  # named by an `endpoint` event so far
+        self.by_exchange: dict[int, list[Call]] = {}  # recorded calls not released yet
+        self.place: dict[int, int] = {}  # id(call) -> its index among the recorded requests
+        self.complete: set[int] = set()  # id(call) of those complete in the recording
+        self.on_complete: Callable[[Call], None] | None = None
+        self.left_out = 0  # exchanges left out (see above)
+
+    def release(self, call: Call) -> None:
+        """`call` has been judged: let go of it."""
+        calls = self.by_exchange.get(call.exchange_id)
+        if calls is not None and call in calls:
+            calls.remove(call)
+            if not calls:
+                del self.by_exchange[call.exchange_id]
+        self.place.pop(id(call), None)
+        self.complete.discard(id(call))
+
+    def pending(self) -> list[Call]:
+        """The calls not released, in recorded order."""
+        calls = [call for calls in self.by_exchange.values() for call in calls]
+        return sorted(calls, key=lambda call: self.place.get(id(call), 0))
+
+    def steps(self) -> Iterator[Step]:
+        """The steps, in recorded order, read as they are needed."""
+        book = CallBook(keep=False)
+        exchanges: dict[int, RecordedExchange] = {}  # until closed
+        bodies: dict[int, list[MessageSeen]] = {}  # until sealed
+        shared: dict[Headers, Headers] = {}  # one copy of each header list
+        queue: deque[tuple[float, Action, RecordedExchange, list[Call]]] = deque()
+        answered: list[Call] = []  # answered, not yet waited for by a step
+        unanswered: dict[int, Call] = {}  # id -> call whose exchange closed before its answer
+        sent: dict[int, Call] = {}  # id -> call on a recorded exchange, until answered
+        requests = 0
+
+        def ready() -> Iterator[Step]:
+            while queue and queue[0][2].sealed:
+                time, action, exchange, waits = queue.popleft()
+                if exchange.left_out:  # the next step waits for what it would have
+                    (queue[0][3] if queue else answered)[:0] = waits
+                    continue
+                if self.start is None:
+                    self.start = time
+                yield Step(time, action, exchange, tuple(waits))
+
+        def queued(time: float, action: Action, exchange: RecordedExchange) -> None:
+            waits = [c for c in answered if (c.answered_at or 0.0) < time]
+            answered[:] = [c for c in answered if (c.answered_at or 0.0) >= time]
+            queue.append((time, action, exchange, waits))
+
+        def completed(call: Call) -> None:
+            self.complete.add(id(call))
+            book.forget(call)
+            if self.on_complete is not None:
+                self.on_complete(call)
+
+        for event in self.events:
+            call = book.handle(event)
+            if call is not None and call.answered_at is None:  # a new request
+                call.number = next(self.numbers, call.number)
+                self.place[id(call)] = requests
+                requests += 1
+                self.by_exchange.setdefault(call.exchange_id, []).append(call)
+                if call.exchange_id in exchanges:  # a request replay sends: one to wait for
+                    sent[id(call)] = call
+                if self.keep:
+                    self.calls.append(call)
+            elif call is not None:  # its answer
+                if sent.pop(id(call), None) is not None:
+                    answered.append(call)
+                if unanswered.pop(id(call), None) is not None:
+                    completed(call)
+            if isinstance(event, ExchangeOpened):
+                if len(shared) > MAX_SHARED_HEADERS:
+                    shared.clear()
+                opened = replace(event, headers=shared.setdefault(event.headers, event.headers))
+                exchanges[event.exchange_id] = RecordedExchange(opened)
+                queued(event.time, "open", exchanges[event.exchange_id])
+                continue
+            if not isinstance(event, MessageSeen | ResponseStarted | ExchangeClosed):
+                continue
+            exchange = exchanges.get(event.exchange_id)
+            if exchange is None:
+                continue
+            if isinstance(event, MessageSeen) and event.direction is Direction.CLIENT_TO_SERVER:
+                if not exchange.sealed:
+                    bodies.setdefault(event.exchange_id, []).append(event)
+                continue  # a request body: the exchange is not sealed by it
+            if isinstance(event, ResponseStarted):
+                exchange.started = replace(event, headers=())  # never sent
+            elif isinstance(event, MessageSeen) and event.message.kind is MessageKind.ENDPOINT:
+                exchange.endpoint_session = event.session_id
+                if event.session_id is not None:
+                    self.legacy_sessions.add(event.session_id)
+            self._seal(exchange, bodies)
+            if isinstance(event, ExchangeClosed):
+                exchange.closed = event
+                del exchanges[event.exchange_id]
+                if event.reason == "client-disconnected":
+                    queued(event.time, "close", exchange)
+                for call in self.by_exchange.get(event.exchange_id, ()):
+                    if call.response is not None:
+                        completed(call)
+                    else:
+                        unanswered[id(call)] = call
+            yield from ready()
+        for exchange in exchanges.values():
+            self._seal(exchange, bodies)
+        yield from ready()
+        for calls in list(self.by_exchange.values()):
+            for call in calls:
+                if id(call) not in self.complete:
+                    completed(call)
+
+    def _seal(self, exchange: RecordedExchange, bodies: dict[int, list[MessageSeen]]) -> None:
+        """Rebuild an exchange's request body from its messages, and let the messages go."""
+        if exchange.sealed:
+            return
+        exchange.sealed = True
+        messages = bodies.pop(exchange.exchange_id, None) or []
+        if messages:
+            exchange.body = request_body(messages)
+        sent_rpc = any(m.message.kind is not MessageKind.INVALID for m in messages)
+        if exchange.opened.origin is not None and not _is_mcp(exchange, sent_rpc):
+            exchange.left_out = True
+            self.left_out += 1
 
 
 @dataclass(frozen=True)

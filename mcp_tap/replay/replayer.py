@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import partial
 from urllib.parse import urljoin, urlsplit
 
@@ -30,7 +30,7 @@ from mcp_tap.protocol.events import (
 )
 from mcp_tap.protocol.headers import NOT_FORWARDED_REQUEST, forwardable
 from mcp_tap.replay.compare import Judge
-from mcp_tap.replay.plan import RecordedExchange, ReplayPlan, Step
+from mcp_tap.replay.plan import PlanReader, RecordedExchange, Step
 from mcp_tap.tap.bus import TapBus
 from mcp_tap.tap.exchange import ExchangeTap, legacy_session_id
 
@@ -46,11 +46,11 @@ def secret_env_name(header: str) -> str:
     return "MCP_TAP_HEADER_" + header.upper().replace("-", "_")
 
 
-def refill_secrets(exchanges: list[RecordedExchange], given: dict[str, str]) -> dict[str, str]:
+def refill_secrets(headers: Iterable[Headers], given: dict[str, str]) -> dict[str, str]:
     """Values for every redacted header, from `--header` or the environment; else ReplayError."""
     values = {name.lower(): value for name, value in given.items()}
-    for exchange in exchanges:
-        for name, value in exchange.headers:
+    for each in headers:
+        for name, value in each:
             if not value.startswith(REDACTED_PREFIX) or name in values:
                 continue
             from_env = os.environ.get(secret_env_name(name))
@@ -64,17 +64,22 @@ def refill_secrets(exchanges: list[RecordedExchange], given: dict[str, str]) -> 
 
 
 class Replayer:
-    """Drives one replay of a plan against the origin of `upstream`."""
+    """Drives one replay of a plan, read as it goes, against the origin of `upstream`.
+
+    With a judge, each call is judged once both sides are complete: its replayed exchange
+    closed with an answer, and the recording holds all of it (`PlanReader.on_complete`),
+    whichever comes second; what was judged is let go of on both sides.
+    """
 
     def __init__(
         self,
-        plan: ReplayPlan,
+        plan: PlanReader,
         upstream: UpstreamPool,
         bus: TapBus,
         speed: float | None = 1.0,  # None: as fast as causality allows
         timeout: float = 30.0,  # how long to wait for a response the next step depends on
         secrets: dict[str, str] | None = None,
-        judge: Judge | None = None,  # compares each call once its exchange closed
+        judge: Judge | None = None,
     ) -> None:
         self.plan = plan
         self.judge = judge
@@ -86,14 +91,17 @@ class Replayer:
         self.secrets = secrets or {}
         self.book = CallBook(keep=judge is None)
         self.exchange_map: dict[int, int] = {}  # recorded exchange id -> replayed one
-        self._recorded_of: dict[int, RecordedExchange] = {}  # replayed id -> recorded exchange
+        self._recorded_of: dict[int, RecordedExchange] = {}  # replayed id -> while open
         self._sessions: dict[str, str] = {}  # recorded session id -> new session id
         self._endpoints: dict[str, str] = {}  # recorded legacy session -> new endpoint target
         self._changed = asyncio.Event()  # set whenever a replayed event arrives
-        self._legacy_sessions = {x.endpoint_session for x in plan.exchanges if x.endpoint_session}
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._next_id = 0
-        self.missing: list[Call] = []  # recorded calls whose replay got no response in time
+        # id -> a recorded call judged or waited for, not both yet (held: its id stays its own)
+        self._judged: dict[int, Call] = {}
+        self._awaited: dict[int, Call] = {}
+        if judge is not None:
+            plan.on_complete = self._recorded_complete
         bus.subscribe(self)
 
     # -- the replayer watches its own tap events for sessions, endpoints and responses --
@@ -112,20 +120,43 @@ class Replayer:
                 query = f"?{parts.query}" if parts.query else ""
                 self._endpoints[recorded.endpoint_session] = parts.path + query
                 self._sessions[recorded.endpoint_session] = legacy_session_id(endpoint) or ""
-        elif isinstance(event, ExchangeClosed) and self.judge is not None:
+        elif isinstance(event, ExchangeClosed):
             recorded = self._recorded_of.pop(event.exchange_id, None)
-            if recorded is not None:
-                self._judge(recorded)
+            if recorded is not None and self.judge is not None:
+                for call in list(self.plan.by_exchange.get(recorded.exchange_id, ())):
+                    if id(call) in self.plan.complete:
+                        self._judge(call)
+                self._let_go(recorded.exchange_id)
         self._changed.set()
 
-    def _judge(self, recorded: RecordedExchange) -> None:
-        """The calls this exchange answered are complete: judge them, keep the verdicts."""
+    def _recorded_complete(self, call: Call) -> None:
+        replayed = self.exchange_map.get(call.exchange_id)
+        if replayed is not None and replayed not in self._recorded_of:  # its replay closed
+            self._judge(call)
+            self._let_go(call.exchange_id)
+
+    def _judge(self, recorded: Call) -> None:
+        """Judge `recorded` if its replay has its answer; let go of both calls."""
         assert self.judge is not None
-        for call in self.plan.by_exchange.get(recorded.exchange_id, ()):
-            twin = self.replayed_call(call)
-            if twin is not None and twin.response is not None:
-                self.judge.judge(call, twin)
-                self.book.forget(twin)
+        twin = self.replayed_call(recorded)
+        if twin is None or twin.response is None:
+            return  # judged at the end (an answer on another stream, or none)
+        self.judge.judge(self.plan.place.get(id(recorded), 0), recorded, twin)
+        self.book.forget(twin)
+        self.plan.release(recorded)
+        if self._awaited.pop(id(recorded), None) is None and recorded.answered_at is not None:
+            self._judged[id(recorded)] = recorded  # a later step waits for it
+
+    def _let_go(self, recorded_exchange: int) -> None:
+        if recorded_exchange not in self.plan.by_exchange:  # every call of it judged
+            self.exchange_map.pop(recorded_exchange, None)
+
+    def finish(self) -> None:
+        """Judge what is left, in recorded order: calls not replayed or not answered."""
+        assert self.judge is not None
+        for call in self.plan.pending():
+            self.judge.judge(self.plan.place.get(id(call), 0), call, self.replayed_call(call))
+            self.plan.release(call)
 
     def close(self) -> None:
         pass
@@ -148,12 +179,13 @@ class Replayer:
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         started = loop.time()
-        for step in self.plan.steps:
+        for step in self.plan.steps():
             for call in step.waits_for:
-                if not await self._until(partial(self._answered, call), f"for {call.label}"):
-                    self.missing.append(call)
+                await self._until(partial(self._answered, call), f"for {call.label}")
+                if self._judged.pop(id(call), None) is None:
+                    self._awaited[id(call)] = call
             if self.speed is not None:
-                due = started + (step.time - self.plan.start) / self.speed
+                due = started + (step.time - (self.plan.start or 0.0)) / self.speed
                 await asyncio.sleep(max(0.0, due - loop.time()))
             if step.action == "open":
                 await self._open(step)
@@ -175,7 +207,7 @@ class Replayer:
         return self.book.sent_on(exchange_id, recorded.request.id)
 
     def _answered(self, recorded: Call) -> bool:
-        if self.judge is not None and id(recorded) in self.judge.judged:
+        if id(recorded) in self._judged:
             return True
         call = self.replayed_call(recorded)
         return call is not None and call.response is not None
@@ -184,7 +216,7 @@ class Replayer:
         recorded = step.exchange
         target = recorded.opened.target
         session = recorded.opened.session_id
-        if session is not None and session in self._legacy_sessions:
+        if session is not None and session in self.plan.legacy_sessions:
             if not await self._until(lambda: session in self._endpoints, "for an endpoint event"):
                 return
             target = self._endpoints[session]

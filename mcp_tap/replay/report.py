@@ -19,9 +19,11 @@ from rich.text import Text
 
 from mcp_tap.analysis.diff import MISSING
 from mcp_tap.replay.compare import CallVerdict
+from mcp_tap.replay.verdicts import summary
 from mcp_tap.view.visible import visible
 
 CONTEXT = 12  # characters kept before the first difference when a value is windowed
+MAX_DIFFS_FLAG = "--max-diffs"
 MIN_ROOM = 40  # values get at least this many characters, however narrow the terminal
 
 
@@ -36,7 +38,8 @@ def print_verdicts(
     reader would pass them; by default as `replay`'s flags.
     """
     silence = silence or cli_flags
-    divergent = [v for v in verdicts if not v.ok]
+    counted = summary(verdicts)
+    divergent = [v for v in counted if not v.ok]
     room = max(MIN_ROOM, console.width - 6)
     for verdict in divergent:
         call = verdict.call
@@ -64,21 +67,29 @@ def print_verdicts(
         if hints:
             text = f"  silence with: {silence(hints)}"
             console.print(Text(visible(text), style="dim"), soft_wrap=True)
-    if divergent:
+    if counted.left_out:
         console.print(
-            f"[bold red]replay diverged[/]: {len(divergent)} of {len(verdicts)} requests differ"
+            f"[dim]... and {counted.left_out} more divergent requests, not shown "
+            f"({MAX_DIFFS_FLAG} N shows more)[/]"
+        )
+    if counted.diverged:
+        console.print(
+            f"[bold red]replay diverged[/]: {counted.diverged} of {counted.requests} "
+            "requests differ"
         )
     else:
         console.print(
-            f"[bold green]replay matched[/]: all {len(verdicts)} requests behaved the same"
+            f"[bold green]replay matched[/]: all {counted.requests} requests behaved the same"
         )
 
 
 def verdicts_json(verdicts: Sequence[CallVerdict]) -> dict[str, Any]:
-    """`replay --format json`: the same verdicts for machines."""
-    return {
-        "matched": all(v.ok for v in verdicts),
-        "requests": len(verdicts),
+    """`replay --format json`: the same verdicts for machines (`diverged_not_shown`: the
+    divergent requests beyond `--max-diffs`, when there are any)."""
+    counted = summary(verdicts)
+    found: dict[str, Any] = {
+        "matched": counted.ok,
+        "requests": counted.requests,
         "diverged": [
             {
                 "request": v.call.label,
@@ -87,10 +98,13 @@ def verdicts_json(verdicts: Sequence[CallVerdict]) -> dict[str, Any]:
                 "sent_at": round(v.call.sent_at, 6),
                 "divergences": [d.to_json() for d in v.divergences],
             }
-            for v in verdicts
+            for v in counted
             if not v.ok
         ],
     }
+    if counted.left_out:
+        found["diverged_not_shown"] = counted.left_out
+    return found
 
 
 def show(value: Any) -> str | None:

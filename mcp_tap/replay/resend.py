@@ -23,7 +23,7 @@ from mcp_tap.protocol.events import (
     StreamKind,
     TapEvent,
 )
-from mcp_tap.replay.plan import build_plan
+from mcp_tap.replay.plan import PlanReader, build_plan
 from mcp_tap.replay.replayer import Replayer, ReplayError, refill_secrets
 from mcp_tap.replay.run import target_origin
 from mcp_tap.tap.bus import TapBus
@@ -97,15 +97,17 @@ async def resend_call(
     timeout: float = 30.0,
 ) -> Call:
     """Call `number` sent again to `target` with `params`: the answer that came back."""
-    plan = build_plan(edited_events(events, number, params))
+    edited = edited_events(events, number, params)
+    plan = build_plan(edited)
     mine = [c for c in plan.calls if c.method not in HANDSHAKE]
     if not mine:
         raise ReplayError(f"call {number} is not in the recording")
-    secrets = refill_secrets(plan.exchanges, headers or {})
+    secrets = refill_secrets([x.headers for x in plan.exchanges], headers or {})
     async with target_origin(target) as origin:
         upstream = UpstreamPool(origin, idle_timeout=DEFAULT_IDLE_TIMEOUT)
         try:
-            replayer = Replayer(plan, upstream, TapBus(), None, timeout, secrets)
+            reader = PlanReader(edited)  # the same steps, read again as they are sent
+            replayer = Replayer(reader, upstream, TapBus(), None, timeout, secrets)
             await replayer.run()
         finally:
             await upstream.aclose()

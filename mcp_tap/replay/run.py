@@ -8,31 +8,30 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 from urllib.parse import urlsplit
 
-from mcp_tap.analysis.calls import Call, client_call_numbers
+from mcp_tap.analysis.calls import client_call_numbers
 from mcp_tap.http.limits import DEFAULT_IDLE_TIMEOUT
 from mcp_tap.http.upstream import UpstreamPool
-from mcp_tap.protocol.events import TapEvent
+from mcp_tap.protocol.events import (
+    Direction,
+    ExchangeOpened,
+    Headers,
+    MessageKind,
+    MessageSeen,
+    TapEvent,
+)
 from mcp_tap.replay.compare import CallVerdict, Judge
-from mcp_tap.replay.plan import build_plan
-from mcp_tap.replay.replayer import Replayer, ReplayError, refill_secrets
+from mcp_tap.replay.plan import PlanReader, build_plan
+from mcp_tap.replay.replayer import REDACTED_PREFIX, Replayer, ReplayError, refill_secrets
 from mcp_tap.replay.stdio_replayer import StdioReplayer, running_command
 from mcp_tap.replay.stdio_session import is_stdio_session, stdio_as_http
+from mcp_tap.replay.verdicts import DEFAULT_MAX_DIFFS, Verdicts, summary
 from mcp_tap.stdio.child import describe_end
 from mcp_tap.tap.bus import TapBus
 
 EXIT_MATCH, EXIT_DIVERGED = 0, 1
 DEMO_PATH = "/mcp"  # where the bundled demo server speaks streamable HTTP
-
-
-class Carrier(Protocol):
-    """What sends a plan (over HTTP, or a stdio server's pipes) and finds its replies."""
-
-    async def run(self) -> None: ...
-
-    def replayed_call(self, recorded: Call) -> Call | None: ...
 
 
 @dataclass
@@ -47,6 +46,7 @@ class ReplayOptions:
     progress_tolerance: int = 0
     timeout: float = 30.0
     junit: Path | None = None
+    max_diffs: int | None = DEFAULT_MAX_DIFFS  # None: keep every verdict
 
 
 @contextlib.asynccontextmanager
@@ -71,22 +71,42 @@ async def target_origin(target: str | None) -> AsyncIterator[str]:
     yield f"{parts.scheme}://{parts.netloc}"
 
 
+def survey(events: Iterable[TapEvent]) -> tuple[int, list[Headers]]:
+    """One pass before anything is sent: how many requests the client made, and the header
+    lists that hold a redacted value (whose secrets must be given first)."""
+    requests = 0
+    redacted: dict[Headers, None] = {}
+    for event in events:
+        if isinstance(event, ExchangeOpened):
+            if any(value.startswith(REDACTED_PREFIX) for _, value in event.headers):
+                redacted.setdefault(event.headers)
+        elif (
+            isinstance(event, MessageSeen)
+            and event.direction is Direction.CLIENT_TO_SERVER
+            and event.message.kind is MessageKind.REQUEST
+        ):
+            requests += 1
+    return requests, list(redacted)
+
+
 async def replay(
     events: Iterable[TapEvent],
     options: ReplayOptions,
     bus: TapBus,
     on_started: Callable[[], None] | None = None,
     is_stdio: bool | None = None,
-) -> tuple[list[CallVerdict], float]:
+) -> tuple[Verdicts, float]:
     """Replay `events` and compare; returns the verdicts and the seconds it took.
 
-    `events` may be a recording file, read as it streams (once, or twice to find out whether
-    it is a stdio session when `is_stdio` is None: a header that says so saves that pass).
-    `on_started` is called once the target is reached, before the first request: a start-up
-    error (nothing to replay, a missing secret, an unreachable target) comes before it.
+    `events` may be a recording file, read as it streams: once to count what it asks of the
+    replay, then as the replay goes (and once more to find out whether it is a stdio session
+    when `is_stdio` is None: a header that says so saves that pass). A stdio session is held
+    whole. The verdicts keep the first `options.max_diffs` divergent requests (None: every
+    verdict) and count the rest. `on_started` is called once the target is reached, before
+    the first request: a start-up error (nothing to replay, a missing secret, an
+    unreachable target) comes before it.
     """
-    replayer: Carrier
-    numbers: list[int] | None = None
+    numbers: list[int] = []
     if is_stdio if is_stdio is not None else is_stdio_session(events):
         # the same messages, cut into the exchanges HTTP needs; each call keeps the number
         # it has in the recording, where the server's requests count too
@@ -94,27 +114,31 @@ async def replay(
         numbers = client_call_numbers(recorded)
         path = urlsplit(options.target).path if options.target else ""
         events = stdio_as_http(recorded, path or DEMO_PATH)
-    plan = build_plan(events)
-    if numbers is not None:
-        for call, number in zip(plan.calls, numbers, strict=False):
-            call.number = number
-    if not plan.calls:
+    plan = PlanReader(events, numbers)
+    requests, redacted = survey(plan.events)
+    if not requests:
         raise ReplayError("nothing to replay: the recording holds no request")
-    judge = Judge(plan.recorded, options.ignore, options.progress_tolerance, options.timeout)
+    verdicts = Verdicts(options.max_diffs)
+    judge = Judge(verdicts.add, options.ignore, options.progress_tolerance, options.timeout)
     started = time.monotonic()
     if options.command is not None:
+        whole = build_plan(events, numbers)
         async with running_command(options.command) as process:
             if on_started is not None:
                 on_started()
-            replayer = stdio = StdioReplayer(
-                plan, process, options.command, bus, options.speed, options.timeout
+            stdio = StdioReplayer(
+                whole, process, options.command, bus, options.speed, options.timeout
             )
             await stdio.run()
         if stdio.ended_first and not stdio.answered_any:
             end = describe_end(stdio.returncode) if stdio.returncode is not None else "ended"
             raise ReplayError(f"{stdio.program} {end} before answering anything")
+        await asyncio.sleep(0)  # let the bus deliver the last events
+        bus.drain()
+        for place, call in enumerate(whole.calls):
+            judge.judge(place, call, stdio.replayed_call(call))
     else:
-        secrets = refill_secrets(plan.exchanges, options.headers)  # before sending anything
+        secrets = refill_secrets(redacted, options.headers)  # before sending anything
         async with target_origin(options.target) as origin:
             if on_started is not None:
                 on_started()
@@ -126,11 +150,11 @@ async def replay(
                 await replayer.run()
             finally:
                 await upstream.aclose()
-    await asyncio.sleep(0)  # let the bus deliver the last events
-    bus.drain()
-    verdicts = judge.verdicts(plan.calls, replayer.replayed_call)
+        await asyncio.sleep(0)  # let the bus deliver the last events
+        bus.drain()
+        replayer.finish()
     return verdicts, time.monotonic() - started
 
 
 def exit_code(verdicts: Sequence[CallVerdict]) -> int:
-    return EXIT_MATCH if all(v.ok for v in verdicts) else EXIT_DIVERGED
+    return EXIT_MATCH if summary(verdicts).ok else EXIT_DIVERGED

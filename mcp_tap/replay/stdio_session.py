@@ -113,6 +113,7 @@ def stdio_as_http(events: list[TapEvent], path: str = "/mcp") -> list[TapEvent]:
     by_id: dict[Any, int] = {}
     by_token: dict[tuple[str, Any], int] = {}
     session: str | None = None  # the session the messages so far belong to
+    minted: int | None = None  # the initialize exchange whose response has not started
     out: list[TapEvent] = []
     for event in events:
         if not isinstance(event, MessageSeen):
@@ -134,9 +135,7 @@ def stdio_as_http(events: list[TapEvent], path: str = "/mcp") -> list[TapEvent]:
                 out.append(ExchangeOpened(exchange, event.time, "POST", path, headers, session))
                 if message.method == "initialize" and version is not None:
                     session = SESSION
-                    out.append(
-                        ResponseStarted(exchange, event.time, 200, (), StreamKind.POST_SSE, session)
-                    )
+                    minted = exchange  # its response starts once its body is in
             if message.kind is MessageKind.REQUEST:
                 by_id[message.id] = exchange
                 if message.has_progress_token:
@@ -148,6 +147,11 @@ def stdio_as_http(events: list[TapEvent], path: str = "/mcp") -> list[TapEvent]:
                     exchange, event.time, event.direction, StreamKind.REQUEST_BODY, owner, message
                 )
             )
+            if minted == exchange:
+                minted = None
+                out.append(
+                    ResponseStarted(exchange, event.time, 200, (), StreamKind.POST_SSE, session)
+                )
             continue
         params = progress_params(message)
         if params is not None:

@@ -75,7 +75,7 @@ class ViewOptions:
     """What the user asked the view to show (`-v`, `-q`, `--filter`, `--clock`, ...)."""
 
     verbose: bool = False  # full messages as highlighted JSON, and HTTP exchange lines
-    quiet: bool = False  # only progress and findings (and faults)
+    quiet: bool = False  # only progress (bars, or a stream's end line) and findings, faults
     filters: tuple[str, ...] = ()  # method globs: a message's, or its request's, must match
     fps: float = DEFAULT_FPS
     # lines show the local time of day (14:03:07.250) instead of seconds since the start
@@ -84,7 +84,7 @@ class ViewOptions:
     # taken from the first event as it arrives, which is right for a live proxy
     started_at: float | None = None
     # a line for each progress notification, as well as the bar (which is always drawn);
-    # -q leaves them out anyway where the bars show progress
+    # -q leaves them out anyway: a stream's bar and its end line show its progress
     progress_lines: bool = True
     # secrets are shown redacted, by the recording's rules (session ids are kept)
     redaction: RedactionRules = RedactionRules()
@@ -249,8 +249,8 @@ class ConsoleView:
         is_progress = event.message.method == "notifications/progress"
         if is_progress and not self.options.progress_lines:
             return
-        # quiet: bars carry progress; without bars, progress lines are all there is to show
-        if self.options.quiet and not (is_progress and not self.live):
+        # quiet: progress is the bars, or each stream's one line when it ends (no bars)
+        if self.options.quiet:
             return
         if self.live and len(out) >= MAX_MESSAGE_LINES_PER_FRAME:
             folded[event.message.method or event.message.kind.value] += 1
