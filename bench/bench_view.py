@@ -50,7 +50,7 @@ def run(
     name: str, events: list[TapEvent], make_view: Callable[[ProgressTracker], object], rate: int
 ) -> None:
     async def measure() -> tuple[float, float, list[float]]:
-        tracker = ProgressTracker(lambda event: None)
+        tracker = ProgressTracker(lambda event: None, keep_endings=True)
         view = make_view(tracker)
         handle_view = view.handle  # type: ignore[attr-defined]
         render = getattr(view, "render_frame", None) or view.flush  # type: ignore[attr-defined]

@@ -381,7 +381,7 @@ methods = st.sampled_from(
 def test_any_message_sequence_renders_without_errors(
     steps: list[tuple[str, str, object, object]],
 ) -> None:
-    tracker = ProgressTracker(lambda finding: None)
+    tracker = ProgressTracker(lambda finding: None, keep_endings=True)
     console = Console(file=io.StringIO(), force_terminal=True, width=100)
     view = ConsoleView(tracker, ViewOptions(verbose=True), console)
     seen: list[TapEvent] = []

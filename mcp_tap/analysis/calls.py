@@ -15,6 +15,7 @@ ids may repeat).
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,8 @@ from mcp_tap.protocol.events import (
 )
 from mcp_tap.protocol.jsonrpc import progress_params
 
+RECENT_ANSWERED = 4096  # answered calls whose ids still find them (a late finding, a late progress)
+MAX_UNANSWERED = 65_536  # calls waiting for an answer that are remembered; the oldest go first
 Owner = str | int  # a session id, or the exchange id of a session-less request
 VOLATILE_OUTCOME = ("result._meta", "result.serverInfo.version", "error.data.timestamp")
 """Fields of an outcome that change from run to run: never a divergence (replay) or a
@@ -79,6 +82,7 @@ def _token_key(token: Any) -> tuple[str, Any]:
 
 _ANSWERS = (MessageKind.RESPONSE, MessageKind.ERROR)
 _NumberKey = tuple[Owner, Direction, tuple[str, Any]]  # (owner, the request's way, id/token)
+_Entry = tuple[dict[_NumberKey, int], _NumberKey]  # a table of CallNumbers, and a key in it
 
 
 class CallNumbers:
@@ -89,12 +93,18 @@ class CallNumbers:
     its owner (session, or exchange when it has none) and in its own exchange (an
     initialize is answered with a session it did not have); an id used again starts a new
     call, as it does on the wire.
+
+    A recording of any length is numbered in bounded memory: once a call is answered its ids
+    are kept for the next `RECENT_ANSWERED` answered calls only (what comes that late is
+    numbered None), and at most `MAX_UNANSWERED` calls wait for their answer.
     """
 
     def __init__(self) -> None:
         self.count = 0  # calls numbered so far: the last number given
         self._ids: dict[_NumberKey, int] = {}
         self._tokens: dict[_NumberKey, int] = {}
+        self._waiting: dict[int, list[_Entry]] = {}  # unanswered call -> where its keys are
+        self._answered: deque[tuple[int, list[_Entry]]] = deque()  # the latest, oldest first
 
     def see(self, event: TapEvent) -> int | None:
         """The number of the call `event` belongs to, or None (not part of any call)."""
@@ -104,20 +114,16 @@ class CallNumbers:
             return None
         message, owner = event.message, owner_of(event)
         if message.kind is MessageKind.REQUEST:
-            self.count += 1
-            key = _token_key(message.id)
-            self._ids[(owner, event.direction, key)] = self.count
-            self._ids[(event.exchange_id, event.direction, key)] = self.count
-            if message.has_progress_token:
-                token = _token_key(message.progress_token)
-                self._tokens[(owner, event.direction, token)] = self.count
-            return self.count
+            return self._number(event, owner)
         asker = _other_way(event.direction)
         if message.kind in _ANSWERS:
             key = _token_key(message.id)
-            return self._ids.get((owner, asker, key)) or self._ids.get(
+            number = self._ids.get((owner, asker, key)) or self._ids.get(
                 (event.exchange_id, asker, key)
             )
+            if number is not None:
+                self._answer(number)
+            return number
         params = progress_params(message)
         if params is not None:
             return self._tokens.get((owner, asker, _token_key(params.get("progressToken"))))
@@ -132,6 +138,40 @@ class CallNumbers:
         self._ids.pop((exchange_id, way, key), None)
         if request.has_progress_token:
             self._tokens.pop((owner, way, _token_key(request.progress_token)), None)
+
+    def _number(self, event: MessageSeen, owner: Owner) -> int:
+        self.count += 1
+        message, number = event.message, self.count
+        key = _token_key(message.id)
+        entries: list[_Entry] = [
+            (self._ids, (owner, event.direction, key)),
+            (self._ids, (event.exchange_id, event.direction, key)),
+        ]
+        if message.has_progress_token:
+            token = _token_key(message.progress_token)
+            entries.append((self._tokens, (owner, event.direction, token)))
+        for table, entry_key in entries:
+            table[entry_key] = number
+        self._waiting[number] = entries
+        if len(self._waiting) > MAX_UNANSWERED:
+            oldest = next(iter(self._waiting))
+            self._forget(oldest, self._waiting.pop(oldest))
+        return number
+
+    def _answer(self, number: int) -> None:
+        """Call `number` is answered: its keys stay for the next RECENT_ANSWERED answers."""
+        entries = self._waiting.pop(number, None)
+        if entries is None:
+            return  # answered before (a duplicate answer), or forgotten
+        self._answered.append((number, entries))
+        if len(self._answered) > RECENT_ANSWERED:
+            self._forget(*self._answered.popleft())
+
+    @staticmethod
+    def _forget(number: int, entries: list[_Entry]) -> None:
+        for table, key in entries:
+            if table.get(key) == number:  # not an id used again by a later call
+                del table[key]
 
     def of_finding(self, finding: Finding) -> int | None:
         """The call a finding names by its request id (the client's request first)."""

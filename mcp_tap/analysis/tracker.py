@@ -73,16 +73,25 @@ class ProgressTracker:
 
     `emit_findings=False` keeps findings in `self.findings` without publishing them; `show`
     uses it when the recording already carries the findings of the session it shows.
+    `keep_endings=True` keeps the streams that ended in `self.ended` for a view to take and
+    print; without a view nothing takes them, so nothing is kept.
     """
 
-    def __init__(self, publish: Callable[[TapEvent], None], emit_findings: bool = True) -> None:
+    def __init__(
+        self,
+        publish: Callable[[TapEvent], None],
+        emit_findings: bool = True,
+        keep_endings: bool = False,
+    ) -> None:
         self._publish = publish
         self._emit = emit_findings
         self.index = RequestIndex()
         # bounded, or a few bytes a request: a proxy runs for hours
         self.streams: deque[ProgressStats] = deque(maxlen=KEPT_STREAMS)  # the latest, in order
         self.stream_count = 0  # every token seen
-        self.ended: deque[tuple[TapEvent, ProgressStats]] = deque(maxlen=KEPT_ENDINGS)  # to print
+        self.ended: deque[tuple[TapEvent, ProgressStats]] = deque(
+            maxlen=KEPT_ENDINGS if keep_endings else 0
+        )  # to print
         self.latencies: dict[str, array[float]] = {}  # method -> request-to-response seconds
         self.requests: Counter[str] = Counter()  # method -> requests seen
         self.errors: Counter[str] = Counter()  # method -> error responses seen

@@ -376,7 +376,7 @@ def build_view(
     `judge_memory` (`--judge-memory`) bounds what they remember. `pins`:
     the definitions the server is held to (`--pins`).
     """
-    tracker = ProgressTracker(publish, emit_findings=emit_findings)
+    tracker = ProgressTracker(publish, emit_findings=emit_findings, keep_endings=True)
     checkers: list[Subscriber] = [tracker]
     if emit_findings:
         checkers.append(WireChecker(publish))
