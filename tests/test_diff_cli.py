@@ -18,6 +18,7 @@ from typing import Any
 import anyio
 import pytest
 
+from mcp_tap.cli import main
 from mcp_tap.protocol.events import ExchangeClosed, Finding
 from mcp_tap.recording.reader import Recording, load_recording
 
@@ -89,6 +90,16 @@ def versions(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return v1, v2
 
 
+def in_process(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """`mcp-tap ARGS` run by its entry point in this process: exit code, stdout, stderr.
+
+    The same `main` as `python -m mcp_tap`, without a Python start-up each: for the many
+    runs that vary one flag (each command here also runs as a process of its own)."""
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 def test_diff_finds_each_change_with_its_class(versions: tuple[Path, Path]) -> None:
     v1, v2 = versions
     done = mcp_tap("diff", str(v1), str(v2), "--format", "json")
@@ -122,21 +133,25 @@ def test_diff_finds_each_change_with_its_class(versions: tuple[Path, Path]) -> N
     assert report["notes"] == []
 
 
-def test_fail_on_follows_the_impact_in_both_directions(versions: tuple[Path, Path]) -> None:
+def test_fail_on_follows_the_impact_in_both_directions(
+    versions: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     v1, v2 = versions
     for form in ("text", "json", "markdown"):
-        done = mcp_tap("diff", str(v1), str(v2), "--format", form, "--fail-on", "breaking")
-        assert done.returncode == 1 and "legacy" in done.stdout, form
-    assert mcp_tap("diff", str(v1), str(v2), "--fail-on", "any").returncode == 1
+        code, out, _ = in_process(
+            capsys, "diff", str(v1), str(v2), "--format", form, "--fail-on", "breaking"
+        )
+        assert code == 1 and "legacy" in out, form
+    assert in_process(capsys, "diff", str(v1), str(v2), "--fail-on", "any")[0] == 1
     # backwards a client survives every change but one: a tool added, a parameter it
     # need not send, a hint made safer, an error gone; but `unit`, which it had to send,
     # is a field removed
-    back = json.loads(mcp_tap("diff", str(v2), str(v1), "--format", "json").stdout)
+    back = json.loads(in_process(capsys, "diff", str(v2), str(v1), "--format", "json")[1])
     breaking = [d["what"] for d in back["differences"] if d["impact"] != "compatible"]
     assert breaking == ["removed property 'unit'"]
     unit = ["--ignore", "tools[name=scale].inputSchema.properties.unit"]
-    assert mcp_tap("diff", str(v2), str(v1), "--fail-on", "breaking", *unit).returncode == 0
-    assert mcp_tap("diff", str(v2), str(v1), "--fail-on", "any").returncode == 1
+    assert in_process(capsys, "diff", str(v2), str(v1), "--fail-on", "breaking", *unit)[0] == 0
+    assert in_process(capsys, "diff", str(v2), str(v1), "--fail-on", "any")[0] == 1
     ignored = [
         "--ignore", "tools[name=legacy_export]", "--ignore", "tools[name=scale]",
         "--ignore", "tools[name=lookup].annotations", "--ignore", "tools[name=add]",
@@ -167,13 +182,17 @@ def test_text_and_markdown_show_the_changes_escaped(versions: tuple[Path, Path])
     assert "\u200b" not in markdown.replace("`\u200b``", "")
 
 
-def test_a_recording_diffed_with_itself_has_no_differences(versions: tuple[Path, Path]) -> None:
+def test_a_recording_diffed_with_itself_has_no_differences(
+    versions: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     v1, _ = versions
     for form in ("text", "markdown"):
-        done = mcp_tap("diff", str(v1), str(v1), "--format", form, "--fail-on", "any")
-        assert done.returncode == 0 and "no differences" in done.stdout.splitlines(), done
-    done = mcp_tap("diff", str(v1), str(v1), "--format", "json")
-    assert json.loads(done.stdout)["differences"] == []
+        code, out, _ = in_process(
+            capsys, "diff", str(v1), str(v1), "--format", form, "--fail-on", "any"
+        )
+        assert code == 0 and "no differences" in out.splitlines(), (code, out)
+    code, out, _ = in_process(capsys, "diff", str(v1), str(v1), "--format", "json")
+    assert code == 0 and json.loads(out)["differences"] == []
 
 
 def test_pins_of_version_1_raise_definition_changed_live_against_2(
@@ -209,32 +228,34 @@ def test_pins_of_version_1_raise_definition_changed_live_against_2(
     assert clean.returncode == 0 and "definition-" not in clean.stdout, clean.stdout
 
 
-def test_bad_input_is_one_line_and_exit_2(versions: tuple[Path, Path], tmp_path: Path) -> None:
+def test_bad_input_is_one_line_and_exit_2(
+    versions: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     v1, _ = versions
     missing = mcp_tap("diff", str(v1), str(tmp_path / "nope.yaml"))
     assert missing.returncode == 2 and len(missing.stderr.splitlines()) == 1
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     for command in (["check", str(v1)], ["stdio", "--no-record"], ["proxy", "--port", "0"]):
-        done = mcp_tap(
-            *command, "--pins", str(bad), *(["--", "true"] if "stdio" in command else [])
+        code, _, err = in_process(
+            capsys, *command, "--pins", str(bad), *(["--", "true"] if "stdio" in command else [])
         )
-        assert done.returncode == 2, done
-        assert (
-            done.stderr.startswith(f"mcp-tap: {bad} is not JSON") and done.stderr.count("\n") == 1
-        )
-    pins = json.loads(mcp_tap("pin", str(v1), "-o", "-").stdout)
+        assert code == 2, (command, err)
+        assert err.startswith(f"mcp-tap: {bad} is not JSON") and err.count("\n") == 1
+    code, out, _ = in_process(capsys, "pin", str(v1), "-o", "-")
+    assert code == 0
+    pins = json.loads(out)
     pins["tools"]["add"]["definition"]["description"] = "edited"
     edited = tmp_path / "edited.json"
     edited.write_text(json.dumps(pins))
-    done = mcp_tap("check", str(v1), "--pins", str(edited))
-    assert done.returncode == 2 and "fingerprint is not its definition's" in done.stderr
+    code, _, err = in_process(capsys, "check", str(v1), "--pins", str(edited))
+    assert code == 2 and "fingerprint is not its definition's" in err
     empty = tmp_path / "empty.yaml"  # a session that never listed anything
     line = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "ping"}) + "\n"
     child = [sys.executable, str(ROOT / "tests" / "stdio_child.py"), "cat"]
     tap = [sys.executable, "-m", "mcp_tap", "stdio", "--record", str(empty), "--", *child]
     subprocess.run(tap, input=line, capture_output=True, text=True, timeout=60, check=True)
-    done = mcp_tap("pin", str(empty), "-o", str(tmp_path / "p.json"))
-    assert done.returncode == 2 and done.stderr.startswith("mcp-tap: nothing to pin"), done
-    flag = mcp_tap("diff", str(v1), str(v1), "--latency-factor", "0.5")
-    assert flag.returncode == 2 and "--latency-factor" in flag.stderr
+    code, _, err = in_process(capsys, "pin", str(empty), "-o", str(tmp_path / "p.json"))
+    assert code == 2 and err.startswith("mcp-tap: nothing to pin"), err
+    code, _, err = in_process(capsys, "diff", str(v1), str(v1), "--latency-factor", "0.5")
+    assert code == 2 and "--latency-factor" in err

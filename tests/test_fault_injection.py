@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,13 @@ from tests.procs import (
 pytestmark = pytest.mark.timeout(90)
 
 
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    """The demo server the proxy tests reach (the faults are the proxy's): its base URL."""
+    with demo_server() as base:
+        yield base
+
+
 def client(
     url: str, tool: str, arguments: dict[str, Any], *extra: str
 ) -> tuple[int, list[dict[str, Any]]]:
@@ -54,11 +62,12 @@ def injected(events: list[TapEvent]) -> list[FaultInjected]:
     return [e for e in events if isinstance(e, FaultInjected)]
 
 
-def test_python_client_gets_the_injected_error_for_one_tool_only(tmp_path: Path) -> None:
+def test_python_client_gets_the_injected_error_for_one_tool_only(
+    tmp_path: Path, server: str
+) -> None:
     record = tmp_path / "error.yaml"
     rule = 'error tool=echo code=-32001 message="echo is broken today"'
     with (
-        demo_server() as server,
         tap_proxy(
             server + "/mcp", tmp_path, "--fault", rule, "--record", str(record), "--quiet"
         ) as (url, proxy),
@@ -83,11 +92,10 @@ def test_python_client_gets_the_injected_error_for_one_tool_only(tmp_path: Path)
     assert answers == []
 
 
-def test_a_429_with_retry_after_then_success(tmp_path: Path) -> None:
+def test_a_429_with_retry_after_then_success(tmp_path: Path, server: str) -> None:
     record = tmp_path / "status.yaml"
     rule = "status 429 retry-after=1 method=tools/call times=1"
     with (
-        demo_server() as server,
         tap_proxy(
             server + "/mcp", tmp_path, "--fault", rule, "--record", str(record), "--quiet"
         ) as (url, proxy),
@@ -212,13 +220,12 @@ def test_stdio_injected_error_for_one_tool(tmp_path: Path) -> None:
     assert answer["content"][0]["text"] == "Downloaded d (1 MB)"
 
 
-def test_replay_leaves_out_what_was_injected(tmp_path: Path) -> None:
+def test_replay_leaves_out_what_was_injected(tmp_path: Path, server: str) -> None:
     from mcp_tap.replay.plan import build_plan
 
     record = tmp_path / "replayed.yaml"
     rule = "error tool=echo"
     with (
-        demo_server() as server,
         tap_proxy(
             server + "/mcp", tmp_path, "--fault", rule, "--record", str(record), "--quiet"
         ) as (
@@ -235,14 +242,13 @@ def test_replay_leaves_out_what_was_injected(tmp_path: Path) -> None:
     assert methods and "tools/call" not in methods  # the handshake stays, the calls go
 
 
-def test_diff_leaves_out_what_was_injected(tmp_path: Path) -> None:
+def test_diff_leaves_out_what_was_injected(tmp_path: Path, server: str) -> None:
     import subprocess
 
     paths = {}
     for name, rules in (("faulty", ["--fault", "error tool=echo"]), ("clean", [])):
         paths[name] = tmp_path / f"{name}.yaml"
         with (
-            demo_server() as server,
             tap_proxy(
                 server + "/mcp", tmp_path, *rules, "--record", str(paths[name]), "--quiet"
             ) as (url, proxy),
@@ -266,11 +272,10 @@ def test_diff_leaves_out_what_was_injected(tmp_path: Path) -> None:
 
 
 def _download_through_proxy(
-    tmp_path: Path, rule: str, record: Path, arguments: dict[str, Any]
+    server: str, tmp_path: Path, rule: str, record: Path, arguments: dict[str, Any]
 ) -> tuple[int, list[dict[str, Any]]]:
     """One download_file call by the Python client through `proxy --fault RULE`, recorded."""
     with (
-        demo_server() as server,
         tap_proxy(
             server + "/mcp", tmp_path, "--fault", rule, "--record", str(record), "--quiet"
         ) as (url, proxy),
@@ -280,11 +285,11 @@ def _download_through_proxy(
     return code, lines
 
 
-def test_slow_bytes_still_bring_the_whole_answer(tmp_path: Path) -> None:
+def test_slow_bytes_still_bring_the_whole_answer(tmp_path: Path, server: str) -> None:
     record = tmp_path / "slow.yaml"
     rule = "slow bytes=8 every=1ms tool=download_file"
     arguments = {"filename": "s", "size_mb": 3, "step_delay": 0}
-    code, lines = _download_through_proxy(tmp_path, rule, record, arguments)
+    code, lines = _download_through_proxy(server, tmp_path, rule, record, arguments)
     assert code == 0, lines
     assert [line["progress"] for line in lines if line["event"] == "progress"] == [1, 2, 3]
     assert lines[-1]["text"] == "Downloaded s (3 MB)"
@@ -313,11 +318,11 @@ def _findings(events: list[TapEvent]) -> set[str]:
     return {e.rule for e in events if isinstance(e, Finding)}
 
 
-def test_reordered_progress_is_flagged_and_the_call_still_ends(tmp_path: Path) -> None:
+def test_reordered_progress_is_flagged_and_the_call_still_ends(tmp_path: Path, server: str) -> None:
     record = tmp_path / "reorder.yaml"
     rule = "reorder tool=download_file nth=1"
     arguments = {"filename": "r", "size_mb": 4, "step_delay": 0}
-    code, lines = _download_through_proxy(tmp_path, rule, record, arguments)
+    code, lines = _download_through_proxy(server, tmp_path, rule, record, arguments)
     assert code == 0, lines
     assert [line["progress"] for line in lines if line["event"] == "progress"] == [2, 1, 3, 4]
     assert lines[-1]["text"] == "Downloaded r (4 MB)"

@@ -14,6 +14,7 @@ forwarded, in order: never assumed to be all of it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -156,8 +157,11 @@ def assert_sdk_view(run: Proxied, direct: list[dict[str, Any]], protocol_version
 def check(
     server: str, tmp_path: Path, endpoint: str, client: RunClient, protocol_version: str
 ) -> None:
-    direct = client(server + endpoint)
-    run = run_proxied(server, tmp_path, endpoint, client)
+    # the direct run beside the proxied one: two sessions of their own, so the same views
+    with ThreadPoolExecutor(1) as beside:
+        direct_run = beside.submit(client, server + endpoint)
+        run = run_proxied(server, tmp_path, endpoint, client)
+        direct = direct_run.result()
     assert_forwarded(run)
     assert_sdk_view(run, direct, protocol_version)
 

@@ -6,6 +6,9 @@ use: a stdio server's command line (`-H "Authorization: Bearer X"`, `--bearer X`
 headers of a real client's requests (reverse and forward proxy), and tool arguments named by
 `--redact-field`. Then `show`, `export` and `report` run on every recording, and no byte of
 any file under the test's directory nor of any captured output may hold a secret.
+
+Each way in (stdio, reverse proxy, forward proxy) is a test of its own, so that pytest-xdist
+can run them side by side.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import secrets
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +27,8 @@ import anyio
 import httpx2
 import pytest
 
-from tests.procs import ROOT, Proc, demo_server, py_client
+from demo_server.runner import demo_server_thread
+from tests.procs import ROOT, Proc, py_client
 from tests.test_live_otlp import otlp_receiver
 
 pytestmark = pytest.mark.timeout(120)
@@ -178,59 +183,98 @@ def run_forward_proxy(tmp_path: Path, s: Secrets, base: str, outputs: list[str])
         stop(proc, outputs)
 
 
-# --- the test ---------------------------------------------------------------------------------
+# --- the tests --------------------------------------------------------------------------------
 
 
-def test_no_secret_reaches_any_file_or_output(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def demo() -> Iterator[str]:
+    """The demo server the two proxies reach: its base URL."""
+    with demo_server_thread(step_delay=0.01) as base:
+        yield base
+
+
+def show_export_report(recording: Path, outputs: list[str]) -> None:
+    """Run every command that reads `recording`, each writing its file beside it."""
+    stem = recording.with_suffix("")
+    for command in (
+        ["show", str(recording)],
+        ["show", str(recording), "-v"],
+        ["show", str(recording), "--exchange", "1"],
+        ["show", str(recording), "--call", "1"],
+        ["show", str(recording), "--jsonl"],
+        # HAR holds HTTP exchanges: a stdio recording is refused (exit 2), not exported
+        ["export", str(recording), "--format", "har" if recording.stem != "stdio" else "otlp"]
+        + ["-o", f"{stem}.har"],
+        ["export", str(recording), "--format", "jsonl", "-o", f"{stem}.jsonl"],
+        ["export", str(recording), "--format", "otlp", "-o", f"{stem}.otlp.json"],
+        ["report", str(recording), "-o", f"{stem}.html"],
+    ):
+        done = subprocess.run(
+            mcp_tap(*command), capture_output=True, text=True, timeout=60, check=False
+        )
+        assert done.returncode == 0, (command, done.stdout, done.stderr)
+        outputs.extend([done.stdout, done.stderr])
+    for suffix in (".har", ".jsonl", ".otlp.json", ".html"):
+        assert Path(f"{stem}{suffix}").is_file(), suffix
+
+
+def assert_no_secret(directory: Path, s: Secrets, outputs: list[str]) -> None:
+    """No file under `directory` and no output holds any of `s`'s values."""
+    assert len(set(s.values())) == len(s)
+    for path in [p for p in directory.rglob("*") if p.is_file()]:
+        data = path.read_bytes()
+        leaked = [form for form, value in s.items() if value.encode() in data]
+        assert not leaked, f"{path.relative_to(directory)} holds the secrets of {leaked}"
+    for text in outputs:
+        leaked = [form for form, value in s.items() if value in text]
+        assert not leaked, f"an output holds the secrets of {leaked}: {text[:2000]}"
+
+
+def test_no_secret_of_a_stdio_server_reaches_any_file_or_output(tmp_path: Path) -> None:
     s = Secrets()
     outputs: list[str] = []
     run_stdio(tmp_path, s)
-    with demo_server(step_delay=0.01) as base:
-        run_reverse_proxy(tmp_path, s, base, outputs)
-        run_forward_proxy(tmp_path, s, base, outputs)
-
-    recordings = sorted(tmp_path.glob("*.yaml"))
-    assert [r.name for r in recordings] == ["fw.yaml", "rp.yaml", "stdio.yaml"]
-    for recording in recordings:
-        stem = tmp_path / recording.stem
-        for command in (
-            ["show", str(recording)],
-            ["show", str(recording), "-v"],
-            ["show", str(recording), "--exchange", "1"],
-            ["show", str(recording), "--call", "1"],
-            ["show", str(recording), "--jsonl"],
-            # HAR holds HTTP exchanges: a stdio recording is refused (exit 2), not exported
-            ["export", str(recording), "--format", "har" if recording.stem != "stdio" else "otlp"]
-            + ["-o", f"{stem}.har"],
-            ["export", str(recording), "--format", "jsonl", "-o", f"{stem}.jsonl"],
-            ["export", str(recording), "--format", "otlp", "-o", f"{stem}.otlp.json"],
-            ["report", str(recording), "-o", f"{stem}.html"],
-        ):
-            done = subprocess.run(
-                mcp_tap(*command), capture_output=True, text=True, timeout=60, check=False
-            )
-            assert done.returncode == 0, (command, done.stdout, done.stderr)
-            outputs.extend([done.stdout, done.stderr])
+    recording = tmp_path / "stdio.yaml"
+    show_export_report(recording, outputs)
 
     # Not vacuous: the secrets' places are there, marked.
-    stdio = (tmp_path / "stdio.yaml").read_text()
+    stdio = recording.read_text()
     assert "Authorization: Bearer <redacted:authorization>" in stdio
     assert "api_key=<redacted:api_key>" in stdio
     assert "MY_SERVICE_TOKEN" in stdio
     assert "tools/call" in stdio
-    reverse = (tmp_path / "rp.yaml").read_text()
+    assert (tmp_path / "stdio-stderr.txt").is_file()
+    assert len(s) > 15
+    assert_no_secret(tmp_path, s, outputs)
+
+
+def test_no_secret_through_the_reverse_proxy_reaches_any_file_or_output(
+    tmp_path: Path, demo: str
+) -> None:
+    s = Secrets()
+    outputs: list[str] = []
+    run_reverse_proxy(tmp_path, s, demo, outputs)
+    recording = tmp_path / "rp.yaml"
+    show_export_report(recording, outputs)
+
+    reverse = recording.read_text()
     assert "/mcp?api_key=<redacted:api_key>&key=<redacted:key>&sig=<redacted:sig>" in reverse
     assert "tools/call" in reverse
-    assert "<redacted:authorization>" in (tmp_path / "fw.yaml").read_text()
     assert any("point your client at" in text for text in outputs)
+    assert len(s) > 10
+    assert_no_secret(tmp_path, s, outputs)
 
-    assert len(set(s.values())) == len(s) > 30
-    files = [p for p in tmp_path.rglob("*") if p.is_file()]
-    assert len(files) >= 19
-    for path in files:
-        data = path.read_bytes()
-        leaked = [form for form, value in s.items() if value.encode() in data]
-        assert not leaked, f"{path.relative_to(tmp_path)} holds the secrets of {leaked}"
-    for text in outputs:
-        leaked = [form for form, value in s.items() if value in text]
-        assert not leaked, f"an output holds the secrets of {leaked}: {text[:2000]}"
+
+def test_no_secret_through_the_forward_proxy_reaches_any_file_or_output(
+    tmp_path: Path, demo: str
+) -> None:
+    s = Secrets()
+    outputs: list[str] = []
+    run_forward_proxy(tmp_path, s, demo, outputs)
+    recording = tmp_path / "fw.yaml"
+    show_export_report(recording, outputs)
+
+    assert "<redacted:authorization>" in recording.read_text()
+    assert any((tmp_path / "ca").iterdir())
+    assert len(s) > 8
+    assert_no_secret(tmp_path, s, outputs)

@@ -13,6 +13,7 @@ import pytest
 import yaml
 from mcp import Client
 
+from mcp_tap.cli import main as mcp_tap_main
 from mcp_tap.cli.proxy import running_proxy
 from mcp_tap.protocol.redaction import RedactionRules
 from mcp_tap.recording.writer import RecordingWriter
@@ -205,7 +206,8 @@ def test_a_missing_redacted_value_stops_the_replay_with_one_line(tmp_path: Path)
 
 
 def test_demo_runs_end_to_end(tmp_path: Path) -> None:
-    proc = mcp_tap("demo", cwd=tmp_path, timeout=110)
+    # The steps' pause is for people watching; the same scenarios run at 0.01 s a step.
+    proc = mcp_tap("demo", "--step-delay", "0.01", cwd=tmp_path, timeout=110)
     text = output(proc)
     assert proc.returncode == 0, text + proc.stderr
     assert "replay matched" in text
@@ -213,6 +215,17 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         assert tool in text
     (recording,) = (tmp_path / "recordings").glob("*.yaml")
     assert "notifications/progress" in recording.read_text()
+
+
+@pytest.mark.parametrize("delay", ["-1", "nan"])
+def test_a_demo_step_delay_below_zero_is_one_line(
+    delay: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert mcp_tap_main(["demo", "--step-delay", delay]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "--step-delay" in line
+    assert not (tmp_path / "recordings").exists()
 
 
 def test_replay_report_marks_each_divergence_on_the_recordings_page(tmp_path: Path) -> None:

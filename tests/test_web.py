@@ -24,19 +24,30 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH")
 playwright_sync = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 
 
-@pytest.fixture
-def browser() -> Iterator[Any]:
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    """One Chromium for the module's tests: each test has a fresh context of its own."""
     with playwright_sync.sync_playwright() as play:
-        chromium = play.chromium.launch(executable_path=CHROMIUM)
+        launched = play.chromium.launch(executable_path=CHROMIUM)
         try:
-            yield chromium
+            yield launched
         finally:
-            chromium.close()
+            launched.close()
+
+
+@pytest.fixture
+def browser(chromium: Any) -> Iterator[Any]:
+    """A browser context of the test's own (no cookies, storage or pages of another test)."""
+    # bypass_csp: the page forbids eval, which wait_for_function needs (the page never evals)
+    context = chromium.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True)
+    try:
+        yield context
+    finally:
+        context.close()
 
 
 def open_page(browser: Any, url: str) -> tuple[Any, list[str]]:
-    # bypass_csp: the page forbids eval, which wait_for_function needs (the page never evals)
-    page = browser.new_page(viewport={"width": 1280, "height": 800}, bypass_csp=True)
+    page = browser.new_page()
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))

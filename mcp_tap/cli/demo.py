@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rich.console import Console
 
-from mcp_tap.cli.common import check_record_path, report_verdicts, run_async
+from mcp_tap.cli.common import UserError, check_record_path, report_verdicts, run_async
 from mcp_tap.cli.options import Commands, add_command, add_record_path, add_view_options
 from mcp_tap.cli.proxy import running_proxy
 from mcp_tap.cli.subscribers import view_subscribers
@@ -48,11 +49,21 @@ def register(commands: Commands) -> None:
     add_record_path(
         demo, "where to write the demo's recording (default: recordings/<UTC time>-demo.yaml)"
     )
+    demo.add_argument(
+        "--step-delay",
+        type=float,
+        default=STEP_DELAY,
+        metavar="SECONDS",
+        help="pause between two progress steps of the demo's tools; 0 runs the demo as fast "
+        f"as it goes (default {STEP_DELAY:g})",
+    )
     add_view_options(demo)
 
 
 def run(args: argparse.Namespace) -> int:
     """`mcp-tap demo`: record, replay, print the verdict; the replay's exit code."""
+    if not (math.isfinite(args.step_delay) and args.step_delay >= 0):
+        raise UserError(f"--step-delay must be 0 or more seconds, got {args.step_delay:g}")
     console = Console(stderr=True) if args.jsonl else Console()
 
     def live_view(bus: TapBus) -> list[Subscriber]:
@@ -63,7 +74,9 @@ def run(args: argparse.Namespace) -> int:
 
     check_record_path(args)
     record = Path(args.record) if args.record else None
-    verdicts = run_async(run_demo(console, record, live_view, replay_view, args.force))
+    verdicts = run_async(
+        run_demo(console, record, live_view, replay_view, args.force, args.step_delay)
+    )
     report_verdicts(args, verdicts)
     return exit_code(verdicts)
 
@@ -72,32 +85,33 @@ async def _ignore_progress(progress: float, total: float | None, message: str | 
     """The view shows progress from the wire; the client itself needs no callback work."""
 
 
-async def run_scenarios(mcp_url: str) -> None:
-    """The scripted client side, through the proxy at `mcp_url`."""
+async def run_scenarios(mcp_url: str, step_delay: float = STEP_DELAY) -> None:
+    """The scripted client side, through the proxy at `mcp_url`; `step_delay` seconds between
+    two progress steps of each tool."""
     from mcp import Client
 
     async with Client(mcp_url) as client:  # 2026-07-28: stateless POSTs
         await client.call_tool(
             "download_file",
-            {"filename": "dataset.parquet", "size_mb": 8, "step_delay": STEP_DELAY},
+            {"filename": "dataset.parquet", "size_mb": 8, "step_delay": step_delay},
             progress_callback=_ignore_progress,
         )
         await client.call_tool(
             "process_data",
-            {"records": 60, "step_delay": STEP_DELAY},
+            {"records": 60, "step_delay": step_delay},
             progress_callback=_ignore_progress,
         )
     async with Client(mcp_url, mode="legacy") as client:  # the handshake era, with a session
         await client.call_tool(
             "install_package",
-            {"name": "rich", "step_delay": STEP_DELAY},
+            {"name": "rich", "step_delay": step_delay},
             progress_callback=_ignore_progress,
         )
         await asyncio.gather(
             *(
                 client.call_tool(
                     "download_file",
-                    {"filename": name, "size_mb": size, "step_delay": STEP_DELAY},
+                    {"filename": name, "size_mb": size, "step_delay": step_delay},
                     progress_callback=_ignore_progress,
                 )
                 for name, size in (("model.bin", 10), ("weights.safetensors", 6))
@@ -109,6 +123,7 @@ async def record_demo(
     record_path: Path | None,
     view: Callable[[TapBus], list[Subscriber]],
     overwrite: bool = False,
+    step_delay: float = STEP_DELAY,
 ) -> Path:
     """Run the scenarios through a recording proxy; return the recording's path."""
     from demo_server.runner import running_demo_server
@@ -121,9 +136,9 @@ async def record_demo(
     for subscriber in view(bus):
         bus.subscribe(subscriber)
     try:
-        async with running_demo_server(step_delay=STEP_DELAY) as server:
+        async with running_demo_server(step_delay=step_delay) as server:
             async with running_proxy(server + "/mcp", bus) as proxy:
-                await run_scenarios(proxy + "/mcp")
+                await run_scenarios(proxy + "/mcp", step_delay)
                 await asyncio.sleep(0.05)  # the last events reach the subscribers
     finally:
         bus.close()
@@ -151,10 +166,11 @@ async def run_demo(
     live_view: Callable[[TapBus], list[Subscriber]],
     replay_view: Callable[[TapBus], list[Subscriber]],
     overwrite: bool = False,
+    step_delay: float = STEP_DELAY,
 ) -> Sequence[CallVerdict]:
     """Record, then replay; the caller prints the verdicts."""
     console.rule("[bold]1/2 - clients -> mcp-tap proxy -> demo server, recording")
-    path = await record_demo(record_path, live_view, overwrite)
+    path = await record_demo(record_path, live_view, overwrite, step_delay)
     console.print(f"recorded to [bold]{path}[/]")
     console.rule("[bold]2/2 - replaying the recording against a fresh demo server")
     return await replay_demo(path, replay_view)
