@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
-DEFAULT_JUDGE_MEMORY = 4096  # sessions, exchanges and request ids kept by each table
+DEFAULT_JUDGE_MEMORY = 1024  # sessions, exchanges and request ids kept by each table
 
 
 class Bounded(OrderedDict[Any, Any]):
