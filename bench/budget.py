@@ -1,6 +1,6 @@
 """The CPU budget: proxy CPU per tools/list exchange, the working tree against a git revision.
 
-    uv run python bench/budget.py REV [--rounds 8] [--blocks 6] [--budget 10]
+    uv run python bench/budget.py REV [--rounds 8] [--blocks 60] [--budget 10]
 
 Starts one demo server, one `mcp-tap proxy` for REV (checked out into a temporary worktree,
 as compare.py does) and one for the working tree, both as a user runs them (recording to a
@@ -83,7 +83,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("revision", help="the git revision to compare the working tree with")
     parser.add_argument("--rounds", type=int, default=8, help="rounds (one CPU figure each)")
-    parser.add_argument("--blocks", type=int, default=6, help="blocks of 30 calls per round")
+    parser.add_argument(
+        "--blocks",
+        type=int,
+        default=60,  # CPU time counts in 10 ms ticks: a round needs thousands of calls
+        help="blocks of 30 calls per round",
+    )
     parser.add_argument("--budget", type=float, default=10.0, help="allowed growth, percent")
     parser.add_argument("--no-record", action="store_true", help="run both proxies unrecorded")
     args = parser.parse_args()

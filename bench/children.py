@@ -71,9 +71,9 @@ class Child:
         return self._status("VmHWM") * 1024 / 1e6
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time of the process (all its threads) so far."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+        """User + system CPU time so far of the process (all its threads) and of every
+        process it started: the recorder's writer process is the proxy's work too."""
+        return tree_cpu_ticks(self.pid) / CLOCK_TICKS
 
     def stop(self, timeout: float = 60.0) -> None:
         """SIGTERM (the proxy then drains its recording), SIGKILL if it does not exit."""
@@ -84,6 +84,28 @@ class Child:
             except subprocess.TimeoutExpired:
                 self.popen.kill()
                 self.popen.wait(timeout=10)
+
+
+def tree_cpu_ticks(pid: int) -> int:
+    """utime + stime of `pid` and of every process under it still running, plus the
+    children that exited and were waited for (cutime, cstime); 0 for a process that is gone.
+    (Read from every /proc/N/stat: /proc/N/task/N/children is not on every kernel.)"""
+    stats: dict[int, list[str]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stats[int(entry.name)] = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (FileNotFoundError, ProcessLookupError):
+                continue  # exited while we looked
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        fields = stats.get(current)
+        if fields is None:
+            continue
+        total += sum(int(fields[index]) for index in (11, 12, 13, 14))
+        todo += [child for child, its in stats.items() if int(its[1]) == current]  # ppid
+    return total
 
 
 @contextmanager
