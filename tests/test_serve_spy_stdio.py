@@ -20,7 +20,7 @@ from mcp.client.stdio import StdioServerParameters
 from mcp.shared.exceptions import MCPError
 
 from mcp_tap.serve import serving_recording
-from tests.procs import ROOT
+from tests.procs import ROOT, running
 from tests.test_serve_spy import (
     HANDSHAKE,
     RECORDED,
@@ -113,16 +113,30 @@ def test_serve_over_http_forwards_to_the_command(tmp_path: Path) -> None:
     assert gone(int((tmp_path / "pid").read_text()))
 
 
+SECRET = "tok-5e1f0c7a9b2d"  # a --token value: never shown
+
+
 def test_a_command_that_cannot_start_gets_the_miss_error_saying_why(tmp_path: Path) -> None:
     async def main() -> None:
         async with serving_recording(
-            STATELESS, fast=True, command=[str(tmp_path / "no-such-server")]
+            STATELESS, fast=True, command=[str(tmp_path / "no-such-server"), "--token", SECRET]
         ) as mock:
             async with Client(mock.url) as client:
-                with pytest.raises(MCPError, match="cannot start .*no-such-server"):
+                with pytest.raises(MCPError, match="cannot start .*no-such-server") as raised:
                     await client.call_tool("download_file", UNRECORDED)
+        assert SECRET not in str(raised.value)  # the command line is shown redacted
         assert len(mock.report.misses) == 1
         assert "cannot start" in mock.report.misses[0].message
         assert "no-such-server" in mock.report.misses[0].message
+        assert SECRET not in mock.report.misses[0].message
 
     run(main())
+
+
+def test_the_command_line_is_shown_without_its_secret() -> None:
+    command = f"{sys.executable} -m no_such_module --token {SECRET}"
+    args = [sys.executable, "-m", "mcp_tap", "serve", str(STATELESS), "--port", "0"]
+    with running([*args, "--command", command], cwd=ROOT) as mock:
+        banner = mock.wait_for_line(r"forwarding misses to .*").group(0)
+        mock.stop()
+    assert "--token" in banner and SECRET not in banner

@@ -153,7 +153,7 @@ def checked_limits(args: argparse.Namespace) -> Limits:
     """The limits the flags ask for (defaults for the flags a command lacks)."""
     values = {field: getattr(args, field, getattr(DEFAULT_LIMITS, field)) for field in LIMIT_HELP}
     for field, value in values.items():
-        if value <= 0:
+        if not value > 0:  # NaN too
             raise UserError(f"{_limit_flag(field)} must be positive, got {value:g}")
     return Limits(**values)
 

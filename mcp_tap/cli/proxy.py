@@ -39,6 +39,7 @@ from mcp_tap.cli.options import (
     add_view_options,
     check_otlp_options,
     checked_limits,
+    judge_memory,
     pins_from,
 )
 from mcp_tap.cli.subscribers import (
@@ -48,7 +49,7 @@ from mcp_tap.cli.subscribers import (
     recorder_for,
     view_subscribers,
 )
-from mcp_tap.cli.web import add_web_option, web_session, web_store
+from mcp_tap.cli.web import add_web_option, max_events, web_session, web_store
 from mcp_tap.faults import FaultPlan
 from mcp_tap.http.ca import LocalCA
 from mcp_tap.http.forward import ForwardProxy
@@ -157,6 +158,8 @@ def run(args: argparse.Namespace) -> int:
     ca = forward_ca(args, options.limits.max_certs) if args.forward else None
     check_record_path(args)
     check_otlp_options(args)
+    judge_memory(args)  # a bad value is one line before any file is made
+    max_events(args)
     pins = pins_from(args)
     if not is_loopback(args.host):
         print(

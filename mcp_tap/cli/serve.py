@@ -31,7 +31,7 @@ from mcp_tap.cli.options import (
     checked_limits,
 )
 from mcp_tap.cli.subscribers import open_recorder, otlp_subscriber, view_subscribers
-from mcp_tap.cli.web import add_web_option, web_session, web_store
+from mcp_tap.cli.web import add_web_option, max_events, web_session, web_store
 from mcp_tap.faults import FaultPlan
 from mcp_tap.http.guard import is_loopback
 from mcp_tap.http.limits import DEFAULT_LIMITS, Limits
@@ -194,6 +194,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--speed must be above 0")
     if not args.ask_timeout > 0:
         raise UserError("--ask-timeout must be above 0")
+    max_events(args)  # a bad value is one line before any file is made
     try:
         command = None
         if args.server_command is not None:

@@ -5,7 +5,8 @@ there is no console view here. The checkers (tracker, wire, lifecycle, id and 20
 checks) still run, so the recording holds their findings, and `mcp-tap show` of the
 recording gives the view. `--web [PORT]` serves the live web view on the relay's event
 loop; its URL goes to stderr. Its resend goes to the relayed server itself, through the
-relay's `SideCalls`, and nothing of it reaches the host.
+relay's `SideCalls`: its answer and progress never reach the host (what the server asks the
+client meanwhile, or logs, carries no mark of it and does).
 """
 
 from __future__ import annotations
@@ -33,7 +34,13 @@ from mcp_tap.cli.options import (
     pins_from,
 )
 from mcp_tap.cli.subscribers import fail_on_exit, fail_on_gate, open_recorder, redaction_rules
-from mcp_tap.cli.web import StdioResender, add_web_option, web_session, web_store
+from mcp_tap.cli.web import (
+    StdioResender,
+    add_web_option,
+    max_events,
+    web_session,
+    web_store,
+)
 from mcp_tap.protocol.events import Subscriber
 from mcp_tap.protocol.lines import DEFAULT_MAX_LINE
 from mcp_tap.protocol.redaction import RedactionRules
@@ -139,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"unknown option {command[0]!r}; put the server's command after `--`")
     if args.max_line < 1:
         raise UserError("--max-line must be at least 1")
-    if min(args.grace, args.term_grace, args.drain) < 0:
+    if not all(value >= 0 for value in (args.grace, args.term_grace, args.drain)):  # NaN too
         raise UserError("--grace, --term-grace and --drain must not be negative")
     faults = fault_plan(args, "stdio")
     side = SideCalls(args.max_line) if args.web is not None else None
@@ -148,6 +155,7 @@ def run(args: argparse.Namespace) -> int:
     )
     pins = pins_from(args)
     memory = judge_memory(args)
+    max_events(args)  # a bad value is one line before any file is made
     recorder = None
     if not args.no_record:
         rules = redaction_rules(args)

@@ -89,12 +89,22 @@ class WriterProcess:
         while chunk := os.read(self._status, 65536):  # the end: the process has exited
             report += chunk
         os.close(self._status)
+        status = 0
         with contextlib.suppress(ChildProcessError):
-            os.waitpid(self.pid, 0)
+            status = os.waitpid(self.pid, 0)[1]
         if not report:
-            return None
+            if status == 0:
+                return None
+            # killed (OOM, a signal to the group) or failed: what it had not written is lost
+            return OSError(f"the writer process ended early ({_ended(status)})")
         error = pickle.loads(report)
         return error if isinstance(error, OSError) else OSError(str(error))
+
+
+def _ended(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"signal {os.WTERMSIG(status)}"
+    return f"exit status {os.waitstatus_to_exitcode(status)}"
 
 
 def _serve(records: int, status: int, sink: DocumentSink) -> None:

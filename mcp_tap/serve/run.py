@@ -110,9 +110,9 @@ def make_spy(
                 "--record-misses needs --upstream or --command: the misses come from the server"
             )
         return None
-    if timeout <= 0:
+    if not timeout > 0:  # NaN too
         raise ValueError("--upstream-timeout must be above 0")
-    if min(stop_grace) < 0:
+    if not all(grace >= 0 for grace in stop_grace):
         raise ValueError("--grace and --term-grace must not be negative")
     recorded = loaded.server.first("initialize")
     initialize = dict(recorded.request) if recorded is not None else None

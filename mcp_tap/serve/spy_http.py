@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from mcp_tap.http.upstream import UpstreamPool
 from mcp_tap.http.upstream_connection import UpstreamError
 from mcp_tap.protocol.events import Headers, StreamKind, header
+from mcp_tap.protocol.secrets import redact_url
 from mcp_tap.protocol.sse import SSEDecoder, SSEEvent
 from mcp_tap.serve.spy_wire import (
     CLIENT_VERSION_HEADER,
@@ -62,8 +63,9 @@ class HttpUpstream:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"--upstream must be an http(s) URL, got {url!r}")
-        self.label = url
-        self.target = parts.path or "/"
+        self.url = url
+        self.label = redact_url(url)  # printed, and in misses' reasons: no secret
+        self.target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         self.timeout = timeout
         self._initialize = initialize  # the recorded one, when the recording has it
         self._pool: UpstreamPool | None = None
@@ -75,7 +77,7 @@ class HttpUpstream:
     ) -> Forwarded:
         """`message` (with the spy's own id) to the server, and what it answered."""
         if self._pool is None:
-            self._pool = UpstreamPool(self.label, self.timeout)
+            self._pool = UpstreamPool(self.url, self.timeout)
         if version != "2026-07-28":
             await self._open_session(version)
         return await self._post(message, version, self._session, headers)

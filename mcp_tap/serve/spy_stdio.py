@@ -26,6 +26,7 @@ from typing import Any
 
 from mcp_tap.protocol.events import Headers, StreamKind
 from mcp_tap.protocol.jsonrpc import error_body
+from mcp_tap.protocol.secrets import redact_command
 from mcp_tap.serve.spy_wire import INITIALIZE_ID, Forwarded, SpyError, handshake, payloads
 from mcp_tap.stdio.command import program_name
 from mcp_tap.stdio.relay import DEFAULT_GRACE, DEFAULT_TERM_GRACE
@@ -59,7 +60,7 @@ class StdioUpstream:
         if not command:
             raise ValueError("--command is empty: give the server's command line")
         self.command = list(command)
-        self.label = shlex.join(self.command)
+        self.label = shlex.join(redact_command(self.command))  # printed, recorded: no secret
         self.target = program_name(self.command)
         self._initialize = initialize
         self.grace, self.term_grace = grace, term_grace  # the stop's: to SIGTERM, to SIGKILL

@@ -33,6 +33,7 @@ from mcp_tap.protocol.lines import DEFAULT_MAX_LINE, strip_terminator
 Write = Callable[[bytes], None]
 PREFIX = "mcp-tap-resend"
 NEWLINE = 0x0A
+GIVEN_UP_FOR = 300.0  # seconds a call that timed out still has its late lines kept from the host
 
 
 class SideCallError(Exception):
@@ -64,7 +65,8 @@ class SideCalls:
         self._marker = self.marker.encode()
         self._count = 0
         self._waiting: dict[str, _Waiting] = {}  # by id, and by progress token
-        self._given_up: set[str] = set()  # ids and tokens whose late lines are dropped
+        # ids and tokens whose late lines are dropped -> the call's keys and when to stop
+        self._given_up: dict[str, tuple[tuple[str, ...], float]] = {}
         self._write: Write | None = None
         self._server_open: Callable[[], bool] = lambda: False
         self._host_mid_line = False  # the host's last byte to the server was not a newline
@@ -129,7 +131,8 @@ class SideCalls:
             async with asyncio.timeout(timeout):
                 await waiting.done
         except TimeoutError:
-            self._given_up.update(keys)
+            until = time.monotonic() + GIVEN_UP_FOR
+            self._given_up.update((key, (tuple(keys), until)) for key in keys)
             raise SideCallError(f"the server did not answer within {timeout:g} s") from None
         finally:
             for key in keys:
@@ -160,6 +163,10 @@ class SideCalls:
 
     @property
     def _listening(self) -> bool:
+        if self._given_up:
+            now = time.monotonic()
+            for key in [k for k, (_, until) in self._given_up.items() if until < now]:
+                del self._given_up[key]  # no answer that late: stop cutting lines for it
         return bool(self._waiting or self._given_up)
 
     def _server_bytes(self, data: bytes) -> None:
@@ -208,9 +215,11 @@ class SideCalls:
             key = params.get("progressToken") if params is not None else None
         if not isinstance(key, str):
             return False
-        if key in self._given_up:
+        given_up = self._given_up.get(key)
+        if given_up is not None:
             if message.kind is not MessageKind.NOTIFICATION:
-                self._given_up.discard(key)
+                for other in given_up[0]:  # the late answer: its token is done with too
+                    self._given_up.pop(other, None)
             return True
         waiting = self._waiting.get(key)
         if waiting is None:
