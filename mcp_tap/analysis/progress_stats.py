@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
-from mcp_tap.protocol.events import Direction
+from mcp_tap.protocol.events import Direction, MessageSeen
 
 STATELESS_REVISION = "2026-07-28"  # from here on: no session, closing the stream cancels
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
@@ -166,3 +166,17 @@ def percentile(values: Sequence[float], fraction: float) -> float | None:
     ordered = sorted(values)
     rank = max(0, math.ceil(fraction * len(ordered)) - 1)
     return ordered[min(rank, len(ordered) - 1)]
+
+
+def request_label(method: str, params: Any) -> str | None:
+    """The tool, prompt or resource a request names, for people."""
+    if not isinstance(params, dict):
+        return None
+    value = params.get("uri") if method == "resources/read" else params.get("name")
+    return value if isinstance(value, str) else None
+
+
+def request_params(event: MessageSeen) -> dict[str, Any]:
+    """A message's `params` object, or {} when it has none (or not an object)."""
+    params = event.message.payload.get("params")
+    return params if isinstance(params, dict) else {}

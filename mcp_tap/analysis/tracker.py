@@ -26,6 +26,8 @@ from mcp_tap.analysis.progress_stats import (
     TrackedRequest,
     is_number,
     is_valid_token,
+    request_label,
+    request_params,
     typed_key,
 )
 from mcp_tap.analysis.rules import Rule
@@ -49,19 +51,6 @@ __all__ = ["ProgressStats", "ProgressTracker", "RequestState", "TrackedRequest"]
 TASK_TERMINAL = frozenset({"completed", "failed", "cancelled"})
 RELATED_TASK = "io.modelcontextprotocol/related-task"
 MAX_FINDINGS_PER_SUBJECT = 10  # a server flooding one broken stream yields a few findings, not 10k
-
-
-def _label(method: str, params: Any) -> str | None:
-    """The tool, prompt or resource a request names, for people."""
-    if not isinstance(params, dict):
-        return None
-    value = params.get("uri") if method == "resources/read" else params.get("name")
-    return value if isinstance(value, str) else None
-
-
-def _params(event: MessageSeen) -> dict[str, Any]:
-    params = event.message.payload.get("params")
-    return params if isinstance(params, dict) else {}
 
 
 KEPT_STREAMS = 1000  # progress streams kept for the summary, which shows the last few
@@ -154,7 +143,7 @@ class ProgressTracker:
         elif method == "notifications/cancelled":
             self._on_cancelled(event)
         elif method == "notifications/tasks/status":
-            self._on_task_update(event, _params(event))
+            self._on_task_update(event, request_params(event))
 
     def _on_request(self, event: MessageSeen) -> None:
         message, session = event.message, event.session_id
@@ -163,8 +152,9 @@ class ProgressTracker:
         if revision is None and session is not None:
             revision = self.index.revisions.get(session)
         method = message.method or "?"
+        label = request_label(method, request_params(event))
         request = TrackedRequest(
-            session, message.id, method, _label(method, _params(event)), event.direction,
+            session, message.id, method, label, event.direction,
             event.exchange_id, event.time, revision, message.progress_token,
             message.has_progress_token,
         )  # fmt: skip
@@ -246,7 +236,7 @@ class ProgressTracker:
             self._on_task_update(event, result)
 
     def _on_progress(self, event: MessageSeen) -> None:
-        params = _params(event)
+        params = request_params(event)
         token = params.get("progressToken")
         if not is_valid_token(token):
             detail = f"notifications/progress names progressToken {token!r}"
@@ -325,7 +315,7 @@ class ProgressTracker:
     # --- cancellation, tasks, stream ends -------------------------------------------------
 
     def _on_cancelled(self, event: MessageSeen) -> None:
-        params = _params(event)
+        params = request_params(event)
         request_id = params.get("requestId")
         if not is_valid_token(request_id):
             return  # 25c tasks may omit it; they are cancelled with tasks/cancel instead
