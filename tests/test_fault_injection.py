@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,13 @@ def client(
     return code, [json.loads(line) for line in proc.lines if line.startswith("{")]
 
 
+def faulty_proxy(
+    target: str, tmp_path: Path, rule: str, record: Path
+) -> AbstractContextManager[tuple[str, Proc]]:
+    """`mcp-tap proxy --fault RULE --record RECORD --quiet` in front of `target`."""
+    return tap_proxy(target, tmp_path, "--fault", rule, "--record", str(record), "--quiet")
+
+
 def recorded(path: Path) -> list[TapEvent]:
     return load_recording(path).events
 
@@ -68,9 +76,7 @@ def test_python_client_gets_the_injected_error_for_one_tool_only(
     record = tmp_path / "error.yaml"
     rule = 'error tool=echo code=-32001 message="echo is broken today"'
     with (
-        tap_proxy(
-            server + "/mcp", tmp_path, "--fault", rule, "--record", str(record), "--quiet"
-        ) as (url, proxy),
+        faulty_proxy(server + "/mcp", tmp_path, rule, record) as (url, proxy),
     ):
         code, lines = client(url, "echo", {"text": "hi"})
         assert code == 1
@@ -96,9 +102,7 @@ def test_a_429_with_retry_after_then_success(tmp_path: Path, server: str) -> Non
     record = tmp_path / "status.yaml"
     rule = "status 429 retry-after=1 method=tools/call times=1"
     with (
-        tap_proxy(
-            server + "/mcp", tmp_path, "--fault", rule, "--record", str(record), "--quiet"
-        ) as (url, proxy),
+        faulty_proxy(server + "/mcp", tmp_path, rule, record) as (url, proxy),
     ):
         code, lines = client(url, "echo", {"text": "first"})
         assert code == 1 and "429" in lines[-1]["message"]
@@ -115,9 +119,7 @@ def test_stream_dropped_after_two_progress_is_resumed_in_full(tmp_path: Path) ->
     arguments = {"filename": "f", "size_mb": 5, "step_delay": 0.05}
     with (
         demo_server(event_store=True) as server,
-        tap_proxy(
-            server + "/mcp", tmp_path, "--fault", rule, "--record", str(record), "--quiet"
-        ) as (url, proxy),
+        faulty_proxy(server + "/mcp", tmp_path, rule, record) as (url, proxy),
     ):
         code, lines = client(url, "download_file", arguments, "--transport", "legacy")
         proxy.stop()
@@ -226,12 +228,7 @@ def test_replay_leaves_out_what_was_injected(tmp_path: Path, server: str) -> Non
     record = tmp_path / "replayed.yaml"
     rule = "error tool=echo"
     with (
-        tap_proxy(
-            server + "/mcp", tmp_path, "--fault", rule, "--record", str(record), "--quiet"
-        ) as (
-            url,
-            proxy,
-        ),
+        faulty_proxy(server + "/mcp", tmp_path, rule, record) as (url, proxy),
     ):
         assert client(url, "echo", {"text": "never sent"})[0] == 1
         assert client(url, "echo", {"text": "x"})[0] == 1
@@ -276,9 +273,7 @@ def _download_through_proxy(
 ) -> tuple[int, list[dict[str, Any]]]:
     """One download_file call by the Python client through `proxy --fault RULE`, recorded."""
     with (
-        tap_proxy(
-            server + "/mcp", tmp_path, "--fault", rule, "--record", str(record), "--quiet"
-        ) as (url, proxy),
+        faulty_proxy(server + "/mcp", tmp_path, rule, record) as (url, proxy),
     ):
         code, lines = client(url, "download_file", arguments)
         proxy.stop()
@@ -372,10 +367,7 @@ def test_typescript_client_resumes_server_everything_after_a_dropped_stream(
     rule = f"drop-stream tool={tool} after-progress=2 times=1"
     with (
         everything_http() as server,
-        tap_proxy(server, tmp_path, "--fault", rule, "--record", str(record), "--quiet") as (
-            url,
-            proxy,
-        ),
+        faulty_proxy(server, tmp_path, rule, record) as (url, proxy),
     ):
         lines = ts_client(url, tool, {"duration": 1, "steps": 5})
         proxy.stop()
