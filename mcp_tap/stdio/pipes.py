@@ -14,6 +14,8 @@ import contextlib
 import fcntl
 import os
 import stat
+import struct
+import termios
 import threading
 from collections.abc import Callable
 from typing import cast
@@ -31,6 +33,7 @@ class PipeReader(asyncio.Protocol):
         self.on_end = on_end
         self.transport: asyncio.ReadTransport | None = None
         self.ended = False
+        self.fd: int | None = None  # the pipe's descriptor, when the loop polls it
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.ReadTransport, transport)  # uvloop's are not subclasses
@@ -49,6 +52,17 @@ class PipeReader(asyncio.Protocol):
         if not self.ended:
             self.ended = True
             self.on_end()
+
+    def waiting(self) -> bool:
+        """Bytes sit in the pipe, not yet read: a burst is still crossing. (A read thread's
+        descriptor is not asked: a file given as stdin would always say yes.)"""
+        if self.fd is None or self.ended:
+            return False
+        try:
+            (count,) = struct.unpack("i", fcntl.ioctl(self.fd, termios.FIONREAD, bytes(4)))
+        except OSError:
+            return False
+        return bool(count > 0)
 
     def pause(self) -> None:
         """Stop reading until `resume` (the pipe this one feeds is full)."""
@@ -89,6 +103,11 @@ class PipeWriter(asyncio.BaseProtocol):
             self.lost.set_result(None)
         self.resume_writing()  # a reader paused for us must not stay paused forever
 
+    def queued(self) -> bool:
+        """Bytes written wait to go into the pipe (its reader is behind)."""
+        transport = self.transport
+        return transport is not None and transport.get_write_buffer_size() > 0
+
     @property
     def open(self) -> bool:
         """The pipe can still be written to."""
@@ -115,6 +134,7 @@ async def connect_read(
     if not _is_fifo(fd):
         return ThreadReadTransport(loop, fd, protocol).thread
     await loop.connect_read_pipe(lambda: protocol, os.fdopen(fd, "rb", buffering=0))
+    protocol.fd = fd
     return None
 
 

@@ -165,6 +165,7 @@ class StdioRelay:
         await self._connect_read(from_child, child_out)
         host_in = self._host_in = PipeReader(from_host, self._host_eof)
         await self._connect_read(os.dup(self._stdin_fd), host_in)
+        self.tap.relaying = self._relaying
         for sig in (signal.SIGINT, signal.SIGTERM):
             self._loop.add_signal_handler(sig, self._signal, sig)
         try:
@@ -188,6 +189,15 @@ class StdioRelay:
             self.tap.fault("server-exit", f"{self.program} {describe_end(returncode)}")
         self.tap.closed("host-closed" if self._host_gone else "server-exited")
         return exit_status(returncode)
+
+    def _relaying(self) -> bool:
+        """Bytes wait to cross, either way: the tap's decoding waits for them."""
+        assert self._host_out is not None and self._child_in is not None
+        readers = (self._child_out, self._host_in)
+        writers = (self._host_out, self._child_in)
+        return any(r is not None and r.waiting() for r in readers) or any(
+            w.queued() for w in writers
+        )
 
     def _from_host(self, data: bytes) -> None:
         self._to_server(data)  # first the server gets it, then the tap sees it

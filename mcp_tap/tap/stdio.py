@@ -8,8 +8,12 @@ what the carrier has already forwarded; nothing here can hold a byte back.
 Nor can it slow the next byte down. Decoding a message costs far more than relaying it, so a
 chunk is only queued (with the time it crossed) in the read callback, and decoded later, when
 the pipes have been quiet for `QUIET` seconds or the oldest waiting chunk is `MAX_DELAY` old,
-in slices of at most `SLICE` seconds a loop turn. A burst (a flood of notifications) thus
-crosses at the pipe's pace and is inspected after it, with its recorded times unchanged. The
+in slices of at most `SLICE` seconds a loop turn. Quiet means both: nothing crossed for
+`QUIET`, and nothing waits to cross (the carrier's `relaying`, when it can tell: bytes in a
+pipe not yet read, or written and not yet taken). A pause in a burst that is the relay's
+own (a core taken by another process for a millisecond) is then not mistaken for its end.
+A burst (a flood of notifications) thus crosses at the pipe's pace and is inspected after
+it, with its recorded times unchanged. The
 waiting bytes are bounded: past `MAX_BACKLOG`, the read callback decodes down to half of it
 before it returns, so the next read waits for the inspection (the pipe's own back-pressure)
 instead of memory growing.
@@ -20,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Callable
 
 from mcp_tap.protocol.events import (
     Direction,
@@ -65,6 +70,7 @@ class StdioTap:
         self._pending = 0  # bytes in _backlog
         self._last = 0.0  # when the latest chunk crossed (the bus's clock)
         self.max_backlog = MAX_BACKLOG
+        self.relaying: Callable[[], bool] = lambda: False  # bytes wait to cross (the carrier's)
 
     def opened(self) -> None:
         """The command was started; `program` names it (its arguments live in the header)."""
@@ -119,7 +125,7 @@ class StdioTap:
         oldest = self._lines_waiting[0][2] if self._lines_waiting else self._backlog[0][2]
         loop = asyncio.get_running_loop()
         self._scheduled = True
-        if now - self._last < QUIET and now - oldest < MAX_DELAY:
+        if (now - self._last < QUIET or self.relaying()) and now - oldest < MAX_DELAY:
             loop.call_later(QUIET, self._work)
             return
         deadline = time.perf_counter() + SLICE
