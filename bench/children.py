@@ -75,6 +75,11 @@ class Child:
         process it started: the recorder's writer process is the proxy's work too."""
         return tree_cpu_ticks(self.pid) / CLOCK_TICKS
 
+    def own_cpu_seconds(self) -> float:
+        """User + system CPU time so far of the process alone (all its threads)."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
     def stop(self, timeout: float = 60.0) -> None:
         """SIGTERM (the proxy then drains its recording), SIGKILL if it does not exit."""
         if self.popen.poll() is None:

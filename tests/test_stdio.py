@@ -371,6 +371,49 @@ def test_the_writer_process_ends_with_a_killed_mcp_tap(tmp_path: Path) -> None:
     assert len(messages(load_recording(record))) == 2
 
 
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:  # stat field 4, the parent's pid
+                found.append(int(entry.name))
+    return found
+
+
+def test_a_killed_writer_process_is_reported_and_forwarding_goes_on(tmp_path: Path) -> None:
+    record = tmp_path / "rec.yaml"
+    with spawned(tap(record, *child("cat"))) as process:
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(line(INITIALIZE))
+        process.stdin.flush()
+        assert process.stdout.readline() == line(INITIALIZE)
+        deadline = time.monotonic() + 20
+        while len(messages(load_recording(record))) < 2:
+            assert time.monotonic() < deadline, "the messages never reached the recording"
+            time.sleep(0.02)
+        ours = Path(f"/proc/{process.pid}/cmdline").read_bytes()
+        writers = [
+            pid
+            for pid in _children(process.pid)
+            if Path(f"/proc/{pid}/cmdline").read_bytes() == ours
+        ]
+        assert len(writers) == 1  # forked: the server is the other child
+        os.kill(writers[0], signal.SIGKILL)
+        ping = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
+        for _ in range(3):  # the recorder finds the pipe broken; the host sees nothing of it
+            process.stdin.write(line(ping))
+            process.stdin.flush()
+            assert process.stdout.readline() == line(ping)
+        _, err = process.communicate(timeout=30)
+    assert process.returncode == 0
+    assert "mcp-tap: the recording stopped early: " in err.decode()
+    assert len(messages(load_recording(record))) >= 2  # what was written stays readable
+
+
 def test_command_that_cannot_start(tmp_path: Path) -> None:
     record = tmp_path / "rec.yaml"
     missing = str(tmp_path / "no-such-server")

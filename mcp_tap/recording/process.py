@@ -3,10 +3,10 @@
 Redacting and writing an event as YAML costs 25-40 us of Python; in the forwarding process
 that work holds the GIL the relay needs, and a flood of notifications then crosses at half
 its speed or less. So `mcp-tap stdio` and `mcp-tap proxy` fork a writer process when they
-open a recording: the forwarding process hands it each batch of events as compact records
-(`records.py`, a few microseconds an event) through a pipe, and the writer process decodes
-them into the same events and writes them through the same `DocumentSink` the writer thread
-would use, so the file is the same byte for byte.
+open a recording: the forwarding process's event loop hands it each batch of events as
+compact records (`records.py`, a few microseconds an event) through a pipe (`feed.py`), and
+the writer process decodes them into the same events and writes them through the same
+`DocumentSink` the writer thread would use, so the file is the same byte for byte.
 
 It is forked, not started afresh: it has every module loaded already and starts in a few
 milliseconds, and it runs nothing of its parent's but the sink (no event loop, no thread).
@@ -76,11 +76,10 @@ class WriterProcess:
         self._out = records_out
         self._status = status_in
 
-    def send(self, data: bytes) -> None:
-        """Write frames to the pipe; blocks (without the GIL) while the pipe is full."""
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self._out, view) :]
+    @property
+    def records_fd(self) -> int:
+        """The pipe's end that frames are written to (`records.encode`); `finish` closes it."""
+        return self._out
 
     def finish(self) -> OSError | None:
         """End the pipe, wait until everything sent is written; the write error, if any."""

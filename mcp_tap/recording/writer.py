@@ -1,16 +1,15 @@
 """`RecordingWriter`: the subscriber that writes tap events to a YAML recording.
 
-`handle` only appends the event to a deque, so the event loop pays for one append; a thread
-takes what gathered and hands it on. The queue is unbounded on purpose: when the disk or the
-YAML falls behind a burst, events wait in memory (back-pressure on memory, never on the
-forwarding path) and none is dropped.
+`handle` only appends the event to a queue, so the event loop pays for one append. The queue
+is unbounded on purpose: when the disk or the YAML falls behind a burst, events wait in
+memory (back-pressure on memory, never on the forwarding path) and none is dropped.
 
-Where the events go: with `separate_process` (the commands), the thread sends them as
-compact records to a writer process (`process.py`), which redacts and writes them, so the
-YAML costs the forwarding process's GIL nothing; otherwise (and where the system cannot
-fork), the thread writes them itself. Either way the same `DocumentSink` (`sink.py`) writes
-them, one `os.write` a batch, and the file is the same. The format is described in
-docs/recording-format.md.
+Where the events go: with `separate_process` (the commands), the event loop sends them as
+compact records to a writer process (`feed.py`, `process.py`), which redacts and writes
+them, so the YAML costs the forwarding process's GIL nothing; otherwise (and where the
+system cannot fork), a thread of this process takes what gathered and writes it. Either way
+the same `DocumentSink` (`sink.py`) writes them, one `os.write` a batch, and the file is the
+same. The format is described in docs/recording-format.md.
 """
 
 from __future__ import annotations
@@ -32,9 +31,9 @@ from urllib.parse import urlsplit
 
 from mcp_tap.protocol.events import TapEvent
 from mcp_tap.protocol.redaction import RedactionRules, Redactor
+from mcp_tap.recording.feed import RecordFeed
 from mcp_tap.recording.lock import hold_while_writing
 from mcp_tap.recording.process import WriterProcess
-from mcp_tap.recording.records import encode
 from mcp_tap.recording.sink import DocumentSink, yielder
 from mcp_tap.recording.yaml_emit import emit_document
 
@@ -57,7 +56,6 @@ WORK_SLICE = 0.0001
 SMALL_BATCH = 128  # events gathered in one interval: up to this many, the writer yields
 GATHER_INTERVAL = 0.02  # how long events wait for the writer, at most, unless it is behind
 MAX_BATCH = 1024  # events per write: bounds the text held at once during a burst
-FRAME_EVENTS = 64  # events per record frame: about 0.1 ms of encoding between writes
 PREAMBLE = "# mcp-tap recording: one YAML document per tap event, see docs/recording-format.md\n"
 
 _STOP = object()
@@ -193,21 +191,22 @@ class RecordingWriter:
         except OSError:
             os.close(fd)
             raise
-        self._process: WriterProcess | None = None
+        self._feed: RecordFeed | None = None
+        self._error: OSError | None = None
+        self._closed = False
         if separate_process:
             try:
-                self._process = WriterProcess(self._sink)
+                self._feed = RecordFeed(WriterProcess(self._sink), self.path)
             except OSError as error:
                 log.warning("recording from a thread: cannot start a writer process: %s", error)
             else:
                 os.close(fd)  # the writer process's now, with the lock
-        self._error: OSError | None = None
+                return
         # A deque and one wake-up per burst: waking the writer for every event costs the
         # event loop more than the event itself (a futex call per put).
         self._pending: deque[object] = deque()
         self._wake = threading.Event()
         self._awake = False  # the writer was woken and has not yet taken what is pending
-        self._closed = False
         sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
         self._thread = threading.Thread(target=self._run, name="mcp-tap-recorder", daemon=True)
         self._thread.start()
@@ -215,11 +214,14 @@ class RecordingWriter:
     @property
     def error(self) -> OSError | None:
         """Why the recording stopped early (a full disk, say); known for sure after `close`."""
-        return self._error if self._process is not None else self._sink.error
+        return self._error if self._feed is not None else self._sink.error
 
     def handle(self, event: TapEvent) -> None:
-        """Queue the event for the writer thread; O(1), never blocks, never drops."""
-        if not self._closed:
+        """Queue the event for the writer; O(1), never blocks, never drops."""
+        if self._feed is not None:
+            if not self._closed:
+                self._feed.handle(event)
+        elif not self._closed:
             self._pending.append(event)
             if not self._awake:
                 self._awake = True
@@ -230,13 +232,13 @@ class RecordingWriter:
         if self._closed:
             return
         self._closed = True
+        if self._feed is not None:
+            self._error = self._feed.close()
+            return
         self._pending.append(_STOP)
         self._wake.set()
         self._thread.join()
-        if self._process is not None:
-            self._error = self._process.finish() or self._error
-        else:
-            os.close(self._sink.fd)
+        os.close(self._sink.fd)
 
     def _run(self) -> None:
         while True:
@@ -252,27 +254,15 @@ class RecordingWriter:
                     stop = batch[-1] is _STOP
                     events = cast(list[TapEvent], batch[:-1] if stop else batch)
                     if events:
-                        self._deliver(events)
+                        # A small batch means requests come one at a time, and each waits for
+                        # the GIL while the writer holds it. A large one means a flood, which
+                        # a yielding writer would not keep up with: a busy loop keeps the GIL
+                        # until a switch is forced.
+                        pause = yielder(WORK_SLICE) if len(events) <= SMALL_BATCH else None
+                        self._sink.write_batch(events, pause)
                     if stop:
                         return
                 self._awake = False  # from now on, handle() wakes us
                 if self._pending:  # something slipped in before that: go on
                     continue
                 break
-
-    def _deliver(self, events: list[TapEvent]) -> None:
-        if self._process is None:
-            # A small batch means requests come one at a time, and each waits for the GIL
-            # while the writer holds it. A large one means a flood, which a yielding writer
-            # would not keep up with: a busy loop keeps the GIL until a switch is forced.
-            pause = yielder(WORK_SLICE) if len(events) <= SMALL_BATCH else None
-            self._sink.write_batch(events, pause)
-            return
-        try:
-            # Records are cheap but not free: a frame at a time, each write lets go of the GIL.
-            for start in range(0, len(events), FRAME_EVENTS):
-                self._process.send(encode(events[start : start + FRAME_EVENTS]))
-        except OSError as error:  # the writer process is gone: nothing more can be written
-            if self._error is None:
-                log.error("recording to %s stopped: %s", self.path, error)
-                self._error = error
