@@ -251,4 +251,6 @@ async def run_stdio(
     if recorder is not None:
         bus.subscribe(recorder)
     tap = StdioTap(bus, program_name(options.command), options.max_line)
+    if recorder is not None:  # what the tap waits for, the writer process waits for too
+        recorder.hold_while(lambda: tap.relaying())
     return await StdioRelay(options, tap).run()

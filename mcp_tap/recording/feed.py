@@ -14,6 +14,9 @@ does it, in its own time:
   the pipe is full it waits for the loop to say it has room. Forwarding never waits for it;
 - frames the pipe has no room for wait in memory, as the events before them: a writer that
   falls behind a burst costs memory, never a dropped event;
+- while the carrier says a burst is crossing (`hold`), nothing is sent, for up to `MAX_HOLD`:
+  the writer process would wake and take a core from the client, the server or the relay
+  in the middle of it. It catches up after;
 - without a running loop (a test, a command reading a file), each event is written at once.
 
 `close` writes whatever is left, waiting on the pipe if it must.
@@ -26,6 +29,7 @@ import logging
 import os
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 
 from mcp_tap.protocol.events import TapEvent
@@ -35,6 +39,8 @@ from mcp_tap.recording.records import encode
 log = logging.getLogger(__name__)
 
 GATHER = 0.02  # seconds events wait to be sent with the ones that follow them
+HOLD_CHECK = 0.002  # seconds between two looks at a burst that holds the events back
+MAX_HOLD = 1.0  # seconds a burst may hold them back: a stream that never ends is recorded too
 SLICE = 0.0002  # seconds of encoding and writing per loop turn
 FRAME_EVENTS = 64  # events per record frame
 
@@ -52,6 +58,8 @@ class RecordFeed:
         self._frames: deque[memoryview] = deque()  # encoded, not yet (wholly) written
         self._loop: asyncio.AbstractEventLoop | None = None
         self._scheduled = False  # a call of `_work` is due (a timer, or the pipe's room)
+        self.hold: Callable[[], bool] = lambda: False  # a burst is crossing: wait
+        self._held_since: float | None = None
         self.error: OSError | None = None  # the pipe broke: the writer process is gone
 
     def handle(self, event: TapEvent) -> None:
@@ -81,6 +89,14 @@ class RecordFeed:
     def _work(self) -> None:
         self._scheduled = False
         assert self._loop is not None
+        now = time.monotonic()
+        if self.hold():
+            self._held_since = self._held_since or now
+            if now - self._held_since < MAX_HOLD:
+                self._scheduled = True
+                self._loop.call_later(HOLD_CHECK, self._work)
+                return
+        self._held_since = None
         deadline = time.perf_counter() + SLICE
         while self.error is None and (self._frames or self._events):
             if not self._frames:

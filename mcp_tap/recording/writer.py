@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -215,6 +215,12 @@ class RecordingWriter:
     def error(self) -> OSError | None:
         """Why the recording stopped early (a full disk, say); known for sure after `close`."""
         return self._error if self._feed is not None else self._sink.error
+
+    def hold_while(self, crossing: Callable[[], bool]) -> None:
+        """Keep the writer process idle while `crossing()` says a burst is being relayed
+        (for at most a second at a time: `feed.MAX_HOLD`)."""
+        if self._feed is not None:
+            self._feed.hold = crossing
 
     def handle(self, event: TapEvent) -> None:
         """Queue the event for the writer; O(1), never blocks, never drops."""
