@@ -252,5 +252,5 @@ async def run_stdio(
         bus.subscribe(recorder)
     tap = StdioTap(bus, program_name(options.command), options.max_line)
     if recorder is not None:  # what the tap waits for, the writer process waits for too
-        recorder.hold_while(lambda: tap.relaying())
+        recorder.hold_while(tap.crossing)
     return await StdioRelay(options, tap).run()

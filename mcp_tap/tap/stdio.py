@@ -115,6 +115,10 @@ class StdioTap:
         self._scheduled = True
         loop.call_later(QUIET, self._work)
 
+    def crossing(self) -> bool:
+        """A burst is crossing: a chunk crossed within `QUIET`, or bytes wait to."""
+        return self.bus.now() - self._last < QUIET or self.relaying()
+
     def _work(self) -> None:
         """One slice of decoding if the pipes are quiet or a chunk has waited too long; then
         the next turn (more to do) or the next check (a burst is still crossing)."""
@@ -125,7 +129,7 @@ class StdioTap:
         oldest = self._lines_waiting[0][2] if self._lines_waiting else self._backlog[0][2]
         loop = asyncio.get_running_loop()
         self._scheduled = True
-        if (now - self._last < QUIET or self.relaying()) and now - oldest < MAX_DELAY:
+        if self.crossing() and now - oldest < MAX_DELAY:
             loop.call_later(QUIET, self._work)
             return
         deadline = time.perf_counter() + SLICE
