@@ -87,6 +87,8 @@ def _block(value: dict[str, Any] | list[Any], indent: str, out: list[str]) -> No
             if len(text) > _LONGEST_SIMPLE_KEY:
                 out.append(f"{indent}? {text}")  # YAML reads at most 1024 characters as a key
                 _entry(f"{indent}:", item, inner, out)
+            elif type(item) in _SCALARS:  # most entries: written here, not through `_entry`
+                out.append(f"{indent}{text}: {scalar(item)}")
             else:
                 _entry(f"{indent}{text}:", item, inner, out)
         return
@@ -95,6 +97,8 @@ def _block(value: dict[str, Any] | list[Any], indent: str, out: list[str]) -> No
             start = len(out)
             _block(item, inner, out)
             out[start] = f"{indent}- {out[start][len(inner) :]}"  # first key on the dash line
+        elif type(item) in _SCALARS:
+            out.append(f"{indent}- {scalar(item)}")
         else:
             _entry(f"{indent}-", item, inner, out)
 
@@ -116,6 +120,7 @@ def _entry(head: str, value: Any, indent: str, out: list[str]) -> None:
 
 
 _NESTED = (dict, list)
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 class Memo:
