@@ -15,7 +15,7 @@ exclusive: a stage called inside another is taken out of the outer one. Stages:
 * bus: delivery (`TapBus.drain`), subscribers taken out;
 * tracker, checker <class> (every other judging subscriber), recorder (its `handle`, on the loop),
   view (its `handle` and its frames, on the loop);
-* recorder thread: events turned into records and sent to the writer process;
+* recorder feed: events turned into records and sent to the writer process, on the loop;
 * view thread: the view's lines written to the file;
 * writer process: the recorder's forked writer (redaction, YAML, write), read from /proc as
   the CPU of the proxy's process tree minus the proxy's own;
@@ -83,7 +83,7 @@ def instrument() -> None:
     import mcp_tap.protocol.jsonrpc as jsonrpc
     from mcp_tap.http.front import ClientConnection
     from mcp_tap.http.upstream_connection import UpstreamConnection
-    from mcp_tap.recording.writer import RecordingWriter
+    from mcp_tap.recording.feed import RecordFeed
     from mcp_tap.tap.bus import TapBus
     from mcp_tap.tap.exchange import ExchangeTap
     from mcp_tap.view.console import ConsoleView
@@ -100,7 +100,7 @@ def instrument() -> None:
         ):
             module.classify_text = parse  # type: ignore[attr-defined]
     wrap_methods(TapBus, "bus", ["drain"])
-    wrap_methods(RecordingWriter, "recorder thread", ["_deliver"])
+    wrap_methods(RecordFeed, "recorder feed", ["_work"])
     wrap_methods(ConsoleView, "view", ["render_frame"])
     wrap_methods(ViewOutput, "view thread", ["_write_now"])
     subscribe = TapBus.subscribe
