@@ -414,6 +414,22 @@ def test_a_killed_writer_process_is_reported_and_forwarding_goes_on(tmp_path: Pa
     assert len(messages(load_recording(record))) >= 2  # what was written stays readable
 
 
+def test_a_burst_over_max_backlog_crosses_and_is_recorded_whole(tmp_path: Path) -> None:
+    record = tmp_path / "rec.yaml"
+    burst = b"".join(
+        line({"jsonrpc": "2.0", "method": "notifications/progress",
+              "params": {"progressToken": 1, "progress": n}})
+        for n in range(3000)
+    )  # fmt: skip
+    with spawned(tap(record, *child("cat"), extra=("--max-backlog", "4096"))) as process:
+        out, _ = process.communicate(burst, timeout=60)  # the reads wait for the decoding
+    assert process.returncode == 0
+    assert out == burst
+    recorded = messages(load_recording(record))
+    assert len(recorded) == 6000  # each line, both ways
+    assert recorded[-1].message.payload["params"]["progress"] == 2999
+
+
 def test_command_that_cannot_start(tmp_path: Path) -> None:
     record = tmp_path / "rec.yaml"
     missing = str(tmp_path / "no-such-server")
@@ -455,6 +471,7 @@ def test_recording_names_the_command_but_not_its_secrets(tmp_path: Path) -> None
         ([], "stdio needs the server's command"),
         (["--", "--weird"], "put the server's command after `--`"),
         (["--max-line", "0", "--", "cat"], "--max-line must be at least 1"),
+        (["--max-backlog", "0", "--", "cat"], "--max-backlog must be at least 1"),
     ],
 )
 def test_bad_input_is_one_line(args: list[str], message: str) -> None:

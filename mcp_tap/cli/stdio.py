@@ -56,7 +56,7 @@ from mcp_tap.stdio.relay import (
 )
 from mcp_tap.stdio.side_calls import SideCalls
 from mcp_tap.tap.bus import TapBus
-from mcp_tap.tap.stdio import StdioTap
+from mcp_tap.tap.stdio import MAX_BACKLOG, StdioTap
 
 
 def register(commands: Commands) -> None:
@@ -89,6 +89,14 @@ def register(commands: Commands) -> None:
         default=DEFAULT_MAX_LINE,
         metavar="BYTES",
         help=f"forward longer lines without inspecting them (default {DEFAULT_MAX_LINE})",
+    )
+    stdio.add_argument(
+        "--max-backlog",
+        type=int,
+        default=MAX_BACKLOG,
+        metavar="BYTES",
+        help="bytes that may wait undecoded while a burst crosses; past it, the next read "
+        f"waits for the decoding (default {MAX_BACKLOG})",
     )
     stdio.add_argument(
         "--grace",
@@ -146,6 +154,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"unknown option {command[0]!r}; put the server's command after `--`")
     if args.max_line < 1:
         raise UserError("--max-line must be at least 1")
+    if args.max_backlog < 1:
+        raise UserError("--max-backlog must be at least 1")
     if not all(value >= 0 for value in (args.grace, args.term_grace, args.drain)):  # NaN too
         raise UserError("--grace, --term-grace and --drain must not be negative")
     faults = fault_plan(args, "stdio")
@@ -182,8 +192,9 @@ def run(args: argparse.Namespace) -> int:
         resend = StdioResender(side) if side is not None else False
         async with web_session(args, store, None, title, sys.stderr, resend, optional=True):
             return await run_stdio(
-                options, bus, recorder, judge=not args.no_check, pins=pins, memory=memory
-            )
+                options, bus, recorder, judge=not args.no_check, pins=pins, memory=memory,
+                max_backlog=args.max_backlog,
+            )  # fmt: skip
 
     try:
         status = run_async(relay())
@@ -244,6 +255,7 @@ async def run_stdio(
     judge: bool = True,
     pins: Pins | None = None,
     memory: int = DEFAULT_JUDGE_MEMORY,
+    max_backlog: int = MAX_BACKLOG,
 ) -> int:
     """Relay one run of the command; its exit status. The caller closes the bus."""
     for subscriber in checkers(bus, judge, pins, memory):
@@ -251,6 +263,7 @@ async def run_stdio(
     if recorder is not None:
         bus.subscribe(recorder)
     tap = StdioTap(bus, program_name(options.command), options.max_line)
+    tap.max_backlog = max_backlog
     if recorder is not None:  # what the tap waits for, the writer process waits for too
         recorder.hold_while(tap.crossing)
     return await StdioRelay(options, tap).run()
