@@ -8,6 +8,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
+import mcp_tap.recording.feed as feed
 from mcp_tap.protocol.events import Direction, MessageSeen, StreamKind, TapEvent
 from mcp_tap.protocol.jsonrpc import classify_value
 from mcp_tap.recording.reader import load_recording
@@ -84,3 +87,25 @@ def test_a_burst_bigger_than_the_pipe_is_recorded_whole_and_in_order(tmp_path: P
 
     asyncio.run(feed())
     assert recorded(path) == events
+
+
+def test_a_burst_that_never_ends_holds_the_feed_for_max_hold_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(feed, "MAX_HOLD", 0.05)
+    path = tmp_path / "r.yaml"
+
+    async def run() -> None:
+        writer = RecordingWriter(path, TARGET, separate_process=True)
+        writer.hold_while(lambda: True)
+        for number in range(1, 11):
+            writer.handle(progress(number))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 20
+        while len(recorded(path)) < 10:  # sent once held that long, the burst still crossing
+            assert loop.time() < deadline, "a hold that never ends kept the events back"
+            await asyncio.sleep(0.01)
+        writer.close()
+
+    asyncio.run(run())
+    assert recorded(path) == [progress(number) for number in range(1, 11)]

@@ -59,7 +59,8 @@ class RecordFeed:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._scheduled = False  # a call of `_work` is due (a timer, or the pipe's room)
         self.hold: Callable[[], bool] = lambda: False  # a burst is crossing: wait
-        self._held_since: float | None = None
+        self._held_since: float | None = None  # when the hold began, until the queue empties
+        self._closed = False
         self.error: OSError | None = None  # the pipe broke: the writer process is gone
 
     def handle(self, event: TapEvent) -> None:
@@ -81,6 +82,7 @@ class RecordFeed:
     def close(self) -> OSError | None:
         """Send everything queued (blocking), end the pipe and wait for the writer process;
         why the recording stopped early, if it did."""
+        self._closed = True  # a timer still due finds nothing to do: the pipe is ended
         if self._loop is not None and not self._loop.is_closed():
             self._loop.remove_writer(self._fd)
         self._send_all()
@@ -88,15 +90,20 @@ class RecordFeed:
 
     def _work(self) -> None:
         self._scheduled = False
+        if self._closed:
+            return
         assert self._loop is not None
-        now = time.monotonic()
         if self.hold():
-            self._held_since = self._held_since or now
+            now = time.monotonic()
+            if self._held_since is None:
+                self._held_since = now
             if now - self._held_since < MAX_HOLD:
                 self._scheduled = True
                 self._loop.call_later(HOLD_CHECK, self._work)
                 return
-        self._held_since = None
+            # held for MAX_HOLD: what waits goes now, all of it, before the next hold
+        else:
+            self._held_since = None
         deadline = time.perf_counter() + SLICE
         while self.error is None and (self._frames or self._events):
             if not self._frames:
@@ -109,6 +116,7 @@ class RecordFeed:
                 self._scheduled = True
                 self._loop.call_soon(self._work)
                 return
+        self._held_since = None  # all sent: a burst may hold the next events again
 
     def _writable(self) -> None:
         assert self._loop is not None
