@@ -352,17 +352,24 @@ def test_sigterm_is_passed_to_the_server(tmp_path: Path) -> None:
     assert closed_reason(recording) == "server-exited"
 
 
+def _one_exchange_recorded(process: subprocess.Popen[bytes], record: Path) -> float:
+    """Send a line through `cat` and wait until the writer process has written it both
+    ways; the deadline that the caller may go on with."""
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write(line(INITIALIZE))
+    process.stdin.flush()
+    assert process.stdout.readline() == line(INITIALIZE)
+    deadline = time.monotonic() + 20
+    while len(messages(load_recording(record))) < 2:  # written, by the writer process
+        assert time.monotonic() < deadline, "the messages never reached the recording"
+        time.sleep(0.02)
+    return deadline
+
+
 def test_the_writer_process_ends_with_a_killed_mcp_tap(tmp_path: Path) -> None:
     record = tmp_path / "rec.yaml"
     with spawned(tap(record, *child("cat"))) as process:
-        assert process.stdin is not None and process.stdout is not None
-        process.stdin.write(line(INITIALIZE))
-        process.stdin.flush()
-        assert process.stdout.readline() == line(INITIALIZE)
-        deadline = time.monotonic() + 20
-        while len(messages(load_recording(record))) < 2:  # written, by the writer process
-            assert time.monotonic() < deadline, "the messages never reached the recording"
-            time.sleep(0.02)
+        deadline = _one_exchange_recorded(process, record)
         process.kill()
         process.wait(timeout=10)
         while _session_members(process.pid):  # the server and the writer process
@@ -387,14 +394,8 @@ def _children(pid: int) -> list[int]:
 def test_a_killed_writer_process_is_reported_and_forwarding_goes_on(tmp_path: Path) -> None:
     record = tmp_path / "rec.yaml"
     with spawned(tap(record, *child("cat"))) as process:
+        _one_exchange_recorded(process, record)
         assert process.stdin is not None and process.stdout is not None
-        process.stdin.write(line(INITIALIZE))
-        process.stdin.flush()
-        assert process.stdout.readline() == line(INITIALIZE)
-        deadline = time.monotonic() + 20
-        while len(messages(load_recording(record))) < 2:
-            assert time.monotonic() < deadline, "the messages never reached the recording"
-            time.sleep(0.02)
         ours = Path(f"/proc/{process.pid}/cmdline").read_bytes()
         writers = [
             pid
