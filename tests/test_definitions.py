@@ -245,10 +245,10 @@ def test_a_definition_listed_again_keeps_its_exact_fingerprint() -> None:
     and true; values orjson cannot write (past 64 bits, lone surrogates) still get theirs."""
     import json
 
-    from mcp_tap.analysis.definition_checks import PrintCache
+    from mcp_tap.analysis.json_memo import JsonMemo
     from mcp_tap.analysis.pins import fingerprint
 
-    cache = PrintCache(size=4)
+    cache = JsonMemo(fingerprint, size=4)  # what the definition checker keeps its prints in
     values: list[Any] = [
         {"default": None},
         json.loads('{"default": NaN}'),
@@ -262,4 +262,4 @@ def test_a_definition_listed_again_keeps_its_exact_fingerprint() -> None:
         {"default": 1, "name": "a"},
     ]
     for value in values * 2:
-        assert cache.fingerprint(value) == fingerprint(value)
+        assert cache(value) == fingerprint(value)

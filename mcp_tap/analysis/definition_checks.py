@@ -11,11 +11,8 @@ addresses the model (`suspicious.py`); a definition is judged once per session.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
-
-import orjson
 
 from mcp_tap.analysis.bounded import DEFAULT_JUDGE_MEMORY, Bounded
 from mcp_tap.analysis.interface import LISTS, RESOURCES, SERVER_METHODS, ListKind, listed
@@ -53,7 +50,7 @@ class DefinitionChecker:
         self._seen = Bounded(memory)  # (session, field, name) -> (fingerprint, definition)
         self._judged = Bounded(memory)  # (session, field, name, fingerprint): already read
         self._announced = Bounded(memory)  # (session, field): list_changed since the last list
-        self._prints = PrintCache(max(1, memory // 8))
+        self._prints = JsonMemo(fingerprint, max(1, memory // 8))  # a definition seen again
         self._list_prints = JsonMemo(self._fingerprints)  # a list given again: one lookup
 
     def handle(self, event: TapEvent) -> None:
@@ -81,7 +78,7 @@ class DefinitionChecker:
         pass
 
     def _fingerprints(self, items: dict[str, Any]) -> dict[str, str]:
-        return {name: self._prints.fingerprint(definition) for name, definition in items.items()}
+        return {name: self._prints(definition) for name, definition in items.items()}
 
     def _listed(self, event: MessageSeen, kind: ListKind, items: dict[str, Any]) -> None:
         session = event.session_id
@@ -159,39 +156,6 @@ class DefinitionChecker:
                 detail += f" (and {len(found) - MAX_PER_DEFINITION} more)"
             extra = {"kind": noun, "name": name, "field": where, "span": suspicion.shown}
             self.publish(finding_at(event, suspicion.rule, detail, suspicion.severity, **extra))
-
-
-class PrintCache:
-    """`fingerprint` of definitions listed again, by their compact JSON as parsed.
-
-    A client lists again and gets the same list: the canonical (sorted) JSON and its hash
-    cost about 10 us a definition, orjson's compact JSON of the value as it is about 1 us.
-    Two values with the same orjson text are the same JSON (types kept: 1, 1.0 and true
-    differ), except NaN and the infinities, which orjson writes as null: so the value must
-    also be equal (`==`) to the one cached, which NaN and null never are. A value orjson
-    cannot write (an int past 64 bits, a lone surrogate) is not cached.
-    """
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._prints: OrderedDict[bytes, tuple[Any, str]] = OrderedDict()
-
-    def fingerprint(self, definition: Any) -> str:
-        """`pins.fingerprint(definition)`, from the cache when its JSON was seen."""
-        try:
-            text = orjson.dumps(definition)
-        except TypeError:  # orjson.JSONEncodeError: past 64 bits, a surrogate
-            return fingerprint(definition)
-        known = self._prints.get(text)
-        if known is not None and known[0] == definition:
-            self._prints.move_to_end(text)
-            return known[1]
-        print_ = fingerprint(definition)
-        self._prints[text] = (definition, print_)
-        self._prints.move_to_end(text)
-        if len(self._prints) > self._size:
-            self._prints.popitem(last=False)
-        return print_
 
 
 def _notification(kind: ListKind) -> str:
