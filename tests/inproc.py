@@ -68,3 +68,20 @@ async def raw_exchange(proxy: str, data: bytes) -> bytes:
     answer = await asyncio.wait_for(reader.read(-1), 10)
     writer.close()
     return answer
+
+
+class Asked:
+    """A carrier's yes-or-no (`answer`), counting the questions: `asked` is set at the
+    `after`-th, proof that the one asking looked that often and waited."""
+
+    def __init__(self, answer: bool, after: int = 5) -> None:
+        self.answer = answer
+        self.after = after
+        self.questions = 0
+        self.asked = asyncio.Event()
+
+    def __call__(self) -> bool:
+        self.questions += 1
+        if self.questions == self.after:
+            self.asked.set()
+        return self.answer

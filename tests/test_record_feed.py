@@ -15,6 +15,7 @@ from mcp_tap.protocol.events import Direction, MessageSeen, StreamKind, TapEvent
 from mcp_tap.protocol.jsonrpc import classify_value
 from mcp_tap.recording.reader import load_recording
 from mcp_tap.recording.writer import RecordingWriter
+from tests.inproc import Asked
 
 TARGET = "http://127.0.0.1:8000/mcp"
 
@@ -37,23 +38,13 @@ def recorded(path: Path) -> list[TapEvent]:
 async def _held_then_released(path: Path) -> tuple[int, int]:
     """Events recorded while the hold said a burst crosses, then once it is released."""
     writer = RecordingWriter(path, TARGET, separate_process=True)
-    asked = asyncio.Event()
-    holding = True
-    questions = 0
-
-    def crossing() -> bool:
-        nonlocal questions
-        questions += 1
-        if questions == 5:
-            asked.set()
-        return holding
-
+    crossing = Asked(True)
     writer.hold_while(crossing)
     for number in range(1, 11):
         writer.handle(progress(number))
-    await asyncio.wait_for(asked.wait(), 10)  # the feed looked five times, and waited
+    await asyncio.wait_for(crossing.asked.wait(), 10)  # the feed looked five times, and waited
     while_held = len(recorded(path))
-    holding = False
+    crossing.answer = False
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 20
     while len(recorded(path)) < 10:  # sent once released: the writer process writes them

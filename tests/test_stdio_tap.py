@@ -15,6 +15,7 @@ import mcp_tap.tap.stdio as stdio_tap
 from mcp_tap.protocol.events import MessageSeen, TapEvent
 from mcp_tap.tap.bus import TapBus
 from mcp_tap.tap.stdio import StdioTap
+from tests.inproc import Asked
 
 PROGRESS = (
     b'{"jsonrpc":"2.0","method":"notifications/progress",'
@@ -42,22 +43,12 @@ async def _burst_then_quiet() -> tuple[int, list[TapEvent]]:
     seen = Seen()
     bus.subscribe(seen)
     tap = StdioTap(bus, "server")
-    asked = asyncio.Event()
-    waiting = True
-    questions = 0
-
-    def relaying() -> bool:
-        nonlocal questions
-        questions += 1
-        if questions == 5:
-            asked.set()
-        return waiting
-
+    relaying = Asked(True)
     tap.relaying = relaying
     tap.server_chunk(PROGRESS)
-    await asyncio.wait_for(asked.wait(), 10)  # the pipes went quiet five times over
+    await asyncio.wait_for(relaying.asked.wait(), 10)  # the pipes went quiet five times over
     decoded_meanwhile = sum(isinstance(event, MessageSeen) for event in seen.events)
-    waiting = False
+    relaying.answer = False
     await asyncio.wait_for(seen.message.wait(), 10)
     return decoded_meanwhile, seen.events
 
