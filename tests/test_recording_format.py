@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -30,6 +31,8 @@ from mcp_tap.protocol.events import (
 from mcp_tap.protocol.jsonrpc import classify_text, classify_value
 from mcp_tap.protocol.redaction import RedactionRules, Redactor, parse_field_path
 from mcp_tap.recording.reader import RecordingError, load_recording, parse_recording
+from mcp_tap.recording.records import to_record
+from mcp_tap.recording.sink import DocumentSink
 from mcp_tap.recording.writer import RecordingWriter, default_recording_path
 from tests.samples import ROOT, SAMPLE_NAMES
 
@@ -232,6 +235,52 @@ def test_any_json_and_any_text_survive(payload: Any, raw: str) -> None:
     with tempfile.TemporaryDirectory() as directory:
         loaded = load_recording(write(Path(directory) / "r.yaml", events)).events
     assert loaded == events
+
+
+messages = st.builds(
+    lambda value, method, kind: classify_value(
+        {"jsonrpc": "2.0", "method": method, "params": {"progressToken": 1, "v": value}}
+        if kind == "notification"
+        else {"jsonrpc": "2.0", "id": value if kind == "odd id" else 3, "result": value}
+    ),
+    json_values,
+    st.sampled_from(["notifications/progress", "tools/call"]),
+    st.sampled_from(["notification", "response", "odd id"]),
+) | st.builds(lambda raw, kind: RpcMessage(kind, raw=raw, problem="p"), texts,
+              st.sampled_from([MessageKind.INVALID, MessageKind.ENDPOINT]))  # fmt: skip
+message_events = st.builds(
+    MessageSeen,
+    st.none() | st.integers(0, 9),
+    st.floats(0, 1e6) | st.integers(0, 9),
+    st.sampled_from(list(Direction)),
+    st.sampled_from(list(StreamKind)),
+    st.none() | st.sampled_from([SESSION, "other"]),
+    messages,
+    st.none() | texts,
+    st.none() | texts,
+)
+ANY_RULES = [None, RedactionRules(), RedactionRules.from_options(fields=["params.v", "result"])]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events=st.lists(message_events, max_size=6), rules=st.sampled_from(ANY_RULES))
+def test_the_writer_process_path_writes_what_the_events_path_does(
+    events: list[MessageSeen], rules: RedactionRules | None
+) -> None:
+    """A message's document from its record (as the writer process writes it) is the one
+    its event gives (as a writer thread writes it), redaction and odd values included."""
+    with tempfile.TemporaryDirectory() as directory:
+        texts = []
+        for name in ("events", "records"):
+            path = Path(directory) / name
+            sink = DocumentSink(os.open(path, os.O_WRONLY | os.O_CREAT), path, b"", rules)
+            if name == "events":
+                sink.write_batch(list(events))
+            else:
+                sink.write_records([to_record(event) for event in events])
+            os.close(sink.fd)
+            texts.append(path.read_bytes())
+    assert texts[1] == texts[0]
 
 
 def test_lone_surrogate_is_stored_as_replacement_character(tmp_path: Path) -> None:

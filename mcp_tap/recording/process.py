@@ -5,8 +5,8 @@ that work holds the GIL the relay needs, and a flood of notifications then cross
 its speed or less. So `mcp-tap stdio` and `mcp-tap proxy` fork a writer process when they
 open a recording: the forwarding process's event loop hands it each batch of events as
 compact records (`records.py`, a few microseconds an event) through a pipe (`feed.py`), and
-the writer process decodes them into the same events and writes them through the same
-`DocumentSink` the writer thread would use, so the file is the same byte for byte.
+the writer process writes them through the same `DocumentSink` the writer thread uses (its
+`write_records`), so the file is the same byte for byte.
 
 It is forked, not started afresh: it has every module loaded already and starts in a few
 milliseconds, and it runs nothing of its parent's but the sink (no event loop, no thread).
@@ -35,7 +35,7 @@ import pickle
 import signal
 import warnings
 
-from mcp_tap.recording.records import decode, split_frames
+from mcp_tap.recording.records import decode_records, split_frames
 from mcp_tap.recording.sink import DocumentSink
 
 log = logging.getLogger(__name__)
@@ -114,12 +114,12 @@ def _serve(records: int, status: int, sink: DocumentSink) -> None:
         buffer += chunk
         for body in split_frames(buffer):
             try:
-                events = decode(body)
+                batch = decode_records(body)
             except Exception as error:  # a bug, not a disk: say so and go on
                 log.error("recording: a batch of events could not be read: %s", error)
                 continue
-            for start in range(0, len(events), MAX_BATCH):
-                sink.write_batch(events[start : start + MAX_BATCH])
+            for start in range(0, len(batch), MAX_BATCH):
+                sink.write_records(batch[start : start + MAX_BATCH])
     if sink.error is not None:
         os.write(status, pickle.dumps(sink.error))
 

@@ -1,8 +1,9 @@
 """Tap events as compact records, for the pipe between mcp-tap and its writer process.
 
 The writer process (`process.py`) redacts and writes events as the writer thread would; what
-crosses the pipe must rebuild the very same events, and cost the forwarding process far less
-than writing them as YAML does. A record is a tuple: the event type's number, then each
+crosses the pipe must rebuild the very same events (though a message's document is written
+from its record directly, `DocumentSink.write_records`), and cost the forwarding process far
+less than writing them as YAML does. A record is a tuple: the event type's number, then each
 field in order, enums as their values and a message as a tuple of its own fields. A batch of
 records is one `marshal` call: exact for every JSON value (1, 1.0 and True stay apart, NaN,
 integers past 64 bits and lone surrogates survive), and several times faster than pickling
@@ -42,7 +43,7 @@ _MESSAGE_FIELDS = (
     "kind", "payload", "raw", "method", "id", "progress_token", "has_progress_token",
     "protocol_version", "batch_index", "problem",
 )  # fmt: skip
-_MESSAGE_SEEN = _NUMBERS[MessageSeen]
+MESSAGE_SEEN = _NUMBERS[MessageSeen]  # a record's first item, for a MessageSeen
 _KINDS = {member.value: member for member in MessageKind}  # faster than calling the enum
 _DIRECTIONS = {member.value: member for member in Direction}
 _STREAMS = {member.value: member for member in StreamKind}
@@ -58,7 +59,7 @@ def to_record(event: TapEvent) -> tuple[Any, ...]:
             m.has_progress_token, m.protocol_version, m.batch_index, m.problem,
         )  # fmt: skip
         return (
-            _MESSAGE_SEEN, event.exchange_id, event.time, event.direction._value_,
+            MESSAGE_SEEN, event.exchange_id, event.time, event.direction._value_,
             event.stream._value_, event.session_id, message, event.sse_id, event.sse_event,
         )  # fmt: skip
     record: list[Any] = [_NUMBERS[type(event)]]
@@ -104,11 +105,10 @@ def encode(events: list[TapEvent]) -> bytes:
     return HEAD.pack(len(payload) + 1) + form + payload
 
 
-def decode(frame: bytes | memoryview) -> list[TapEvent]:
-    """The events of one frame's body (its format byte and payload)."""
+def decode_records(frame: bytes | memoryview) -> list[tuple[Any, ...]]:
+    """The records of one frame's body (its format byte and payload)."""
     form, payload = bytes(frame[:1]), frame[1:]
-    records = marshal.loads(payload) if form == MARSHAL else pickle.loads(payload)
-    return [from_record(record) for record in records]
+    return marshal.loads(payload) if form == MARSHAL else pickle.loads(payload)  # type: ignore[no-any-return]
 
 
 def split_frames(buffer: bytearray) -> list[memoryview]:

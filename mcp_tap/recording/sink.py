@@ -25,9 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from mcp_tap.protocol.codec import event_to_dict
-from mcp_tap.protocol.events import ExchangeClosed, ExchangeOpened, Fault, TapEvent
+from mcp_tap.protocol.events import ExchangeClosed, ExchangeOpened, Fault, MessageKind, TapEvent
 from mcp_tap.protocol.redaction import RedactionRules, Redactor
+from mcp_tap.recording.records import MESSAGE_SEEN, from_record
 from mcp_tap.recording.yaml_emit import Memo, Reusable, emit_document
+
+# Messages whose redaction looks into their text or payload: they take the events' path.
+_REDACTED_KINDS = frozenset({MessageKind.INVALID.value, MessageKind.ENDPOINT.value})
+PROGRESS = "notifications/progress"
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +66,26 @@ class DocumentSink:
             documents.append(self._document(event))
             if pause is not None:
                 pause()
+        self._write_documents(documents)
+
+    def write_records(self, records: list[tuple[Any, ...]]) -> None:
+        """Write the events of `records` (`records.to_record`) in one write, as `write_batch`
+        writes the events themselves: the same bytes.
+
+        Most records are JSON-RPC messages, and their document is built from the record
+        itself: rebuilding the event, redacting a copy of it and taking it apart again cost
+        twice the YAML. Only their session id needs redacting (field rules aside).
+        """
+        if self.error is not None:
+            return
+        self._changes = []
+        documents = []
+        for record in records:
+            document = self._message_document(record) if record[0] == MESSAGE_SEEN else None
+            documents.append(document or self._document(from_record(record)))
+        self._write_documents(documents)
+
+    def _write_documents(self, documents: list[str]) -> None:
         if documents:
             self._write("".join(documents).encode("utf-8"))
         for exchange_id, opening in self._changes:
@@ -85,6 +110,49 @@ class DocumentSink:
             fault = Fault(event.time, exchange_id, "recording-error", f"not recorded: {error}")
             return emit_document(event_to_dict(fault))
 
+    def _message_document(self, record: tuple[Any, ...]) -> str | None:
+        """The document of a MessageSeen record, or None: then the event's path writes it
+        (messages whose redaction reads their text, field rules, anything odd)."""
+        _, exchange_id, time, direction, stream, session_id, message, sse_id, sse_event = record
+        kind, payload, raw, method, _, _, _, _, batch_index, problem = message
+        redact = self._redact
+        if raw is not None or kind in _REDACTED_KINDS or (redact and redact.rules.fields):
+            return None
+        data: dict[str, Any] = {"type": "message"}  # event_to_dict's keys, in its order
+        if exchange_id is not None:
+            data["exchange_id"] = exchange_id
+        data["time"] = round(time, 6) if type(time) is float else time
+        data["direction"] = direction
+        data["stream"] = stream
+        if session_id is not None:
+            data["session_id"] = redact.session(session_id) if redact else session_id
+        shown: dict[str, Any] = {"kind": kind, "json": self._reusable_parts(payload, method)}
+        if batch_index is not None:
+            shown["batch_index"] = batch_index
+        if problem is not None:
+            shown["problem"] = problem
+        data["message"] = shown
+        if sse_id is not None:
+            data["sse_id"] = sse_id
+        if sse_event is not None:
+            data["sse_event"] = sse_event
+        try:
+            return emit_document(data)
+        except Exception:  # a value YAML cannot hold: the event's path records the fault
+            return None
+
+    def _reusable_parts(self, payload: Any, method: str | None) -> Any:
+        """A message's payload with the parts that tend to repeat verbatim marked: a result,
+        params or error (whose id alone changes from one tools/list to the next). A progress
+        notification's params change every time: looking them up would only cost."""
+        if type(payload) is not dict:
+            return payload
+        payload = dict(payload)  # a copy: the event's own is shared
+        for key in ("result", "params", "error"):
+            if key in payload and not (key == "params" and method == PROGRESS):
+                payload[key] = Reusable(payload[key], self._memo)
+        return payload
+
     def _prepare(self, data: dict[str, Any]) -> dict[str, Any]:
         """Round the time to microseconds (finer is noise, and longer to read), and mark the
         parts of an event that tend to repeat verbatim: headers, and a message's result,
@@ -94,12 +162,9 @@ class DocumentSink:
         if "headers" in data:
             data["headers"] = Reusable(data["headers"], self._memo)
         message = data.get("message")
-        payload = message.get("json") if message is not None else None
-        if message is not None and type(payload) is dict:
-            payload = message["json"] = dict(payload)  # a copy: the event's own is shared
-            for key in ("result", "params", "error"):
-                if key in payload:
-                    payload[key] = Reusable(payload[key], self._memo)
+        if message is not None and "json" in message:
+            method = message["json"].get("method") if type(message["json"]) is dict else None
+            message["json"] = self._reusable_parts(message["json"], method)
         return data
 
     def _write(self, data: bytes) -> None:

@@ -67,6 +67,9 @@ def _string(value: str) -> str:
 
 
 def _float(value: float) -> str:
+    text = repr(value)
+    if "." in text and "e" not in text:  # most: 0.25, 1712.5
+        return text
     if math.isnan(value):
         return ".nan"
     if math.isinf(value):
@@ -82,12 +85,22 @@ def _block(value: dict[str, Any] | list[Any], indent: str, out: list[str]) -> No
     """Append the lines of a non-empty mapping or sequence at `indent`."""
     inner = indent + "  "
     if type(value) is dict:
+        known = _STRINGS.get  # most keys and many values were written before: no call
         for key, item in value.items():
-            text = scalar(key)
-            if len(text) > _LONGEST_SIMPLE_KEY:
-                out.append(f"{indent}? {text}")  # YAML reads at most 1024 characters as a key
-                _entry(f"{indent}:", item, inner, out)
-            elif type(item) in _SCALARS:  # most entries: written here, not through `_entry`
+            text = known(key) if type(key) is str else None
+            if text is None:
+                text = scalar(key)
+                if len(text) > _LONGEST_SIMPLE_KEY:
+                    out.append(f"{indent}? {text}")  # YAML reads at most 1024 characters as a key
+                    _entry(f"{indent}:", item, inner, out)
+                    continue
+            kind = type(item)
+            if kind is str:
+                shown = known(item)
+                out.append(f"{indent}{text}: {shown if shown is not None else scalar(item)}")
+            elif kind is int:
+                out.append(f"{indent}{text}: {item}")
+            elif kind in _SCALARS:  # the rest of the scalars, written here too
                 out.append(f"{indent}{text}: {scalar(item)}")
             else:
                 _entry(f"{indent}{text}:", item, inner, out)
