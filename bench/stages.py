@@ -1,6 +1,6 @@
 """Where the proxy's CPU per tools/list exchange goes, stage by stage.
 
-    uv run python bench/stages.py [--calls 2000] [--no-check]
+    uv run python bench/stages.py [--calls 2000] [--no-check] [--stream EVENTS]
 
 Starts the demo server and `mcp-tap proxy` as a user runs it (recording to a temp file, view
 on, stdout to a file), but through this script's `--child` mode: it wraps the proxy's own
@@ -22,7 +22,9 @@ exclusive: a stage called inside another is taken out of the outer one. Stages:
 * other: the proxy process's CPU (/proc, all threads) minus the stages: the event loop,
   sockets, timers, the interpreter's own work, and the timers themselves (~1 us a call).
 
-The calls go one at a time (1,000 warm-up calls first, not counted).
+The calls go one at a time (1,000 warm-up calls first, not counted). With `--stream EVENTS`,
+each call is instead a `stream_progress` call of that many notifications, and the figures
+are per streamed event (the HTTP stream of `bench/run.py`, taken apart).
 """
 
 from __future__ import annotations
@@ -145,17 +147,26 @@ def snapshot(proxy: Child) -> dict[str, float]:
     raise TimeoutError("the proxy printed no stage totals")
 
 
-async def calls(url: str, warmup: int, count: int, proxy: Child) -> tuple[float, dict[str, float]]:
-    """CPU seconds the proxy's own process spent on `count` tools/list calls after `warmup`
-    ones, and the stages' seconds over the same calls (the writer process's among them)."""
+async def calls(
+    url: str, warmup: int, count: int, proxy: Child, stream: int
+) -> tuple[float, dict[str, float]]:
+    """CPU seconds the proxy's own process spent on `count` calls after `warmup` ones, and
+    the stages' seconds over the same calls (the writer process's among them)."""
+
+    async def call(http: Any, request_id: int) -> None:
+        if stream:
+            await wire.stream_progress(http, url, request_id, stream)
+        else:
+            await wire.tools_list(http, url, request_id)
+
     async with wire.client(2) as http:
         for request_id in range(1, warmup + 1):
-            await wire.tools_list(http, url, request_id)
+            await call(http, request_id)
         await asyncio.to_thread(wait_idle, [proxy])
         stages = snapshot(proxy)
         before, tree_before = proxy.own_cpu_seconds(), proxy.cpu_seconds()
         for request_id in range(warmup + 1, warmup + count + 1):
-            await wire.tools_list(http, url, request_id)
+            await call(http, request_id)
         await asyncio.to_thread(wait_idle, [proxy])
         cpu, tree = proxy.own_cpu_seconds() - before, proxy.cpu_seconds() - tree_before
         after = snapshot(proxy)
@@ -171,6 +182,9 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--warmup", type=int, default=1000)
     parser.add_argument("--no-check", action="store_true", help="the proxy without its judges")
+    parser.add_argument(
+        "--stream", type=int, default=0, metavar="EVENTS", help="progress streams, per event"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as name:
         directory = Path(name)
@@ -182,16 +196,18 @@ def main() -> int:
             proxy = Child("proxy", [*command, "--port", "0", *flags], directory)
             try:
                 url = proxy.wait_for(r"point your client at (\S+)").group(1)
-                cpu, stages = asyncio.run(calls(url, args.warmup, args.calls, proxy))
+                cpu, stages = asyncio.run(calls(url, args.warmup, args.calls, proxy, args.stream))
             finally:
                 proxy.stop()
-    per_call = {stage: seconds / args.calls * 1e6 for stage, seconds in stages.items()}
-    total = cpu / args.calls * 1e6 + per_call["writer process"]
-    print(f"proxy CPU per tools/list call: {total:.0f} us", end=" ")
+    units = args.calls * (args.stream or 1)
+    per_call = {stage: seconds / units * 1e6 for stage, seconds in stages.items()}
+    total = cpu / units * 1e6 + per_call["writer process"]
+    unit = "streamed event" if args.stream else "tools/list call"
+    print(f"proxy CPU per {unit}: {total:.1f} us", end=" ")
     print(f"({args.calls} calls, load {os.getloadavg()[0]:.1f})")
     per_call["other"] = total - sum(per_call.values())
     for stage, us in sorted(per_call.items(), key=lambda item: -item[1]):
-        print(f"  {stage:16} {us:6.0f} us")
+        print(f"  {stage:16} {us:6.1f} us")
     return 0
 
 
