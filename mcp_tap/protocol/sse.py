@@ -8,7 +8,9 @@ original bytes and feeds a copy here: nothing this decoder does can change what 
 from __future__ import annotations
 
 import codecs
+import re
 from dataclasses import dataclass
+from itertools import islice
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,7 @@ SSEItem = SSEEvent | SSEComment | SSEPriming
 
 
 KEPT_OF_A_CUT_EVENT = 1024  # characters of an over-long event kept to show what it was
+_LINE_END = re.compile("\r\n|\r|\n")  # the three line ends the format allows
 
 
 class SSEDecoder:
@@ -96,45 +99,34 @@ class SSEDecoder:
         return items  # per the spec, an event not followed by a blank line is discarded
 
     def _feed_text(self, text: str) -> list[SSEItem]:
-        # Linear in the input: each terminator is searched for once, and a long unterminated
-        # line (a 10 MB JSON body in one `data:`) is kept as parts and joined only once.
+        # Linear in the input: the text is cut at its line ends in one pass (in C), and a long
+        # unterminated line (a 10 MB JSON body in one `data:`) is kept as parts and joined once.
         items: list[SSEItem] = []
         if not text:
             return items
-        if self._after_cr and text[0] == "\n":
-            text = text[1:]
-        self._after_cr = False
-        start = 0
-        length = len(text)
-        cr = text.find("\r")
-        lf = text.find("\n")
-        while cr >= 0 or lf >= 0:
-            if cr < 0 or (0 <= lf < cr):
-                end, next_start = lf, lf + 1
-            else:
-                end = cr
-                if cr + 1 < length:
-                    next_start = cr + 2 if text[cr + 1] == "\n" else cr + 1
-                else:
-                    next_start = cr + 1
-                    self._after_cr = True  # the LF of a CRLF may arrive in the next chunk
-            line = text[start:end]
-            if self._skip_line:
-                self._skip_line = False
-                if self._skip_counts:
-                    self._size += len(line)
-            else:
-                if self._pending:
-                    line = "".join(self._pending) + line
-                    self._pending, self._held, self._value_at = [], 0, None
-                self._process_line(line, items)
-            start = next_start
-            if 0 <= cr < start:
-                cr = text.find("\r", start)
-            if 0 <= lf < start:
-                lf = text.find("\n", start)
-        if start < length:
-            self._hold(text[start:])
+        if self._after_cr:
+            self._after_cr = False
+            if text[0] == "\n":  # the LF of a CRLF whose CR ended the last chunk
+                text = text[1:]
+                if not text:
+                    return items
+        self._after_cr = text[-1] == "\r"  # the LF of this CR may arrive in the next chunk
+        lines = _LINE_END.split(text)
+        rest = lines.pop()  # after the last line end: the start of a line, or nothing
+        first = 0
+        if lines and self._skip_line:  # the end of a line `_hold` found over the limit
+            self._skip_line = False
+            if self._skip_counts:
+                self._size += len(lines[0])
+            first = 1
+        elif lines and self._pending:  # the end of a line held from earlier chunks
+            lines[0] = "".join(self._pending) + lines[0]
+            self._pending, self._held, self._value_at = [], 0, None
+        process = self._process_line
+        for line in islice(lines, first, None):
+            process(line, items)
+        if rest:
+            self._hold(rest)
         return items
 
     def _hold(self, part: str) -> None:
