@@ -273,21 +273,21 @@ class ProgressTracker:
         params: dict[str, Any],
     ) -> None:
         progress, total = params.get("progress"), params.get("total")
-        name = f"token {stats.token!r}"
         if not is_number(progress) or not (total is None or is_number(total)):
-            detail = f"{name}: progress {progress!r} and total {total!r} must be numbers"
+            detail = f"token {stats.token!r}: progress {progress!r} and total {total!r}"
+            detail += " must be numbers"
             self._flag(event, rules.PROGRESS_VALUE_INVALID, detail, request)
             return
         last = stats.last_progress
         if last is not None and progress <= last:
-            detail = f"{name}: progress went from {last:g} to {progress:g}"
+            detail = f"token {stats.token!r}: progress went from {last:g} to {progress:g}"
             extra = {"previous": last, "progress": progress}
             self._flag(event, rules.PROGRESS_NOT_INCREASING, detail, request, extra=extra)
         if total is not None and stats.total is not None and total != stats.total:
-            detail = f"{name}: total changed from {stats.total:g} to {total:g}"
+            detail = f"token {stats.token!r}: total changed from {stats.total:g} to {total:g}"
             self._flag(event, rules.PROGRESS_TOTAL_CHANGED, detail, request)
         if total is not None and progress > total:
-            detail = f"{name}: progress {progress:g} is above total {total:g}"
+            detail = f"token {stats.token!r}: progress {progress:g} is above total {total:g}"
             self._flag(event, rules.PROGRESS_EXCEEDS_TOTAL, detail, request)
         if stats.last_at is None:
             stats.first_progress, stats.first_at = progress, event.time

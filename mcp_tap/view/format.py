@@ -59,7 +59,7 @@ ENVELOPE_FIELDS = frozenset({"_meta", "resultType", "cacheScope", "ttlMs"})  # 2
 
 def plain(line: Line) -> str:
     """The words of a line, without styles."""
-    return "".join(text for text, _ in line)
+    return "".join([text for text, _ in line])
 
 
 def clip(text: str, width: int = SUMMARY_WIDTH) -> str:
@@ -68,10 +68,15 @@ def clip(text: str, width: int = SUMMARY_WIDTH) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+# json.dumps builds an encoder for every call it is given options for: these are made once
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "), default=str).encode
+_QUOTED = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def compact(value: Any, width: int = SUMMARY_WIDTH) -> str:
     """Short JSON for a one-line summary."""
     try:
-        text = json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str)
+        text = _COMPACT(value)
     except ValueError:  # a circular structure cannot come from the wire, but be safe
         text = repr(value)
     return clip(text, width)
@@ -95,8 +100,19 @@ def number(value: float | None) -> str:
 
 def token_badge(token: Any, ascii_only: bool) -> tuple[str, str]:
     """The highlighted mark of a progress token."""
-    shown = visible(json.dumps(token) if isinstance(token, str) else str(token))
-    return (f"[token {shown}]" if ascii_only else f" ⟳ {shown} ", TOKEN_STYLE)
+    key = (token, ascii_only)
+    badge = _BADGES.get(key) if type(token) in (str, int) else None
+    if badge is None:
+        shown = visible(json.dumps(token) if isinstance(token, str) else str(token))
+        badge = (f"[token {shown}]" if ascii_only else f" ⟳ {shown} ", TOKEN_STYLE)
+        if type(token) in (str, int) and len(_BADGES) < _BADGES_MAX:
+            _BADGES[key] = badge
+    return badge
+
+
+# every notification of a stream carries its token: the badges of recent ones, kept
+_BADGES: dict[tuple[Any, bool], tuple[str, str]] = {}
+_BADGES_MAX = 1024
 
 
 def _head(
@@ -112,12 +128,17 @@ def _head(
 
 
 def _arrow(direction: Direction | None, ascii_only: bool) -> tuple[str, str]:
-    arrows = ("->", "<-") if ascii_only else ("→", "←")
-    if direction is Direction.CLIENT_TO_SERVER:
-        return (arrows[0], "bold cyan")
-    if direction is Direction.SERVER_TO_CLIENT:
-        return (arrows[1], "bold green")
-    return ("!!" if ascii_only else "‼", "bold red")
+    return _ARROWS[direction, ascii_only]
+
+
+_ARROWS = {
+    (Direction.CLIENT_TO_SERVER, True): ("->", "bold cyan"),
+    (Direction.CLIENT_TO_SERVER, False): ("→", "bold cyan"),
+    (Direction.SERVER_TO_CLIENT, True): ("<-", "bold green"),
+    (Direction.SERVER_TO_CLIENT, False): ("←", "bold green"),
+    (None, True): ("!!", "bold red"),
+    (None, False): ("‼", "bold red"),
+}
 
 
 def short_session(session: str | None, width: int = 9) -> str:
@@ -216,14 +237,17 @@ def _progress_summary(params: dict[str, Any], ascii_only: bool, room: int) -> Li
     token = params.get("progressToken")
     value, total = params.get("progress"), params.get("total")
     line: Line = [(" ", ""), token_badge(token, ascii_only)]
-    if isinstance(total, int | float) and isinstance(value, int | float) and total > 0:
-        line.append((f" {number(value)}/{number(total)} ({value / total:.0%})", "bold"))
+    if isinstance(total, _NUMBER) and isinstance(value, _NUMBER) and total > 0:
+        line.append((f" {value:g}/{total:g} ({value / total:.0%})", "bold"))  # as `number`
     else:
         line.append((f" {value}" + (f"/{total}" if total is not None else ""), "bold"))
     if isinstance(params.get("message"), str):
-        quoted = json.dumps(params["message"], ensure_ascii=False)
+        quoted = _QUOTED(params["message"])
         line.append((f" {clip(quoted, room)}", "italic"))
     return line
+
+
+_NUMBER = (int, float)
 
 
 def finding_line(finding: Finding, ascii_only: bool, layout: Layout = PLAIN) -> Line:

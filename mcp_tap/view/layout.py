@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 from rich.cells import cell_len, set_cell_size
 
@@ -35,7 +36,9 @@ class Layout:
     epoch: float | None = None
     session: int = SESSION
 
-    @property
+    # The columns are asked for on every line of a frame: each is worked out once (cached).
+
+    @cached_property
     def narrow(self) -> bool:
         """Too narrow for every column at full width."""
         return self.width is not None and self.width < WIDE
@@ -44,16 +47,20 @@ class Layout:
         """The time column: time of day, or seconds since the start (right-aligned)."""
         if self.epoch is not None:
             return datetime.fromtimestamp(self.epoch + seconds).strftime("%H:%M:%S.%f")[:-3]
-        return f"{seconds:{7 if self.narrow else 9}.3f}s"
+        return f"{seconds:{self._seconds_format}}s"
 
-    @property
+    @cached_property
+    def _seconds_format(self) -> str:
+        return "7.3f" if self.narrow else "9.3f"
+
+    @cached_property
     def session_width(self) -> int:
         """Cells of the session column; 0 when it is dropped."""
         if self.width is None or self.width >= WIDE:
             return self.session
         return self.session * 2 // 3 if self.width >= NARROW_SESSION else 0
 
-    @property
+    @cached_property
     def method_width(self) -> int:
         """Cells a method name is padded to, so that what follows lines up."""
         return 10 if self.narrow else 24
