@@ -6,7 +6,9 @@ Runs the demo server (`python -m demo_server`) and the proxy (`python -m mcp_tap
 recording, tracker and view on, its stdout in a file) as separate processes and measures:
 
 1. tools/list latency (p50, p99), direct vs proxied
-2. one 5,000-notification stream, total time ratio proxied/direct
+2. one 5,000-notification stream, total time ratio proxied/direct (each run starts with the
+   proxy and the server idle: what the proxy's recorder writes after a stream is not charged
+   to the next run, direct or proxied)
 3. per-event delay added by the proxy, against a timestamping upstream (bench/stamp_server.py)
 4. 100 concurrent 500-notification streams: all delivered, time ratio
 5. proxy RSS growth over a 1,000,000-notification session (100,000 with --quick)
@@ -31,7 +33,7 @@ import tempfile
 import time
 import warnings
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -169,13 +171,14 @@ async def latency(direct: str, proxied: str, plan: Plan) -> dict[str, Any]:
 # --- 2. one 5,000-notification stream --------------------------------------------------------
 
 
-async def stream(direct: str, proxied: str, plan: Plan) -> dict[str, Any]:
+async def stream(direct: str, proxied: str, plan: Plan, idle: Sequence[Child]) -> dict[str, Any]:
     times: dict[str, list[float]] = {"direct": [], "proxied": []}
     async with wire.client(2) as http:
         for url in (direct, proxied):  # warm-up: connections, imports, first-call paths
             await wire.stream_progress(http, url, 1, 200)
         for run in range(plan.stream_runs):
             for name, url in (("direct", direct), ("proxied", proxied)):
+                await asyncio.to_thread(wait_idle, idle)
                 result = await wire.stream_progress(http, url, 10 + run, plan.stream_count)
                 times[name].append(result.seconds)
     direct_s, proxied_s = statistics.median(times["direct"]), statistics.median(times["proxied"])
@@ -476,7 +479,7 @@ def run(plan: Plan, work: Path) -> dict[str, Any]:
             both = [proxy, server]
             timed("latency", lambda: run_async(latency(server_url, url, plan)), results)
             wait_idle(both)
-            timed("stream", lambda: run_async(stream(server_url, url, plan)), results)
+            timed("stream", lambda: run_async(stream(server_url, url, plan, both)), results)
             wait_idle(both)
             timed("concurrency", lambda: run_async(concurrency(server_url, url, plan)), results)
 
