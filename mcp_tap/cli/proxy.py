@@ -59,6 +59,7 @@ from mcp_tap.http.limits import DEFAULT_LIMITS, Limits
 from mcp_tap.http.proxy import client_url, running_proxy
 from mcp_tap.protocol.secrets import redact_url
 from mcp_tap.recording.writer import FORWARD_TARGET, RecordingWriter
+from mcp_tap.tap.bursts import StreamBursts
 from mcp_tap.tap.bus import TapBus
 
 __all__ = [
@@ -178,6 +179,9 @@ def run(args: argparse.Namespace) -> int:
         recorder = recorder_for(args, FORWARD_TARGET if ca is not None else None)
         if recorder is not None:
             recorders.append(recorder)
+            bursts = StreamBursts()  # while a stream floods, the writer process waits
+            bus.subscribe(bursts)
+            recorder.hold_while(bursts.crossing)
             bus.subscribe(recorder)
             print(f"mcp-tap: recording to {recorder.path}", file=info, flush=True)
         for subscriber in view_subscribers(args, bus, pins=pins):
