@@ -59,8 +59,7 @@ from mcp_tap.http.limits import DEFAULT_LIMITS, Limits
 from mcp_tap.http.proxy import client_url, running_proxy
 from mcp_tap.protocol.secrets import redact_url
 from mcp_tap.recording.writer import FORWARD_TARGET, RecordingWriter
-from mcp_tap.tap.bursts import StreamBursts
-from mcp_tap.tap.bus import TapBus
+from mcp_tap.tap.bus import LIVE_GATHER, TapBus
 
 __all__ = [
     "ProxyOptions",
@@ -168,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
             "reach the proxy and, through it, the server",
             file=sys.stderr,
         )
-    bus = TapBus()
+    bus = TapBus(gather=LIVE_GATHER)
     info = sys.stderr if args.jsonl else sys.stdout  # keep a JSON-lines stdout pure
     recorders: list[RecordingWriter] = []
 
@@ -179,9 +178,7 @@ def run(args: argparse.Namespace) -> int:
         recorder = recorder_for(args, FORWARD_TARGET if ca is not None else None)
         if recorder is not None:
             recorders.append(recorder)
-            bursts = StreamBursts()  # while a stream floods, the writer process waits
-            bus.subscribe(bursts)
-            recorder.hold_while(bursts.crossing)
+            recorder.hold_while(bus.flowing)  # while traffic floods, the writer waits
             bus.subscribe(recorder)
             print(f"mcp-tap: recording to {recorder.path}", file=info, flush=True)
         for subscriber in view_subscribers(args, bus, pins=pins):

@@ -198,12 +198,12 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         status = run_async(relay())
-        # the server's own failure first: a host reads it; --fail-on speaks for a clean exit
-        return status if status != 0 else fail_on_exit(gate)
     finally:
-        bus.close()
+        bus.close()  # the last events and their findings, delivered before the gate is read
         if recorder is not None and recorder.error is not None:
             print(f"mcp-tap: the recording stopped early: {recorder.error}", file=sys.stderr)
+    # the server's own failure first: a host reads it; --fail-on speaks for a clean exit
+    return status if status != 0 else fail_on_exit(gate)
 
 
 def launch_recorder(

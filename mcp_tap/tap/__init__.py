@@ -3,6 +3,5 @@
 `ExchangeTap` (`exchange`) turns one exchange's request and response bytes into events, and
 `TapBus` (`bus`) delivers events to subscribers on the next loop turn, so nothing a
 subscriber does runs on the forwarding path. `StdioTap` (`stdio`) decodes a stdio session's
-pipes after each burst; `StreamBursts` (`bursts`) tells when an SSE stream bursts.
-Imports: `protocol` only.
+pipes after each burst. Imports: `protocol` only.
 """
