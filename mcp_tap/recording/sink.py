@@ -32,7 +32,7 @@ from mcp_tap.recording.yaml_emit import Memo, Reusable, emit_document
 
 # Messages whose redaction looks into their text or payload: they take the events' path.
 _REDACTED_KINDS = frozenset({MessageKind.INVALID.value, MessageKind.ENDPOINT.value})
-PROGRESS = "notifications/progress"
+_PROGRESS = "notifications/progress"
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ class DocumentSink:
             return payload
         payload = dict(payload)  # a copy: the event's own is shared
         for key in ("result", "params", "error"):
-            if key in payload and not (key == "params" and method == PROGRESS):
+            if key in payload and not (key == "params" and method == _PROGRESS):
                 payload[key] = Reusable(payload[key], self._memo)
         return payload
 
