@@ -123,3 +123,30 @@ def test_close_delivers_everything_then_closes_each_subscriber_once() -> None:
 
     seen = asyncio.run(run())
     assert seen.numbers() == [0, 1, 2] and seen.closed
+
+
+def test_events_made_at_delivery_keep_their_place_and_a_failure_costs_only_them() -> None:
+    made_when: list[int] = []  # how many events subscribers had seen when each was made
+
+    async def run() -> Seen:
+        seen = Seen()
+        bus = TapBus([seen])
+
+        def later(number: int) -> list[TapEvent]:
+            made_when.append(len(seen.events))
+            return [fault(number), fault(number + 1)]
+
+        def broken() -> list[TapEvent]:
+            raise RuntimeError("a publisher's bug")
+
+        bus.publish(fault(0))
+        bus.publish_later(lambda: later(1))
+        bus.publish_later(broken)
+        bus.publish(fault(3))
+        assert made_when == []  # nothing is made when it is published
+        await turns()
+        return seen
+
+    seen = asyncio.run(run())
+    assert seen.numbers() == [0, 1, 2, 3]
+    assert made_when == [1]  # made in its place: after the event before it was delivered

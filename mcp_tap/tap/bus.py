@@ -25,6 +25,7 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import Callable, Iterable
 
 from mcp_tap.protocol.events import Subscriber, TapEvent
 
@@ -36,6 +37,16 @@ QUIET = 0.001  # seconds without a new event that end a flow of them (as for std
 SLICE = 0.0005  # seconds of delivery at a time on a loop
 
 
+class Later:
+    """Events to be made when they are delivered, in their place in the queue: a tap parses
+    a body then, with the judges, while the CPU's caches hold what parsing needs."""
+
+    __slots__ = ("make",)
+
+    def __init__(self, make: Callable[[], Iterable[TapEvent]]) -> None:
+        self.make = make
+
+
 class TapBus:
     """Ordered fan-out of tap events to subscribers."""
 
@@ -44,7 +55,7 @@ class TapBus:
         until the next loop turn)."""
         self._subscribers: list[Subscriber] = list(subscribers or [])
         self._gather = gather
-        self._queue: deque[TapEvent] = deque()
+        self._queue: deque[TapEvent | Later] = deque()
         self._drain_scheduled = False
         self._draining = False
         self._started = time.monotonic()
@@ -62,9 +73,16 @@ class TapBus:
 
     def publish(self, event: TapEvent) -> None:
         """Queue an event for delivery; cheap and never blocking."""
+        self._enqueue(event)
+
+    def publish_later(self, make: Callable[[], Iterable[TapEvent]]) -> None:
+        """Queue the events `make` returns, made only when delivered (parsed then, say)."""
+        self._enqueue(Later(make))
+
+    def _enqueue(self, item: TapEvent | Later) -> None:
         if self._closed:
             return
-        self._queue.append(event)
+        self._queue.append(item)
         now = time.monotonic()
         flowing = now - self._published < QUIET
         self._published = now
@@ -104,16 +122,25 @@ class TapBus:
         self._draining = True
         try:
             while self._queue:
-                event = self._queue.popleft()
-                for subscriber in self._subscribers:
-                    try:
-                        subscriber.handle(event)
-                    except Exception:  # one broken subscriber must not silence the others
-                        log.exception("subscriber %r failed on %r", subscriber, event)
+                item = self._queue.popleft()
+                for event in self._made(item) if isinstance(item, Later) else (item,):
+                    for subscriber in self._subscribers:
+                        try:
+                            subscriber.handle(event)
+                        except Exception:  # one broken subscriber must not silence the others
+                            log.exception("subscriber %r failed on %r", subscriber, event)
                 if until is not None and time.perf_counter() >= until:
                     break
         finally:
             self._draining = False
+
+    @staticmethod
+    def _made(later: Later) -> Iterable[TapEvent]:
+        try:
+            return later.make()
+        except Exception:  # a publisher's bug costs its own events, not the queue's others
+            log.exception("events to be made at delivery failed: %r", later.make)
+            return ()
 
     def _deliver(self) -> None:
         """A delivery on the loop: `SLICE` of it, then the rest on the next turn, so that a

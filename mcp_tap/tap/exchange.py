@@ -3,6 +3,7 @@
 `ExchangeTap` is fed what the proxy forwards (request head and body, response head, each
 response chunk) and publishes `ExchangeOpened`, `ResponseStarted`, `MessageSeen` and
 `ExchangeClosed` on the bus. It only reads copies: the proxy has already forwarded the bytes.
+A JSON body's messages are parsed when the bus delivers them; a stream's, as they come.
 
 What it holds is bounded: a compressed body is decoded as it streams, and a message longer
 than `max_message` is counted, not kept; it is published as an invalid message holding its
@@ -124,9 +125,7 @@ class ExchangeTap:
                 self._not_inspected(body_or_problem, Direction.CLIENT_TO_SERVER)
                 return
             body = body_or_problem
-        self._publish_messages(
-            classify_text(body), now, Direction.CLIENT_TO_SERVER, StreamKind.REQUEST_BODY
-        )
+        self._publish_parsed(body, now, Direction.CLIENT_TO_SERVER, StreamKind.REQUEST_BODY)
 
     def response_started(self, status: int, headers: Headers) -> None:
         """The upstream's status line and headers were forwarded to the client."""
@@ -173,11 +172,8 @@ class ExchangeTap:
         elif self._json_parts:
             body = b"".join(self._json_parts)
             if body.strip():
-                self._publish_messages(
-                    classify_text(body),
-                    self.bus.now(),
-                    Direction.SERVER_TO_CLIENT,
-                    StreamKind.JSON_RESPONSE,
+                self._publish_parsed(
+                    body, self.bus.now(), Direction.SERVER_TO_CLIENT, StreamKind.JSON_RESPONSE
                 )
         self._json_parts = []
         event = ExchangeClosed(self.exchange_id, self.bus.now(), reason, self._bytes_out)
@@ -274,6 +270,21 @@ class ExchangeTap:
                 )
             elif isinstance(item, SSEPriming):
                 pass  # carries no message; its id shows up on the events that follow
+
+    def _publish_parsed(
+        self, body: bytes, now: float, direction: Direction, stream: StreamKind
+    ) -> None:
+        """The messages of a JSON body, parsed only when the bus delivers them (`bus.Later`):
+        with the judges, many exchanges together, rather than cold between two reads."""
+        exchange_id, session = self.exchange_id, self.session_id  # as they are now
+
+        def parsed() -> list[MessageSeen]:
+            return [
+                MessageSeen(exchange_id, now, direction, stream, session, message)
+                for message in classify_text(body)
+            ]
+
+        self.bus.publish_later(parsed)
 
     def _publish_messages(
         self,
