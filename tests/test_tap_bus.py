@@ -82,32 +82,48 @@ def test_a_flood_is_delivered_as_it_comes(monkeypatch: pytest.MonkeyPatch) -> No
     assert asyncio.run(run()) == [0, 1, 2, 3]
 
 
-def test_a_long_queue_goes_out_a_slice_at_a_time_in_order(
+def test_a_gathered_batch_goes_out_a_slice_at_a_time_in_order(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(bus_module, "SLICE", 0.0)  # one event a turn
 
     async def run() -> tuple[list[int], list[int]]:
         seen = Seen()
-        bus = TapBus([seen])
+        bus = TapBus([seen], gather=FOREVER)  # delivered once GATHER_MAX wait
         loop = asyncio.get_running_loop()
         between: list[int] = []  # how many were delivered whenever the loop did other work
 
         def other_work() -> None:
             between.append(len(seen.events))
-            if len(seen.events) < 10:
+            if len(seen.events) < GATHER_MAX:
                 loop.call_soon(other_work)
 
-        for number in range(10):
+        for number in range(GATHER_MAX):
             bus.publish(fault(number))
         loop.call_soon(other_work)
-        while len(seen.events) < 10:
+        while len(seen.events) < GATHER_MAX:
             await asyncio.sleep(0)
         return seen.numbers(), between
 
     numbers, between = asyncio.run(run())
-    assert numbers == list(range(10))
+    assert numbers == list(range(GATHER_MAX))
     assert len(set(between)) > 2  # the other work ran between the slices, not after them all
+
+
+def test_a_bus_that_does_not_gather_delivers_a_turn_s_events_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(bus_module, "SLICE", 0.0)  # it would be one event a turn, if sliced
+
+    async def run() -> list[int]:
+        seen = Seen()
+        bus = TapBus([seen])
+        for number in range(10):
+            bus.publish(fault(number))
+        await asyncio.sleep(0)  # one turn
+        return seen.numbers()
+
+    assert asyncio.run(run()) == list(range(10))
 
 
 def test_close_delivers_everything_then_closes_each_subscriber_once() -> None:

@@ -2,15 +2,15 @@
 
 Publishing never runs a subscriber: it appends to a queue and, on an event loop, schedules
 one delivery for the next loop turn. So the forwarding path pays for an append, and a burst
-of events is delivered to subscribers as one batch, `SLICE` at a time: the forwarding's
-reads and writes go between.
+of events is delivered to subscribers as one batch.
 
 A live command's bus may wait longer, `gather` seconds from the first event queued (or
 until `GATHER_MAX` wait): the subscribers (a dozen judges, the tracker, the view, the
 recorder) then run over the events of many exchanges at once, while their code and data are
 still in the CPU's caches. Between two exchanges the client and the server evict them, and
 cold, the same work costs several times as much. A person sees a line at most that much
-later; the view draws 12 frames a second anyway.
+later; the view draws 12 frames a second anyway. Such a batch is delivered `SLICE` at a
+time, the forwarding's reads and writes between.
 
 Events that come back to back (`flowing`: a stream floods) are delivered on the next turn
 all the same. Handling them between reads is what lets a stream's events gather in the
@@ -143,10 +143,11 @@ class TapBus:
             return ()
 
     def _deliver(self) -> None:
-        """A delivery on the loop: `SLICE` of it, then the rest on the next turn, so that a
-        flood's events never hold up the reads and writes of the forwarding for long."""
+        """A delivery on the loop. A gathering bus's goes `SLICE` at a time, the rest on the
+        next turn, so that a large batch never holds up the forwarding for long; another's
+        goes whole (a command reading a file may count on one turn delivering it all)."""
         self._timer = None
-        self.drain(until=time.perf_counter() + SLICE)
+        self.drain(until=time.perf_counter() + SLICE if self._gather > 0 else None)
         if self._queue and not self._drain_scheduled and not self._closed:
             self._drain_scheduled = True
             asyncio.get_running_loop().call_soon(self._deliver)
