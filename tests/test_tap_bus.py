@@ -1,6 +1,8 @@
 """The bus delivers every event in order, never while it is published, and not all at once:
-a gathering bus waits for more (up to `GATHER_MAX`), a flood is delivered as it comes, and a
-long queue goes out a slice at a time with the loop's other work between."""
+a gathering bus waits for more (up to `GATHER_MAX`), a flood is delivered as it comes, a
+long queue goes out a slice at a time with the loop's other work between, and each
+subscriber handles a batch in turn (the view still learns from the tracker, which is then a
+batch ahead, what each event answered)."""
 
 from __future__ import annotations
 
@@ -9,8 +11,11 @@ import asyncio
 import pytest
 
 import mcp_tap.tap.bus as bus_module
+from mcp_tap.analysis.tracker import ProgressTracker
 from mcp_tap.protocol.events import Fault, TapEvent
-from mcp_tap.tap.bus import GATHER_MAX, TapBus
+from mcp_tap.recording.reader import load_recording
+from mcp_tap.tap.bus import BATCH, GATHER_MAX, TapBus
+from tests.samples import sample
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -165,4 +170,104 @@ def test_events_made_at_delivery_keep_their_place_and_a_failure_costs_only_them(
 
     seen = asyncio.run(run())
     assert seen.numbers() == [0, 1, 2, 3]
-    assert made_when == [1]  # made in its place: after the event before it was delivered
+    assert made_when == [0]  # made with its batch, before any subscriber saw the batch
+
+
+class Publisher(Seen):
+    """A subscriber that publishes a follow-up (as a judge publishes a finding) for some
+    events, and notes who handled what, in which order."""
+
+    def __init__(self, name: str, log: list[tuple[str, int]], bus: TapBus | None) -> None:
+        super().__init__()
+        self.name, self.log, self.bus = name, log, bus
+
+    def handle(self, event: TapEvent) -> None:
+        super().handle(event)
+        number = int(event.detail) if isinstance(event, Fault) else -1
+        self.log.append((self.name, number))
+        if self.bus is not None and number < 1000 and number % 3 == 0:
+            self.bus.publish(fault(1000 + number))
+
+
+def test_each_subscriber_handles_a_batch_in_turn_and_follow_ups_come_after_it() -> None:
+    count = BATCH + 5  # two batches
+
+    async def run() -> tuple[list[tuple[str, int]], list[int], list[int]]:
+        log: list[tuple[str, int]] = []
+        bus = TapBus()
+        first, second = Publisher("first", log, bus), Publisher("second", log, None)
+        bus.subscribe(first)
+        bus.subscribe(second)
+        for number in range(count):
+            bus.publish(fault(number))
+        await turns()
+        return log, first.numbers(), second.numbers()
+
+    log, first, second = asyncio.run(run())
+    published = list(range(count))
+    follow_ups = [1000 + n for n in published if n % 3 == 0]
+    assert first == second == published + follow_ups  # each in order, follow-ups behind
+    # the first subscriber took the whole first batch before the second saw any of it
+    assert log[:BATCH] == [("first", n) for n in range(BATCH)]
+
+
+def test_a_batch_takes_part_of_a_large_made_list_and_the_rest_keeps_its_place() -> None:
+    async def run() -> list[int]:
+        seen = Seen()
+        bus = TapBus([seen])
+        bus.publish(fault(0))
+        bus.publish_later(lambda: [fault(n) for n in range(1, 2 * BATCH)])
+        bus.publish(fault(2 * BATCH))
+        await turns()
+        return seen.numbers()
+
+    assert asyncio.run(run()) == list(range(2 * BATCH + 1))
+
+
+class Asker:
+    """Asks the tracker, as the view does from its own `handle`, what each event answered."""
+
+    def __init__(self, tracker: ProgressTracker) -> None:
+        self.tracker = tracker
+        self.answers: list[object] = []
+
+    def handle(self, event: TapEvent) -> None:
+        request = self.tracker.match(event)
+        self.answers.append(None if request is None else (request.session_id, request.request_id))
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_view_learns_what_each_event_answered_though_the_tracker_is_a_batch_ahead(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A whole recorded session published at once: the tracker handles each batch before the
+    view asks about its first event. The answers must be those of the tracker asked right
+    after each event, one at a time."""
+    batch = 8
+    monkeypatch.setattr(bus_module, "BATCH", batch)
+    events = load_recording(sample("concurrent-downloads-handshake")).events
+    assert len(events) > 3 * batch  # several batches
+
+    one_at_a_time = ProgressTracker(lambda _event: None)
+    expected = []
+    for event in events:
+        one_at_a_time.handle(event)
+        request = one_at_a_time.match(event)
+        expected.append(None if request is None else (request.session_id, request.request_id))
+
+    async def run() -> list[object]:
+        bus = TapBus()
+        tracker = ProgressTracker(lambda _event: None)  # its findings are not under test
+        asker = Asker(tracker)
+        bus.subscribe(tracker)
+        bus.subscribe(asker)
+        for event in events:
+            bus.publish(event)
+        await turns()
+        return asker.answers
+
+    answers = asyncio.run(run())
+    assert sum(answer is not None for answer in expected) > batch  # the test has teeth
+    assert answers == expected

@@ -54,6 +54,7 @@ MAX_FINDINGS_PER_SUBJECT = 10  # a server flooding one broken stream yields a fe
 
 
 KEPT_STREAMS = 1000  # progress streams kept for the summary, which shows the last few
+KEPT_MATCHES = 1024  # correlations kept for `match`: more than a bus delivers at once
 KEPT_ENDINGS = 10_000  # ended streams a view has not yet taken (it takes them every frame)
 
 
@@ -88,6 +89,11 @@ class ProgressTracker:
         self.findings: list[Finding] = []
         self._flag_counts: Counter[tuple[str, Any]] = Counter()
         self._last: tuple[TapEvent | None, TrackedRequest | None] = (None, None)
+        # what `match` answers, for the events handled lately: the bus runs the tracker over a
+        # batch of events before the view asks about the first
+        self._matches: deque[tuple[TapEvent | None, TrackedRequest | None]] = deque(
+            maxlen=KEPT_MATCHES
+        )
         self._probes = ProbeWatch()
 
     # --- public ---------------------------------------------------------------------------
@@ -95,6 +101,10 @@ class ProgressTracker:
     def handle(self, event: TapEvent) -> None:
         """Update state from one tap event; may publish findings."""
         self._last = (event, None)
+        self._correlate(event)
+        self._matches.append(self._last)
+
+    def _correlate(self, event: TapEvent) -> None:
         if isinstance(event, MessageSeen):
             self._on_message(event)
         elif isinstance(event, ExchangeOpened):
@@ -114,13 +124,18 @@ class ProgressTracker:
         """Nothing to release: the tracker holds no resources."""
 
     def match(self, event: TapEvent) -> TrackedRequest | None:
-        """The request the most recently handled `event` was correlated with, if any.
+        """The request a recently handled `event` was correlated with, if any.
 
-        Valid right after `handle(event)`: the view calls it from its own `handle`, which the
-        bus runs after the tracker's, so the view never repeats the correlation.
+        Asked in the order the events were handled (the view asks from its own `handle`,
+        which the bus runs after the tracker's, so the view never repeats the correlation):
+        the answers for events before `event` are let go.
         """
-        seen, request = self._last
-        return request if seen is event else None
+        matches = self._matches
+        while matches:
+            seen, request = matches.popleft()
+            if seen is event:
+                return request
+        return None
 
     def active_streams(self) -> list[ProgressStats]:
         """Progress streams whose request is still running, oldest first."""
