@@ -259,16 +259,50 @@ message_events = st.builds(
     st.none() | texts,
     st.none() | texts,
 )
+header_names = st.sampled_from(
+    ["authorization", "mcp-session-id", "location", "x-api-key", "content-type", "x-custom"]
+)
+header_values = (
+    st.sampled_from(
+        [SESSION, "other", "Bearer abc", "https://h/cb?code=secret&state=1", "text/plain"]
+    )
+    | texts
+)
+headers = st.lists(st.tuples(header_names, header_values), max_size=5).map(tuple)
+sessions = st.none() | st.sampled_from([SESSION, "other"])
+exchange_ids = st.integers(0, 9)
+times = st.floats(0, 1e6) | st.integers(0, 9)
+targets = (
+    st.sampled_from(
+        ["/mcp", f"/messages/?session_id={SESSION}", "/m?token=t0p&x=1", "http://u:pw@h/mcp"]
+    )
+    | texts
+)
+exchange_events = (
+    st.builds(
+        ExchangeOpened, exchange_ids, times, st.sampled_from(["POST", "GET"]), targets,
+        headers, sessions, st.none() | st.just("https://h:443"),
+    )
+    | st.builds(
+        ResponseStarted, exchange_ids, times, st.integers(100, 599), headers,
+        st.none() | st.sampled_from(list(StreamKind)), sessions,
+    )
+    | st.builds(ExchangeClosed, exchange_ids, times, texts, st.integers(0, 2**40))
+)  # fmt: skip
 ANY_RULES = [None, RedactionRules(), RedactionRules.from_options(fields=["params.v", "result"])]
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(events=st.lists(message_events, max_size=6), rules=st.sampled_from(ANY_RULES))
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    events=st.lists(message_events | exchange_events, max_size=8),
+    rules=st.sampled_from(ANY_RULES),
+)
 def test_the_writer_process_path_writes_what_the_events_path_does(
-    events: list[MessageSeen], rules: RedactionRules | None
+    events: list[TapEvent], rules: RedactionRules | None
 ) -> None:
-    """A message's document from its record (as the writer process writes it) is the one
-    its event gives (as a writer thread writes it), redaction and odd values included."""
+    """A message's or an exchange event's document from its record (as the writer process
+    writes it) is the one its event gives (as a writer thread writes it), redaction (session
+    pseudonyms numbered in the same order) and odd values included."""
     with tempfile.TemporaryDirectory() as directory:
         texts = []
         for name in ("events", "records"):
@@ -281,6 +315,21 @@ def test_the_writer_process_path_writes_what_the_events_path_does(
             os.close(sink.fd)
             texts.append(path.read_bytes())
     assert texts[1] == texts[0]
+
+
+@settings(max_examples=100, deadline=None)
+@given(sets=st.lists(headers, min_size=1, max_size=3), order=st.lists(st.integers(0, 2)))
+def test_redacted_headers_kept_for_reuse_are_what_redacting_them_afresh_gives(
+    sets: list[tuple[tuple[str, str], ...]], order: list[int]
+) -> None:
+    """The redactor keeps the redacted form of the header sets it saw (a few: it starts over
+    when full); what it hands back is what redacting them again, in the same order, gives."""
+    kept, afresh = Redactor(RedactionRules()), Redactor(RedactionRules())
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("mcp_tap.protocol.redaction.KEPT_HEADER_SETS", 2)
+        for index in order:
+            chosen = sets[index % len(sets)]
+            assert kept.headers(chosen) == afresh._redacted(chosen)
 
 
 def test_lone_surrogate_is_stored_as_replacement_character(tmp_path: Path) -> None:

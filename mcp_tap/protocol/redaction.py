@@ -54,6 +54,7 @@ __all__ = ["RedactionRules", "Redactor", "is_marker", "marker", "parse_field_pat
 Event = TypeVar("Event", bound=TapEvent)
 SESSION_HEADER = "mcp-session-id"
 URL_HEADERS = frozenset({"location", "referer", "content-location"})  # an OAuth redirect's code
+KEPT_HEADER_SETS = 256  # redacted header sets a redactor keeps (then it starts over)
 # OAuth's secrets, in the bodies that are not JSON-RPC (form posts to a token endpoint, JSON
 # from a token or registration endpoint): tokens, authorization codes, client secrets, PKCE
 # verifiers and challenges.
@@ -136,6 +137,7 @@ class Redactor:
         self.sessions = sessions
         self._sessions: dict[str, str] = {}
         self._secret_names: dict[str, bool] = {}  # header name -> rules.header_is_secret
+        self._redacted_headers: dict[Headers, Headers] = {}
 
     def __call__(self, event: Event) -> Event:
         """A copy of `event` with secrets replaced; `event` itself is left untouched."""
@@ -145,11 +147,11 @@ class Redactor:
             if (message := self._message(event)) is not None:
                 changes["message"] = message
         elif isinstance(event, (ExchangeOpened, ResponseStarted)):
-            headers = self._headers(event.headers)
+            headers = self.headers(event.headers)
             if headers != event.headers:
                 changes["headers"] = headers
             if isinstance(event, ExchangeOpened) and ("?" in event.target or "@" in event.target):
-                target = self._target(event.target)
+                target = self.target(event.target)
                 if target != event.target:
                     changes["target"] = target
         elif isinstance(event, (Fault, FaultInjected, Finding)):
@@ -183,7 +185,20 @@ class Redactor:
             return list(argv)
         return redact_command(argv)
 
-    def _headers(self, headers: Headers) -> Headers:
+    def headers(self, headers: Headers) -> Headers:
+        """Headers with secret values replaced and session ids pseudonymised. A client sends
+        the same headers again and again: their redacted form is kept (a session's
+        pseudonym never changes once given)."""
+        known = self._redacted_headers.get(headers)
+        if known is not None:
+            return known
+        redacted = self._redacted(headers)
+        if len(self._redacted_headers) >= KEPT_HEADER_SETS:
+            self._redacted_headers.clear()
+        self._redacted_headers[headers] = redacted
+        return redacted
+
+    def _redacted(self, headers: Headers) -> Headers:
         out = []
         secret_names = self._secret_names
         for name, value in headers:
@@ -197,11 +212,11 @@ class Redactor:
             elif name == SESSION_HEADER:
                 value = self.session(value)
             elif name in URL_HEADERS and ("?" in value or "#" in value):
-                value = self._target(value)  # an authorization redirect carries the code
+                value = self.target(value)  # an authorization redirect carries the code
             out.append((name, value))
         return tuple(out)
 
-    def _target(self, target: str) -> str:
+    def target(self, target: str) -> str:
         """A request target or absolute URL (a forward proxy's) with its secrets replaced."""
         if not self.rules.builtin:
             return target

@@ -22,12 +22,15 @@ import pickle
 import struct
 from typing import Any
 
-from mcp_tap.protocol.codec import EVENT_TYPES, FIELD_NAMES
+from mcp_tap.protocol.codec import EVENT_TYPES, FIELD_NAMES, TYPE_NAMES
 from mcp_tap.protocol.events import (
     Direction,
+    ExchangeClosed,
+    ExchangeOpened,
     Fault,
     MessageKind,
     MessageSeen,
+    ResponseStarted,
     RpcMessage,
     Severity,
     StreamKind,
@@ -44,6 +47,12 @@ _MESSAGE_FIELDS = (
     "protocol_version", "batch_index", "problem",
 )  # fmt: skip
 MESSAGE_SEEN = _NUMBERS[MessageSeen]  # a record's first item, for a MessageSeen
+# The records of an exchange's other events, which hold plain values only: their number ->
+# the type's name in a recording and its fields, in record order.
+EXCHANGE_RECORDS = {
+    _NUMBERS[cls]: (TYPE_NAMES[cls], FIELD_NAMES[cls])
+    for cls in (ExchangeOpened, ResponseStarted, ExchangeClosed)
+}
 _KINDS = {member.value: member for member in MessageKind}  # faster than calling the enum
 _DIRECTIONS = {member.value: member for member in Direction}
 _STREAMS = {member.value: member for member in StreamKind}

@@ -27,7 +27,7 @@ from typing import Any
 from mcp_tap.protocol.codec import event_to_dict
 from mcp_tap.protocol.events import ExchangeClosed, ExchangeOpened, Fault, MessageKind, TapEvent
 from mcp_tap.protocol.redaction import RedactionRules, Redactor
-from mcp_tap.recording.records import MESSAGE_SEEN, from_record
+from mcp_tap.recording.records import EXCHANGE_RECORDS, MESSAGE_SEEN, from_record
 from mcp_tap.recording.yaml_emit import Memo, Reusable, emit_document
 
 # Messages whose redaction looks into their text or payload: they take the events' path.
@@ -81,7 +81,13 @@ class DocumentSink:
         self._changes = []
         documents = []
         for record in records:
-            document = self._message_document(record) if record[0] == MESSAGE_SEEN else None
+            number = record[0]
+            if number == MESSAGE_SEEN:
+                document = self._message_document(record)
+            elif number in EXCHANGE_RECORDS:
+                document = self._exchange_document(record)
+            else:
+                document = None
             documents.append(document or self._document(from_record(record)))
         self._write_documents(documents)
 
@@ -140,6 +146,35 @@ class DocumentSink:
             return emit_document(data)
         except Exception:  # a value YAML cannot hold: the event's path records the fault
             return None
+
+    def _exchange_document(self, record: tuple[Any, ...]) -> str | None:
+        """The document of an exchange's opening, response head or close, from its record:
+        what redacting its event and taking it apart give (`Redactor`, `event_to_dict`)."""
+        type_name, names = EXCHANGE_RECORDS[record[0]]
+        data: dict[str, Any] = {"type": type_name}
+        for name, value in zip(names, record[1:], strict=True):
+            if value is not None:
+                data[name] = value
+        redact = self._redact
+        if redact is not None:  # in the order the redactor takes them: pseudonyms are numbered
+            if "headers" in data:
+                data["headers"] = redact.headers(data["headers"])
+            target = data.get("target")
+            if target is not None and ("?" in target or "@" in target):
+                data["target"] = redact.target(target)
+            if "session_id" in data:
+                data["session_id"] = redact.session(data["session_id"])
+        if "headers" in data:
+            data["headers"] = [[name, text] for name, text in data["headers"]]
+        try:
+            document = emit_document(self._prepare(data))
+        except Exception:  # a value YAML cannot hold: the event's path records the fault
+            return None
+        if type_name == "exchange-opened":
+            self._changes.append((data["exchange_id"], document))
+        elif type_name == "exchange-closed":
+            self._changes.append((data["exchange_id"], None))
+        return document
 
     def _reusable_parts(self, payload: Any, method: str | None) -> Any:
         """A message's payload with the parts that tend to repeat verbatim marked: a result,
