@@ -1,8 +1,9 @@
 """Tap events as compact records, for the pipe between mcp-tap and its writer process.
 
 The writer process (`process.py`) redacts and writes events as the writer thread would; what
-crosses the pipe must rebuild the very same events (though a message's document is written
-from its record directly, `DocumentSink.write_records`), and cost the forwarding process far
+crosses the pipe must rebuild the very same events (though the documents of messages and of
+an exchange's other events are written from their records directly,
+`DocumentSink.write_records`), and cost the forwarding process far
 less than writing them as YAML does. A record is a tuple: the event type's number, then each
 field in order, enums as their values and a message as a tuple of its own fields. A batch of
 records is one `marshal` call: exact for every JSON value (1, 1.0 and True stay apart, NaN,

@@ -74,7 +74,9 @@ class DocumentSink:
 
         Most records are JSON-RPC messages, and their document is built from the record
         itself: rebuilding the event, redacting a copy of it and taking it apart again cost
-        twice the YAML. Only their session id needs redacting (field rules aside).
+        twice the YAML. Only their session id needs redacting (field rules aside). So are an
+        exchange's opening, response head and close (plain values, headers to redact); the
+        rest (faults, findings) take the events' path.
         """
         if self.error is not None:
             return
