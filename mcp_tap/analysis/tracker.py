@@ -54,7 +54,7 @@ MAX_FINDINGS_PER_SUBJECT = 10  # a server flooding one broken stream yields a fe
 
 
 KEPT_STREAMS = 1000  # progress streams kept for the summary, which shows the last few
-KEPT_MATCHES = 1024  # correlations kept for `match`: more than a bus delivers at once
+KEPT_MATCHES = 1024  # answers kept for a view's `match`: more than a bus delivers at once
 KEPT_ENDINGS = 10_000  # ended streams a view has not yet taken (it takes them every frame)
 
 
@@ -64,7 +64,9 @@ class ProgressTracker:
     `emit_findings=False` keeps findings in `self.findings` without publishing them; `show`
     uses it when the recording already carries the findings of the session it shows.
     `keep_endings=True` keeps the streams that ended in `self.ended` for a view to take and
-    print; without a view nothing takes them, so nothing is kept.
+    print; without a view nothing takes them, so nothing is kept. `keep_matches=True` keeps
+    what `match` answers for the events handled lately, for a view that asks after the
+    tracker handled a whole batch; otherwise only the last event's answer is kept.
     """
 
     def __init__(
@@ -72,6 +74,7 @@ class ProgressTracker:
         publish: Callable[[TapEvent], None],
         emit_findings: bool = True,
         keep_endings: bool = False,
+        keep_matches: bool = False,
     ) -> None:
         self._publish = publish
         self._emit = emit_findings
@@ -90,9 +93,10 @@ class ProgressTracker:
         self._flag_counts: Counter[tuple[str, Any]] = Counter()
         self._last: tuple[TapEvent | None, TrackedRequest | None] = (None, None)
         # what `match` answers, for the events handled lately: the bus runs the tracker over a
-        # batch of events before the view asks about the first
+        # batch of events before the view asks about the first (the events are held until the
+        # view asks: without one, only the last)
         self._matches: deque[tuple[TapEvent | None, TrackedRequest | None]] = deque(
-            maxlen=KEPT_MATCHES
+            maxlen=KEPT_MATCHES if keep_matches else 1
         )
         self._probes = ProbeWatch()
 

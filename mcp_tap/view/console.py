@@ -376,7 +376,9 @@ def build_view(
     `judge_memory` (`--judge-memory`) bounds what they remember. `pins`:
     the definitions the server is held to (`--pins`).
     """
-    tracker = ProgressTracker(publish, emit_findings=emit_findings, keep_endings=True)
+    tracker = ProgressTracker(
+        publish, emit_findings=emit_findings, keep_endings=True, keep_matches=jsonl is None
+    )  # only the console view asks it what each event answered
     checkers: list[Subscriber] = [tracker]
     if emit_findings:
         checkers.append(WireChecker(publish))
