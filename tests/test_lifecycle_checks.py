@@ -224,6 +224,29 @@ def test_mirrored_headers_are_held_to_the_body() -> None:
     )
 
 
+def test_marks_follow_the_latest_tools_list_and_a_routing_header_sent_twice_is_said() -> None:
+    j = Judged()
+    zoned = {**TOOL, "inputSchema": {"properties": {"zone": {"x-mcp-header": "Zone"}}}}
+    rezoned = {**LISTED, "tools": [zoned]}
+    call = modern(0, name="sql", arguments={"region": "eu", "zone": "z1"})
+    region, zone = {"mcp-param-region": "eu"}, {"mcp-param-zone": "z1"}
+    for number, (listed, sent) in enumerate(
+        [(LISTED, region), (LISTED, region), (rezoned, region), (LISTED, zone)]
+    ):
+        j.post(modern(10 * number + 1, "tools/list"), result(10 * number + 1, listed),
+               headers=mirrored("tools/list"))  # fmt: skip
+        j.post({**call, "id": 10 * number + 2}, result(10 * number + 2, DONE),
+               headers=mirrored("tools/call", "sql", **sent))  # fmt: skip
+    twice = (*mirrored("tools/list"), ("mcp-method", "tools/list"))
+    j.post(modern(41, "tools/list"), result(41, LISTED), headers=twice)
+    mismatches = [f for f in j.findings if f.rule == "header-mismatch"]
+    assert [(f.request_id, f.detail.split(": ", 1)[1]) for f in mismatches] == [
+        (22, "no Mcp-Param-Zone header (the body says 'z1')"),
+        (32, "no Mcp-Param-Region header (the body says 'eu')"),
+        (41, "Mcp-Method appears 2 times"),
+    ]
+
+
 def test_a_2026_exchange_with_a_session_id_and_a_log_without_a_level() -> None:
     j = Judged()
     headers = (*mirrored("tools/list"), ("mcp-session-id", "abc"))

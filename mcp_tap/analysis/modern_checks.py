@@ -107,6 +107,7 @@ class ModernChecker:
         self._pages = Bounded(memory)  # (server, method, cursor) -> cacheScope of the page before
         self._tools = Bounded(memory)  # (server, tool name) -> its x-mcp-header annotations
         self._marks = JsonMemo(tool_marks)  # a tools/list's tools, listed again and again
+        self._listed = Bounded(memory)  # server -> the marks of its latest tools/list
         self._logged: set[int] = set()  # exchanges already said to log without a level
 
     def handle(self, event: TapEvent) -> None:
@@ -185,15 +186,18 @@ class ModernChecker:
     def _on_result(self, event: MessageSeen, request: _Request) -> None:
         result = _dict(event.message.payload.get("result"))
         kind = result.get("resultType")
-        what = f"{request.method} id {request.id!r}"
         if isinstance(kind, str) and kind not in RESULT_TYPES:
+            what = f"{request.method} id {request.id!r}"
             self._say(event, RESULT_TYPE_UNKNOWN, f"{what}: resultType {kind!r}")
         if kind == "input_required":
             self._on_input_required(event, request, result)
             return
         if request.method == "tools/list":
-            for name, marks in self._marks(result.get("tools")):
-                self._tools.put((request.server, name), marks)
+            listed = self._marks(result.get("tools"))
+            if self._listed.get(request.server) is not listed:  # else its marks are in already
+                self._listed.put(request.server, listed)
+                for name, marks in listed:
+                    self._tools.put((request.server, name), marks)
         if request.method in LIST_METHODS:
             self._on_page(event, request, result)
 

@@ -59,9 +59,10 @@ def header_problems(
     values: dict[str, list[str]] = {}
     for name, value in headers:
         values.setdefault(name, []).append(value)
-    for name, got in sorted(values.items()):
-        if len(got) > 1 and (name in ROUTING or name.startswith("mcp-param-")):
-            problems.append(f"{_title(name)} appears {len(got)} times")
+    if len(values) < len(headers):  # a name came more than once
+        for name, got in sorted(values.items()):
+            if len(got) > 1 and (name in ROUTING or name.startswith("mcp-param-")):
+                problems.append(f"{_title(name)} appears {len(got)} times")
     method = payload.get("method")
     params = payload.get("params")
     params = params if isinstance(params, dict) else {}
