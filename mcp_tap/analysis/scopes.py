@@ -8,6 +8,7 @@ POST, sessionless, is its own scope. `finding_at` makes the finding a message ea
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Generic, TypeVar
 
 from mcp_tap.analysis.bounded import DEFAULT_JUDGE_MEMORY, Bounded
@@ -68,6 +69,7 @@ def modern_version(payload: Any) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=64)  # three judges ask of every request's version
 def is_modern(version: str) -> bool:
     """Whether a protocol version has no handshake (2026-07-28 and later)."""
     return is_date(version) and version >= MODERN_SINCE
