@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import orjson
+
+from mcp_tap.analysis import json_memo
 from mcp_tap.analysis.json_memo import JsonMemo
 
 
@@ -29,3 +32,32 @@ def test_only_the_latest_values_are_kept() -> None:
     for value in (1, 2, 3, 1):
         memo(value)
     assert calls == [1, 2, 3, 1]
+
+
+class CountingOrjson:
+    """orjson, counting the values it writes."""
+
+    def __init__(self) -> None:
+        self.written = 0
+
+    def dumps(self, value: Any) -> bytes:
+        self.written += 1
+        return orjson.dumps(value)
+
+
+def test_memos_keyed_by_the_same_value_write_its_json_once(monkeypatch: Any) -> None:
+    """The 2026-07-28 and definition checkers both key a tools/list's `tools`: the JSON the
+    first writes is the second's. An equal value of its own is written again, and still
+    found in the memo by its JSON."""
+    counting = CountingOrjson()
+    monkeypatch.setattr(json_memo, "orjson", counting)
+    names = JsonMemo(lambda tools: [tool["name"] for tool in tools])
+    sizes = JsonMemo(len)
+    tools = [{"name": "a"}, {"name": "b"}]
+    assert names(tools) == ["a", "b"] and sizes(tools) == 2
+    assert counting.written == 1
+    again = [{"name": "a"}, {"name": "b"}]  # equal, not the same object
+    assert names(again) == ["a", "b"] and counting.written == 2
+    nan = [math.nan]
+    assert sizes(nan) == 1 and sizes(nan) == 1  # the same NaN object: its text is shared
+    assert JsonMemo(repr)([None]) == "[None]"  # the same text, another value: not the NaN's

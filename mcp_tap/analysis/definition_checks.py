@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mcp_tap.analysis.bounded import DEFAULT_JUDGE_MEMORY, Bounded
-from mcp_tap.analysis.interface import LISTS, RESOURCES, SERVER_METHODS, ListKind, listed
+from mcp_tap.analysis.interface import LISTS, RESOURCES, SERVER_METHODS, ListKind, listed_items
 from mcp_tap.analysis.interface_diff import definition_changes, summary
 from mcp_tap.analysis.json_memo import JsonMemo
 from mcp_tap.analysis.pins import PINNED_FIELDS, Pins, fingerprint
@@ -51,7 +51,8 @@ class DefinitionChecker:
         self._judged = Bounded(memory)  # (session, field, name, fingerprint): already read
         self._announced = Bounded(memory)  # (session, field): list_changed since the last list
         self._prints = JsonMemo(fingerprint, max(1, memory // 8))  # a definition seen again
-        self._list_prints = JsonMemo(self._fingerprints)  # a list given again: one lookup
+        # a list given again: one lookup for its definitions by name and their fingerprints
+        self._lists = {kind.field: JsonMemo(self._definitions(kind)) for kind in LISTS.values()}
 
     def handle(self, event: TapEvent) -> None:
         if not isinstance(event, MessageSeen):
@@ -70,20 +71,33 @@ class DefinitionChecker:
             if request.method in SERVER_METHODS:
                 self._read(event, "server", "instructions", result.get("instructions"))
             elif request.method in LISTS:
-                page = listed(request.method, result)
+                kind = LISTS[request.method]
+                page = self._lists[kind.field](result.get(kind.field))
                 if page is not None:
-                    self._listed(event, *page)
+                    self._listed(event, kind, *page)
 
     def close(self) -> None:
         pass
 
-    def _fingerprints(self, items: dict[str, Any]) -> dict[str, str]:
-        return {name: self._prints(definition) for name, definition in items.items()}
+    def _definitions(
+        self, kind: ListKind
+    ) -> Callable[[Any], tuple[dict[str, Any], dict[str, str]] | None]:
+        """What a list's `kind.field` value gives: its definitions by name and their
+        fingerprints (None when it is not a list)."""
 
-    def _listed(self, event: MessageSeen, kind: ListKind, items: dict[str, Any]) -> None:
+        def of(items: Any) -> tuple[dict[str, Any], dict[str, str]] | None:
+            page = listed_items(kind, items)
+            if page is None:
+                return None
+            return page, {name: self._prints(definition) for name, definition in page.items()}
+
+        return of
+
+    def _listed(
+        self, event: MessageSeen, kind: ListKind, items: dict[str, Any], prints: dict[str, str]
+    ) -> None:
         session = event.session_id
         announced = self._announced.pop((session, kind.field), None) is not None
-        prints = self._list_prints(items)
         for name, definition in items.items():
             print_ = prints[name]
             key = (session, kind.field, name)

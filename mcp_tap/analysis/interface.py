@@ -43,14 +43,21 @@ SERVER_METHODS = ("initialize", "server/discover")
 def listed(method: str, result: Any) -> tuple[ListKind, dict[str, dict[str, Any]]] | None:
     """The definitions of one list result by their names, None for another method's."""
     kind = LISTS.get(method)
-    items = result.get(kind.field) if kind is not None and isinstance(result, dict) else None
-    if kind is None or not isinstance(items, list):
+    if kind is None or not isinstance(result, dict):
+        return None
+    found = listed_items(kind, result.get(kind.field))
+    return None if found is None else (kind, found)
+
+
+def listed_items(kind: ListKind, items: Any) -> dict[str, dict[str, Any]] | None:
+    """A list result's `kind.field` value as its definitions by name; None if not a list."""
+    if not isinstance(items, list):
         return None
     found = {}
     for item in items:
         if isinstance(item, dict) and isinstance(item.get(kind.key), str):
             found[item[kind.key]] = item
-    return kind, found
+    return found
 
 
 @dataclass

@@ -20,6 +20,27 @@ import orjson
 T = TypeVar("T")
 
 REMEMBERED_VALUES = 64  # values a memo keeps: the lists a few servers answer, not a history
+SHARED_TEXTS = 16  # values whose JSON every memo shares (then it starts over): a batch's lists
+SHARED_LARGEST = 64 * 1024  # bytes of JSON a shared text holds at most
+
+# Several judges key a memo by the same value (a tools/list's `tools`, which the 2026-07-28
+# checker and the definition checker both read): the one that writes its JSON first shares
+# it. Kept by the value's identity (a parsed message is never changed in place), the value
+# held so that its id is not reused meanwhile.
+_shared: dict[int, tuple[Any, bytes]] = {}
+
+
+def _json_text(value: Any) -> bytes:
+    """orjson's compact JSON of `value` (raises TypeError as orjson.dumps does)."""
+    known = _shared.get(id(value))
+    if known is not None:  # the very value: held, no other can have its id meanwhile
+        return known[1]
+    text = orjson.dumps(value)
+    if len(text) <= SHARED_LARGEST:
+        if len(_shared) >= SHARED_TEXTS:
+            _shared.clear()  # one call: safe should two threads' judges share it
+        _shared[id(value)] = (value, text)
+    return text
 
 
 class JsonMemo(Generic[T]):
@@ -33,7 +54,7 @@ class JsonMemo(Generic[T]):
     def __call__(self, value: Any) -> T:
         """What `compute` gives for `value`, from the memo when its JSON was seen."""
         try:
-            text = orjson.dumps(value)
+            text = _json_text(value)
         except TypeError:  # orjson.JSONEncodeError: past 64 bits, a surrogate
             return self._compute(value)
         known = self._known.get(text)
