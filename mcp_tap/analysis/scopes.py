@@ -69,9 +69,13 @@ def modern_version(payload: Any) -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=64)  # three judges ask of every request's version
 def is_modern(version: str) -> bool:
     """Whether a protocol version has no handshake (2026-07-28 and later)."""
+    return len(version) == len(MODERN_SINCE) and _is_modern_date(version)
+
+
+@functools.lru_cache(maxsize=64)  # three judges ask of every request's version; dates are short
+def _is_modern_date(version: str) -> bool:
     return is_date(version) and version >= MODERN_SINCE
 
 
