@@ -54,7 +54,7 @@ __all__ = ["RedactionRules", "Redactor", "is_marker", "marker", "parse_field_pat
 Event = TypeVar("Event", bound=TapEvent)
 SESSION_HEADER = "mcp-session-id"
 URL_HEADERS = frozenset({"location", "referer", "content-location"})  # an OAuth redirect's code
-KEPT_HEADER_SETS = 256  # redacted header sets a redactor keeps (then it starts over)
+KEPT_HEADER_SETS = 64  # redacted header sets a redactor keeps (then it starts over)
 # OAuth's secrets, in the bodies that are not JSON-RPC (form posts to a token endpoint, JSON
 # from a token or registration endpoint): tokens, authorization codes, client secrets, PKCE
 # verifiers and challenges.
