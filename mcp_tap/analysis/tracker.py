@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mcp_tap.analysis import rules
+from mcp_tap.analysis.answers import RecentAnswers
 from mcp_tap.analysis.correlation import OWN_STREAMS, RequestIndex, opposite, token_key
 from mcp_tap.analysis.era_probe import PROBE_METHOD, ProbeWatch
 from mcp_tap.analysis.progress_stats import (
@@ -54,7 +55,6 @@ MAX_FINDINGS_PER_SUBJECT = 10  # a server flooding one broken stream yields a fe
 
 
 KEPT_STREAMS = 1000  # progress streams kept for the summary, which shows the last few
-KEPT_MATCHES = 1024  # answers kept for a view's `match`: more than a bus delivers at once
 KEPT_ENDINGS = 10_000  # ended streams a view has not yet taken (it takes them every frame)
 
 
@@ -65,8 +65,7 @@ class ProgressTracker:
     uses it when the recording already carries the findings of the session it shows.
     `keep_endings=True` keeps the streams that ended in `self.ended` for a view to take and
     print; without a view nothing takes them, so nothing is kept. `keep_matches=True` keeps
-    what `match` answers for the events handled lately, for a view that asks after the
-    tracker handled a whole batch; otherwise only the last event's answer is kept.
+    a batch of `match`'s answers for a view to take (`answers.RecentAnswers`).
     """
 
     def __init__(
@@ -92,23 +91,14 @@ class ProgressTracker:
         self.findings: list[Finding] = []
         self._flag_counts: Counter[tuple[str, Any]] = Counter()
         self._last: tuple[TapEvent | None, TrackedRequest | None] = (None, None)
-        # what `match` answers, for the events handled lately: the bus runs the tracker over a
-        # batch of events before the view asks about the first (the events are held until the
-        # view asks: without one, only the last)
-        self._matches: deque[tuple[TapEvent | None, TrackedRequest | None]] = deque(
-            maxlen=KEPT_MATCHES if keep_matches else 1
-        )
+        self._answers = RecentAnswers(for_a_view=keep_matches)  # what `match` answers
         self._probes = ProbeWatch()
 
     # --- public ---------------------------------------------------------------------------
 
     def handle(self, event: TapEvent) -> None:
         """Update state from one tap event; may publish findings."""
-        self._last = (event, None)
-        self._correlate(event)
-        self._matches.append(self._last)
-
-    def _correlate(self, event: TapEvent) -> None:
+        self._last = (event, None)  # the request it belongs to, once correlated
         if isinstance(event, MessageSeen):
             self._on_message(event)
         elif isinstance(event, ExchangeOpened):
@@ -123,23 +113,16 @@ class ProgressTracker:
             if request := self.index.injected(event.exchange_id, event.request_id):
                 self.errors[request.method] += 1
                 self._finish(event, request, RequestState.FAILED)
+        self._answers.give(*self._last)
 
     def close(self) -> None:
         """Nothing to release: the tracker holds no resources."""
 
     def match(self, event: TapEvent) -> TrackedRequest | None:
-        """The request a recently handled `event` was correlated with, if any.
-
-        Asked in the order the events were handled (the view asks from its own `handle`,
-        which the bus runs after the tracker's, so the view never repeats the correlation):
-        the answers for events before `event` are let go.
-        """
-        matches = self._matches
-        while matches:
-            seen, request = matches.popleft()
-            if seen is event:
-                return request
-        return None
+        """The request a recently handled `event` was correlated with, if any: asked in the
+        order the events were handled (the view asks from its own `handle`, so it never
+        repeats the correlation)."""
+        return self._answers.take(event)
 
     def active_streams(self) -> list[ProgressStats]:
         """Progress streams whose request is still running, oldest first."""
