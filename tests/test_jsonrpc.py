@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -510,3 +511,15 @@ def test_json_that_a_strict_parser_refuses_is_still_read(text: str) -> None:
     (message,) = classify_text(text)
     assert message.kind is MessageKind.RESPONSE
     assert json.dumps(message.payload) == json.dumps(json.loads(text))  # NaN != NaN
+    assert not message.json_exact  # orjson would not write it back as it was
+
+
+def test_what_orjson_reads_it_writes_back_exactly() -> None:
+    """`json_exact`: the recorder sends such a payload's parts as orjson's text."""
+    messages = classify_text(
+        b'[{"jsonrpc":"2.0","id":1,"result":{"v":[1.0,1,true,null]}},'
+        b'{"jsonrpc":"2.0","method":"m","params":{"w":-0.0}}]'
+    )
+    assert [m.json_exact for m in messages] == [True, True]
+    assert orjson.loads(orjson.dumps(messages[0].payload)) == messages[0].payload
+    assert not classify_value({"jsonrpc": "2.0", "id": 1, "result": {}}).json_exact

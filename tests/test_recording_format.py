@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -31,7 +32,7 @@ from mcp_tap.protocol.events import (
 from mcp_tap.protocol.jsonrpc import classify_text, classify_value
 from mcp_tap.protocol.redaction import RedactionRules, Redactor, parse_field_path
 from mcp_tap.recording.reader import RecordingError, load_recording, parse_recording
-from mcp_tap.recording.records import to_record
+from mcp_tap.recording.records import decode_records, encode, split_frames
 from mcp_tap.recording.sink import DocumentSink
 from mcp_tap.recording.writer import RecordingWriter, default_recording_path
 from tests.samples import ROOT, SAMPLE_NAMES
@@ -248,6 +249,25 @@ messages = st.builds(
     st.sampled_from(["notification", "response", "odd id"]),
 ) | st.builds(lambda raw, kind: RpcMessage(kind, raw=raw, problem="p"), texts,
               st.sampled_from([MessageKind.INVALID, MessageKind.ENDPOINT]))  # fmt: skip
+# As the tap reads them, from JSON text: orjson's reading where it can (`json_exact`),
+# json's where there is a NaN, an infinity, a long integer or a lone surrogate.
+any_floats = st.floats(allow_nan=True, allow_infinity=True)
+odd_values = st.recursive(
+    st.none() | any_floats | st.integers(-(2**70), 2**70) | st.sampled_from(["a\ud800", "null"]),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(texts, inner, max_size=4),
+    max_leaves=8,
+)
+read_messages = st.builds(
+    lambda value, key: classify_text(json.dumps({"jsonrpc": "2.0", "id": 1, key: value}))[0],
+    st.lists(odd_values, max_size=3) | st.dictionaries(texts, odd_values, max_size=3),
+    st.sampled_from(["result", "error"]),
+) | st.builds(
+    lambda value, method: classify_text(
+        json.dumps({"jsonrpc": "2.0", "method": method, "params": {"v": value}})
+    )[0],
+    odd_values,
+    st.sampled_from(["notifications/progress", "tools/call"]),
+)
 message_events = st.builds(
     MessageSeen,
     st.none() | st.integers(0, 9),
@@ -255,7 +275,7 @@ message_events = st.builds(
     st.sampled_from(list(Direction)),
     st.sampled_from(list(StreamKind)),
     st.none() | st.sampled_from([SESSION, "other"]),
-    messages,
+    messages | read_messages,
     st.none() | texts,
     st.none() | texts,
 )
@@ -310,8 +330,9 @@ def test_the_writer_process_path_writes_what_the_events_path_does(
             sink = DocumentSink(os.open(path, os.O_WRONLY | os.O_CREAT), path, b"", rules)
             if name == "events":
                 sink.write_batch(list(events))
-            else:
-                sink.write_records([to_record(event) for event in events])
+            else:  # across the pipe, as the writer process takes them
+                (body,) = split_frames(bytearray(encode(list(events))))
+                sink.write_records(decode_records(body))
             os.close(sink.fd)
             texts.append(path.read_bytes())
     assert texts[1] == texts[0]
@@ -330,6 +351,28 @@ def test_redacted_headers_kept_for_reuse_are_what_redacting_them_afresh_gives(
         for index in order:
             chosen = sets[index % len(sets)]
             assert kept.headers(chosen) == afresh._redacted(chosen)
+
+
+def test_a_null_is_never_taken_for_a_nan_that_was_written_alike(tmp_path: Path) -> None:
+    """orjson writes NaN as null: a result holding NaN (read by json) and one holding null
+    (read by orjson, and sent to the writer process as its text) have the same JSON, and
+    each must still be written as itself, in either order, by either writer."""
+    pad = "x" * 300  # large enough for the writer to keep its YAML for reuse
+    nan = classify_text(f'{{"jsonrpc":"2.0","id":1,"result":{{"v":NaN,"pad":"{pad}"}}}}')[0]
+    null = classify_text(f'{{"jsonrpc":"2.0","id":2,"result":{{"v":null,"pad":"{pad}"}}}}')[0]
+    assert not nan.json_exact and null.json_exact
+    for process in (False, True):
+        for order in ([nan, null, nan], [null, nan, null]):
+            events: list[TapEvent] = [
+                MessageSeen(1, 0.1, Direction.SERVER_TO_CLIENT, StreamKind.JSON_RESPONSE,
+                            None, message)
+                for message in order
+            ]  # fmt: skip
+            path = write(tmp_path / f"{process}-{order[0].id}.yaml", events, process=process)
+            loaded = load_recording(path).events
+            shown = [e.message.payload["result"]["v"] for e in loaded]  # type: ignore[union-attr]
+            expected = [None if m is null else "nan" for m in order]
+            assert ["nan" if v != v else v for v in shown] == expected
 
 
 def test_lone_surrogate_is_stored_as_replacement_character(tmp_path: Path) -> None:

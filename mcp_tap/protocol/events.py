@@ -74,6 +74,9 @@ class RpcMessage:
     protocol_version: str | None = None  # the revision this message itself names, if any
     batch_index: int | None = None  # position inside a JSON-RPC batch, None when not batched
     problem: str | None = None  # why the message is INVALID
+    # The payload is as orjson read it: no NaN, infinity or integer past 64 bits, so its
+    # orjson text names it exactly (the recorder sends its repeating parts as that text).
+    json_exact: bool = field(default=False, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,34 +23,37 @@ _LONG_INTEGER = b"9" * 19
 def classify_text(text: str | bytes) -> list[RpcMessage]:
     """Parse one body or SSE data field; a batch gives one message per element."""
     try:
-        value = _loads(text)
+        value, exact = _loads(text)
     except (ValueError, UnicodeDecodeError, RecursionError) as error:  # deep nesting recurses
         raw = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
         return [RpcMessage(MessageKind.INVALID, raw=raw, problem=f"not JSON: {error}")]
     if isinstance(value, list):
         if not value:
             return [RpcMessage(MessageKind.INVALID, payload=value, problem="empty batch")]
-        return [classify_value(item, batch_index=i) for i, item in enumerate(value)]
-    return [classify_value(value)]
+        return [classify_value(item, i, exact) for i, item in enumerate(value)]
+    return [classify_value(value, None, exact)]
 
 
-def _loads(text: str | bytes) -> Any:
-    """json.loads, 2-5x faster for the messages MCP sends.
+def _loads(text: str | bytes) -> tuple[Any, bool]:
+    """json.loads, 2-5x faster for the messages MCP sends; and whether orjson read it.
 
-    orjson refuses NaN and lone surrogates and reads integers past 64 bits as floats; json
-    reads all three exactly, so it decides whenever orjson says no or a long integer may be in.
+    orjson refuses NaN, infinities and lone surrogates and reads integers past 64 bits as
+    floats; json reads them all exactly, so it decides whenever orjson says no or a long
+    integer may be in. What orjson read, orjson writes back exactly (`RpcMessage.json_exact`).
     """
     data = text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
     if _LONG_INTEGER not in data.translate(_DIGITS_ONLY):
         try:
-            return orjson.loads(data)
+            return orjson.loads(data), True
         except orjson.JSONDecodeError:
             pass
-    return json.loads(text)
+    return json.loads(text), False
 
 
-def classify_value(value: Any, batch_index: int | None = None) -> RpcMessage:
-    """Classify one parsed JSON value."""
+def classify_value(
+    value: Any, batch_index: int | None = None, json_exact: bool = False
+) -> RpcMessage:
+    """Classify one parsed JSON value (`json_exact`: orjson read it, `RpcMessage`)."""
     if not isinstance(value, dict):
         return _invalid(value, batch_index, "not a JSON object")
     method = value.get("method")
@@ -70,6 +73,7 @@ def classify_value(value: Any, batch_index: int | None = None) -> RpcMessage:
             has_progress_token=has_token,
             protocol_version=_protocol_version(method, params, meta),
             batch_index=batch_index,
+            json_exact=json_exact,
         )
     if "result" in value and has_id:
         result = value["result"]
@@ -80,10 +84,15 @@ def classify_value(value: Any, batch_index: int | None = None) -> RpcMessage:
             id=_id(message_id),
             protocol_version=version if isinstance(version, str) else None,
             batch_index=batch_index,
+            json_exact=json_exact,
         )
     if "error" in value and has_id:
         return RpcMessage(
-            MessageKind.ERROR, payload=value, id=_id(message_id), batch_index=batch_index
+            MessageKind.ERROR,
+            payload=value,
+            id=_id(message_id),
+            batch_index=batch_index,
+            json_exact=json_exact,
         )
     return _invalid(value, batch_index, "neither a request, a notification nor a response")
 

@@ -27,12 +27,17 @@ from typing import Any
 from mcp_tap.protocol.codec import event_to_dict
 from mcp_tap.protocol.events import ExchangeClosed, ExchangeOpened, Fault, MessageKind, TapEvent
 from mcp_tap.protocol.redaction import RedactionRules, Redactor
-from mcp_tap.recording.records import EXCHANGE_RECORDS, MESSAGE_SEEN, from_record
+from mcp_tap.recording.records import (
+    CHANGING_PARAMS,
+    EXCHANGE_RECORDS,
+    MESSAGE_SEEN,
+    REPEATING_PARTS,
+    from_record,
+)
 from mcp_tap.recording.yaml_emit import Memo, Reusable, emit_document
 
 # Messages whose redaction looks into their text or payload: they take the events' path.
 _REDACTED_KINDS = frozenset({MessageKind.INVALID.value, MessageKind.ENDPOINT.value})
-_PROGRESS = "notifications/progress"
 
 log = logging.getLogger(__name__)
 
@@ -185,8 +190,8 @@ class DocumentSink:
         if type(payload) is not dict:
             return payload
         payload = dict(payload)  # a copy: the event's own is shared
-        for key in ("result", "params", "error"):
-            if key in payload and not (key == "params" and method == _PROGRESS):
+        for key in REPEATING_PARTS:
+            if key in payload and not (key == "params" and method == CHANGING_PARAMS):
                 payload[key] = Reusable(payload[key], self._memo)
         return payload
 

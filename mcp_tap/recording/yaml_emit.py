@@ -152,33 +152,47 @@ class Memo:
     """
 
     def __init__(self, entries: int = 32, smallest: int = 256, largest: int = 32768) -> None:
-        self._texts: dict[tuple[str, bytes, bool], tuple[Any, str]] = {}
+        # (head, key text, how it was made: "json", "marshal" or "exact") -> (value, YAML)
+        self._texts: dict[tuple[str, bytes, str], tuple[Any, str]] = {}
         self._entries = entries
         self._smallest = smallest
         self._largest = largest
 
     def entry(self, head: str, value: Any, indent: str, out: list[str]) -> None:
-        """What `_entry` writes for `value`, from memory when it has been written before."""
-        if type(value) not in _NESTED:
+        """What `_entry` writes for `value`, from memory when it has been written before.
+
+        `value` may come as its JSON text already (`bytes`, from the writer process's
+        records): orjson's, of a value orjson read (`records.py`), so the text names the
+        value exactly and a hit needs no other check. Such texts are kept apart from the
+        keys made here, where a null may have been a NaN."""
+        if type(value) is bytes:
+            key = (head, value, "exact")
+            known = self._texts.pop(key, None)  # put back: the most recent stays longest
+            if known is not None:
+                self._texts[key] = known
+                out.append(known[1])
+                return
+            value = orjson.loads(value)
+        elif type(value) not in _NESTED:
             _entry(head, value, indent, out)
             return
-        try:
-            key = (head, orjson.dumps(value), True)
-        except TypeError:  # orjson.JSONEncodeError
-            key = (head, marshal.dumps(value, 2), False)
-        known = self._texts.pop(key, None)  # put back below: the most recent stays longest
-        if known is not None and known[0] == value:
-            text = known[1]
         else:
-            lines: list[str] = []
-            _entry(head, value, indent, lines)
-            text = "\n".join(lines)
-            if not self._smallest <= len(key[1]) <= self._largest:
-                out.append(text)
+            try:
+                key = (head, orjson.dumps(value), "json")
+            except TypeError:  # orjson.JSONEncodeError
+                key = (head, marshal.dumps(value, 2), "marshal")
+            known = self._texts.pop(key, None)
+            if known is not None and known[0] == value:
+                self._texts[key] = known
+                out.append(known[1])
                 return
+        lines: list[str] = []
+        _entry(head, value, indent, lines)
+        text = "\n".join(lines)
+        if self._smallest <= len(key[1]) <= self._largest:
             if len(self._texts) >= self._entries:
                 del self._texts[next(iter(self._texts))]  # the least recently used
-        self._texts[key] = (value, text)
+            self._texts[key] = (value, text)
         out.append(text)
 
 

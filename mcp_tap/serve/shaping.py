@@ -115,7 +115,8 @@ def shape_events(events: list[TapEvent], hook: InteractionHook) -> list[TapEvent
                 if payload is None:
                     continue
                 if payload is not event.message.payload:
-                    message = dataclasses.replace(event.message, payload=payload)
+                    # the hook's payload may hold anything JSON-like: not orjson's reading
+                    message = dataclasses.replace(event.message, payload=payload, json_exact=False)
                     event = dataclasses.replace(event, message=message)
             has_messages.add(event.exchange_id)
         kept.append(event)
