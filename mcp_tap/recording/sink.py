@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from mcp_tap.protocol.codec import event_to_dict
 from mcp_tap.protocol.events import ExchangeClosed, ExchangeOpened, Fault, MessageKind, TapEvent
 from mcp_tap.protocol.redaction import RedactionRules, Redactor
@@ -34,7 +36,7 @@ from mcp_tap.recording.records import (
     REPEATING_PARTS,
     from_record,
 )
-from mcp_tap.recording.yaml_emit import Memo, Reusable, emit_document
+from mcp_tap.recording.yaml_emit import Memo, Reusable, emit_document, scalar
 
 # Messages whose redaction looks into their text or payload: they take the events' path.
 _REDACTED_KINDS = frozenset({MessageKind.INVALID.value, MessageKind.ENDPOINT.value})
@@ -53,6 +55,9 @@ class DocumentSink:
         self._header = header
         self._redact = Redactor(rules) if rules is not None else None
         self._memo = Memo()
+        # an exchange's headers, kept apart: a server's vary with the body's length, and they
+        # must not push a tools/list result out
+        self._headers_memo = Memo()
         # What a file truncated under us needs first: where our last write ended, and the
         # opening document of each exchange still open.
         self._end = 0
@@ -156,27 +161,35 @@ class DocumentSink:
 
     def _exchange_document(self, record: tuple[Any, ...]) -> str | None:
         """The document of an exchange's opening, response head or close, from its record:
-        what redacting its event and taking it apart give (`Redactor`, `event_to_dict`)."""
+        what redacting its event and writing it (`Redactor`, `event_to_dict`,
+        `emit_document`) give, its plain fields written line by line, its headers by the
+        memo (one client's or server's are much the same from one exchange to the next)."""
         type_name, names = EXCHANGE_RECORDS[record[0]]
-        data: dict[str, Any] = {"type": type_name}
-        for name, value in zip(names, record[1:], strict=True):
-            if value is not None:
-                data[name] = value
+        data = dict(zip(names, record[1:], strict=True))
         redact = self._redact
         if redact is not None:  # in the order the redactor takes them: pseudonyms are numbered
-            if "headers" in data:
+            if data.get("headers") is not None:
                 data["headers"] = redact.headers(data["headers"])
             target = data.get("target")
             if target is not None and ("?" in target or "@" in target):
                 data["target"] = redact.target(target)
-            if "session_id" in data:
+            if data.get("session_id") is not None:
                 data["session_id"] = redact.session(data["session_id"])
-        if "headers" in data:
-            data["headers"] = [[name, text] for name, text in data["headers"]]
+        lines = ["---", f"type: {type_name}"]
         try:
-            document = emit_document(self._prepare(data))
+            for name, value in data.items():
+                if value is None:
+                    continue
+                if name == "headers":  # pairs of strings: their JSON names them exactly
+                    self._headers_memo.entry("headers:", orjson.dumps(value), "  ", lines)
+                elif name == "time" and type(value) is float:
+                    lines.append(f"time: {scalar(round(value, 6))}")
+                else:
+                    lines.append(f"{name}: {scalar(value)}")
         except Exception:  # a value YAML cannot hold: the event's path records the fault
             return None
+        lines.append("...\n")
+        document = "\n".join(lines)
         if type_name == "exchange-opened":
             self._changes.append((data["exchange_id"], document))
         elif type_name == "exchange-closed":

@@ -148,7 +148,7 @@ class Memo:
     null, so a hit must also be equal (`==`) to the value kept, which NaN never is. A value
     orjson cannot write (an integer past 64 bits, a lone surrogate) is keyed by its marshal
     form (version 2, no back-references), exact too. Small values are cheaper to write than
-    to look up; huge ones are not kept.
+    to look up (unless their JSON comes with them); huge ones are not kept.
     """
 
     def __init__(self, entries: int = 32, smallest: int = 256, largest: int = 32768) -> None:
@@ -161,10 +161,10 @@ class Memo:
     def entry(self, head: str, value: Any, indent: str, out: list[str]) -> None:
         """What `_entry` writes for `value`, from memory when it has been written before.
 
-        `value` may come as its JSON text already (`bytes`, from the writer process's
-        records): orjson's, of a value orjson read (`records.py`), so the text names the
-        value exactly and a hit needs no other check. Such texts are kept apart from the
-        keys made here, where a null may have been a NaN."""
+        `value` may come as its JSON text already (`bytes`): orjson's, of a value that text
+        names exactly (one orjson read, `records.py`; an exchange's headers), so a hit needs
+        no other check. Such texts are kept apart from the keys made here, where a null may
+        have been a NaN."""
         if type(value) is bytes:
             key = (head, value, "exact")
             known = self._texts.pop(key, None)  # put back: the most recent stays longest
@@ -189,7 +189,8 @@ class Memo:
         lines: list[str] = []
         _entry(head, value, indent, lines)
         text = "\n".join(lines)
-        if self._smallest <= len(key[1]) <= self._largest:
+        # a text given costs nothing to look up: kept however small
+        if (key[2] == "exact" or self._smallest <= len(key[1])) and len(key[1]) <= self._largest:
             if len(self._texts) >= self._entries:
                 del self._texts[next(iter(self._texts))]  # the least recently used
             self._texts[key] = (value, text)
