@@ -56,6 +56,9 @@ _MESSAGE_FIELDS = (
     "protocol_version", "batch_index", "problem",
 )  # fmt: skip
 MESSAGE_SEEN = _NUMBERS[MessageSeen]  # a record's first item, for a MessageSeen
+_OPENED, _STARTED, _CLOSED = (
+    _NUMBERS[cls] for cls in (ExchangeOpened, ResponseStarted, ExchangeClosed)
+)
 # The records of an exchange's other events, which hold plain values only: their number ->
 # the type's name in a recording and its fields, in record order.
 EXCHANGE_RECORDS = {
@@ -85,6 +88,19 @@ def to_record(event: TapEvent) -> tuple[Any, ...]:
             MESSAGE_SEEN, event.exchange_id, event.time, event.direction._value_,
             event.stream._value_, event.session_id, message, event.sse_id, event.sse_event,
         )  # fmt: skip
+    if type(event) is ExchangeOpened:  # and an exchange's other events, with every message
+        return (
+            _OPENED, event.exchange_id, event.time, event.method, event.target, event.headers,
+            event.session_id, event.origin,
+        )  # fmt: skip
+    if type(event) is ResponseStarted:
+        stream = event.stream._value_ if event.stream is not None else None
+        return (
+            _STARTED, event.exchange_id, event.time, event.status, event.headers, stream,
+            event.session_id,
+        )  # fmt: skip
+    if type(event) is ExchangeClosed:
+        return (_CLOSED, event.exchange_id, event.time, event.reason, event.bytes_to_client)
     record: list[Any] = [_NUMBERS[type(event)]]
     for name in FIELD_NAMES[type(event)]:
         value = getattr(event, name)
