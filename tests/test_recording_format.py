@@ -257,16 +257,28 @@ odd_values = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(texts, inner, max_size=4),
     max_leaves=8,
 )
-read_messages = st.builds(
-    lambda value, key: classify_text(json.dumps({"jsonrpc": "2.0", "id": 1, key: value}))[0],
-    st.lists(odd_values, max_size=3) | st.dictionaries(texts, odd_values, max_size=3),
-    st.sampled_from(["result", "error"]),
-) | st.builds(
-    lambda value, method: classify_text(
-        json.dumps({"jsonrpc": "2.0", "method": method, "params": {"v": value}})
-    )[0],
-    odd_values,
-    st.sampled_from(["notifications/progress", "tools/call"]),
+read_messages = (
+    st.builds(
+        lambda value, key: classify_text(json.dumps({"jsonrpc": "2.0", "id": 1, key: value}))[0],
+        st.lists(odd_values, max_size=3) | st.dictionaries(texts, odd_values, max_size=3),
+        st.sampled_from(["result", "error"]),
+    )
+    | st.builds(
+        lambda value, method: classify_text(
+            json.dumps({"jsonrpc": "2.0", "method": method, "params": {"v": value}})
+        )[0],
+        odd_values,
+        st.sampled_from(["notifications/progress", "tools/call"]),
+    )
+    | st.builds(  # an element of a batch
+        lambda value, index: classify_text(
+            json.dumps(
+                [{"jsonrpc": "2.0", "id": 1, "result": value}, {"jsonrpc": "2.0", "method": "m"}]
+            )
+        )[index],
+        odd_values,
+        st.sampled_from([0, 1]),
+    )
 )
 message_events = st.builds(
     MessageSeen,

@@ -36,7 +36,7 @@ from mcp_tap.recording.records import (
     REPEATING_PARTS,
     from_record,
 )
-from mcp_tap.recording.yaml_emit import Memo, Reusable, emit_document, scalar
+from mcp_tap.recording.yaml_emit import Memo, Reusable, append_mapping, emit_document, scalar
 
 # Messages whose redaction looks into their text or payload: they take the events' path.
 _REDACTED_KINDS = frozenset({MessageKind.INVALID.value, MessageKind.ENDPOINT.value})
@@ -130,34 +130,41 @@ class DocumentSink:
 
     def _message_document(self, record: tuple[Any, ...]) -> str | None:
         """The document of a MessageSeen record, or None: then the event's path writes it
-        (messages whose redaction reads their text, field rules, anything odd)."""
+        (messages whose redaction reads their text, field rules, anything odd). Its lines
+        are `event_to_dict`'s keys in its order, written as `emit_document` writes them."""
         _, exchange_id, time, direction, stream, session_id, message, sse_id, sse_event = record
         kind, payload, raw, method, _, _, _, _, batch_index, problem = message
         redact = self._redact
         if raw is not None or kind in _REDACTED_KINDS or (redact and redact.rules.fields):
             return None
-        data: dict[str, Any] = {"type": "message"}  # event_to_dict's keys, in its order
-        if exchange_id is not None:
-            data["exchange_id"] = exchange_id
-        data["time"] = round(time, 6) if type(time) is float else time
-        data["direction"] = direction
-        data["stream"] = stream
-        if session_id is not None:
-            data["session_id"] = redact.session(session_id) if redact else session_id
-        shown: dict[str, Any] = {"kind": kind, "json": self._reusable_parts(payload, method)}
-        if batch_index is not None:
-            shown["batch_index"] = batch_index
-        if problem is not None:
-            shown["problem"] = problem
-        data["message"] = shown
-        if sse_id is not None:
-            data["sse_id"] = sse_id
-        if sse_event is not None:
-            data["sse_event"] = sse_event
+        if type(payload) is not dict or not payload:
+            return None
+        lines = ["---", "type: message"]
         try:
-            return emit_document(data)
+            if exchange_id is not None:
+                lines.append(f"exchange_id: {scalar(exchange_id)}")
+            lines.append(f"time: {scalar(round(time, 6) if type(time) is float else time)}")
+            lines.append(f"direction: {scalar(direction)}")
+            lines.append(f"stream: {scalar(stream)}")
+            if session_id is not None:
+                shown = redact.session(session_id) if redact else session_id
+                lines.append(f"session_id: {scalar(shown)}")
+            lines.append("message:")
+            lines.append(f"  kind: {scalar(kind)}")
+            lines.append("  json:")
+            append_mapping(self._reusable_parts(payload, method), "    ", lines)
+            if batch_index is not None:
+                lines.append(f"  batch_index: {scalar(batch_index)}")
+            if problem is not None:
+                lines.append(f"  problem: {scalar(problem)}")
+            if sse_id is not None:
+                lines.append(f"sse_id: {scalar(sse_id)}")
+            if sse_event is not None:
+                lines.append(f"sse_event: {scalar(sse_event)}")
         except Exception:  # a value YAML cannot hold: the event's path records the fault
             return None
+        lines.append("...\n")
+        return "\n".join(lines)
 
     def _exchange_document(self, record: tuple[Any, ...]) -> str | None:
         """The document of an exchange's opening, response head or close, from its record:

@@ -207,6 +207,11 @@ class Reusable:
         self.memo = memo
 
 
+def append_mapping(data: dict[str, Any], indent: str, out: list[str]) -> None:
+    """Append the lines of the non-empty mapping `data` at `indent`, as a document holds it."""
+    _block(data, indent, out)
+
+
 def emit_document(data: dict[str, Any]) -> str:
     """One YAML document, from `---` to `...`, holding the mapping `data`."""
     lines = ["---"]
