@@ -1,5 +1,6 @@
 """The bus delivers every event in order, never while it is published, and not all at once:
-a gathering bus waits for more (up to `GATHER_MAX`), a flood is delivered as it comes, a
+a gathering bus waits for more (up to `GATHER_LIMIT`, or until `GATHER_MAX` come back to back),
+a flood is delivered as it comes, a
 long queue goes out a slice at a time with the loop's other work between, and each
 subscriber handles a batch in turn (the view still learns from the tracker, which is then a
 batch ahead, what each event answered)."""
@@ -14,7 +15,7 @@ import mcp_tap.tap.bus as bus_module
 from mcp_tap.analysis.tracker import ProgressTracker
 from mcp_tap.protocol.events import Fault, TapEvent
 from mcp_tap.recording.reader import load_recording
-from mcp_tap.tap.bus import BATCH, GATHER_MAX, TapBus
+from mcp_tap.tap.bus import BATCH, GATHER_LIMIT, GATHER_MAX, TapBus
 from tests.samples import sample
 
 pytestmark = pytest.mark.timeout(30)
@@ -46,7 +47,7 @@ async def turns(count: int = 5) -> None:
         await asyncio.sleep(0)
 
 
-def test_events_wait_for_a_gathering_delivery_until_there_are_gather_max(
+def test_events_that_are_no_flood_wait_for_a_gathering_delivery_up_to_gather_limit(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(bus_module, "QUIET", 0.0)  # never a flood: every event may wait
@@ -54,21 +55,51 @@ def test_events_wait_for_a_gathering_delivery_until_there_are_gather_max(
     async def run() -> tuple[list[int], list[int], list[int]]:
         seen = Seen()
         bus = TapBus([seen], gather=FOREVER)
-        for number in range(GATHER_MAX - 1):
+        for number in range(GATHER_LIMIT - 1):
             bus.publish(fault(number))
         await turns()
         waiting = seen.numbers()  # not yet: the gathering is not over
-        bus.publish(fault(GATHER_MAX - 1))
+        bus.publish(fault(GATHER_LIMIT - 1))
         await turns()
         gathered = seen.numbers()
-        bus.publish(fault(GATHER_MAX))
+        bus.publish(fault(GATHER_LIMIT))
         bus.close()  # delivers what waits, at once
         return waiting, gathered, seen.numbers()
 
     waiting, gathered, closed = asyncio.run(run())
     assert waiting == []
-    assert gathered == list(range(GATHER_MAX))
-    assert closed == list(range(GATHER_MAX + 1))
+    assert gathered == list(range(GATHER_LIMIT))
+    assert closed == list(range(GATHER_LIMIT + 1))
+
+
+def test_gather_max_events_back_to_back_end_a_gathering_delivery_s_wait(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Exchanges one after another gather for the bus's time; a flood does not wait for it."""
+
+    async def run() -> tuple[list[int], list[int]]:
+        seen = Seen()
+        bus = TapBus([seen], gather=FOREVER)
+        monkeypatch.setattr(bus_module, "QUIET", 0.0)  # apart: none of these is a flood
+        for number in range(GATHER_MAX):
+            bus.publish(fault(number))
+        await turns()
+        apart = seen.numbers()
+        # from here on, each right after the one before: a run that the last one began
+        monkeypatch.setattr(bus_module, "QUIET", FOREVER)
+        last = 2 * GATHER_MAX - 2  # the run's GATHER_MAX-th event
+        for number in range(GATHER_MAX, last):
+            bus.publish(fault(number))
+        await turns()
+        if seen.numbers():
+            return apart, seen.numbers()  # too early: the run is one short of GATHER_MAX
+        bus.publish(fault(last))
+        await turns()
+        return apart, seen.numbers()
+
+    apart, flood = asyncio.run(run())
+    assert apart == []
+    assert flood == list(range(2 * GATHER_MAX - 1))
 
 
 def test_a_flood_is_delivered_as_it_comes(monkeypatch: pytest.MonkeyPatch) -> None:

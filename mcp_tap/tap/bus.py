@@ -4,12 +4,15 @@ Publishing never runs a subscriber: it appends to a queue and, on an event loop,
 one delivery for the next loop turn. So the forwarding path pays for an append, and a burst
 of events is delivered to subscribers as one batch.
 
-A live command's bus may wait longer, `gather` seconds from the first event queued (or
-until `GATHER_MAX` wait): the subscribers (a dozen judges, the tracker, the view, the
-recorder) then run over the events of many exchanges at once, while their code and data are
-still in the CPU's caches. Between two exchanges the client and the server evict them, and
-cold, the same work costs several times as much. A person sees a line at most that much
-later; the view draws 12 frames a second anyway. Such a batch is delivered `SLICE` at a
+A live command's bus may wait longer, `gather` seconds from the first event queued: the
+subscribers (a dozen judges, the tracker, the view, the recorder) then run over the events
+of many exchanges at once, while their code and data are still in the CPU's caches. Between
+two exchanges the client and the server evict them, and cold, the same work costs several
+times as much. A person sees a line at most that much later; the view draws 12 frames a
+second anyway. A flood does not wait so long: once `GATHER_MAX` events came back to back
+(each within `QUIET` of the one before), the gathering is over, as it is once `GATHER_LIMIT`
+wait. (Counting every event queued instead, 64 of them ended the wait of exchanges one after
+another, a few each time, long before `gather`.) Such a batch is delivered `SLICE` at a
 time, the forwarding's reads and writes between.
 
 Each subscriber handles a batch of events in turn before the next one takes them, for the
@@ -40,7 +43,8 @@ from mcp_tap.protocol.events import Subscriber, TapEvent
 log = logging.getLogger(__name__)
 
 LIVE_GATHER = 0.05  # seconds a live command's events may wait to be delivered together
-GATHER_MAX = 64  # events a gathering delivery waits for at most
+GATHER_MAX = 64  # events back to back (a flood) that end a gathering delivery's wait
+GATHER_LIMIT = 1024  # events a gathering delivery waits for at most
 QUIET = 0.001  # seconds without a new event that end a flow of them (as for stdio's pipes)
 SLICE = 0.0005  # seconds of delivery at a time on a loop
 BATCH = 64  # events each subscriber handles in turn (at most), its code warm for all of them
@@ -69,6 +73,7 @@ class TapBus:
         self._draining = False
         self._started = time.monotonic()
         self._published = float("-inf")  # when the last event was published (monotonic)
+        self._run = 0  # events published back to back, each within QUIET of the last
         self._timer: asyncio.TimerHandle | None = None  # a gathering delivery, until due
         self._sliced_batch = 1  # events a sliced delivery takes at a time (it learns how many)
         self._closed = False
@@ -96,8 +101,11 @@ class TapBus:
         now = time.monotonic()
         flowing = now - self._published < QUIET
         self._published = now
+        self._run = self._run + 1 if flowing else 1
         if self._drain_scheduled or self._draining:
-            if self._timer is not None and len(self._queue) >= GATHER_MAX:
+            if self._timer is not None and (
+                self._run >= GATHER_MAX or len(self._queue) >= GATHER_LIMIT
+            ):
                 self._timer.cancel()  # gathered enough: deliver on the next turn
                 self._timer = None
                 asyncio.get_running_loop().call_soon(self._deliver)
