@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import os
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,6 +38,10 @@ def worktree(revision: str, directory: Path) -> Iterator[Path]:
     """`revision` checked out (detached) under `directory`; removed afterwards."""
     path = directory / ("tree-" + "".join(c if c.isalnum() else "-" for c in revision))
     git = ["git", "-C", str(ROOT)]
+    known = [*git, "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}"]
+    if subprocess.run(known, capture_output=True, check=False).returncode != 0:
+        print(f"{Path(sys.argv[0]).stem}: {revision!r} is not a git revision", file=sys.stderr)
+        raise SystemExit(2)
     subprocess.run([*git, "worktree", "add", "--detach", "-q", str(path), revision], check=True)
     try:
         yield path
