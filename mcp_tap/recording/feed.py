@@ -7,9 +7,12 @@ to run that thread, for as long as milliseconds, in the middle of a burst it is 
 Turning events into records costs a few microseconds an event (`records.py`), so the loop
 does it, in its own time:
 
-- `handle` appends the event; the first event of a batch schedules the work `GATHER` later,
+- `handle` turns the event into its record (`records.safe_record`) and appends it: the bus
+  hands the feed a batch of events just after the judges, while they and the code that
+  reads them are in the CPU's caches (20 ms later, they are not: making the records then
+  cost three times as much). The first record of a batch schedules the work `GATHER` later,
   so a burst of exchanges costs one frame and one write, not one each;
-- the work encodes `FRAME_EVENTS` events a frame and writes frames to the pipe, which is
+- the work encodes `FRAME_EVENTS` records a frame and writes frames to the pipe, which is
   non-blocking: it stops after `SLICE` seconds and goes on at the next loop turn, and when
   the pipe is full it waits for the loop to say it has room. Forwarding never waits for it;
 - frames the pipe has no room for wait in memory, as the events before them: a writer that
@@ -31,10 +34,11 @@ import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from mcp_tap.protocol.events import TapEvent
 from mcp_tap.recording.process import WriterProcess
-from mcp_tap.recording.records import encode
+from mcp_tap.recording.records import encode_records, safe_record
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +58,7 @@ class RecordFeed:
         self._path = path
         self._fd = process.records_fd
         os.set_blocking(self._fd, False)
-        self._events: deque[TapEvent] = deque()
+        self._records: deque[tuple[Any, ...]] = deque()
         self._frames: deque[memoryview] = deque()  # encoded, not yet (wholly) written
         self._loop: asyncio.AbstractEventLoop | None = None
         self._scheduled = False  # a call of `_work` is due (a timer, or the pipe's room)
@@ -64,10 +68,10 @@ class RecordFeed:
         self.error: OSError | None = None  # the pipe broke: the writer process is gone
 
     def handle(self, event: TapEvent) -> None:
-        """Queue `event`; O(1) on a running loop, which does the rest later."""
+        """Queue `event`'s record; on a running loop, the loop writes it later."""
         if self.error is not None:
             return
-        self._events.append(event)
+        self._records.append(safe_record(event))
         if self._scheduled:
             return
         try:
@@ -105,14 +109,14 @@ class RecordFeed:
         else:
             self._held_since = None
         deadline = time.perf_counter() + SLICE
-        while self.error is None and (self._frames or self._events):
+        while self.error is None and (self._frames or self._records):
             if not self._frames:
                 self._encode_frame()
             if not self._write_frames():
                 self._scheduled = True
                 self._loop.add_writer(self._fd, self._writable)
                 return
-            if time.perf_counter() >= deadline and (self._frames or self._events):
+            if time.perf_counter() >= deadline and (self._frames or self._records):
                 self._scheduled = True
                 self._loop.call_soon(self._work)
                 return
@@ -124,8 +128,9 @@ class RecordFeed:
         self._work()
 
     def _encode_frame(self) -> None:
-        count = min(FRAME_EVENTS, len(self._events))
-        self._frames.append(memoryview(encode([self._events.popleft() for _ in range(count)])))
+        count = min(FRAME_EVENTS, len(self._records))
+        frame = encode_records([self._records.popleft() for _ in range(count)])
+        self._frames.append(memoryview(frame))
 
     def _write_frames(self) -> bool:
         """Write queued frames until the pipe is full (False) or they are all written."""
@@ -148,7 +153,7 @@ class RecordFeed:
         """Encode and write everything queued, waiting on the pipe as long as it takes."""
         os.set_blocking(self._fd, True)
         try:
-            while self.error is None and (self._frames or self._events):
+            while self.error is None and (self._frames or self._records):
                 if not self._frames:
                     self._encode_frame()
                 self._write_frames()
@@ -158,5 +163,5 @@ class RecordFeed:
     def _fail(self, error: OSError) -> None:
         log.error("recording to %s stopped: %s", self._path, error)
         self.error = error
-        self._events.clear()
+        self._records.clear()
         self._frames.clear()

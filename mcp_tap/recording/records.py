@@ -142,7 +142,11 @@ def from_record(record: tuple[Any, ...]) -> TapEvent:
 
 def encode(events: list[TapEvent]) -> bytes:
     """One frame holding `events`, in order."""
-    records = [_safe_record(event) for event in events]
+    return encode_records([safe_record(event) for event in events])
+
+
+def encode_records(records: list[tuple[Any, ...]]) -> bytes:
+    """One frame holding `records` (`safe_record`'s), in order."""
     try:
         form, payload = MARSHAL, marshal.dumps(records)
     except ValueError:  # an object marshal does not know, in a finding's `extra`, say
@@ -183,7 +187,8 @@ def _parts_as_text(payload: dict[str, Any]) -> dict[str, Any]:
     return copied if copied is not None else payload
 
 
-def _safe_record(event: TapEvent) -> tuple[Any, ...]:
+def safe_record(event: TapEvent) -> tuple[Any, ...]:
+    """`to_record`, or for an event it cannot take, a `recording-error` fault's record."""
     try:
         return to_record(event)
     except Exception as error:  # one odd event must cost one document, not the recording
