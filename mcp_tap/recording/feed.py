@@ -8,10 +8,10 @@ Turning events into records costs a few microseconds an event (`records.py`), so
 does it, in its own time:
 
 - `handle` turns the event into its record (`records.safe_record`) and appends it: the bus
-  hands the feed a batch of events just after the judges, while they and the code that
-  reads them are in the CPU's caches (20 ms later, they are not: making the records then
-  cost three times as much). The first record of a batch schedules the work `GATHER` later,
-  so a burst of exchanges costs one frame and one write, not one each;
+  hands the feed a batch of events just after the judges, while the events are still in
+  the CPU's caches (20 ms later, in the feed's own turn, they are not). The first record of
+  a batch schedules the work `GATHER` later, so a burst of exchanges costs one frame and
+  one write, not one each;
 - the work encodes `FRAME_EVENTS` records a frame and writes frames to the pipe, which is
   non-blocking: it stops after `SLICE` seconds and goes on at the next loop turn, and when
   the pipe is full it waits for the loop to say it has room. Forwarding never waits for it;
