@@ -152,7 +152,8 @@ class Memo:
     """
 
     def __init__(self, entries: int = 32, smallest: int = 256, largest: int = 32768) -> None:
-        # (head, key text, how it was made: "json", "marshal" or "exact") -> (value, YAML)
+        # (head, key text, how it was made: "json", "marshal" or "exact") -> (value, YAML);
+        # the value, to check a hit by, only for keys made here
         self._texts: dict[tuple[str, bytes, str], tuple[Any, str]] = {}
         self._entries = entries
         self._smallest = smallest
@@ -189,11 +190,11 @@ class Memo:
         lines: list[str] = []
         _entry(head, value, indent, lines)
         text = "\n".join(lines)
-        # a text given costs nothing to look up: kept however small
-        if (key[2] == "exact" or self._smallest <= len(key[1])) and len(key[1]) <= self._largest:
+        exact = key[2] == "exact"  # a text given costs nothing to look up: kept however small
+        if (exact or self._smallest <= len(key[1])) and len(key[1]) <= self._largest:
             if len(self._texts) >= self._entries:
                 del self._texts[next(iter(self._texts))]  # the least recently used
-            self._texts[key] = (value, text)
+            self._texts[key] = (None if exact else value, text)  # a text needs no value
         out.append(text)
 
 
