@@ -39,6 +39,24 @@ def start_proxy(name: str, tree: Path, target: str, directory: Path, flags: list
     return Child(name, command, directory, cwd=tree)
 
 
+def revision_and_tree_proxies(
+    stack: contextlib.ExitStack, revision: str, directory: Path, flags: list[str]
+) -> tuple[str, Child, dict[str, str], dict[str, Child]]:
+    """A demo server, and a proxy to it of `revision` and one of the working tree, each as a
+    user runs it (stopped when `stack` closes): the server's URL and process, then each
+    proxy's URL and process by name (`revision`, "tree")."""
+    trees = {revision: stack.enter_context(worktree(revision, directory)), "tree": ROOT}
+    direct, server = stack.enter_context(demo_server(directory))
+    urls: dict[str, str] = {}
+    children: dict[str, Child] = {}
+    for number, (name, tree) in enumerate(trees.items()):
+        child = start_proxy(f"proxy-{number}", tree, direct, directory, flags)
+        stack.callback(child.stop)
+        urls[name] = child.wait_for(r"point your client at (\S+)").group(1)
+        children[name] = child
+    return direct, server, urls, children
+
+
 async def rounds(
     urls: dict[str, str], children: dict[str, Child], count: int, blocks: int
 ) -> dict[str, list[float]]:
@@ -100,18 +118,7 @@ def main() -> int:
     flags = ["--no-record"] if args.no_record else []
     with contextlib.ExitStack() as stack:
         directory = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        trees = {
-            args.revision: stack.enter_context(worktree(args.revision, directory)),
-            "tree": ROOT,
-        }
-        direct, _server = stack.enter_context(demo_server(directory))
-        urls: dict[str, str] = {}
-        children: dict[str, Child] = {}
-        for number, (name, tree) in enumerate(trees.items()):
-            child = start_proxy(f"proxy-{number}", tree, direct, directory, flags)
-            stack.callback(child.stop)
-            urls[name] = child.wait_for(r"point your client at (\S+)").group(1)
-            children[name] = child
+        _, _, urls, children = revision_and_tree_proxies(stack, args.revision, directory, flags)
         per_call = asyncio.run(rounds(urls, children, args.rounds, args.blocks))
     old = statistics.median(per_call[args.revision])
     new = statistics.median(per_call["tree"])

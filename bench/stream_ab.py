@@ -28,9 +28,8 @@ import time
 from pathlib import Path
 
 import wire
-from budget import start_proxy
-from children import ROOT, Child, demo_server, wait_idle
-from compare import worktree
+from budget import revision_and_tree_proxies
+from children import wait_idle
 
 WARMUP_EVENTS = 200  # a short stream first: connections made, caches warm
 
@@ -55,26 +54,19 @@ def main() -> int:
         return 2
     with contextlib.ExitStack() as stack:
         directory = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        trees = {
-            args.revision: stack.enter_context(worktree(args.revision, directory)),
-            "tree": ROOT,
-        }
-        direct, server = stack.enter_context(demo_server(directory))
-        urls = {"direct": direct}
-        children: list[Child] = [server]
-        for number, (name, tree) in enumerate(trees.items()):
-            child = start_proxy(f"proxy-{number}", tree, direct, directory, [])
-            stack.callback(child.stop)
-            urls[name] = child.wait_for(r"point your client at (\S+)").group(1)
-            children.append(child)
+        direct, server, proxied, proxies = revision_and_tree_proxies(
+            stack, args.revision, directory, []
+        )
+        urls = {"direct": direct, **proxied}
+        children = [server, *proxies.values()]
         seconds: dict[str, list[float]] = {name: [] for name in urls}
         for number in range(args.rounds):
-            proxies = list(trees) if number % 2 == 0 else list(trees)[::-1]
-            for name in ["direct", *proxies]:
+            order = list(proxied) if number % 2 == 0 else list(proxied)[::-1]
+            for name in ["direct", *order]:
                 wait_idle(children)
                 seconds[name].append(asyncio.run(one_stream(urls[name], 10 * number, args.count)))
     base = statistics.median(seconds["direct"])
-    ratios = {name: statistics.median(seconds[name]) / base for name in trees}
+    ratios = {name: statistics.median(seconds[name]) / base for name in proxied}
     per_round = ", ".join(
         f"{old / new:.2f}" for old, new in zip(seconds[args.revision], seconds["tree"], strict=True)
     )
