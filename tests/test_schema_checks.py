@@ -18,8 +18,10 @@ from mcp_tap.analysis.check_run import CheckOptions, check_events
 from mcp_tap.analysis.conformance import conformance_checkers
 from mcp_tap.analysis.schema_catalog import KNOWN_REVISIONS, load_revision
 from mcp_tap.analysis.schema_checks import SchemaChecker
+from mcp_tap.analysis.tool_checks import ToolContracts
 from mcp_tap.cli.proxy import running_proxy
 from mcp_tap.protocol.events import Finding, MessageKind, StreamKind, TapEvent
+from mcp_tap.protocol.jsonrpc import classify_text
 from mcp_tap.recording.reader import load_recording
 from mcp_tap.tap.bus import TapBus
 from tests.samples import SAMPLES
@@ -259,6 +261,38 @@ def test_a_list_given_again_is_judged_as_the_first_time() -> None:
         ("tool-schema-invalid", 2),
         ("tool-arguments-invalid", 3),
         ("tool-structured-content-missing", 3),
+    ]
+
+
+def test_a_list_is_compared_by_its_json_only_when_orjson_read_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same list again is not compiled again. A list orjson read is compared with the
+    last by its JSON text; one that json read is compared by value: with a NaN, which orjson
+    writes as null, it must not pass for the list with a null."""
+    compiled: list[str] = []
+    original = ToolContracts._compiled
+
+    def counting(self: ToolContracts, name: str, *rest: Any) -> Any:
+        compiled.append(name)
+        return original(self, name, *rest)
+
+    monkeypatch.setattr(ToolContracts, "_compiled", counting)
+    contracts = ToolContracts(sessions=4)
+
+    def listed(number: int, default: str) -> int:
+        tool = f'{{"name":"t","inputSchema":{{"type":"object","default":{default}}}}}'
+        text = f'{{"jsonrpc":"2.0","id":{number},"result":{{"tools":[{tool}]}}}}'
+        (message,) = classify_text(text)
+        assert message.json_exact == (default != "NaN")
+        contracts.listed(None, message.payload["result"], "2025-11-25", message.json_exact)
+        return len(compiled) // 2  # an inputSchema and an outputSchema each time
+
+    assert [listed(1, "null"), listed(2, "null"), listed(3, "NaN"), listed(4, "null")] == [
+        1,
+        1,  # the same JSON: reused
+        2,  # the same JSON, but read by json: compared by value, and NaN is no null
+        3,  # after a list json read, the next is compared by value too
     ]
 
 

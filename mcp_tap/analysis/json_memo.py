@@ -30,8 +30,9 @@ SHARED_LARGEST = 64 * 1024  # bytes of JSON a shared text holds at most
 _shared: dict[int, tuple[Any, bytes]] = {}
 
 
-def _json_text(value: Any) -> bytes:
-    """orjson's compact JSON of `value` (raises TypeError as orjson.dumps does)."""
+def shared_json_text(value: Any) -> bytes:
+    """orjson's compact JSON of `value`, written once for every judge that asks (raises
+    TypeError as orjson.dumps does)."""
     known = _shared.get(id(value))
     if known is not None:  # the very value: held, no other can have its id meanwhile
         return known[1]
@@ -54,7 +55,7 @@ class JsonMemo(Generic[T]):
     def __call__(self, value: Any) -> T:
         """What `compute` gives for `value`, from the memo when its JSON was seen."""
         try:
-            text = _json_text(value)
+            text = shared_json_text(value)
         except TypeError:  # orjson.JSONEncodeError: past 64 bits, a surrogate
             return self._compute(value)
         known = self._known.get(text)

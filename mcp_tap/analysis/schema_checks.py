@@ -145,7 +145,8 @@ class SchemaChecker:
             problems = self.tools.called(session, payload.get("params"))
         elif message.kind is MessageKind.RESPONSE and request is not None:
             if request.method == "tools/list":
-                problems = self.tools.listed(session, payload.get("result"), revision)
+                result = payload.get("result")
+                problems = self.tools.listed(session, result, revision, message.json_exact)
             elif request.method == "tools/call":
                 problems = self.tools.answered(session, request.params, payload.get("result"))
         for problem in problems:

@@ -17,6 +17,7 @@ from typing import Any
 
 import jsonschema_rs
 
+from mcp_tap.analysis.json_memo import shared_json_text
 from mcp_tap.analysis.rules import (
     TOOL_ARGUMENTS_INVALID,
     TOOL_SCHEMA_INVALID,
@@ -53,6 +54,7 @@ class _Session:
     # lists again usually gets the same list, and comparing it costs far less than checking
     # and compiling every schema again.
     listed: Any = None
+    listed_text: bytes | None = None  # its JSON, when orjson read it: then compared instead
     revision: str = ""
     problems: list[Problem] = field(default_factory=list)
 
@@ -74,8 +76,12 @@ class ToolContracts:
         # session id (None for sessionless traffic, where one server answers every POST)
         self._sessions: OrderedDict[str | None, _Session] = OrderedDict()
 
-    def listed(self, session: str | None, result: Any, revision: str) -> list[Problem]:
-        """A tools/list result: check and compile each tool's schemas."""
+    def listed(
+        self, session: str | None, result: Any, revision: str, json_exact: bool = False
+    ) -> list[Problem]:
+        """A tools/list result: check and compile each tool's schemas. `json_exact`: orjson
+        read it (`RpcMessage.json_exact`), so its JSON text names the tools exactly, and the
+        text compares with the last list's for a fraction of what comparing values costs."""
         tools = result.get("tools") if isinstance(result, dict) else None
         if not isinstance(tools, list):
             return []  # the message's own schema check says so
@@ -85,7 +91,10 @@ class ToolContracts:
             if len(self._sessions) > self.max_sessions:
                 self._sessions.popitem(last=False)
         self._sessions.move_to_end(session)
-        if state.revision == revision and state.listed == tools:
+        text = _text_of(tools) if json_exact else None
+        if state.revision == revision and (
+            text == state.listed_text if text is not None else state.listed == tools
+        ):
             return list(state.problems)
         problems: list[Problem] = []
         for tool in tools:
@@ -95,7 +104,8 @@ class ToolContracts:
             entry = state.tools[name] = _Tool(name)
             entry.inputs = self._compiled(name, "inputSchema", tool, revision, problems)
             entry.outputs = self._compiled(name, "outputSchema", tool, revision, problems)
-        state.listed, state.revision, state.problems = tools, revision, list(problems)
+        state.listed, state.listed_text = tools, text
+        state.revision, state.problems = revision, list(problems)
         return problems
 
     def called(self, session: str | None, params: Any) -> list[Problem]:
@@ -166,6 +176,13 @@ class ToolContracts:
                 return None  # a dialect mcp-tap cannot judge: neither flagged nor used
             detail = f"tool {name!r} {key} has a reference that does not resolve: {error}"
             problems.append(Problem(TOOL_SCHEMA_INVALID, detail.splitlines()[0]))
+        return None
+
+
+def _text_of(tools: list[Any]) -> bytes | None:
+    try:
+        return shared_json_text(tools)  # the 2026-07-28 and definition checkers read it too
+    except TypeError:  # orjson.JSONEncodeError: not from orjson after all
         return None
 
 
